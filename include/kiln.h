@@ -1,0 +1,276 @@
+/*
+ * kiln.h -- the whole plugin API of the kiln application server.
+ *
+ * A plugin is a shared object that exports exactly one symbol, the
+ * descriptor `kiln_plugin` (use KILN_PLUGIN() below).  kiln loads every
+ * `*.so` of its plugin directory in each worker process, in name order, with
+ * dlopen(RTLD_NOW | RTLD_LOCAL), checks the descriptor's ABI version and
+ * calls its init hook, which registers routes:
+ *
+ *     #include <kiln.h>
+ *
+ *     static int hello(kiln_req *req, void *data)
+ *     {
+ *         const char *name = kiln_match(req, "name");
+ *         return kiln_text(req, 200, "Hello, %s", name ? name : "Anonymous");
+ *     }
+ *
+ *     static int init(kiln_app *app)
+ *     {
+ *         kiln_add_get(app, "/", hello, NULL);
+ *         kiln_add_get(app, "/{name}", hello, NULL);
+ *         return 0;
+ *     }
+ *
+ *     KILN_PLUGIN("hello", init, NULL);
+ *
+ * Build it out of tree with
+ *     cc -shared -fPIC $(pkg-config --cflags kiln) -o hello.so hello.c
+ * and drop hello.so into $(pkg-config --variable=plugindir kiln).
+ *
+ * Threading: a worker is one thread running one event loop.  Every function
+ * here must be called from that thread, from inside init/fini or a handler.
+ *
+ * Memory: strings returned by request accessors belong to the request and
+ * stay valid until the handler's response is complete; copy what you keep.
+ * Everything a plugin passes in (strings, bodies) is copied by kiln before the
+ * call returns.
+ *
+ * ABI changelog (bump MINOR for additions, MAJOR for any incompatible change;
+ * the loader refuses a plugin built for another MAJOR or a newer MINOR):
+ *   1.0  2026-11-25  first release: routes, request accessors, responses,
+ *                    per-plugin config, logging, WebSocket routes.
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+
+#define KILN_ABI_MAJOR 1
+#define KILN_ABI_MINOR 0
+
+#if defined(__GNUC__)
+#define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#define KILN_EXPORT __attribute__((visibility("default")))
+#else
+#define KILN_PRINTF(f, a)
+#define KILN_EXPORT
+#endif
+
+/* The server's version at run time, e.g. "0.1.0". */
+const char *kiln_version(void);
+
+/* ---- opaque types --------------------------------------------------------- */
+
+/* The registration context handed to a plugin's init hook. */
+typedef struct kiln_app kiln_app;
+/* One HTTP request and the response being built for it. */
+typedef struct kiln_req kiln_req;
+/* One open WebSocket connection. */
+typedef struct kiln_ws kiln_ws;
+
+/* ---- handlers ------------------------------------------------------------- */
+
+/* What a handler returns. */
+enum {
+    KILN_OK = 0,     /* the response is complete: send it */
+    KILN_ERROR = -1  /* the handler failed: kiln answers 500 */
+};
+
+/*
+ * A request handler.  `data` is the pointer given at registration.  It builds
+ * the response with the kiln_text()/kiln_set_*() family and returns KILN_OK,
+ * or KILN_ERROR for a 500.  A handler that sets nothing answers 204.
+ */
+typedef int (*kiln_handler)(kiln_req *req, void *data);
+
+/* ---- the plugin descriptor ------------------------------------------------ */
+
+struct kiln_plugin {
+    unsigned abi_major;         /* KILN_ABI_MAJOR the plugin was built for */
+    unsigned abi_minor;         /* KILN_ABI_MINOR the plugin was built for */
+    const char *name;           /* short name; also its config section */
+    /* Registers routes; 0 on success, non-zero refuses the plugin. */
+    int (*init)(kiln_app *app);
+    /* Called once when the worker stops; may be NULL. */
+    void (*fini)(kiln_app *app);
+};
+
+/* Defines the one symbol a plugin exports. */
+#define KILN_PLUGIN(name, init, fini)                                       \
+    KILN_EXPORT const struct kiln_plugin kiln_plugin = {                    \
+        KILN_ABI_MAJOR, KILN_ABI_MINOR, (name), (init), (fini)}
+
+/* ---- route registration (from init only) ---------------------------------- */
+
+/*
+ * Adds a route.  `method` is an HTTP method ("GET", "POST", ...) or "*" for
+ * any.  `pattern` is a path made of segments:
+ *     /users               a literal segment
+ *     /users/{name}        one non-empty segment, captured as "name"
+ *     /users/{id:[0-9]+}   one segment matching a POSIX extended regex
+ *                          (anchored to the whole segment), captured as "id"
+ * Literal segments take precedence over captures, then routes are tried in
+ * registration order.  A GET route also answers HEAD.  Returns 0, or -1 with
+ * the reason logged (bad pattern, bad regex, duplicate method+pattern).
+ */
+int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
+                   kiln_handler handler, void *data);
+
+static inline int kiln_add_get(kiln_app *app, const char *pattern,
+                               kiln_handler handler, void *data)
+{ return kiln_add_route(app, "GET", pattern, handler, data); }
+static inline int kiln_add_post(kiln_app *app, const char *pattern,
+                                kiln_handler handler, void *data)
+{ return kiln_add_route(app, "POST", pattern, handler, data); }
+static inline int kiln_add_put(kiln_app *app, const char *pattern,
+                               kiln_handler handler, void *data)
+{ return kiln_add_route(app, "PUT", pattern, handler, data); }
+static inline int kiln_add_patch(kiln_app *app, const char *pattern,
+                                 kiln_handler handler, void *data)
+{ return kiln_add_route(app, "PATCH", pattern, handler, data); }
+static inline int kiln_add_delete(kiln_app *app, const char *pattern,
+                                  kiln_handler handler, void *data)
+{ return kiln_add_route(app, "DELETE", pattern, handler, data); }
+
+/*
+ * A value of this plugin's config section ([name] in kiln.conf, where name
+ * is the descriptor's name), or `def` when the key is absent.
+ */
+const char *kiln_config(kiln_app *app, const char *key, const char *def);
+
+/* ---- request accessors (read-only; valid until the response is sent) ------ */
+
+const char *kiln_method(const kiln_req *req);    /* "GET" */
+const char *kiln_path(const kiln_req *req);      /* percent-decoded, no query */
+const char *kiln_target(const kiln_req *req);    /* raw request target */
+const char *kiln_query_string(const kiln_req *req); /* raw, after '?'; "" if none */
+
+/* match_info: the decoded value captured as {name}, or NULL. */
+const char *kiln_match(const kiln_req *req, const char *name);
+
+/* The first value of query parameter `name`, decoded ('+' is a space);
+ * "" for a key without '='; NULL when absent. */
+const char *kiln_query(kiln_req *req, const char *name);
+
+/* A request header by case-insensitive name (the first one), or NULL. */
+const char *kiln_header(const kiln_req *req, const char *name);
+/* Number of request headers, and the i-th of them (0 <= i < count). */
+size_t kiln_header_count(const kiln_req *req);
+int kiln_header_at(const kiln_req *req, size_t i, const char **name,
+                   const char **value);
+
+/* The request body (dechunked) and its length; an empty body is "" / 0. */
+const void *kiln_body(const kiln_req *req, size_t *len);
+
+/* ---- building the response ------------------------------------------------ */
+
+/* Sets the status (100-599 are accepted; default 200 once a body is set). */
+int kiln_set_status(kiln_req *req, int status);
+/* Adds a response header (kiln writes Date, Content-Length, Connection). */
+int kiln_add_header(kiln_req *req, const char *name, const char *value);
+/* Sets Content-Type (default for kiln_text: text/plain; charset=utf-8). */
+int kiln_set_content_type(kiln_req *req, const char *type);
+/* Appends bytes to the response body. */
+int kiln_write(kiln_req *req, const void *data, size_t len);
+int kiln_printf(kiln_req *req, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+/*
+ * Shortcuts that return KILN_OK so that a handler can end with them:
+ * kiln_text sets status, Content-Type text/plain; charset=utf-8 and a
+ * printf-formatted body; kiln_bytes sets status, application/octet-stream
+ * (unless a type was set) and the bytes.  On allocation failure they return
+ * KILN_ERROR.
+ */
+int kiln_text(kiln_req *req, int status, const char *fmt, ...) KILN_PRINTF(3, 4);
+int kiln_bytes(kiln_req *req, int status, const void *data, size_t len);
+
+/* ---- WebSocket routes ------------------------------------------------------ */
+
+/*
+ * The callbacks of a WebSocket route (aiohttp's WebSocketResponse handler).
+ * The protocol (handshake, framing, fragments, ping/pong, close, deflate) is
+ * handled by kiln; a handler sees whole messages.
+ */
+struct kiln_ws_handlers {
+    /*
+     * Called with the upgrade request before the handshake: the request's
+     * path, kiln_match(), kiln_query() and kiln_header() are readable here
+     * (authenticate here).  Return 0 to accept, or an HTTP status (e.g. 401,
+     * 403) to refuse the upgrade with that status.  May be NULL.  Sending is
+     * allowed from here on only after it returned 0 (kiln queues it).
+     */
+    int (*open)(kiln_ws *ws, kiln_req *req, void *data);
+    /* A whole message: `binary` is 0 for text (valid UTF-8, NUL-terminated
+     * for convenience, len excludes the NUL) and 1 for binary. */
+    void (*message)(kiln_ws *ws, int binary, const void *msg, size_t len,
+                    void *data);
+    /* The connection closed: the peer's close code and reason, or 1006 ""
+     * when it went away without one.  `ws` is freed after this returns.
+     * May be NULL. */
+    void (*close)(kiln_ws *ws, int code, const char *reason, void *data);
+    /* Subprotocols this route speaks, NULL-terminated, in preference order;
+     * NULL: none (a client that asks only for others gets a 400). */
+    const char *const *subprotocols;
+    /* Non-zero: negotiate permessage-deflate when the client offers it. */
+    int deflate;
+};
+
+/*
+ * Adds a WebSocket route for GET `pattern` (same pattern syntax as
+ * kiln_add_route).  A plain GET without an upgrade gets 426 Upgrade Required.
+ * `h` is copied.  Returns 0, or -1 with the reason logged.
+ */
+int kiln_add_websocket(kiln_app *app, const char *pattern,
+                       const struct kiln_ws_handlers *h, void *data);
+
+/*
+ * Queues a message.  Returns 0, or -1 when the connection is closing or its
+ * send queue exceeds ws_max_queue (the connection is then closed with 1008,
+ * so a slow reader cannot grow memory without bound).
+ */
+int kiln_ws_send(kiln_ws *ws, int binary, const void *msg, size_t len);
+int kiln_ws_send_text(kiln_ws *ws, const char *fmt, ...) KILN_PRINTF(2, 3);
+static inline int kiln_ws_send_binary(kiln_ws *ws, const void *msg, size_t len)
+{ return kiln_ws_send(ws, 1, msg, len); }
+
+/* Sends a close frame with `code` and `reason` (<= 123 bytes) and closes. */
+int kiln_ws_close(kiln_ws *ws, int code, const char *reason);
+
+/* Sends a message to every open connection of ws's route in this worker
+ * (ws included).  Returns how many it was queued for. */
+int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg, size_t len);
+
+/* Per-connection user data (NULL at first). */
+void kiln_ws_set_data(kiln_ws *ws, void *user);
+void *kiln_ws_data(const kiln_ws *ws);
+/* The negotiated subprotocol, or NULL. */
+const char *kiln_ws_subprotocol(const kiln_ws *ws);
+/* The request path the connection was opened with (decoded). */
+const char *kiln_ws_path(const kiln_ws *ws);
+
+/* ---- logging --------------------------------------------------------------- */
+
+enum kiln_log_level {
+    KILN_LOG_ERROR = 0,
+    KILN_LOG_WARN = 1,
+    KILN_LOG_INFO = 2,
+    KILN_LOG_DEBUG = 3
+};
+
+/* Writes a line to kiln's log, prefixed with the plugin's name. */
+void kiln_log(enum kiln_log_level level, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KILN_H */
