@@ -1,0 +1,491 @@
+/* config.c -- reads kiln.conf with inih: [server] keys checked into struct config, other sections kept for plugins. */
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "listen.h"
+#include "log.h"
+#include "scoreboard.h"
+
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/kiln/plugins"
+#endif
+
+#define MAX_WORKERS (SCOREBOARD_SLOTS / 2)
+#define MAX_SECONDS 1e9         /* times above this are refused */
+
+/* What one config_load() call knows while inih runs. */
+struct parse_state {
+    struct config *c;
+    const char *file;
+    FILE *fp;
+    int line;                   /* line of the text last handed to inih */
+    int at_bol;                 /* the next fgets starts a new line */
+    int long_line;              /* a line too long for inih, or 0 */
+    int listen_seen;            /* a listen key replaced the default */
+    char *err;
+    size_t errlen;
+    int err_line;               /* line of the first error, 0 if none */
+};
+
+/* The kinds of [server] values, and where each goes in struct config. */
+enum key_kind {
+    K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE
+};
+
+struct server_key {
+    const char *name;
+    enum key_kind kind;
+    size_t off;
+    size_t min;                 /* sizes: the smallest accepted; times:
+                                   1 when 0 is refused, 0 when it means off */
+};
+
+#define F(field) offsetof(struct config, field)
+static const struct server_key server_keys[] = {
+    { "listen",             K_LISTEN,  0,                     0 },
+    { "workers",            K_WORKERS, F(workers),            0 },
+    { "plugin_dir",         K_DIR,     F(plugin_dir),         0 },
+    { "pidfile",            K_PATH,    F(pidfile),            0 },
+    { "log_file",           K_PATH,    F(log_file),           0 },
+    { "log_level",          K_LEVEL,   F(log_level),          0 },
+    { "backlog",            K_BACKLOG, F(backlog),            0 },
+    { "keepalive_timeout",  K_TIME,    F(keepalive_timeout),  1 },
+    { "header_timeout",     K_TIME,    F(header_timeout),     1 },
+    { "body_timeout",       K_TIME,    F(body_timeout),       1 },
+    { "graceful_timeout",   K_TIME,    F(graceful_timeout),   1 },
+    { "max_uri_size",       K_SIZE,    F(max_uri_size),       1 },
+    { "max_header_size",    K_SIZE,    F(max_header_size),    1 },
+    { "max_headers",        K_SIZE,    F(max_headers),        1 },
+    { "max_body_size",      K_SIZE,    F(max_body_size),      0 },
+    { "keepalive_requests", K_SIZE,    F(keepalive_requests), 1 },
+    { "ws_max_msg_size",    K_SIZE,    F(ws_max_msg_size),    1 },
+    { "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
+    { "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
+    { "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
+};
+#undef F
+
+void config_defaults(struct config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen[0] = strdup("127.0.0.1:8080");
+    c->nlisten = c->listen[0] != NULL;
+    c->workers = 0;
+    c->plugin_dir = strdup(PLUGINDIR);
+    c->log_level = LOG_INFO;
+    c->backlog = 511;
+    c->keepalive_timeout = 75;
+    c->header_timeout = 10;
+    c->body_timeout = 30;
+    c->graceful_timeout = 30;
+    c->max_uri_size = 8 * 1024;
+    c->max_header_size = 16 * 1024;
+    c->max_headers = 100;
+    c->max_body_size = 1024 * 1024;
+    c->keepalive_requests = 10000;
+    c->ws_max_msg_size = 4 * 1024 * 1024;
+    c->ws_max_queue = 16 * 1024 * 1024;
+    c->ws_heartbeat = 0;
+    c->ws_idle_timeout = 0;
+}
+
+/* ---- value parsers ---------------------------------------------------------- */
+
+/* Digits only -> *out, refusing overflow.  0 or -1. */
+static int parse_digits(const char **sp, size_t *out)
+{
+    const char *s = *sp;
+    size_t v = 0;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        size_t d = (size_t)(*s - '0');
+        if (v > (SIZE_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *sp = s;
+    *out = v;
+    return 0;
+}
+
+int config_parse_size(const char *s, size_t *out)
+{
+    size_t v, mul = 1;
+
+    if (s == NULL || parse_digits(&s, &v) < 0)
+        return -1;
+    switch (*s) {
+    case '\0': break;
+    case 'k': case 'K': mul = (size_t)1 << 10; s++; break;
+    case 'm': case 'M': mul = (size_t)1 << 20; s++; break;
+    case 'g': case 'G': mul = (size_t)1 << 30; s++; break;
+    default: return -1;
+    }
+    if (*s != '\0' || v > SIZE_MAX / mul)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
+/* The factor of a time unit ("", "s", "ms", "m", "h"), or 0 when unknown. */
+static double time_unit(const char *u)
+{
+    if (strcmp(u, "") == 0 || strcmp(u, "s") == 0)
+        return 1;
+    if (strcmp(u, "ms") == 0)
+        return 0.001;
+    if (strcmp(u, "m") == 0)
+        return 60;
+    if (strcmp(u, "h") == 0)
+        return 3600;
+    return 0;
+}
+
+int config_parse_time(const char *s, double *out)
+{
+    const char *p = s;
+    double v, unit;
+
+    if (s == NULL || *p < '0' || *p > '9')
+        return -1;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p == '.') {
+        if (p[1] < '0' || p[1] > '9')
+            return -1;
+        for (p++; *p >= '0' && *p <= '9'; p++)
+            ;
+    }
+    unit = time_unit(p);
+    if (unit == 0)
+        return -1;
+    errno = 0;
+    v = strtod(s, NULL) * unit;
+    if (errno != 0 || v > MAX_SECONDS)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- errors ----------------------------------------------------------------- */
+
+/*
+ * Records "file:line: message" unless an earlier error was recorded.  Returns
+ * 0, the value an inih handler returns for an error.
+ */
+static int KILN_PRINTF(2, 3) fail(struct parse_state *st, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (st->err_line != 0)
+        return 0;
+    st->err_line = st->line;
+    n = snprintf(st->err, st->errlen, "%s:%d: ", st->file, st->line);
+    if (n < 0 || (size_t)n >= st->errlen)
+        return 0;
+    va_start(ap, fmt);
+    vsnprintf(st->err + n, st->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+    return 0;
+}
+
+/* ---- [server] --------------------------------------------------------------- */
+
+/* Adds one listen address after checking it.  1, or 0 with the error noted. */
+static int add_listen(struct parse_state *st, const char *addr)
+{
+    struct config *c = st->c;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[200];
+
+    if (listen_parse(addr, &ss, &len, why, sizeof why) < 0)
+        return fail(st, "listen: %s", why);
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (strcmp(c->listen[i], addr) == 0)
+            return fail(st, "listen: \"%s\" is listed twice", addr);
+    if (c->nlisten == CONFIG_MAX_LISTEN)
+        return fail(st, "listen: more than %d addresses", CONFIG_MAX_LISTEN);
+    c->listen[c->nlisten] = strdup(addr);
+    if (c->listen[c->nlisten] == NULL)
+        return fail(st, "listen: out of memory");
+    c->nlisten++;
+    return 1;
+}
+
+/* A listen line: one or more space-separated addresses.  1, or 0 on error. */
+static int set_listen(struct parse_state *st, const char *value)
+{
+    char buf[INI_MAX_LINE + 1];
+    char *save = NULL, *tok;
+
+    if (!st->listen_seen) {
+        for (size_t i = 0; i < st->c->nlisten; i++)
+            free(st->c->listen[i]);
+        st->c->nlisten = 0;
+        st->listen_seen = 1;
+    }
+    snprintf(buf, sizeof buf, "%s", value);
+    tok = strtok_r(buf, " \t", &save);
+    if (tok == NULL)
+        return fail(st, "listen: expected an address, got \"\"");
+    for (; tok != NULL; tok = strtok_r(NULL, " \t", &save))
+        if (!add_listen(st, tok))
+            return 0;
+    return 1;
+}
+
+static int set_workers(struct parse_state *st, int *dst, const char *value)
+{
+    size_t n;
+
+    if (strcmp(value, "auto") == 0) {
+        *dst = 0;
+        return 1;
+    }
+    if (config_parse_size(value, &n) < 0 || strspn(value, "0123456789") != strlen(value) ||
+        n < 1 || n > MAX_WORKERS)
+        return fail(st, "workers: expected \"auto\" or a number from 1 to %d, got \"%s\"",
+                    MAX_WORKERS, value);
+    *dst = (int)n;
+    return 1;
+}
+
+/* A string value; `required` refuses an empty one, otherwise "" means unset. */
+static int set_string(struct parse_state *st, const char *key, char **dst,
+                      const char *value, int required)
+{
+    char *copy = NULL;
+
+    if (value[0] == '\0' && required)
+        return fail(st, "%s: expected a path, got \"\"", key);
+    if (value[0] != '\0' && (copy = strdup(value)) == NULL)
+        return fail(st, "%s: out of memory", key);
+    free(*dst);
+    *dst = copy;
+    return 1;
+}
+
+static int set_level(struct parse_state *st, int *dst, const char *value)
+{
+    int level = log_level_parse(value);
+
+    if (level < 0)
+        return fail(st, "log_level: expected error, warn, info or debug, got \"%s\"",
+                    value);
+    *dst = level;
+    return 1;
+}
+
+static int set_backlog(struct parse_state *st, int *dst, const char *value)
+{
+    size_t n;
+
+    if (config_parse_size(value, &n) < 0 || strspn(value, "0123456789") != strlen(value) ||
+        n < 1 || n > 65535)
+        return fail(st, "backlog: expected a number from 1 to 65535, got \"%s\"", value);
+    *dst = (int)n;
+    return 1;
+}
+
+static int set_time(struct parse_state *st, const struct server_key *k,
+                    double *dst, const char *value)
+{
+    double t;
+
+    if (config_parse_time(value, &t) < 0 || (k->min && t <= 0))
+        return fail(st, "%s: expected a time%s like 10, 10s, 250ms, 2m or 1h%s, "
+                    "got \"%s\"", k->name, k->min ? " greater than 0" : "",
+                    k->min ? "" : " (0: off)", value);
+    *dst = t;
+    return 1;
+}
+
+static int set_size(struct parse_state *st, const struct server_key *k,
+                    size_t *dst, const char *value)
+{
+    size_t n;
+
+    if (config_parse_size(value, &n) < 0 || n < k->min)
+        return fail(st, "%s: expected a size%s like 512, 8k, 1m or 1g, got \"%s\"",
+                    k->name, k->min ? " greater than 0" : "", value);
+    *dst = n;
+    return 1;
+}
+
+/* Applies one [server] key.  1, or 0 with the error noted. */
+static int server_key(struct parse_state *st, const char *name, const char *value)
+{
+    const struct server_key *k = NULL;
+    char *base = (char *)st->c;
+
+    for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
+        if (strcmp(server_keys[i].name, name) == 0)
+            k = &server_keys[i];
+    if (k == NULL)
+        return fail(st, "unknown key \"%s\" in [server]", name);
+    switch (k->kind) {
+    case K_LISTEN:  return set_listen(st, value);
+    case K_WORKERS: return set_workers(st, (int *)(base + k->off), value);
+    case K_DIR:     return set_string(st, name, (char **)(base + k->off), value, 1);
+    case K_PATH:    return set_string(st, name, (char **)(base + k->off), value, 0);
+    case K_LEVEL:   return set_level(st, (int *)(base + k->off), value);
+    case K_BACKLOG: return set_backlog(st, (int *)(base + k->off), value);
+    case K_TIME:    return set_time(st, k, (double *)(base + k->off), value);
+    case K_SIZE:    return set_size(st, k, (size_t *)(base + k->off), value);
+    }
+    return 0;
+}
+
+/* ---- plugin sections -------------------------------------------------------- */
+
+/* Keeps a plugin section's key.  1, or 0 on out of memory. */
+static int plugin_key(struct parse_state *st, const char *section,
+                      const char *name, const char *value)
+{
+    struct config *c = st->c;
+    struct config_kv *kv, *v;
+
+    v = realloc(c->kv, (c->nkv + 1) * sizeof *c->kv);
+    if (v == NULL)
+        return fail(st, "[%s] %s: out of memory", section, name);
+    c->kv = v;
+    kv = &c->kv[c->nkv];
+    kv->section = strdup(section);
+    kv->key = strdup(name);
+    kv->value = strdup(value);
+    kv->line = st->line;
+    c->nkv++;
+    if (kv->section == NULL || kv->key == NULL || kv->value == NULL)
+        return fail(st, "[%s] %s: out of memory", section, name);
+    return 1;
+}
+
+const char *config_plugin_value(const struct config *c, const char *section,
+                                const char *key)
+{
+    for (size_t i = c->nkv; i-- > 0;)       /* the last one wins */
+        if (strcmp(c->kv[i].section, section) == 0 &&
+            strcmp(c->kv[i].key, key) == 0)
+            return c->kv[i].value;
+    return NULL;
+}
+
+/* ---- inih glue -------------------------------------------------------------- */
+
+/* inih's handler: 1 when the key was taken, 0 for an error. */
+static int on_key(void *user, const char *section, const char *name,
+                  const char *value)
+{
+    struct parse_state *st = user;
+
+    if (section[0] == '\0')
+        return fail(st, "key \"%s\" outside any section", name);
+    if (strcmp(section, "server") == 0)
+        return server_key(st, name, value);
+    return plugin_key(st, section, name, value);
+}
+
+/*
+ * inih's reader: fgets that counts lines, so that the handler knows where it
+ * is.  A line longer than inih's buffer stops the parse (inih would cut it in
+ * two and read the rest as a line of its own).
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct parse_state *st = stream;
+    size_t n;
+    int ch;
+
+    if (st->long_line || fgets(str, num, st->fp) == NULL)
+        return NULL;
+    if (st->at_bol)
+        st->line++;
+    n = strlen(str);
+    st->at_bol = n > 0 && str[n - 1] == '\n';
+    if (st->at_bol || (int)n < num - 1)
+        return str;
+    ch = getc(st->fp);
+    if (ch == '\n' || ch == EOF) {
+        st->at_bol = 1;
+        return str;
+    }
+    ungetc(ch, st->fp);
+    st->long_line = st->line;
+    return NULL;
+}
+
+/* Turns the outcome of a parse into the first error, if any.  0 or -1. */
+static int parse_outcome(struct parse_state *st, int rc)
+{
+    if (rc == -2)
+        return fail(st, "out of memory"), -1;
+    if (ferror(st->fp)) {
+        snprintf(st->err, st->errlen, "%s: cannot read: %s", st->file, strerror(errno));
+        return -1;
+    }
+    if (rc > 0 && (st->err_line == 0 || rc < st->err_line)) {
+        st->err_line = 0;
+        st->line = rc;
+        fail(st, "syntax error");
+    }
+    if (st->long_line && st->err_line == 0) {
+        st->line = st->long_line;
+        fail(st, "line longer than %d characters", INI_MAX_LINE - 1);
+    }
+    return st->err_line != 0 ? -1 : 0;
+}
+
+/*
+ * Reads `file` into `c`.  Every error is "file:line: message" (or
+ * "file: message" when the file cannot be read); the first one is reported.
+ */
+int config_load(struct config *c, const char *file, char *err, size_t errlen)
+{
+    struct parse_state st = {
+        .c = c, .file = file, .at_bol = 1, .err = err, .errlen = errlen
+    };
+    int rc;
+
+    err[0] = '\0';
+    free(c->file);
+    c->file = strdup(file);
+    st.fp = fopen(file, "re");
+    if (st.fp == NULL) {
+        snprintf(err, errlen, "%s: cannot open: %s", file, strerror(errno));
+        return -1;
+    }
+    errno = 0;
+    rc = ini_parse_stream(read_line, &st, on_key, &st);
+    rc = parse_outcome(&st, rc);
+    fclose(st.fp);
+    return rc;
+}
+
+void config_free(struct config *c)
+{
+    if (c == NULL)
+        return;
+    free(c->file);
+    for (size_t i = 0; i < c->nlisten; i++)
+        free(c->listen[i]);
+    free(c->plugin_dir);
+    free(c->pidfile);
+    free(c->log_file);
+    for (size_t i = 0; i < c->nkv; i++) {
+        free(c->kv[i].section);
+        free(c->kv[i].key);
+        free(c->kv[i].value);
+    }
+    free(c->kv);
+    memset(c, 0, sizeof *c);
+}

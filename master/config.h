@@ -1,0 +1,78 @@
+/*
+ * config.h -- kiln.conf: the INI file read with inih, checked, with defaults.
+ *
+ * The parser is kept apart from the code that uses the values.  Errors carry
+ * "file:line: message".  Sections other than [server] belong to plugins
+ * (section name = plugin name); their keys are kept as strings.
+ */
+#ifndef KILN_CONFIG_H
+#define KILN_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_LISTEN 16
+
+struct config_kv {
+    char *section;
+    char *key;
+    char *value;
+    int line;
+};
+
+struct config {
+    char *file;                 /* path it was read from, or NULL */
+
+    /* [server] */
+    char *listen[CONFIG_MAX_LISTEN]; /* "127.0.0.1:8080", "[::1]:8080", "unix:/p" */
+    size_t nlisten;
+    int workers;                /* 0 = auto (number of CPUs) */
+    char *plugin_dir;
+    char *pidfile;              /* NULL: none */
+    char *log_file;             /* NULL: stderr */
+    int log_level;              /* LOG_* */
+    int backlog;                /* listen(2) backlog, default 511 */
+
+    double keepalive_timeout;   /* idle time between requests, s (75) */
+    double header_timeout;      /* to receive a whole header block, s (10) */
+    double body_timeout;        /* between two reads of a body, s (30) */
+    double graceful_timeout;    /* drain bound on stop/reload, s (30) */
+
+    size_t max_uri_size;        /* request target, bytes (8k) -> 414 */
+    size_t max_header_size;     /* whole header block, bytes (16k) -> 431 */
+    size_t max_headers;         /* number of header fields (100) -> 431 */
+    size_t max_body_size;       /* request body, bytes (1m) -> 413 */
+    size_t keepalive_requests;  /* requests per connection (10000) */
+
+    /* WebSocket connections */
+    size_t ws_max_msg_size;     /* whole message, bytes (4m) -> close 1009 */
+    size_t ws_max_queue;        /* bytes queued for sending (16m) -> close 1008 */
+    double ws_heartbeat;        /* ping interval, s; 0 = off (0) */
+    double ws_idle_timeout;     /* close after no frame for this long; 0 = off (0) */
+
+    /* plugin sections */
+    struct config_kv *kv;
+    size_t nkv;
+};
+
+/* Fills `c` with the defaults (listen 127.0.0.1:8080, workers auto, ...). */
+void config_defaults(struct config *c);
+
+/*
+ * Reads `file` into `c` (which config_defaults() prepared).  Returns 0, or -1
+ * with "file:line: message" (or "file: message") in err.  On failure `c` may
+ * be half-filled: config_free() it.
+ */
+int config_load(struct config *c, const char *file, char *err, size_t errlen);
+
+void config_free(struct config *c);
+
+/* A plugin section's value, or NULL. */
+const char *config_plugin_value(const struct config *c, const char *section,
+                                const char *key);
+
+/* "512", "8k", "16K", "1m", "2g" -> bytes.  0 or -1. */
+int config_parse_size(const char *s, size_t *out);
+/* "10", "10s", "250ms", "2m", "1h" -> seconds.  0 or -1. */
+int config_parse_time(const char *s, double *out);
+
+#endif

@@ -1,0 +1,156 @@
+/* main.c -- kiln's command line: options, `kiln -t` (test config and plugins), then the master. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "kiln.h"
+#include "listen.h"
+#include "log.h"
+#include "master.h"
+#include "plugin.h"
+#include "router.h"
+#include "scoreboard.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: kiln [-c FILE] [-l ADDR]... [-w N|auto] [-t] [-V] [-h]\n"
+        "  -c FILE   configuration file (default " KILN_CONF ")\n"
+        "  -l ADDR   listen on ADDR instead of the config's listen list;\n"
+        "            repeatable (127.0.0.1:8080, [::1]:8080, *:8080, 8080,\n"
+        "            unix:/path)\n"
+        "  -w N      number of workers, 1 to %d, or auto (one per CPU)\n"
+        "  -t        test the configuration and the plugins, then exit\n"
+        "  -V        print the version and exit\n"
+        "  -h        print this help and exit\n"
+        "Signals: HUP reloads, TERM/QUIT stop gracefully, INT stops now,\n"
+        "USR1 reopens the log file.\n", SCOREBOARD_SLOTS / 2);
+}
+
+/* -w: "auto" -> 0, "1".."128" -> N; -1 when bad. */
+static int parse_workers(const char *s)
+{
+    size_t n;
+
+    if (strcmp(s, "auto") == 0)
+        return 0;
+    if (strspn(s, "0123456789") != strlen(s) || config_parse_size(s, &n) < 0 ||
+        n < 1 || n > SCOREBOARD_SLOTS / 2)
+        return -1;
+    return (int)n;
+}
+
+/* -l: checks the address and adds it.  0, or -1 with a message printed. */
+static int add_listen(struct master_options *o, const char *addr)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char err[256];
+
+    if (listen_parse(addr, &ss, &len, err, sizeof err) < 0) {
+        fprintf(stderr, "kiln: -l: %s\n", err);
+        return -1;
+    }
+    if (o->nlisten == CONFIG_MAX_LISTEN) {
+        fprintf(stderr, "kiln: -l: more than %d addresses\n", CONFIG_MAX_LISTEN);
+        return -1;
+    }
+    o->listen[o->nlisten++] = addr;
+    return 0;
+}
+
+/*
+ * kiln -t: loads the config, then the plugins into a scratch router (their
+ * init hooks run, their log lines carry their names).  Exit code 0 or 1.
+ */
+static int test_config(const struct master_options *o)
+{
+    char err[1024];
+    struct config *cfg;
+    struct router *router = NULL;
+    struct plugin_set ps;
+    int ok = 0;
+
+    memset(&ps, 0, sizeof ps);
+    cfg = master_load_config(o, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "kiln: %s\n", err);
+        goto done;
+    }
+    log_set_level(cfg->log_level);
+    router = router_new();
+    if (router == NULL) {
+        log_error("router_new() failed: out of memory");
+        goto done;
+    }
+    if (plugins_load(&ps, cfg->plugin_dir, cfg, router) < 0)
+        goto done;
+    ok = 1;
+
+done:
+    plugins_unload(&ps);
+    router_free(router);
+    config_free(cfg);
+    free(cfg);
+    fprintf(stderr, "kiln: configuration file %s test %s\n", o->conf_file,
+            ok ? "is successful" : "failed");
+    return ok ? 0 : 1;
+}
+
+/* Reads the options into o.  0 to go on, or the exit code (+1) to end with. */
+static int parse_args(int argc, char **argv, struct master_options *o, int *test)
+{
+    int c;
+
+    while ((c = getopt(argc, argv, "c:l:w:tVh")) != -1) {
+        switch (c) {
+        case 'c': o->conf_file = optarg; break;
+        case 'l':
+            if (add_listen(o, optarg) < 0) {
+                usage(stderr);
+                return EXIT_USAGE + 1;
+            }
+            break;
+        case 'w':
+            o->workers = parse_workers(optarg);
+            if (o->workers < 0) {
+                fprintf(stderr, "kiln: -w: expected \"auto\" or a number from 1 to "
+                        "%d, got \"%s\"\n", SCOREBOARD_SLOTS / 2, optarg);
+                usage(stderr);
+                return EXIT_USAGE + 1;
+            }
+            break;
+        case 't': *test = 1; break;
+        case 'V':
+            printf("kiln %d.%d.%d\n", KILN_VERSION_MAJOR, KILN_VERSION_MINOR,
+                   KILN_VERSION_PATCH);
+            return EXIT_SUCCESS + 1;
+        case 'h': usage(stdout); return EXIT_SUCCESS + 1;
+        default: usage(stderr); return EXIT_USAGE + 1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "kiln: unexpected argument \"%s\"\n", argv[optind]);
+        usage(stderr);
+        return EXIT_USAGE + 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct master_options o = { .conf_file = KILN_CONF, .workers = -1 };
+    int test = 0, rc;
+
+    log_set_ident("master");
+    rc = parse_args(argc, argv, &o, &test);
+    if (rc != 0)
+        return rc - 1;
+    if (test)
+        return test_config(&o);
+    return master_run(&o);
+}

@@ -1,0 +1,104 @@
+/*
+ * master.h -- the master process: its state, and the entry points main.c uses.
+ *
+ * The master binds the listening sockets, forks generations of workers and
+ * supervises them from libev's default loop: it respawns crashed workers with
+ * back-off, reloads on SIGHUP by starting a new generation before draining
+ * the old one, and stops on SIGTERM/SIGQUIT (graceful) or SIGINT (fast).
+ */
+#ifndef KILN_MASTER_H
+#define KILN_MASTER_H
+
+#include <ev.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "listen.h"
+
+#ifndef KILN_CONF
+#define KILN_CONF "/usr/local/etc/kiln/kiln.conf"
+#endif
+
+/* Listening sockets held at once: the current set plus a reload's new ones. */
+#define MASTER_MAX_LISTENERS (2 * CONFIG_MAX_LISTEN)
+
+/* What the command line asked for; survives reloads. */
+struct master_options {
+    const char *conf_file;
+    const char *listen[CONFIG_MAX_LISTEN];  /* -l, replacing the config's */
+    size_t nlisten;
+    int workers;                /* -w; -1: as the config says */
+};
+
+enum gen_state {
+    GEN_STARTING,               /* forked, waiting for every CHAN_READY */
+    GEN_ACTIVE,                 /* the current generation: respawned on crash */
+    GEN_DRAINING,               /* told to quit after a reload; not respawned */
+    GEN_ABORTED                 /* a failed reload's generation, told to stop */
+};
+
+/* One set of workers started from one config. */
+struct generation {
+    unsigned id;                /* 1, 2, ... */
+    enum gen_state state;
+    struct config *cfg;         /* owned; freed with the generation */
+    size_t nworkers;            /* how many it should have */
+    size_t nready;              /* how many said CHAN_READY (while starting) */
+    ev_timer timer;             /* ready timeout, or drain / stop deadline */
+    struct master *m;
+    struct generation *next;
+};
+
+/* One forked worker, as the master sees it. */
+struct worker_proc {
+    pid_t pid;
+    unsigned id;                /* 0..nworkers-1 within its generation */
+    int slot;                   /* scoreboard slot */
+    int chan;                   /* master's end of the socketpair, or -1 */
+    int ready;
+    int told;                   /* CHAN_QUIT or CHAN_STOP was sent */
+    ev_tstamp started;
+    ev_io io;                   /* readable channel */
+    struct generation *gen;
+    struct master *m;
+    struct worker_proc *next;
+};
+
+enum master_stop { STOP_NONE, STOP_GRACEFUL, STOP_FAST };
+
+/* The master's whole state. */
+struct master {
+    struct ev_loop *loop;
+    const struct master_options *opt;
+    struct listener ls[MASTER_MAX_LISTENERS];
+    size_t nls;
+    struct scoreboard *sb;
+    struct generation *gens;    /* newest first */
+    struct generation *current; /* serving (or starting, at first start) */
+    struct generation *pending; /* a reload's new generation, or NULL */
+    struct worker_proc *workers;
+    unsigned last_gen;
+    int booted;                 /* generation 1 was ready once */
+    int hup_queued;             /* SIGHUP arrived during a reload */
+    enum master_stop stopping;
+    int exit_code;
+    unsigned crash_streak;      /* crashes since a worker last lived 10 s */
+    char *pidfile;              /* written at start, removed at exit */
+    ev_signal sig[5];
+    ev_child child;
+    ev_timer respawn;           /* back-off before replacing crashed workers */
+    ev_timer stop_timer;        /* stop deadline: SIGKILL what is left */
+};
+
+/*
+ * Reads the config file and applies the -l / -w overrides.  Returns a
+ * config to config_free() and free(), or NULL with the error in err.
+ */
+struct config *master_load_config(const struct master_options *o, char *err,
+                                  size_t errlen);
+
+/* Runs the master until it stops.  Returns the process exit code. */
+int master_run(const struct master_options *o);
+
+#endif
