@@ -1,0 +1,309 @@
+/* test_config.c -- unit tests of the kiln.conf reader: values, defaults, errors with their line, sizes and times. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "unit.h"
+
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/kiln/plugins"
+#endif
+
+static char path[64];
+
+/* Writes `text` to a fresh temporary file whose name is left in `path`. */
+static void write_conf(const char *text)
+{
+    int fd;
+
+    snprintf(path, sizeof path, "/tmp/kiln-test-config-XXXXXX");
+    fd = mkstemp(path);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+        perror("mkstemp/write");
+        exit(2);
+    }
+    close(fd);
+}
+
+/* Loads `text` into c (defaults first); config_load's result.  err gets the message. */
+static int load(struct config *c, const char *text, char *err, size_t errlen)
+{
+    int rc;
+
+    write_conf(text);
+    config_defaults(c);
+    rc = config_load(c, path, err, errlen);
+    unlink(path);
+    return rc;
+}
+
+/* Expects `text` to fail with "FILE:LINE: MESSAGE". */
+static void expect_error(const char *text, int line, const char *message)
+{
+    struct config c;
+    char err[512], want[512];
+    int rc = load(&c, text, err, sizeof err);
+
+    snprintf(want, sizeof want, "%s:%d: %s", path, line, message);
+    CHECK(rc == -1, "refused: %s", message);
+    CHECK_STR(err, want, "message: %s", message);
+    config_free(&c);
+}
+
+static void test_defaults(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "", err, sizeof err) == 0, "empty file loads");
+    CHECK(c.nlisten == 1, "one default listen");
+    CHECK_STR(c.listen[0], "127.0.0.1:8080", "default listen");
+    CHECK(c.workers == 0, "workers auto");
+    CHECK_STR(c.plugin_dir, PLUGINDIR, "plugin_dir default");
+    CHECK(c.pidfile == NULL && c.log_file == NULL, "no pidfile, no log file");
+    CHECK(c.log_level == LOG_INFO, "log_level info");
+    CHECK(c.backlog == 511, "backlog 511");
+    CHECK(c.keepalive_timeout == 75 && c.header_timeout == 10 &&
+          c.body_timeout == 30 && c.graceful_timeout == 30, "default timeouts");
+    CHECK(c.max_uri_size == 8192 && c.max_header_size == 16384 &&
+          c.max_headers == 100 && c.max_body_size == 1048576 &&
+          c.keepalive_requests == 10000, "default sizes");
+    CHECK(c.ws_max_msg_size == 4194304 && c.ws_max_queue == 16777216 &&
+          c.ws_heartbeat == 0 && c.ws_idle_timeout == 0, "websocket defaults");
+    CHECK(c.nkv == 0, "no plugin keys");
+    CHECK_STR(c.file, path, "file remembered");
+    config_free(&c);
+}
+
+static void test_every_key(void)
+{
+    struct config c;
+    char err[256];
+    int rc = load(&c,
+        "; a full file\n"
+        "[server]\n"
+        "listen = 127.0.0.1:9000 [::1]:9001\n"
+        "listen = unix:/tmp/kiln.sock ; inline comment\n"
+        "workers = 4\n"
+        "plugin_dir = /opt/kiln/plugins\n"
+        "pidfile = /run/kiln.pid\n"
+        "log_file = /var/log/kiln.log\n"
+        "log_level = debug\n"
+        "backlog = 128\n"
+        "keepalive_timeout = 5s\n"
+        "header_timeout = 250ms\n"
+        "body_timeout = 2m\n"
+        "graceful_timeout = 1h\n"
+        "max_uri_size = 4k\n"
+        "max_header_size = 32K\n"
+        "max_headers = 50\n"
+        "max_body_size = 2m\n"
+        "keepalive_requests = 77\n"
+        "ws_max_msg_size = 64k\n"
+        "ws_max_queue = 1m\n"
+        "ws_heartbeat = 30s\n"
+        "ws_idle_timeout = 0\n"
+        "\n"
+        "[hello]\n"
+        "greeting = Hi there\n"
+        "[other]\n"
+        "greeting = Yo\n",
+        err, sizeof err);
+
+    CHECK(rc == 0, "full file loads (%s)", err);
+    CHECK(c.nlisten == 3, "three listen addresses");
+    CHECK_STR(c.listen[0], "127.0.0.1:9000", "listen 1");
+    CHECK_STR(c.listen[1], "[::1]:9001", "listen 2");
+    CHECK_STR(c.listen[2], "unix:/tmp/kiln.sock", "listen 3");
+    CHECK(c.workers == 4, "workers");
+    CHECK_STR(c.plugin_dir, "/opt/kiln/plugins", "plugin_dir");
+    CHECK_STR(c.pidfile, "/run/kiln.pid", "pidfile");
+    CHECK_STR(c.log_file, "/var/log/kiln.log", "log_file");
+    CHECK(c.log_level == LOG_DEBUG, "log_level");
+    CHECK(c.backlog == 128, "backlog");
+    CHECK(c.keepalive_timeout == 5, "keepalive_timeout");
+    CHECK(c.header_timeout == 0.25, "header_timeout");
+    CHECK(c.body_timeout == 120, "body_timeout");
+    CHECK(c.graceful_timeout == 3600, "graceful_timeout");
+    CHECK(c.max_uri_size == 4096, "max_uri_size");
+    CHECK(c.max_header_size == 32768, "max_header_size");
+    CHECK(c.max_headers == 50, "max_headers");
+    CHECK(c.max_body_size == 2097152, "max_body_size");
+    CHECK(c.keepalive_requests == 77, "keepalive_requests");
+    CHECK(c.ws_max_msg_size == 65536 && c.ws_max_queue == 1048576, "websocket sizes");
+    CHECK(c.ws_heartbeat == 30 && c.ws_idle_timeout == 0, "websocket times (0: off)");
+    CHECK(c.nkv == 2, "two plugin keys");
+    CHECK_STR(config_plugin_value(&c, "hello", "greeting"), "Hi there", "plugin value");
+    CHECK_STR(config_plugin_value(&c, "other", "greeting"), "Yo", "other section");
+    CHECK_STR(config_plugin_value(&c, "hello", "absent"), NULL, "absent key");
+    CHECK_STR(config_plugin_value(&c, "server", "workers"), NULL, "server is no plugin");
+    CHECK(c.nkv == 2 && c.kv[0].line == 26 && c.kv[1].line == 28, "plugin key lines");
+    config_free(&c);
+}
+
+static void test_listen_lines(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "[server]\nlisten = 9000\nworkers = auto\nlisten = *:9001\n",
+               err, sizeof err) == 0, "two listen lines load");
+    CHECK(c.nlisten == 2, "the first line replaced the default");
+    CHECK_STR(c.listen[0], "9000", "first address as written");
+    CHECK_STR(c.listen[1], "*:9001", "second address");
+    CHECK(c.workers == 0, "workers auto");
+    config_free(&c);
+
+    CHECK(load(&c, "[server]\nlisten = [::]:0\n", err, sizeof err) == 0,
+          "v6 any with port 0");
+    CHECK(c.nlisten == 1, "one address");
+    config_free(&c);
+}
+
+static void test_errors(void)
+{
+    char buf[512];
+
+    expect_error("[server]\nworkers = 2\n\n\n\n\n\n\n\n\n\nlisen = 1\n", 12,
+                 "unknown key \"lisen\" in [server]");
+    expect_error("; top\n\n[server]\nworkers = x\n", 4,
+                 "workers: expected \"auto\" or a number from 1 to 128, got \"x\"");
+    expect_error("[server]\nworkers = 0\n", 2,
+                 "workers: expected \"auto\" or a number from 1 to 128, got \"0\"");
+    expect_error("[server]\nworkers = 129\n", 2,
+                 "workers: expected \"auto\" or a number from 1 to 128, got \"129\"");
+    expect_error("workers = 2\n", 1, "key \"workers\" outside any section");
+    expect_error("[server]\nworkers = 2\n\n\n\n\nthis is not ini\n", 7, "syntax error");
+    expect_error("[server\n", 1, "syntax error");
+    expect_error("[server]\nlog_level = loud\n", 2,
+                 "log_level: expected error, warn, info or debug, got \"loud\"");
+    expect_error("[server]\nbacklog = 0\n", 2,
+                 "backlog: expected a number from 1 to 65535, got \"0\"");
+    expect_error("[server]\nkeepalive_timeout = 0\n", 2,
+                 "keepalive_timeout: expected a time greater than 0 like 10, 10s, "
+                 "250ms, 2m or 1h, got \"0\"");
+    expect_error("[server]\n\ngraceful_timeout = 5 s\n", 3,
+                 "graceful_timeout: expected a time greater than 0 like 10, 10s, "
+                 "250ms, 2m or 1h, got \"5 s\"");
+    expect_error("[server]\nws_heartbeat = -1\n", 2,
+                 "ws_heartbeat: expected a time like 10, 10s, 250ms, 2m or 1h "
+                 "(0: off), got \"-1\"");
+    expect_error("[server]\nmax_body_size = -1\n", 2,
+                 "max_body_size: expected a size like 512, 8k, 1m or 1g, got \"-1\"");
+    expect_error("[server]\nmax_headers = 0\n", 2,
+                 "max_headers: expected a size greater than 0 like 512, 8k, 1m or 1g, "
+                 "got \"0\"");
+    expect_error("[server]\nmax_uri_size = 99999999999999999999999\n", 2,
+                 "max_uri_size: expected a size greater than 0 like 512, 8k, 1m or 1g, "
+                 "got \"99999999999999999999999\"");
+    expect_error("[server]\nplugin_dir =\n", 2, "plugin_dir: expected a path, got \"\"");
+    expect_error("[server]\nlisten = 127.0.0.1:8080 nowhere:x\n", 2,
+                 "listen: bad address \"nowhere:x\" (expected IP:PORT, [IPV6]:PORT, "
+                 "*:PORT, PORT or unix:/path)");
+    expect_error("[server]\nlisten = 70000\n", 2,
+                 "listen: bad address \"70000\" (expected IP:PORT, [IPV6]:PORT, "
+                 "*:PORT, PORT or unix:/path)");
+    expect_error("[server]\nlisten = 9000\nlisten = 9000\n", 3,
+                 "listen: \"9000\" is listed twice");
+    expect_error("[server]\nlisten = 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17\n", 2,
+                 "listen: more than 16 addresses");
+    /* the first error wins, whatever its kind */
+    expect_error("[server]\nbogus = 1\n[x\n", 2, "unknown key \"bogus\" in [server]");
+    expect_error("[server]\n[x\nbogus = 1\n", 2, "syntax error");
+
+    memset(buf, 'a', sizeof buf);
+    memcpy(buf, "[p]\nk = ", 8);
+    strcpy(buf + 300, "\nlater = 1\n");
+    expect_error(buf, 2, "line longer than 199 characters");
+}
+
+static void test_long_line_limit(void)
+{
+    struct config c;
+    char text[256], err[256];
+
+    /* "k = " + 195 characters: exactly 199, the longest inih takes */
+    snprintf(text, sizeof text, "[p]\nk = %0195d\nz = 1\n", 7);
+    CHECK(load(&c, text, err, sizeof err) == 0, "199-character line loads (%s)", err);
+    CHECK(c.nkv == 2 && strlen(c.kv[0].value) == 195, "value kept whole");
+    CHECK(c.nkv == 2 && c.kv[1].line == 3, "next line counted");
+    config_free(&c);
+}
+
+static void test_missing_file(void)
+{
+    struct config c;
+    char err[256];
+
+    config_defaults(&c);
+    CHECK(config_load(&c, "/nonexistent/kiln.conf", err, sizeof err) == -1,
+          "missing file refused");
+    CHECK_STR(err, "/nonexistent/kiln.conf: cannot open: No such file or directory",
+              "missing file message");
+    config_free(&c);
+}
+
+static void test_sizes(void)
+{
+    size_t v = 0;
+
+    CHECK(config_parse_size("512", &v) == 0 && v == 512, "512");
+    CHECK(config_parse_size("0", &v) == 0 && v == 0, "0");
+    CHECK(config_parse_size("8k", &v) == 0 && v == 8192, "8k");
+    CHECK(config_parse_size("16K", &v) == 0 && v == 16384, "16K");
+    CHECK(config_parse_size("1m", &v) == 0 && v == 1048576, "1m");
+    CHECK(config_parse_size("2g", &v) == 0 && v == 2147483648u, "2g");
+    CHECK(config_parse_size("", &v) == -1, "empty");
+    CHECK(config_parse_size("k", &v) == -1, "unit alone");
+    CHECK(config_parse_size("-1", &v) == -1, "negative");
+    CHECK(config_parse_size("+1", &v) == -1, "plus sign");
+    CHECK(config_parse_size(" 1", &v) == -1, "leading space");
+    CHECK(config_parse_size("1kb", &v) == -1, "two-letter unit");
+    CHECK(config_parse_size("1.5k", &v) == -1, "fraction");
+    CHECK(config_parse_size("0x10", &v) == -1, "hex");
+    CHECK(config_parse_size("12t", &v) == -1, "unknown unit");
+    CHECK(config_parse_size("18446744073709551615", &v) == 0 && v == SIZE_MAX,
+          "SIZE_MAX");
+    CHECK(config_parse_size("18446744073709551616", &v) == -1, "SIZE_MAX + 1");
+    CHECK(config_parse_size("17179869184g", &v) == -1, "overflow by unit");
+}
+
+static void test_times(void)
+{
+    double t = 0;
+
+    CHECK(config_parse_time("10", &t) == 0 && t == 10, "10");
+    CHECK(config_parse_time("10s", &t) == 0 && t == 10, "10s");
+    CHECK(config_parse_time("250ms", &t) == 0 && t == 0.25, "250ms");
+    CHECK(config_parse_time("2m", &t) == 0 && t == 120, "2m");
+    CHECK(config_parse_time("1h", &t) == 0 && t == 3600, "1h");
+    CHECK(config_parse_time("1.5s", &t) == 0 && t == 1.5, "1.5s");
+    CHECK(config_parse_time("0", &t) == 0 && t == 0, "0 parses (keys refuse it)");
+    CHECK(config_parse_time("", &t) == -1, "empty");
+    CHECK(config_parse_time("s", &t) == -1, "unit alone");
+    CHECK(config_parse_time("-1", &t) == -1, "negative");
+    CHECK(config_parse_time("1.", &t) == -1, "dangling dot");
+    CHECK(config_parse_time(".5", &t) == -1, "leading dot");
+    CHECK(config_parse_time("10 s", &t) == -1, "space before unit");
+    CHECK(config_parse_time("1d", &t) == -1, "unknown unit");
+    CHECK(config_parse_time("inf", &t) == -1, "inf");
+    CHECK(config_parse_time("1e3", &t) == -1, "exponent");
+    CHECK(config_parse_time("1000000000000h", &t) == -1, "too large");
+}
+
+int main(void)
+{
+    test_defaults();
+    test_every_key();
+    test_listen_lines();
+    test_errors();
+    test_long_line_limit();
+    test_missing_file();
+    test_sizes();
+    test_times();
+    return unit_done();
+}

@@ -1,0 +1,121 @@
+/* test_url.c -- unit tests of percent-decoding, path splitting and queries. */
+#include <string.h>
+
+#include "pool.h"
+#include "unit.h"
+#include "url.h"
+
+/* Decodes s into a static buffer; returns it, or NULL on error. */
+static const char *dec(const char *s, int plus)
+{
+    static char out[256];
+
+    return url_decode(out, s, strlen(s), plus) < 0 ? NULL : out;
+}
+
+static void test_decode(void)
+{
+    char inplace[] = "a%20b%2fc";
+
+    CHECK_STR(dec("abc", 0), "abc", "plain text is unchanged");
+    CHECK_STR(dec("", 0), "", "empty input");
+    CHECK_STR(dec("%41", 0), "A", "%%41 is A");
+    CHECK_STR(dec("%4a%4A", 0), "JJ", "hex digits in either case");
+    CHECK(dec("%4", 0) == NULL, "a truncated escape fails");
+    CHECK(dec("abc%", 0) == NULL, "a lone %% fails");
+    CHECK(dec("%G0", 0) == NULL, "a bad hex digit fails");
+    CHECK(dec("%0G", 0) == NULL, "a bad second hex digit fails");
+    CHECK(dec("%00", 0) == NULL, "%%00 fails");
+    CHECK_STR(dec("a+b", 0), "a+b", "+ stays in paths");
+    CHECK_STR(dec("a+b", 1), "a b", "+ is a space in queries");
+    CHECK_STR(dec("%2B", 1), "+", "an escaped + stays +");
+    CHECK_STR(dec("/J%C3%BCrgen", 0), "/J\xc3\xbcrgen", "UTF-8 bytes");
+    CHECK(url_decode(inplace, inplace, strlen(inplace), 0) == 5 &&
+          strcmp(inplace, "a b/c") == 0, "decoding in place");
+}
+
+static void test_split(void)
+{
+    struct pool p;
+    char *segs[URL_MAX_SEGMENTS], *d = NULL, longp[URL_MAX_SEGMENTS * 2 + 8];
+    int n, i;
+
+#define SPLIT(s) url_split_path(&p, (s), strlen(s), segs, &d)
+    pool_init(&p, 4096);
+    n = SPLIT("/");
+    CHECK(n == 0, "/ has no segments");
+    CHECK_STR(d, "/", "/ decodes to /");
+    n = SPLIT("/a");
+    CHECK(n == 1, "/a has one segment");
+    CHECK_STR(segs[0], "a", "/a -> a");
+    n = SPLIT("/a/");
+    CHECK(n == 2, "/a/ has two segments");
+    CHECK_STR(segs[0], "a", "/a/ -> a");
+    CHECK_STR(segs[1], "", "/a/ -> \"\"");
+    n = SPLIT("//a");
+    CHECK(n == 2 && segs[0][0] == '\0', "//a starts with an empty segment");
+    CHECK_STR(segs[1], "a", "//a -> a");
+    n = SPLIT("/a%2Fb/c%20d");
+    CHECK(n == 2, "%%2F does not split a segment");
+    CHECK_STR(segs[0], "a/b", "the segment holds the slash");
+    CHECK_STR(segs[1], "c d", "the second segment is decoded");
+    CHECK_STR(d, "/a/b/c d", "the decoded path");
+    n = SPLIT("/users/J%C3%BCrgen");
+    CHECK(n == 2, "two segments");
+    CHECK_STR(segs[1], "J\xc3\xbcrgen", "UTF-8 in a segment");
+    CHECK(SPLIT("a/b") == -1, "a relative path fails");
+    CHECK(url_split_path(&p, "", 0, segs, &d) == -1, "an empty path fails");
+    CHECK(SPLIT("/a/%G1") == -1, "a bad escape fails");
+    CHECK(SPLIT("/a%00") == -1, "%%00 fails");
+    for (i = 0; i < URL_MAX_SEGMENTS; i++) {
+        longp[2 * i] = '/';
+        longp[2 * i + 1] = 'x';
+    }
+    longp[2 * URL_MAX_SEGMENTS] = '\0';
+    CHECK(SPLIT(longp) == URL_MAX_SEGMENTS, "exactly the most segments");
+    strcat(longp, "/x");
+    CHECK(SPLIT(longp) == -1, "one segment too many fails");
+#undef SPLIT
+    pool_free(&p);
+}
+
+static void test_query(void)
+{
+    struct pool p;
+    struct url_param q[8];
+    int n;
+
+#define PARSE(s, max) url_parse_query(&p, (s), strlen(s), q, (max))
+    pool_init(&p, 4096);
+    n = PARSE("a=1&b=x+y&c", 8);
+    CHECK(n == 3, "three params");
+    CHECK_STR(q[0].name, "a", "first name");
+    CHECK_STR(q[0].value, "1", "first value");
+    CHECK_STR(q[1].value, "x y", "+ is a space");
+    CHECK_STR(q[2].name, "c", "a key without =");
+    CHECK_STR(q[2].value, "", "has an empty value");
+    n = PARSE("a=&&b=2&", 8);
+    CHECK(n == 2, "empty pairs are skipped");
+    CHECK_STR(q[0].value, "", "a= has an empty value");
+    CHECK_STR(q[1].name, "b", "after an empty pair");
+    n = PARSE("x=%G1&y=%41%42&z%00=1&w=a%3Db", 8);
+    CHECK(n == 2, "pairs with bad escapes are skipped");
+    CHECK_STR(q[0].name, "y", "the good pair");
+    CHECK_STR(q[0].value, "AB", "its decoded value");
+    CHECK_STR(q[1].value, "a=b", "an escaped = in a value");
+    n = PARSE("k=v=w", 8);
+    CHECK(n == 1, "one pair");
+    CHECK_STR(q[0].value, "v=w", "only the first = splits");
+    CHECK(PARSE("", 8) == 0, "an empty query");
+    CHECK(PARSE("a=1&b=2&c=3", 2) == 2, "at most max params");
+#undef PARSE
+    pool_free(&p);
+}
+
+int main(void)
+{
+    test_decode();
+    test_split();
+    test_query();
+    return unit_done();
+}

@@ -1,0 +1,223 @@
+/* pool.c -- the per-connection bump arena and the growable byte buffer. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pool.h"
+
+#define POOL_ALIGN ((size_t)_Alignof(max_align_t))
+#define ALIGN_UP(n) (((n) + POOL_ALIGN - 1) & ~(POOL_ALIGN - 1))
+
+/* Smallest capacity a buffer starts with. */
+#define BUF_MIN 256
+
+/* A chunk header; its usable bytes follow at CHUNK_HDR. */
+struct pool_chunk {
+    struct pool_chunk *next;    /* the chunk allocated before this one */
+    char *cur;                  /* first free byte */
+    char *end;                  /* one past the chunk's last byte */
+};
+
+#define CHUNK_HDR ALIGN_UP(sizeof(struct pool_chunk))
+
+void pool_init(struct pool *p, size_t first_size)
+{
+    p->head = NULL;
+    if (first_size < CHUNK_HDR + POOL_ALIGN)
+        first_size = CHUNK_HDR + POOL_ALIGN;
+    p->first_size = first_size;
+}
+
+/* Pushes a chunk of max(first_size, n + header) bytes; NULL on OOM. */
+static struct pool_chunk *chunk_new(struct pool *p, size_t n)
+{
+    size_t size = n + CHUNK_HDR;
+    struct pool_chunk *c;
+
+    if (size < p->first_size)
+        size = p->first_size;
+    c = malloc(size);
+    if (c == NULL)
+        return NULL;
+    c->next = p->head;
+    c->cur = (char *)c + CHUNK_HDR;
+    c->end = (char *)c + size;
+    p->head = c;
+    return c;
+}
+
+void *pool_alloc(struct pool *p, size_t n)
+{
+    struct pool_chunk *c = p->head;
+    void *ptr;
+
+    if (n > (size_t)PTRDIFF_MAX - CHUNK_HDR - POOL_ALIGN)
+        return NULL;
+    n = n ? ALIGN_UP(n) : POOL_ALIGN;
+    if (c == NULL || (size_t)(c->end - c->cur) < n) {
+        c = chunk_new(p, n);
+        if (c == NULL)
+            return NULL;
+    }
+    ptr = c->cur;
+    c->cur += n;
+    return ptr;
+}
+
+/* A NUL-terminated copy of s[0..n) in the pool; NULL on OOM. */
+char *pool_strndup(struct pool *p, const char *s, size_t n)
+{
+    char *d;
+
+    if (n == SIZE_MAX)
+        return NULL;
+    d = pool_alloc(p, n + 1);
+    if (d == NULL)
+        return NULL;
+    if (n)
+        memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+/*
+ * Frees every chunk but the first one allocated and rewinds it.  A first
+ * chunk that was grown past first_size for a big allocation is freed too,
+ * so one large request does not pin its memory to the connection.
+ */
+void pool_reset(struct pool *p)
+{
+    struct pool_chunk *c = p->head, *next;
+
+    if (c == NULL)
+        return;
+    while (c->next != NULL) {
+        next = c->next;
+        free(c);
+        c = next;
+    }
+    if ((size_t)(c->end - (char *)c) != p->first_size) {
+        free(c);
+        p->head = NULL;
+        return;
+    }
+    c->cur = (char *)c + CHUNK_HDR;
+    p->head = c;
+}
+
+void pool_free(struct pool *p)
+{
+    struct pool_chunk *c = p->head, *next;
+
+    while (c != NULL) {
+        next = c->next;
+        free(c);
+        c = next;
+    }
+    p->head = NULL;
+}
+
+void buf_init(struct buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+/* Grows the capacity by doubling until n more bytes fit.  0, or -1 on OOM. */
+int buf_reserve(struct buf *b, size_t n)
+{
+    size_t need, cap;
+    char *d;
+
+    if (b->cap - b->len >= n)
+        return 0;
+    if (n > (size_t)PTRDIFF_MAX - b->len)
+        return -1;
+    need = b->len + n;
+    cap = b->cap ? b->cap : BUF_MIN;
+    while (cap < need)
+        cap = cap > (size_t)PTRDIFF_MAX / 2 ? need : cap * 2;
+    d = realloc(b->data, cap);
+    if (d == NULL)
+        return -1;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+int buf_append(struct buf *b, const void *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (buf_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+int buf_append_str(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
+
+/*
+ * Appends formatted text.  Tries the free space first and, when the text
+ * does not fit, grows the buffer and formats again.  0, or -1 on error.
+ */
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
+{
+    size_t room = b->cap - b->len;
+    va_list aq;
+    int n;
+
+    va_copy(aq, ap);
+    n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, aq);
+    va_end(aq);
+    if (n < 0)
+        return -1;
+    if ((size_t)n >= room) {
+        if (buf_reserve(b, (size_t)n + 1) < 0)
+            return -1;
+        n = vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+        if (n < 0)
+            return -1;
+    }
+    b->len += (size_t)n;
+    return 0;
+}
+
+int buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->len = 0;
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+}
+
+void buf_reset(struct buf *b)
+{
+    b->len = 0;
+}
+
+void buf_free(struct buf *b)
+{
+    free(b->data);
+    buf_init(b);
+}

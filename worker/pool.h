@@ -1,0 +1,50 @@
+/*
+ * pool.h -- per-connection memory: a bump arena reset between requests, and
+ * a growable byte buffer.
+ *
+ * A connection owns one pool; everything a request needs (decoded path,
+ * match values, header table, query table) is carved from it and released at
+ * once by pool_reset() when the response is done.  The first chunk is kept
+ * across resets, so a steady stream of small requests allocates nothing.
+ */
+#ifndef KILN_POOL_H
+#define KILN_POOL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct pool_chunk;
+
+struct pool {
+    struct pool_chunk *head;    /* current chunk; earlier ones linked behind */
+    size_t first_size;          /* size of the chunk kept across resets */
+};
+
+void pool_init(struct pool *p, size_t first_size);
+/* Aligned (max_align_t) memory valid until pool_reset/pool_free; NULL on OOM. */
+void *pool_alloc(struct pool *p, size_t n);
+char *pool_strndup(struct pool *p, const char *s, size_t n);
+/* Frees every chunk but the first and rewinds it. */
+void pool_reset(struct pool *p);
+void pool_free(struct pool *p);
+
+/* A growable byte buffer (malloc'd).  data[len] is not kept NUL. */
+struct buf {
+    char *data;
+    size_t len;
+    size_t cap;
+};
+
+void buf_init(struct buf *b);
+/* Makes room for `n` more bytes.  0, or -1 on OOM. */
+int buf_reserve(struct buf *b, size_t n);
+int buf_append(struct buf *b, const void *data, size_t n);
+int buf_append_str(struct buf *b, const char *s);
+int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Drops the first n bytes (memmove). */
+void buf_consume(struct buf *b, size_t n);
+void buf_reset(struct buf *b);      /* len = 0, keeps the memory */
+void buf_free(struct buf *b);
+
+#endif

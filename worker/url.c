@@ -1,0 +1,155 @@
+/* url.c -- percent-decoding, path splitting and query-string parsing. */
+#include <string.h>
+
+#include "pool.h"
+#include "url.h"
+
+/* The value of hex digit c, or -1. */
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+long url_decode(char *dst, const char *src, size_t len, int plus)
+{
+    size_t i, j = 0;
+    int hi, lo;
+    char c;
+
+    for (i = 0; i < len; i++, j++) {
+        c = src[i];
+        if (c == '%') {
+            if (len - i < 3)
+                goto fail;
+            hi = hexval((unsigned char)src[i + 1]);
+            lo = hexval((unsigned char)src[i + 2]);
+            if (hi < 0 || lo < 0 || (hi | lo) == 0)
+                goto fail;
+            c = (char)(hi << 4 | lo);
+            i += 2;
+        } else if (plus && c == '+') {
+            c = ' ';
+        }
+        dst[j] = c;
+    }
+    dst[j] = '\0';
+    return (long)j;
+fail:
+    dst[j] = '\0';
+    return -1;
+}
+
+/*
+ * Decodes every segment of path[1..len) into `segbuf` (room for len bytes)
+ * and appends each to the decoded path `dec` after its leading '/'.
+ * Returns the number of segments, or -1.
+ */
+static int split_segments(const char *path, size_t len, char **segs,
+                          char *segbuf, char *dec)
+{
+    const char *p = path + 1, *end = path + len, *slash;
+    size_t spos = 0, dpos = 1;
+    int n = 0;
+    long k;
+
+    for (;;) {
+        slash = memchr(p, '/', (size_t)(end - p));
+        if (n == URL_MAX_SEGMENTS)
+            return -1;
+        k = url_decode(segbuf + spos, p, (size_t)((slash ? slash : end) - p), 0);
+        if (k < 0)
+            return -1;
+        segs[n++] = segbuf + spos;
+        memcpy(dec + dpos, segbuf + spos, (size_t)k);
+        dpos += (size_t)k;
+        spos += (size_t)k + 1;
+        if (slash == NULL)
+            break;
+        dec[dpos++] = '/';
+        p = slash + 1;
+    }
+    dec[dpos] = '\0';
+    return n;
+}
+
+int url_split_path(struct pool *pool, const char *path, size_t len,
+                   char **segs, char **decoded)
+{
+    char *dec, *segbuf;
+    int n;
+
+    if (len == 0 || path[0] != '/')
+        return -1;
+    dec = pool_alloc(pool, len + 1);
+    if (dec == NULL)
+        return -1;
+    dec[0] = '/';
+    dec[1] = '\0';
+    n = 0;
+    if (len > 1) {
+        segbuf = pool_alloc(pool, len);
+        if (segbuf == NULL)
+            return -1;
+        n = split_segments(path, len, segs, segbuf, dec);
+        if (n < 0)
+            return -1;
+    }
+    if (decoded != NULL)
+        *decoded = dec;
+    return n;
+}
+
+/*
+ * Decodes one "name=value" pair of n bytes into *out.  Returns 1, 0 when the
+ * pair has a bad escape (skipped), or -1 on OOM.
+ */
+static int parse_pair(struct pool *pool, const char *s, size_t n,
+                      struct url_param *out)
+{
+    const char *eq = memchr(s, '=', n);
+    size_t nlen = eq ? (size_t)(eq - s) : n;
+    char *name, *value;
+    long k;
+
+    name = pool_alloc(pool, n + 2);
+    if (name == NULL)
+        return -1;
+    k = url_decode(name, s, nlen, 1);
+    if (k < 0)
+        return 0;
+    value = name + k + 1;
+    if (eq == NULL)
+        value[0] = '\0';
+    else if (url_decode(value, eq + 1, n - nlen - 1, 1) < 0)
+        return 0;
+    out->name = name;
+    out->value = value;
+    return 1;
+}
+
+int url_parse_query(struct pool *pool, const char *qs, size_t len,
+                    struct url_param *out, int max)
+{
+    const char *p = qs, *end = qs + len, *amp, *stop;
+    int n = 0, rc;
+
+    while (p < end && n < max) {
+        amp = memchr(p, '&', (size_t)(end - p));
+        stop = amp ? amp : end;
+        if (stop > p) {
+            rc = parse_pair(pool, p, (size_t)(stop - p), &out[n]);
+            if (rc < 0)
+                return -1;
+            n += rc;
+        }
+        if (amp == NULL)
+            break;
+        p = amp + 1;
+    }
+    return n;
+}

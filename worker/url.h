@@ -1,0 +1,45 @@
+/*
+ * url.h -- percent-decoding, path splitting and query strings.
+ */
+#ifndef KILN_URL_H
+#define KILN_URL_H
+
+#include <stddef.h>
+
+struct pool;
+
+/*
+ * Decodes %XX escapes of src[0..len) into dst (which has room for len + 1
+ * bytes; dst may equal src).  With `plus`, '+' becomes a space (query
+ * strings).  Returns the decoded length, or -1 for a bad escape ("%G1",
+ * a truncated "%4") or an escape that decodes to NUL.  dst is NUL-terminated.
+ */
+long url_decode(char *dst, const char *src, size_t len, int plus);
+
+/* The most path segments a request may have (more: 414-like 400). */
+#define URL_MAX_SEGMENTS 64
+
+/*
+ * Splits an absolute path "/a/b%20c" (no query) at '/' into decoded segments
+ * allocated from `pool`: "/" -> 0 segments; "/a" -> {"a"}; "/a/" -> {"a", ""}.
+ * Also builds the decoded full path into *decoded.  Returns the number of
+ * segments, or -1 when the path does not start with '/', has a bad escape,
+ * more than URL_MAX_SEGMENTS segments, or on OOM.
+ */
+int url_split_path(struct pool *pool, const char *path, size_t len,
+                   char **segs, char **decoded);
+
+/* One decoded query parameter. */
+struct url_param {
+    char *name;
+    char *value;                /* "" for "a" or "a=" */
+};
+
+/*
+ * Parses "a=1&b=x+y&c" into decoded params allocated from `pool` (at most
+ * `max`).  Pairs with bad escapes are skipped.  Returns the count, -1 on OOM.
+ */
+int url_parse_query(struct pool *pool, const char *qs, size_t len,
+                    struct url_param *out, int max);
+
+#endif
