@@ -1,0 +1,388 @@
+/*
+ * api.c -- the kiln_* functions of include/kiln.h, as the executable exports
+ * them to plugins: registration, request accessors, response building, logs.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kiln.h"
+#include "config.h"
+#include "log.h"
+#include "plugin.h"
+#include "pool.h"
+#include "request.h"
+#include "router.h"
+#include "url.h"
+
+#define QUERY_MAX_PARAMS 64
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* Logs at `level` with the running plugin's "NAME: " prefix, if any. */
+static void plugin_vlog(int level, const char *fmt, va_list ap)
+{
+    char prefix[128];
+
+    if (plugin_current == NULL) {
+        log_vmsg(level, NULL, fmt, ap);
+        return;
+    }
+    snprintf(prefix, sizeof(prefix), "%s: ", plugin_name(plugin_current));
+    log_vmsg(level, prefix, fmt, ap);
+}
+
+static void plugin_warn(const char *fmt, ...) KILN_PRINTF(1, 2);
+static void plugin_warn(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    plugin_vlog(LOG_WARN, fmt, ap);
+    va_end(ap);
+}
+
+KILN_EXPORT const char *kiln_version(void)
+{
+    return STR(KILN_VERSION_MAJOR) "." STR(KILN_VERSION_MINOR) "."
+           STR(KILN_VERSION_PATCH);
+}
+
+/* ---- registration ---------------------------------------------------------- */
+
+/* "*", or a non-empty upper-case method token ("GET", "M-SEARCH"). */
+static int method_ok(const char *m)
+{
+    const char *c;
+
+    if (m == NULL || m[0] == '\0')
+        return 0;
+    if (strcmp(m, "*") == 0)
+        return 1;
+    for (c = m; *c != '\0'; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+              || *c == '-' || *c == '_'))
+            return 0;
+    return 1;
+}
+
+/*
+ * Validates, then registers with the router on behalf of app->plugin.  On
+ * failure logs "PLUGIN: add_route(METHOD PATTERN): reason", marks the app
+ * failed (the loader then refuses the plugin) and returns -1.
+ */
+KILN_EXPORT int kiln_add_route(kiln_app *app, const char *method,
+                               const char *pattern, kiln_handler handler,
+                               void *data)
+{
+    char err[256] = "";
+
+    if (app == NULL)
+        return -1;
+    if (!method_ok(method))
+        snprintf(err, sizeof(err), "method must be \"*\" or an upper-case token");
+    else if (pattern == NULL)
+        snprintf(err, sizeof(err), "no pattern");
+    else if (handler == NULL)
+        snprintf(err, sizeof(err), "no handler");
+    else if (router_add(app->router, method, pattern, handler, data,
+                        app->plugin, err, sizeof(err)) != NULL)
+        return 0;
+    log_error("%s: add_route(%s %s): %s", plugin_name(app->plugin),
+              method ? method : "(null)", pattern ? pattern : "(null)",
+              err[0] ? err : "refused");
+    app->failed = 1;
+    return -1;
+}
+
+KILN_EXPORT const char *kiln_config(kiln_app *app, const char *key,
+                                    const char *def)
+{
+    const char *v;
+
+    if (app == NULL || app->cfg == NULL || key == NULL || app->plugin == NULL
+        || app->plugin->desc == NULL || app->plugin->desc->name == NULL)
+        return def;
+    v = config_plugin_value(app->cfg, app->plugin->desc->name, key);
+    return v ? v : def;
+}
+
+/* ---- request accessors ----------------------------------------------------- */
+
+KILN_EXPORT const char *kiln_method(const kiln_req *req)
+{
+    return req->method;
+}
+
+KILN_EXPORT const char *kiln_path(const kiln_req *req)
+{
+    return req->path;
+}
+
+KILN_EXPORT const char *kiln_target(const kiln_req *req)
+{
+    return req->target;
+}
+
+KILN_EXPORT const char *kiln_query_string(const kiln_req *req)
+{
+    return req->query ? req->query : "";
+}
+
+KILN_EXPORT const char *kiln_match(const kiln_req *req, const char *name)
+{
+    unsigned i;
+
+    if (name == NULL)
+        return NULL;
+    for (i = 0; i < req->match.nparams && i < ROUTER_MAX_PARAMS; i++)
+        if (req->match.names[i] && strcmp(req->match.names[i], name) == 0)
+            return req->match.values[i];
+    return NULL;
+}
+
+/* Parses the query string into req->params on first use.  0, or -1 on OOM. */
+static int query_parse(kiln_req *req)
+{
+    const char *qs = req->query ? req->query : "";
+    struct url_param *params;
+    int n;
+
+    if (req->params != NULL && req->nparams >= 0)
+        return 0;
+    params = pool_alloc(req->pool, QUERY_MAX_PARAMS * sizeof(*params));
+    if (params == NULL)
+        return -1;
+    n = url_parse_query(req->pool, qs, strlen(qs), params, QUERY_MAX_PARAMS);
+    if (n < 0)
+        return -1;
+    req->params = params;
+    req->nparams = n;
+    return 0;
+}
+
+KILN_EXPORT const char *kiln_query(kiln_req *req, const char *name)
+{
+    int i;
+
+    if (name == NULL || query_parse(req) != 0)
+        return NULL;
+    for (i = 0; i < req->nparams; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
+}
+
+KILN_EXPORT const char *kiln_header(const kiln_req *req, const char *name)
+{
+    size_t i;
+
+    if (name == NULL)
+        return NULL;
+    for (i = 0; i < req->nheaders; i++)
+        if (strcasecmp(req->headers[i].name, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+KILN_EXPORT size_t kiln_header_count(const kiln_req *req)
+{
+    return req->nheaders;
+}
+
+KILN_EXPORT int kiln_header_at(const kiln_req *req, size_t i,
+                               const char **name, const char **value)
+{
+    if (i >= req->nheaders)
+        return -1;
+    if (name)
+        *name = req->headers[i].name;
+    if (value)
+        *value = req->headers[i].value;
+    return 0;
+}
+
+KILN_EXPORT const void *kiln_body(const kiln_req *req, size_t *len)
+{
+    if (len)
+        *len = req->body ? req->body_len : 0;
+    return req->body ? req->body : "";
+}
+
+/* ---- building the response ------------------------------------------------- */
+
+KILN_EXPORT int kiln_set_status(kiln_req *req, int status)
+{
+    if (status < 100 || status > 599) {
+        plugin_warn("set_status(%d): not in 100..599", status);
+        return -1;
+    }
+    req->status = status;
+    return 0;
+}
+
+/* An RFC 9110 token character (what a header name is made of). */
+static int is_tchar(unsigned char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+        || (c >= '0' && c <= '9'))
+        return 1;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* 1 when name is a non-empty token and value holds no CR or LF. */
+static int header_ok(const char *name, const char *value)
+{
+    const char *c;
+
+    if (name == NULL || name[0] == '\0' || value == NULL)
+        return 0;
+    for (c = name; *c != '\0'; c++)
+        if (!is_tchar((unsigned char)*c))
+            return 0;
+    return strpbrk(value, "\r\n") == NULL;
+}
+
+/* Headers kiln writes itself: a handler's copy would contradict them. */
+static int header_reserved(const char *name)
+{
+    static const char *const reserved[] = {
+        "Content-Length", "Transfer-Encoding", "Connection", "Date", NULL
+    };
+    size_t i;
+
+    for (i = 0; reserved[i] != NULL; i++)
+        if (strcasecmp(name, reserved[i]) == 0)
+            return 1;
+    return 0;
+}
+
+/* Appends "name: value\r\n" to the response headers.  0, or -1 on OOM. */
+static int header_append(kiln_req *req, const char *name, const char *value)
+{
+    struct buf *b = req->resp_headers;
+    size_t nl = strlen(name), vl = strlen(value);
+
+    if (buf_reserve(b, nl + vl + 4) != 0)
+        return -1;
+    buf_append(b, name, nl);
+    buf_append(b, ": ", 2);
+    buf_append(b, value, vl);
+    buf_append(b, "\r\n", 2);
+    return 0;
+}
+
+KILN_EXPORT int kiln_add_header(kiln_req *req, const char *name,
+                                const char *value)
+{
+    if (!header_ok(name, value)) {
+        plugin_warn("add_header(%s): bad name or value (empty, ':', space, "
+                    "CR or LF)", name ? name : "(null)");
+        return -1;
+    }
+    if (strcasecmp(name, "Content-Type") == 0)
+        return kiln_set_content_type(req, value);
+    if (header_reserved(name)) {
+        plugin_warn("add_header(%s): kiln writes this header itself", name);
+        return -1;
+    }
+    return header_append(req, name, value);
+}
+
+/* Removes the "Content-Type: ...\r\n" line that kiln_set_content_type wrote. */
+static void content_type_remove(struct buf *b)
+{
+    static const char key[] = "Content-Type: ";
+    size_t pos = 0, end;
+
+    while (pos < b->len) {
+        const char *nl = memchr(b->data + pos, '\n', b->len - pos);
+
+        end = nl ? (size_t)(nl - b->data) + 1 : b->len;
+        if (end - pos >= sizeof(key) - 1
+            && memcmp(b->data + pos, key, sizeof(key) - 1) == 0) {
+            memmove(b->data + pos, b->data + end, b->len - end);
+            b->len -= end - pos;
+            return;
+        }
+        pos = end;
+    }
+}
+
+KILN_EXPORT int kiln_set_content_type(kiln_req *req, const char *type)
+{
+    if (type == NULL || type[0] == '\0' || strpbrk(type, "\r\n") != NULL) {
+        plugin_warn("set_content_type(%s): empty, or holds CR or LF",
+                    type ? type : "(null)");
+        return -1;
+    }
+    if (req->content_type_set)
+        content_type_remove(req->resp_headers);
+    if (header_append(req, "Content-Type", type) != 0)
+        return -1;
+    req->content_type_set = 1;
+    return 0;
+}
+
+KILN_EXPORT int kiln_write(kiln_req *req, const void *data, size_t len)
+{
+    if (len == 0)
+        return 0;
+    return buf_append(req->resp_body, data, len);
+}
+
+KILN_EXPORT int kiln_printf(kiln_req *req, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = buf_vprintf(req->resp_body, fmt, ap);
+    va_end(ap);
+    return rc < 0 ? -1 : 0;
+}
+
+KILN_EXPORT int kiln_text(kiln_req *req, int status, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    if (kiln_set_status(req, status) != 0)
+        return KILN_ERROR;
+    if (!req->content_type_set
+        && kiln_set_content_type(req, "text/plain; charset=utf-8") != 0)
+        return KILN_ERROR;
+    va_start(ap, fmt);
+    rc = buf_vprintf(req->resp_body, fmt, ap);
+    va_end(ap);
+    return rc < 0 ? KILN_ERROR : KILN_OK;
+}
+
+KILN_EXPORT int kiln_bytes(kiln_req *req, int status, const void *data,
+                           size_t len)
+{
+    if (kiln_set_status(req, status) != 0)
+        return KILN_ERROR;
+    if (!req->content_type_set
+        && kiln_set_content_type(req, "application/octet-stream") != 0)
+        return KILN_ERROR;
+    return kiln_write(req, data, len) == 0 ? KILN_OK : KILN_ERROR;
+}
+
+/* ---- logging ---------------------------------------------------------------- */
+
+KILN_EXPORT void kiln_log(enum kiln_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    int lv = (int)level;
+
+    if (lv < LOG_ERROR)
+        lv = LOG_ERROR;
+    if (lv > LOG_DEBUG)
+        lv = LOG_DEBUG;
+    va_start(ap, fmt);
+    plugin_vlog(lv, fmt, ap);
+    va_end(ap);
+}

@@ -1,0 +1,60 @@
+/*
+ * request.h -- struct kiln_req: what the HTTP layer parsed and what the
+ * handler builds.  Private to the worker; plugins see it as an opaque type.
+ *
+ * Filled by conn.c from http-parser callbacks; read by the kiln_* accessors
+ * (api.c); serialized by response.c.  All strings are NUL-terminated and
+ * live in the connection's pool until the response is complete.
+ */
+#ifndef KILN_REQUEST_H
+#define KILN_REQUEST_H
+
+#include <stddef.h>
+#include "kiln.h"
+#include "pool.h"
+#include "router.h"
+#include "url.h"
+
+struct conn;
+
+struct req_header {
+    const char *name;
+    const char *value;
+};
+
+struct kiln_req {
+    struct conn *conn;              /* owner */
+    struct pool *pool;              /* the connection's; reset per request */
+
+    /* request line */
+    const char *method;             /* "GET" (static string) */
+    char *target;                   /* raw request target */
+    char *path;                     /* decoded path, no query */
+    const char *query;              /* raw query string, "" if none */
+    char **segs;                    /* decoded path segments */
+    int nsegs;
+    unsigned short http_major, http_minor;
+
+    /* headers, in arrival order (names as sent) */
+    struct req_header *headers;
+    size_t nheaders;
+
+    /* body (dechunked); points into the connection's body buffer */
+    const char *body;
+    size_t body_len;
+
+    /* routing */
+    struct route_match match;
+    struct url_param *params;       /* query, parsed on first kiln_query() */
+    int nparams;                    /* -1: not parsed yet */
+
+    /* response being built */
+    int status;                     /* 0: not set */
+    int content_type_set;
+    struct buf *resp_headers;       /* "Name: value\r\n" lines (conn-owned) */
+    struct buf *resp_body;          /* body bytes (conn-owned) */
+    int is_head;                    /* HEAD: send headers only */
+    int keep_alive;                 /* answer keeps the connection open */
+};
+
+#endif

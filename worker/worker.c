@@ -1,0 +1,281 @@
+/*
+ * worker.c -- a worker process: loads the plugins, accepts connections on the
+ * inherited listening sockets and runs the libev loop until told to stop.
+ *
+ * Stopping: a graceful stop (CHAN_QUIT, SIGTERM, SIGQUIT, or the master's
+ * channel closing) stops accepting, closes idle connections, lets the others
+ * finish their response and exits when none is left or graceful_timeout has
+ * passed.  A fast stop (CHAN_STOP, SIGINT) closes everything at once.
+ */
+#define _GNU_SOURCE                 /* accept4 */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "conn.h"
+#include "listen.h"
+#include "log.h"
+#include "plugin.h"
+#include "response.h"
+#include "router.h"
+#include "scoreboard.h"
+#include "worker.h"
+
+#define ACCEPT_BATCH 64             /* accepts per wake-up and socket */
+#define ACCEPT_PAUSE 0.1            /* s to wait after EMFILE */
+
+static void worker_stop(struct worker *w, int graceful);
+
+/* ---- accepting ---------------------------------------------------------- */
+
+static void accept_enable(struct worker *w, int on)
+{
+    size_t i;
+
+    for (i = 0; i < w->naccept; i++) {
+        if (on)
+            ev_io_start(w->loop, &w->accept_w[i]);
+        else
+            ev_io_stop(w->loop, &w->accept_w[i]);
+    }
+}
+
+static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)loop;
+    (void)revents;
+    if (!w->draining)
+        accept_enable(w, 1);
+}
+
+/* Accepts what is queued on one listening socket (up to a batch). */
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct worker *w = io->data;
+    int i, fd, one = 1;
+
+    (void)revents;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM) {
+                log_error("accept() failed: %s; pausing accepts", strerror(errno));
+                accept_enable(w, 0);
+                ev_timer_set(&w->accept_pause, ACCEPT_PAUSE, 0.);
+                ev_timer_start(loop, &w->accept_pause);
+            }
+            return;     /* EAGAIN: another worker took it, or queue empty */
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        conn_new(w, fd);
+    }
+}
+
+/* ---- control: master channel and signals -------------------------------- */
+
+static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
+{
+    struct worker *w = io->data;
+    char cmd[16];
+    ssize_t n, i;
+
+    (void)loop;
+    (void)revents;
+    n = read(io->fd, cmd, sizeof(cmd));
+    if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    if (n <= 0) {                       /* the master is gone */
+        ev_io_stop(w->loop, io);
+        worker_stop(w, 1);
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        if (cmd[i] == CHAN_QUIT)
+            worker_stop(w, 1);
+        else if (cmd[i] == CHAN_STOP)
+            worker_stop(w, 0);
+    }
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
+{
+    struct worker *w = s->data;
+
+    (void)loop;
+    (void)revents;
+    switch (s->signum) {
+    case SIGTERM:
+    case SIGQUIT:
+        worker_stop(w, 1);
+        break;
+    case SIGINT:
+        worker_stop(w, 0);
+        break;
+    case SIGUSR1:
+        if (log_reopen() < 0)
+            log_error("reopening the log failed: %s", strerror(errno));
+        break;
+    default:
+        break;                          /* SIGHUP is the master's business */
+    }
+}
+
+/* Once a second: the heartbeat the master watches. */
+static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)revents;
+    if (w->slot)
+        w->slot->heartbeat = ev_now(loop);
+}
+
+static void on_drain_deadline(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct worker *w = t->data;
+
+    (void)revents;
+    log_warn("graceful_timeout reached with %zu connections open; closing them",
+             w->nconns);
+    conn_close_all(w);
+    ev_break(loop, EVBREAK_ALL);
+}
+
+/* Begins a graceful or fast stop (idempotent; fast wins over graceful). */
+static void worker_stop(struct worker *w, int graceful)
+{
+    if (!graceful) {
+        w->draining = 1;
+        accept_enable(w, 0);
+        conn_close_all(w);
+        ev_break(w->loop, EVBREAK_ALL);
+        return;
+    }
+    if (w->draining)
+        return;
+    w->draining = 1;
+    accept_enable(w, 0);
+    ev_timer_stop(w->loop, &w->accept_pause);
+    log_debug("draining %zu connections", w->nconns);
+    ev_timer_set(&w->drain_deadline, w->cfg->graceful_timeout, 0.);
+    ev_timer_start(w->loop, &w->drain_deadline);
+    conn_drain_all(w);
+    worker_conn_closed(w);
+}
+
+void worker_conn_closed(struct worker *w)
+{
+    if (w->draining && w->nconns == 0)
+        ev_break(w->loop, EVBREAK_ALL);
+}
+
+/* ---- set-up and tear-down ----------------------------------------------- */
+
+static int worker_watch(struct worker *w, const struct worker_args *a)
+{
+    static const int signals[] = {SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGUSR1};
+    size_t i;
+
+    w->accept_w = calloc(a->nlisteners ? a->nlisteners : 1, sizeof(ev_io));
+    if (!w->accept_w)
+        return -1;
+    w->naccept = a->nlisteners;
+    for (i = 0; i < a->nlisteners; i++) {
+        ev_io_init(&w->accept_w[i], on_accept, a->listeners[i].fd, EV_READ);
+        w->accept_w[i].data = w;
+    }
+    ev_init(&w->accept_pause, on_accept_pause);
+    ev_init(&w->drain_deadline, on_drain_deadline);
+    w->accept_pause.data = w->drain_deadline.data = w;
+    for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+        ev_signal_init(&w->sig[i], on_signal, signals[i]);
+        w->sig[i].data = w;
+        ev_signal_start(w->loop, &w->sig[i]);
+    }
+    ev_io_init(&w->chan_w, on_chan, a->chan_fd, EV_READ);
+    w->chan_w.data = w;
+    if (a->chan_fd >= 0)
+        ev_io_start(w->loop, &w->chan_w);
+    ev_timer_init(&w->tick, on_tick, 0., 1.);
+    w->tick.data = w;
+    ev_timer_again(w->loop, &w->tick);
+    ev_unref(w->loop);                  /* the tick alone keeps nothing alive */
+    return 0;
+}
+
+/* Tells the master we serve: scoreboard first, then the channel. */
+static void worker_ready(struct worker *w, int chan_fd)
+{
+    char msg = CHAN_READY;
+
+    if (w->slot) {
+        w->slot->heartbeat = ev_now(w->loop);
+        w->slot->ready = 1;
+    }
+    if (chan_fd >= 0 && write(chan_fd, &msg, 1) != 1)
+        log_warn("telling the master we are ready failed: %s", strerror(errno));
+}
+
+static void worker_cleanup(struct worker *w)
+{
+    size_t i;
+
+    conn_close_all(w);
+    accept_enable(w, 0);
+    ev_timer_stop(w->loop, &w->accept_pause);
+    ev_timer_stop(w->loop, &w->drain_deadline);
+    ev_ref(w->loop);
+    ev_timer_stop(w->loop, &w->tick);
+    ev_io_stop(w->loop, &w->chan_w);
+    for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
+        ev_signal_stop(w->loop, &w->sig[i]);
+    plugins_unload(&w->plugins);
+    router_free(w->router);
+    free(w->accept_w);
+}
+
+void worker_main(const struct worker_args *a)
+{
+    struct worker w;
+
+    memset(&w, 0, sizeof(w));
+    w.loop = EV_DEFAULT;
+    w.cfg = a->cfg;
+    w.slot = a->slot;
+    w.generation = a->generation;
+    w.chan_fd = a->chan_fd;
+    signal(SIGPIPE, SIG_IGN);
+    if (w.slot)
+        w.slot->pid = getpid();
+    response_update_date(ev_now(w.loop));
+    w.router = router_new();
+    if (!w.router || plugins_load(&w.plugins, a->cfg->plugin_dir, a->cfg,
+                                  w.router) < 0) {
+        log_error("worker cannot start: plugins in %s failed to load",
+                  a->cfg->plugin_dir);
+        router_free(w.router);
+        exit(EXIT_BOOT_FAILURE);
+    }
+    if (worker_watch(&w, a) < 0) {
+        log_error("worker cannot start: out of memory");
+        exit(EXIT_BOOT_FAILURE);
+    }
+    accept_enable(&w, 1);
+    worker_ready(&w, a->chan_fd);
+    log_debug("worker %u of generation %u serving (%zu routes)", a->id,
+              a->generation, router_count(w.router));
+    ev_run(w.loop, 0);
+    worker_cleanup(&w);
+    exit(w.exit_code);
+}

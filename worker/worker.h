@@ -1,0 +1,45 @@
+/*
+ * worker.h -- a worker process: one libev loop carrying the accept watchers,
+ * the HTTP connections, the master channel and (later) websockets.
+ *
+ * The master forks, cleans its own state out of the child, then calls
+ * worker_main(), which never returns.  Exit codes: 0 after a clean stop,
+ * EXIT_BOOT_FAILURE when the worker could not start serving (bad plugin, no
+ * memory): the master must not respawn it in a loop.
+ */
+#ifndef KILN_WORKER_H
+#define KILN_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXIT_BOOT_FAILURE 3
+
+/* One-byte messages on the master<->worker socketpair. */
+#define CHAN_READY 'R'      /* worker -> master: plugins loaded, accepting */
+#define CHAN_QUIT  'Q'      /* master -> worker: graceful stop (drain) */
+#define CHAN_STOP  'S'      /* master -> worker: fast stop */
+
+struct config;
+struct listener;
+struct scoreboard_slot;
+
+struct worker_args {
+    const struct config *cfg;
+    struct listener *listeners;     /* inherited listening sockets */
+    size_t nlisteners;
+    int chan_fd;                    /* this worker's end of the socketpair */
+    struct scoreboard_slot *slot;   /* this worker's scoreboard slot */
+    unsigned generation;
+    unsigned id;                    /* 0..workers-1 within the generation */
+};
+
+/*
+ * Runs a worker until it is told to stop (channel, SIGTERM/SIGQUIT graceful,
+ * SIGINT fast) or the master goes away (channel EOF: graceful).  Expects the
+ * default libev loop to have been ev_loop_fork()ed and cleared of the
+ * master's watchers, and signal dispositions reset.  Never returns.
+ */
+void worker_main(const struct worker_args *a) __attribute__((noreturn));
+
+#endif
