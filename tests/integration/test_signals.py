@@ -1,0 +1,211 @@
+"""Tests of the master's signal handling: reload (SIGHUP), graceful and fast stop, and worker respawn."""
+
+import http.client
+import os
+import re
+import signal
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import RawConn, http_request, pid_alive, wait_until
+
+
+class Background:
+    """Runs fn() in a thread; result() returns its value or re-raises its exception."""
+
+    def __init__(self, fn):
+        self.value = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn):
+        try:
+            self.value = fn()
+        except BaseException as e:  # handed to the test thread
+            self.error = e
+
+    def result(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            pytest.fail("background request still running after %.1fs" % timeout)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def slow_request(k, ms, timeout=15):
+    return Background(lambda: http_request(k.port, "/slow?ms=%d" % ms, timeout=timeout))
+
+
+def answers(k, path, n):
+    """The distinct (status, body) pairs of n requests to path."""
+    return {k.get_text(path) for _ in range(n)}
+
+
+def wait_gone(pids, timeout):
+    return wait_until(lambda: not [p for p in pids if pid_alive(p)], timeout)
+
+
+# -- reload --------------------------------------------------------------------------
+
+
+def test_reload_swaps_plugin(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    assert k.get_text("/") == (200, "Hello, Anonymous")
+    old = k.wait_workers(2)
+    k.install_plugin("hello2", as_name="hello")
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, timeout=10, since=mark)
+    assert wait_gone(old, 8), "old workers %s did not exit after the reload\n%s" % (old, k.describe())
+    new = k.wait_workers(2)
+    assert not set(new) & set(old)
+    assert answers(k, "/", 10) == {(200, "Hi, Anonymous")}
+    assert k.get_text("/Bob") == (200, "Hi, Bob")
+    assert k.running()
+    assert k.stop() == 0
+
+
+def test_reload_keeps_inflight_request(kiln_factory):
+    k = kiln_factory.make(plugins=("hello", "slow"))
+    bg = slow_request(k, 1500)
+    time.sleep(0.3)
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, timeout=10, since=mark)
+    assert k.get_text("/") == (200, "Hello, Anonymous")
+    status, _, body = bg.result(10)
+    assert (status, body) == (200, b"slow done")
+    assert k.stop() == 0
+
+
+def test_reload_broken_plugin_keeps_old_generation(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    old = k.wait_workers(2)
+    path = k.install_plugin("abi_major")
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_log(r"reload failed", timeout=10, since=mark)
+    k.wait_log(re.escape(path), timeout=2, since=mark)
+    assert wait_until(lambda: k.worker_pids() == old, 5), \
+        "workers changed after a failed reload: %s -> %s\n%s" % (old, k.worker_pids(), k.describe())
+    assert answers(k, "/", 10) == {(200, "Hello, Anonymous")}
+    assert answers(k, "/Zed", 3) == {(200, "Hello, Zed")}
+    assert not re.search(r"generation 2 ready", k.log()[mark:])
+    assert k.worker_pids() == old
+    # Once the bad plugin is gone a reload works again.
+    os.unlink(path)
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_log(r"generation \d+ ready", timeout=10, since=mark)
+    assert wait_gone(old, 8)
+    assert k.get_text("/") == (200, "Hello, Anonymous")
+    assert k.stop() == 0
+
+
+def test_reload_bad_config_keeps_serving(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    old = k.wait_workers(2)
+    good = k.config_text()
+    lines = good.rstrip("\n").split("\n")
+    lines.append("[server")
+    k.write_config("\n".join(lines) + "\n")
+    bad_line = len(lines)
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_log(r"reload failed", timeout=10, since=mark)
+    k.wait_log(re.escape("%s:%d" % (k.conf, bad_line)), timeout=2, since=mark)
+    assert answers(k, "/", 10) == {(200, "Hello, Anonymous")}
+    assert k.worker_pids() == old
+    k.write_config(good)
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_log(r"generation \d+ ready", timeout=10, since=mark)
+    assert k.get_text("/Again") == (200, "Hello, Again")
+    assert k.stop() == 0
+
+
+# -- stop ------------------------------------------------------------------------------
+
+
+def not_served(port):
+    """True when a new request is refused or dropped without an answer."""
+    try:
+        st, _, body = http_request(port, "/", timeout=6)
+    except (ConnectionRefusedError, ConnectionResetError, BrokenPipeError,
+            http.client.RemoteDisconnected):
+        return True
+    pytest.fail("a request made after SIGTERM was served: %s %r" % (st, body))
+
+
+def test_sigterm_drains_inflight(kiln_factory):
+    k = kiln_factory.make(plugins=("hello", "slow"))
+    workers = k.wait_workers(2)
+    bg = slow_request(k, 1500)
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    k.signal(signal.SIGTERM)
+    time.sleep(0.2)
+    late = Background(lambda: not_served(k.port))
+    status, _, body = bg.result(10)
+    assert (status, body) == (200, b"slow done")
+    rc = k.wait_exit(6)
+    assert rc is not None, "master did not exit after draining\n" + k.describe()
+    assert rc == 0, k.describe()
+    assert time.monotonic() - t0 < 6
+    assert late.result(10) is True
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", k.port), timeout=2).close()
+    assert wait_gone(workers, 3), "workers outlived the master"
+
+
+def test_sigterm_idle_exits_quickly(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    with RawConn(k.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        k.signal(signal.SIGTERM)
+        # An idle keep-alive connection is closed at once, not kept to its timeout.
+        assert c.closed_within(3)
+    assert k.wait_exit(3) == 0, k.describe()
+    assert time.monotonic() - t0 < 3
+
+
+def test_sigint_fast_exit(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",), server={"body_timeout": "30s"})
+    workers = k.wait_workers(2)
+    with RawConn(k.port) as c:
+        # A request half sent: a graceful stop would wait for it, a fast one does not.
+        c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        k.signal(signal.SIGINT)
+        rc = k.wait_exit(3)
+        assert rc is not None, "master did not exit within 3s of SIGINT\n" + k.describe()
+        assert time.monotonic() - t0 < 3
+        assert c.closed_within(2)
+    assert wait_gone(workers, 3), "workers outlived the master"
+
+
+# -- workers ----------------------------------------------------------------------------
+
+
+def test_killed_worker_is_replaced(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    pids = k.wait_workers(2)
+    victim = pids[0]
+    mark = k.mark()
+    os.kill(victim, signal.SIGKILL)
+    k.wait_log(r"\b%d\b" % victim, timeout=5, since=mark)
+    new = k.wait_workers(2, timeout=5, exclude=(victim,))
+    assert pids[1] in new
+    assert victim not in new
+    results = [k.get_text("/W%d" % i) for i in range(50)]
+    assert results == [(200, "Hello, W%d" % i) for i in range(50)]
+    assert k.running()
+    assert k.stop() == 0
