@@ -20,6 +20,10 @@ KILN = os.path.join(BUILD, "kiln")
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 
+# Reports of a sanitizer build (ASan, LSan, UBSan): any of these fails the test.
+SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime error: |"
+                              r"SUMMARY: \w+Sanitizer")
+
 
 def plugin_path(name):
     """Where the build leaves the shared object of plugin `name`."""
@@ -193,6 +197,8 @@ class Kiln:
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=timeout, cwd=self.dir)
         out = r.stdout.decode(errors="replace") + self.log()[before:]
+        if SANITIZER_REPORT.search(out):
+            pytest.fail("sanitizer report from kiln -t:\n" + out)
         return r.returncode, out
 
     def start(self, wait=True, timeout=READY_TIMEOUT):
@@ -303,7 +309,16 @@ class Kiln:
             self.killed = True
             pytest.fail("workers %s outlived their master: killed\n%s"
                         % (stragglers, self.describe()))
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """Fails if the server's output or log holds a sanitizer report."""
+        text = self.output() + self.log()
+        m = SANITIZER_REPORT.search(text)
+        if m:
+            start = max(0, m.start() - 200)
+            pytest.fail("sanitizer report in kiln's output:\n" + text[start:start + 6000])
 
     # -- requests ------------------------------------------------------------
 

@@ -4,7 +4,7 @@
 static int init(kiln_app *app)
 {
     (void)app;
-    kiln_log(KILN_LOG_ERROR, "init_fails: refusing to initialize on purpose");
+    kiln_log(KILN_LOG_ERROR, "refusing to initialize on purpose");
     return 1;
 }
 

@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# Compares kiln's hello plugin with nginx returning the same body: requests per second and server CPU time per request.
+#
+# Usage: bench/http.sh            (after building kiln; see bench/README.md)
+# Environment: KILN_BUILD (build dir, default: the repo root), ROUNDS (3),
+# DURATION (wrk -d, 5s), CONNS (wrk -c, 64), THREADS (wrk -t, 2), WORKERS (2),
+# WARMUP (1s), KEEP_TMP (1: keep the temp dir with configs and logs).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+KILN_BUILD=${KILN_BUILD:-$(cd "$HERE/.." && pwd)}
+KILN=$KILN_BUILD/kiln
+HELLO=$KILN_BUILD/plugins/hello/.libs/hello.so
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5s}
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+WORKERS=${WORKERS:-2}
+WARMUP=${WARMUP:-1s}
+WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
+BODY="Hello, Anonymous"
+TICK=$(getconf CLK_TCK)
+
+die() { echo "http.sh: $*" >&2; exit 1; }
+
+[ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
+[ -f "$HELLO" ] || die "$HELLO not found: build kiln first"
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+[ -x "$NGINX" ] || die "nginx not found (apt-get install nginx-light)"
+command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+command -v curl >/dev/null || die "curl not found"
+command -v python3 >/dev/null || die "python3 not found"
+[[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be 1..99"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
+KILN_PID=
+NGINX_PID=
+
+stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
+    local pid=$1 sig=$2 i
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "http.sh: pid $pid ignored SIG$sig; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    stop_pid "$KILN_PID" TERM
+    stop_pid "$NGINX_PID" QUIT
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "temp dir kept: $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# cpu_ticks PID: utime + stime (clock ticks) of PID and of its direct children.
+cpu_ticks() {
+    awk -v root="$1" '
+        {
+            # Fields after the command name, which may hold spaces: split at the last ")".
+            line = $0
+            rest = substr(line, match(line, /\)[^)]*$/) + 2)
+            n = split(rest, f, " ")
+            pid = substr(line, 1, index(line, " ") - 1)
+            # f[1]=state f[2]=ppid ... f[12]=utime f[13]=stime
+            if (pid == root || f[2] == root) total += f[12] + f[13]
+        }
+        END { print total + 0 }
+    ' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+wait_http() {  # wait_http PORT: until it answers 200 with the expected body (10 s)
+    local i body
+    for i in $(seq 100); do
+        body=$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
+        [ "$body" = "$BODY" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- kiln ----------------------------------------------------------------------
+KILN_PORT=$(free_port)
+mkdir -p "$TMP/kiln/plugins"
+cp "$HELLO" "$TMP/kiln/plugins/hello.so"
+cat >"$TMP/kiln/kiln.conf" <<EOF
+# kiln configuration written by bench/http.sh
+[server]
+listen = 127.0.0.1:$KILN_PORT
+workers = $WORKERS
+plugin_dir = $TMP/kiln/plugins
+log_file = $TMP/kiln/kiln.log
+log_level = warn
+pidfile = $TMP/kiln/kiln.pid
+EOF
+"$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
+KILN_PID=$!
+wait_http "$KILN_PORT" || { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer on port $KILN_PORT"; }
+
+# ---- nginx ---------------------------------------------------------------------
+NGINX_PORT=$(free_port)
+mkdir -p "$TMP/nginx"
+sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" \
+    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
+    "$HERE/nginx.conf" >"$TMP/nginx/nginx.conf"
+if [ "$(id -u)" != 0 ]; then
+    sed -i '/^user /d' "$TMP/nginx/nginx.conf"   # only meaningful for root
+fi
+"$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+    >"$TMP/nginx/nginx.out" 2>&1 </dev/null &
+NGINX_PID=$!
+wait_http "$NGINX_PORT" || { cat "$TMP/nginx/nginx.out" "$TMP/nginx/error.log" >&2 || true; die "nginx did not answer on port $NGINX_PORT"; }
+
+echo "kiln  pid $KILN_PID  port $KILN_PORT  ($(cpu_ticks "$KILN_PID") ticks so far)"
+echo "nginx pid $NGINX_PID  port $NGINX_PORT"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, $WORKERS workers each, CLK_TCK $TICK"
+echo
+
+RESULTS=$TMP/results.txt
+: >"$RESULTS"
+
+# run_wrk SERVER MODE: one measured wrk run; appends "round mode server rps cpu_us" to RESULTS.
+run_wrk() {
+    local server=$1 mode=$2 port pid before after out reqs rps errs
+    if [ "$server" = kiln ]; then port=$KILN_PORT pid=$KILN_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
+    local hdr=()
+    [ "$mode" = close ] && hdr=(-H "Connection: close")
+    kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is gone"
+    before=$(cpu_ticks "$pid")
+    out=$(timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "${hdr[@]}" \
+          "http://127.0.0.1:$port/" 2>&1) || die "wrk failed against $server: $out"
+    after=$(cpu_ticks "$pid")
+    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    errs=$(awk '/Socket errors|Non-2xx/ { printf "%s; ", $0 }' <<<"$out")
+    [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "no requests counted against $server: $out"
+    [ -z "$errs" ] || echo "  note: $server $mode: $errs" >&2
+    awk -v r="$ROUND" -v m="$mode" -v s="$server" -v rps="$rps" -v t=$((after - before)) \
+        -v n="$reqs" -v hz="$TICK" \
+        'BEGIN { printf "%s %s %s %.0f %.2f\n", r, m, s, rps, t * 1e6 / hz / n }' >>"$RESULTS"
+}
+
+# Warm both up (not measured).
+timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$KILN_PORT/" >/dev/null
+timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+
+for ROUND in $(seq "$ROUNDS"); do
+    # Alternate who goes first so drift (thermal, caches) does not favour one side.
+    if [ $((ROUND % 2)) = 1 ]; then order="kiln nginx"; else order="nginx kiln"; fi
+    for mode in keepalive close; do
+        for server in $order; do
+            run_wrk "$server" "$mode"
+        done
+    done
+    echo "round $ROUND"
+    awk -v r="$ROUND" 'BEGIN { printf "  %-10s %-6s %12s %14s\n", "mode", "server", "req/s", "cpu us/req" }
+        $1 == r { printf "  %-10s %-6s %12s %14s\n", $2, $3, $4, $5 }' "$RESULTS"
+done
+
+# median MODE SERVER COLUMN (4 = req/s, 5 = cpu us/req)
+median() {
+    awk -v m="$1" -v s="$2" -v c="$3" '$2 == m && $3 == s { print $c }' "$RESULTS" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+echo
+echo "medians over $ROUNDS rounds"
+printf "  %-10s %12s %12s %10s   %12s %12s %10s\n" mode "kiln req/s" "nginx req/s" "kiln/nginx" \
+    "kiln us/req" "nginx us/req" "kiln/nginx"
+for mode in keepalive close; do
+    kr=$(median "$mode" kiln 4); nr=$(median "$mode" nginx 4)
+    kc=$(median "$mode" kiln 5); nc=$(median "$mode" nginx 5)
+    awk -v m="$mode" -v kr="$kr" -v nr="$nr" -v kc="$kc" -v nc="$nc" 'BEGIN {
+        printf "  %-10s %12.0f %12.0f %10.2f   %12.2f %12.2f %10.2f\n", m, kr, nr,
+               (nr > 0 ? kr / nr : 0), kc, nc, (nc > 0 ? kc / nc : 0) }'
+done
