@@ -1,11 +1,14 @@
 /* config.c -- reads kiln.conf with inih: [server] keys checked into struct config, other sections kept for plugins. */
 #include <errno.h>
+#include <grp.h>
 #include <ini.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config.h"
 #include "listen.h"
@@ -35,7 +38,8 @@ struct parse_state {
 
 /* The kinds of [server] values, and where each goes in struct config. */
 enum key_kind {
-    K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE
+    K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
+    K_COUNT, K_BOOL, K_USER, K_GROUP
 };
 
 struct server_key {
@@ -68,6 +72,12 @@ static const struct server_key server_keys[] = {
     { "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
     { "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
     { "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
+    { "worker_timeout",     K_TIME,    F(worker_timeout),     0 },
+    { "max_requests",       K_COUNT,   F(max_requests),       0 },
+    { "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
+    { "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
+    { "user",               K_USER,    0,                     0 },
+    { "group",              K_GROUP,   0,                     0 },
 };
 #undef F
 
@@ -93,6 +103,7 @@ void config_defaults(struct config *c)
     c->ws_max_queue = 16 * 1024 * 1024;
     c->ws_heartbeat = 0;
     c->ws_idle_timeout = 0;
+    c->worker_timeout = 30;
 }
 
 /* ---- value parsers ---------------------------------------------------------- */
@@ -322,6 +333,62 @@ static int set_size(struct parse_state *st, const struct server_key *k,
     return 1;
 }
 
+/* A plain number of requests (0 allowed). */
+static int set_count(struct parse_state *st, const struct server_key *k,
+                     size_t *dst, const char *value)
+{
+    size_t n;
+
+    if (strspn(value, "0123456789") != strlen(value) ||
+        config_parse_size(value, &n) < 0)
+        return fail(st, "%s: expected a number (0: off), got \"%s\"", k->name, value);
+    *dst = n;
+    return 1;
+}
+
+static int set_bool(struct parse_state *st, const struct server_key *k,
+                    int *dst, const char *value)
+{
+    static const char *const yes[] = { "on", "yes", "true", "1" };
+    static const char *const no[] = { "off", "no", "false", "0" };
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+            *dst = strcasecmp(value, yes[i]) == 0;
+            return 1;
+        }
+    }
+    return fail(st, "%s: expected on or off, got \"%s\"", k->name, value);
+}
+
+/* user: looked up now, so that an unknown name is a config error. */
+static int set_user(struct parse_state *st, const char *value)
+{
+    struct passwd *pw;
+
+    errno = 0;
+    pw = value[0] != '\0' ? getpwnam(value) : NULL;
+    if (pw == NULL)
+        return fail(st, "user: unknown user \"%s\"%s%s", value,
+                    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+    st->c->uid = pw->pw_uid;
+    st->c->user_gid = pw->pw_gid;
+    return set_string(st, "user", &st->c->user, value, 1);
+}
+
+static int set_group(struct parse_state *st, const char *value)
+{
+    struct group *gr;
+
+    errno = 0;
+    gr = value[0] != '\0' ? getgrnam(value) : NULL;
+    if (gr == NULL)
+        return fail(st, "group: unknown group \"%s\"%s%s", value,
+                    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+    st->c->gid = gr->gr_gid;
+    return set_string(st, "group", &st->c->group, value, 1);
+}
+
 /* Applies one [server] key.  1, or 0 with the error noted. */
 static int server_key(struct parse_state *st, const char *name, const char *value)
 {
@@ -342,6 +409,10 @@ static int server_key(struct parse_state *st, const char *name, const char *valu
     case K_BACKLOG: return set_backlog(st, (int *)(base + k->off), value);
     case K_TIME:    return set_time(st, k, (double *)(base + k->off), value);
     case K_SIZE:    return set_size(st, k, (size_t *)(base + k->off), value);
+    case K_COUNT:   return set_count(st, k, (size_t *)(base + k->off), value);
+    case K_BOOL:    return set_bool(st, k, (int *)(base + k->off), value);
+    case K_USER:    return set_user(st, value);
+    case K_GROUP:   return set_group(st, value);
     }
     return 0;
 }
@@ -481,6 +552,8 @@ void config_free(struct config *c)
     free(c->plugin_dir);
     free(c->pidfile);
     free(c->log_file);
+    free(c->user);
+    free(c->group);
     for (size_t i = 0; i < c->nkv; i++) {
         free(c->kv[i].section);
         free(c->kv[i].key);

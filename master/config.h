@@ -9,6 +9,7 @@
 #define KILN_CONFIG_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define CONFIG_MAX_LISTEN 16
 
@@ -48,6 +49,20 @@ struct config {
     size_t ws_max_queue;        /* bytes queued for sending (16m) -> close 1008 */
     double ws_heartbeat;        /* ping interval, s; 0 = off (0) */
     double ws_idle_timeout;     /* close after no frame for this long; 0 = off (0) */
+
+    /* supervision */
+    double worker_timeout;      /* a worker whose loop has not turned for this
+                                   long is killed, s; 0 = off (30) */
+    size_t max_requests;        /* requests before a worker is recycled; 0 = off */
+    size_t max_requests_jitter; /* plus 0..jitter, drawn per worker (0) */
+    int watch_plugins;          /* reload when plugin_dir changes (0) */
+
+    /* privileges of the workers (resolved when the file is read) */
+    char *user;                 /* NULL: the master's */
+    char *group;                /* NULL: the user's primary group */
+    uid_t uid;                  /* of user */
+    gid_t user_gid;             /* user's primary group */
+    gid_t gid;                  /* of group */
 
     /* plugin sections */
     struct config_kv *kv;

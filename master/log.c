@@ -94,6 +94,23 @@ fail:
     return -1;
 }
 
+int log_adopt_fd(int fd)
+{
+    int rc = 0, saved;
+
+    if (lg.path != NULL && fd != lg.fd)
+        rc = dup3(fd, lg.fd, O_CLOEXEC);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc < 0 ? -1 : 0;
+}
+
+const char *log_path(void)
+{
+    return lg.path;
+}
+
 void log_set_level(int level)
 {
     if (level >= LOG_ERROR && level <= LOG_DEBUG)

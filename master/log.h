@@ -21,6 +21,12 @@
 int log_open(const char *path);
 /* Re-opens the current file (SIGUSR1, logrotate).  0 or -1. */
 int log_reopen(void);
+/* Makes `fd`, a file already opened for appending (handed over by the
+ * master on a reopen), the destination, at the current descriptor number.
+ * Takes fd (closed in every case).  0, or -1 with errno set. */
+int log_adopt_fd(int fd);
+/* The file the log goes to, or NULL for stderr. */
+const char *log_path(void);
 void log_set_level(int level);
 int log_get_level(void);
 void log_set_ident(const char *ident);

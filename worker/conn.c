@@ -22,6 +22,8 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <http_parser.h>
@@ -35,11 +37,14 @@
 #include "router.h"
 #include "scoreboard.h"
 #include "url.h"
+#include "ws.h"
 
 #define READ_CHUNK 16384            /* bytes asked of one read(2) */
 #define OUT_HIGH_WATER (1u << 20)   /* stop reading while this much is queued */
 #define LINGER_TIME 2.0             /* s to wait for the peer's EOF */
 #define LINGER_BYTES (1u << 20)     /* bytes to discard while lingering */
+#define DRAIN_IDLE 1.0              /* s an idle connection may wait for one
+                                       more request while the worker drains */
 #define POOL_FIRST 4096
 
 enum conn_state {
@@ -85,12 +90,14 @@ struct conn {
     enum router_result route_res;
     char allow[128];
 
+    const struct route *upgrade;    /* WebSocket route to hand the socket to */
     int err_status;                 /* an error of ours to answer, or 0 */
     unsigned requests;
     unsigned want_close : 1;        /* close once `out` is written */
     unsigned linger : 1;            /* ... and wait for the peer's EOF first */
     unsigned read_eof : 1;
     unsigned reading : 1;           /* rio is started */
+    unsigned nodelay : 1;           /* TCP_NODELAY is set */
 };
 
 static void conn_close(struct conn *c);
@@ -409,22 +416,71 @@ static int dispatch(struct conn *c)
     }
 }
 
-static int on_message_complete(http_parser *p)
+/* Ends a request that was answered: ready for the next one, or closing. */
+static void req_done(struct conn *c)
 {
-    struct conn *c = p->data;
     int keep = c->req.keep_alive;
 
-    if (dispatch(c) < 0)
-        return fail(c, 500);
     c->requests++;
     req_reset(c);
     c->state = CS_IDLE;
-    if (!keep) {
-        /* The answer said "close": read nothing more of this connection. */
-        c->want_close = 1;
-        c->linger = 1;
-        http_parser_pause(p, 1);
+    if (keep && !c->nodelay) {
+        /* A kept connection will see small responses back to back: no
+         * Nagle delay for them (a closing one never needs the syscall). */
+        int one = 1;
+
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = 1;
     }
+    if (!keep) {
+        /* The answer said "close": read nothing more of this connection.
+         * When the client did not ask for that, it may be sending more:
+         * close with a lingering read (see conn_linger). */
+        c->want_close = 1;
+        c->linger = http_should_keep_alive(&c->parser) != 0;
+        http_parser_pause(&c->parser, 1);
+    }
+}
+
+/*
+ * A complete request for a WebSocket route: a valid upgrade pauses the
+ * parser for the hand-off (conn_parse does it); anything else is answered
+ * here (426 without an upgrade, 400 for a bad one, the open callback's
+ * refusal, 503 while draining).
+ */
+static int ws_request(struct conn *c, const struct route *rt)
+{
+    char extra[256] = "";
+    int upgrade = c->parser.upgrade, status;
+
+    status = c->w->draining ? 503
+                            : ws_check_upgrade(c->w, rt, &c->req, extra, sizeof(extra));
+    if (status == 0 && upgrade) {
+        c->upgrade = rt;
+        http_parser_pause(&c->parser, 1);
+        return 0;
+    }
+    if (status == 0)
+        status = 426;
+    if (upgrade)
+        c->req.keep_alive = 0;      /* what follows is not HTTP */
+    response_update_date(ev_now(c->w->loop));
+    if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
+                       extra[0] ? extra : NULL) < 0)
+        return fail(c, 500);
+    req_done(c);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+
+    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
+        return ws_request(c, c->req.match.route);
+    if (dispatch(c) < 0)
+        return fail(c, 500);
+    req_done(c);
     return 0;
 }
 
@@ -466,9 +522,36 @@ static void conn_error(struct conn *c, int status)
 }
 
 /*
+ * Gives the socket to libwebsockets with the upgrade request's bytes (and
+ * whatever followed them), after what was queued for earlier requests.  The
+ * connection is freed; the fd now belongs to the WebSocket layer.
+ */
+static void conn_handoff(struct conn *c)
+{
+    struct worker *w = c->w;
+    int fd = c->fd;
+
+    if (c->out.len > 0)
+        conn_try_send(c);
+    if (c->out.len > 0) {               /* cannot block here: give up */
+        log_debug("connection %d: output pending at upgrade; closing", fd);
+        conn_close(c);
+        return;
+    }
+    ev_io_stop(w->loop, &c->rio);
+    ev_io_stop(w->loop, &c->wio);
+    c->reading = 0;
+    c->fd = -1;
+    ws_adopt(w, fd, c->upgrade, &c->req, c->in.data + c->msg_off,
+             c->in.len - c->msg_off);
+    conn_close(c);
+}
+
+/*
  * Feeds the unparsed part of c->in to the parser, then drops what is no
  * longer needed (everything parsed, except the header block in progress).
- * Returns -1 when the connection must stop reading (error, close).
+ * Returns -1 when the connection must stop reading (error, close), 1 when
+ * it was handed to the WebSocket layer (c is gone), 0 otherwise.
  */
 static int conn_parse(struct conn *c)
 {
@@ -479,6 +562,10 @@ static int conn_parse(struct conn *c)
                             avail);
     c->parsed += n;
     e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED && c->upgrade) {
+        conn_handoff(c);
+        return 1;
+    }
     if (e == HPE_PAUSED)
         return -1;
     if (e != HPE_OK || c->err_status) {
@@ -537,28 +624,24 @@ static void conn_linger(struct conn *c)
     conn_timer_update(c);
 }
 
-/* True when nothing of a request is on the way or being answered. */
-static int conn_is_idle(const struct conn *c)
-{
-    return c->state == CS_IDLE && c->in.len == 0 && c->out.len == 0;
-}
-
 /* Called when c->out has been written completely. */
 static void conn_drained(struct conn *c)
 {
     ev_io_stop(c->w->loop, &c->wio);
     if (c->want_close) {
-        if (c->linger && !c->read_eof)
+        if ((c->linger || c->in.len > c->parsed) && !c->read_eof)
             conn_linger(c);
         else
             conn_close(c);
         return;
     }
-    if (c->read_eof || (c->w->draining && conn_is_idle(c))) {
+    if (c->read_eof) {
         conn_close(c);
         return;
     }
     conn_reading(c, 1);
+    if (c->w->draining)
+        conn_timer_update(c);       /* the short idle deadline of a drain */
 }
 
 /* Sends what the socket takes now, without waiting or closing (safe inside
@@ -651,7 +734,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     }
     c->in.len += (size_t)n;
     c->last_io = ev_now(loop);
-    conn_parse(c);
+    if (conn_parse(c) > 0)
+        return;
     if (c->out.len > 0 || c->want_close)
         conn_flush(c);      /* may close c */
     else if (c->state == CS_HEAD || c->state == CS_BODY)
@@ -675,6 +759,9 @@ static double conn_deadline(const struct conn *c)
     case CS_BODY:
         return c->last_io + cfg->body_timeout;
     default:
+        if (c->w->draining)
+            return c->last_io + (cfg->keepalive_timeout < DRAIN_IDLE
+                                     ? cfg->keepalive_timeout : DRAIN_IDLE);
         return c->last_io + (c->requests ? cfg->keepalive_timeout
                                          : cfg->header_timeout);
     }
@@ -710,6 +797,12 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         conn_flush(c);
         return;
     }
+    if (c->state == CS_IDLE && c->out.len == 0 && !c->read_eof) {
+        /* Idle: a request may be on its way.  FIN first and read on, so
+         * that it meets a clean end of stream, not a reset. */
+        conn_linger(c);
+        return;
+    }
     conn_close(c);
 }
 
@@ -722,7 +815,8 @@ static void conn_close(struct conn *c)
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     ev_timer_stop(w->loop, &c->timer);
-    close(c->fd);
+    if (c->fd >= 0)
+        close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -774,21 +868,25 @@ void conn_new(struct worker *w, int fd)
     conn_timer_update(c);
 }
 
+/*
+ * Graceful stop.  Closing an idle keep-alive connection races with a request
+ * the client may be sending at that moment (it would meet a reset).  So an
+ * idle connection gets DRAIN_IDLE seconds from its last activity for one more
+ * request, answered with "Connection: close"; then it is closed with a FIN
+ * while kiln reads on (conn_linger), so a request in flight meets a clean end
+ * of stream that clients retry on.  A request in progress finishes with
+ * "Connection: close".
+ */
 void conn_drain_all(struct worker *w)
 {
-    struct conn *c = w->conns, *next;
+    struct conn *c;
 
-    for (; c; c = next) {
-        next = c->next;
+    for (c = w->conns; c; c = c->next) {
         if (c->state == CS_LINGER)
             continue;
-        if (conn_is_idle(c)) {
-            conn_close(c);
-            continue;
-        }
-        /* Busy: the response in progress will say "Connection: close". */
-        if (c->state != CS_IDLE)
+        if (c->state == CS_BODY)
             c->req.keep_alive = 0;
+        conn_timer_update(c);
     }
 }
 

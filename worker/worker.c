@@ -14,8 +14,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <ev.h>
 
@@ -28,6 +26,7 @@
 #include "router.h"
 #include "scoreboard.h"
 #include "worker.h"
+#include "ws.h"
 
 #define ACCEPT_BATCH 64             /* accepts per wake-up and socket */
 #define ACCEPT_PAUSE 0.1            /* s to wait after EMFILE */
@@ -62,7 +61,7 @@ static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
-    int i, fd, one = 1;
+    int i, fd;
 
     (void)revents;
     for (i = 0; i < ACCEPT_BATCH; i++) {
@@ -77,7 +76,6 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             }
             return;     /* EAGAIN: another worker took it, or queue empty */
         }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         conn_new(w, fd);
     }
 }
@@ -171,12 +169,13 @@ static void worker_stop(struct worker *w, int graceful)
     ev_timer_set(&w->drain_deadline, w->cfg->graceful_timeout, 0.);
     ev_timer_start(w->loop, &w->drain_deadline);
     conn_drain_all(w);
+    ws_shutdown(w);
     worker_conn_closed(w);
 }
 
 void worker_conn_closed(struct worker *w)
 {
-    if (w->draining && w->nconns == 0)
+    if (w->draining && w->nconns == 0 && ws_count(w) == 0)
         ev_break(w->loop, EVBREAK_ALL);
 }
 
@@ -200,10 +199,14 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     w->accept_pause.data = w->drain_deadline.data = w;
     for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
         ev_signal_init(&w->sig[i], on_signal, signals[i]);
+        ev_set_priority(&w->sig[i], EV_MAXPRI);
         w->sig[i].data = w;
         ev_signal_start(w->loop, &w->sig[i]);
     }
+    /* Control before accepts: after a handler that blocked, a stop that
+     * arrived meanwhile is seen before new connections are taken. */
     ev_io_init(&w->chan_w, on_chan, a->chan_fd, EV_READ);
+    ev_set_priority(&w->chan_w, EV_MAXPRI);
     w->chan_w.data = w;
     if (a->chan_fd >= 0)
         ev_io_start(w->loop, &w->chan_w);
@@ -240,6 +243,7 @@ static void worker_cleanup(struct worker *w)
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
+    ws_destroy(w);
     plugins_unload(&w->plugins);
     router_free(w->router);
     free(w->accept_w);
@@ -265,6 +269,10 @@ void worker_main(const struct worker_args *a)
         log_error("worker cannot start: plugins in %s failed to load",
                   a->cfg->plugin_dir);
         router_free(w.router);
+        exit(EXIT_BOOT_FAILURE);
+    }
+    if (ws_init(&w) < 0) {
+        log_error("worker cannot start: the WebSocket layer failed to start");
         exit(EXIT_BOOT_FAILURE);
     }
     if (worker_watch(&w, a) < 0) {

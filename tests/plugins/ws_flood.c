@@ -1,7 +1,8 @@
 /*
  * Test plugin: /flood obeys text commands -- "flood N SIZE" queues N binary
  * messages of SIZE bytes, "close CODE REASON" sends "bye" then closes,
- * "pid" answers the worker's pid -- and logs every close it sees.
+ * "pid" answers the worker's pid, "echo TEXT" answers TEXT -- and logs
+ * every close it sees.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,14 +42,17 @@ static void message(kiln_ws *ws, int binary, const void *msg, size_t len,
         return;
     memcpy(cmd, msg, len);
     cmd[len] = '\0';
-    if (sscanf(cmd, "flood %ld %ld", &a, &b) == 2)
+    if (sscanf(cmd, "flood %ld %ld", &a, &b) == 2) {
         flood(ws, a, b);
-    else if (sscanf(cmd, "close %ld %199[^\n]", &a, reason) >= 1) {
+    } else if (sscanf(cmd, "close %ld %199[^\n]", &a, reason) >= 1) {
         kiln_ws_send_text(ws, "bye");
         if (kiln_ws_close(ws, (int)a, reason) != 0)
             kiln_ws_send_text(ws, "close refused");
-    } else if (strcmp(cmd, "pid") == 0)
+    } else if (strcmp(cmd, "pid") == 0) {
         kiln_ws_send_text(ws, "%ld", (long)getpid());
+    } else if (strncmp(cmd, "echo ", 5) == 0) {
+        kiln_ws_send_text(ws, "%s", cmd + 5);
+    }
 }
 
 static void close_cb(kiln_ws *ws, int code, const char *reason, void *data)

@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# Compares kiln's echo plugin with a Node.js `ws` server (cluster workers): echo messages/s, p99 round trip, server CPU per message, and RSS per idle WebSocket.
+#
+# Usage: bench/ws.sh            (after building kiln; see bench/README.md)
+# Environment: KILN_BUILD (build dir, default: the repo root), CONNS (64),
+# DURATION (seconds per echo run, 5), SIZE (message bytes, 32), ROUNDS (1),
+# IDLE (idle connections, 10000), HOLD (seconds they stay open, 3),
+# WORKERS (2), KEEP_TMP (1: keep the temp dir).
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+KILN_BUILD=${KILN_BUILD:-$(cd "$HERE/.." && pwd)}
+KILN=$KILN_BUILD/kiln
+ECHO_SO=$KILN_BUILD/plugins/echo/.libs/echo.so
+CONNS=${CONNS:-64}
+DURATION=${DURATION:-5}
+SIZE=${SIZE:-32}
+ROUNDS=${ROUNDS:-1}
+IDLE=${IDLE:-10000}
+HOLD=${HOLD:-3}
+WORKERS=${WORKERS:-2}
+NPM_LIMIT=180            # seconds npm may take to fetch `ws`
+TICK=$(getconf CLK_TCK)
+
+die() { echo "ws.sh: $*" >&2; exit 1; }
+
+[ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
+[ -f "$ECHO_SO" ] || die "$ECHO_SO not found: build kiln first"
+command -v node >/dev/null || die "node not found"
+command -v npm >/dev/null || die "npm not found"
+command -v cc >/dev/null || die "cc not found"
+command -v curl >/dev/null || die "curl not found"
+[[ $ROUNDS =~ ^[1-9]$ ]] || die "ROUNDS must be 1..9"
+[[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 (seconds)"
+[[ $IDLE =~ ^[0-9]+$ ]] && [ "$IDLE" -le 50000 ] || die "IDLE must be 0..50000"
+[[ $HOLD =~ ^[1-9][0-9]?$ ]] || die "HOLD must be 1..99 (seconds)"
+
+# The client holds IDLE sockets and each server's workers share them: raise
+# the soft fd limit as far as the hard one allows.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt $((IDLE + 200)) ]; then
+    echo "ws.sh: ulimit -n is $(ulimit -n): IDLE lowered to $(($(ulimit -n) - 200))" >&2
+    IDLE=$(($(ulimit -n) - 200))
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-wsbench.XXXXXX")
+KILN_PID=
+NODE_PID=
+NODE_KIDS=
+LOAD_PID=
+
+stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
+    local pid=$1 sig=$2 i
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "ws.sh: pid $pid ignored SIG$sig; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local p
+    stop_pid "$LOAD_PID" TERM
+    stop_pid "$KILN_PID" TERM
+    stop_pid "$NODE_PID" TERM
+    for p in $NODE_KIDS; do stop_pid "$p" TERM; done
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "temp dir kept: $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+children() {  # children PID: the pids whose parent is PID
+    awk -v root="$1" '{
+            rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
+            if (f[2] == root) print substr($0, 1, index($0, " ") - 1)
+        }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+cpu_ticks() {  # cpu_ticks PID: utime + stime of PID and its direct children
+    awk -v root="$1" '{
+            rest = substr($0, match($0, /\)[^)]*$/) + 2); n = split(rest, f, " ")
+            pid = substr($0, 1, index($0, " ") - 1)
+            if (pid == root || f[2] == root) total += f[12] + f[13]
+        } END { print total + 0 }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the workers)
+    local p total=0 kb
+    for p in $(children "$1"); do
+        kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null || echo 0)
+        total=$((total + ${kb:-0}))
+    done
+    echo "$total"
+}
+
+wait_http() {  # wait_http PORT: until GET / answers "Hello, Anonymous" (15 s)
+    local i
+    for i in $(seq 150); do
+        [ "$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)" = "Hello, Anonymous" ] &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# ---- the load client and the Node.js server's package --------------------------
+cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" || die "building wsload failed"
+mkdir -p "$TMP/node"
+(cd "$TMP/node" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
+    --no-package-lock ws@8 >"$TMP/node/npm.log" 2>&1) ||
+    { cat "$TMP/node/npm.log" >&2; die "npm install ws failed"; }
+
+# ---- kiln ----------------------------------------------------------------------
+KILN_PORT=$(free_port)
+mkdir -p "$TMP/kiln/plugins"
+cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
+[ -f "$KILN_BUILD/plugins/hello/.libs/hello.so" ] &&
+    cp "$KILN_BUILD/plugins/hello/.libs/hello.so" "$TMP/kiln/plugins/hello.so"
+cat >"$TMP/kiln/kiln.conf" <<EOF
+# kiln configuration written by bench/ws.sh
+[server]
+listen = 127.0.0.1:$KILN_PORT
+workers = $WORKERS
+plugin_dir = $TMP/kiln/plugins
+log_file = $TMP/kiln/kiln.log
+log_level = warn
+graceful_timeout = 5s
+EOF
+"$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
+KILN_PID=$!
+wait_http "$KILN_PORT" ||
+    { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer"; }
+
+# ---- Node.js ---------------------------------------------------------------------
+NODE_PORT=$(free_port)
+NODE_PATH="$TMP/node/node_modules" WORKERS=$WORKERS \
+    node "$HERE/ws_node.js" "$NODE_PORT" >"$TMP/node/node.out" 2>&1 </dev/null &
+NODE_PID=$!
+wait_http "$NODE_PORT" || { cat "$TMP/node/node.out" >&2 || true; die "node did not answer"; }
+NODE_KIDS=$(children "$NODE_PID" | tr '\n' ' ')
+
+echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $(cd "$TMP/node" &&
+    node -p 'require("ws/package.json").version')) pid $NODE_PID port $NODE_PORT"
+echo "$WORKERS workers each; echo: $CONNS connections, $SIZE-byte text, ${DURATION}s x $ROUNDS; idle: $IDLE connections"
+echo
+
+RESULTS=$TMP/results.txt
+: >"$RESULTS"
+
+server_pid() { if [ "$1" = kiln ]; then echo "$KILN_PID"; else echo "$NODE_PID"; fi; }
+server_port() { if [ "$1" = kiln ]; then echo "$KILN_PORT"; else echo "$NODE_PORT"; fi; }
+
+# run_echo SERVER: one measured echo run; appends "echo SERVER rate p50 p99 cpu_us errors".
+run_echo() {
+    local pid port before after out
+    pid=$(server_pid "$1") port=$(server_port "$1")
+    kill -0 "$pid" 2>/dev/null || die "$1 (pid $pid) is gone"
+    before=$(cpu_ticks "$pid")
+    out=$(timeout $((DURATION + 90)) "$TMP/wsload" echo 127.0.0.1 "$port" /echo "$CONNS" \
+          "$DURATION" "$SIZE") || die "wsload failed against $1: $out"
+    after=$(cpu_ticks "$pid")
+    awk -v s="$1" -v t=$((after - before)) -v hz="$TICK" '{
+            for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
+            printf "echo %s %s %s %s %.2f %s\n", s, v["rate"], v["p50_us"], v["p99_us"],
+                   (v["msgs"] > 0 ? t * 1e6 / hz / v["msgs"] : 0), v["errors"]
+        }' <<<"$out" >>"$RESULTS"
+}
+
+# run_idle SERVER: IDLE open connections; appends "idle SERVER open kB_before kB_after bytes_per_conn".
+run_idle() {
+    local pid port before after i opened
+    pid=$(server_pid "$1") port=$(server_port "$1")
+    sleep 1                                   # let the echo run's sockets go
+    before=$(worker_rss_kb "$pid")
+    "$TMP/wsload" idle 127.0.0.1 "$port" /echo "$IDLE" "$HOLD" >"$TMP/idle.out" 2>&1 &
+    LOAD_PID=$!
+    for i in $(seq 900); do                    # up to 90 s to open them all
+        grep -q '^open' "$TMP/idle.out" && break
+        kill -0 "$LOAD_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    sleep 0.5
+    after=$(worker_rss_kb "$pid")
+    opened=$(awk '/^open/ { print $2 }' "$TMP/idle.out")
+    stop_pid "$LOAD_PID" TERM
+    wait "$LOAD_PID" 2>/dev/null || true
+    LOAD_PID=
+    [ -n "$opened" ] && [ "$opened" -gt 0 ] || die "no idle connection opened on $1: $(cat "$TMP/idle.out")"
+    echo "idle $1 $opened $before $after $(( (after - before) * 1024 / opened ))" >>"$RESULTS"
+}
+
+# Warm-up, not measured.
+"$TMP/wsload" echo 127.0.0.1 "$KILN_PORT" /echo "$CONNS" 1 "$SIZE" >/dev/null
+"$TMP/wsload" echo 127.0.0.1 "$NODE_PORT" /echo "$CONNS" 1 "$SIZE" >/dev/null
+
+for round in $(seq "$ROUNDS"); do
+    if [ $((round % 2)) = 1 ]; then order="kiln node"; else order="node kiln"; fi
+    for s in $order; do run_echo "$s"; done
+done
+if [ "$IDLE" -gt 0 ]; then
+    run_idle kiln
+    run_idle node
+fi
+
+echo "echo (one message in flight per connection)"
+printf "  %-6s %12s %10s %10s %14s %7s\n" server "msgs/s" "p50 us" "p99 us" "cpu us/msg" errors
+awk '$1 == "echo" { printf "  %-6s %12.0f %10s %10s %14s %7s\n", $2, $3, $4, $5, $6, $7 }' "$RESULTS"
+if [ "$IDLE" -gt 0 ]; then
+    echo
+    echo "idle connections (summed RSS of the workers)"
+    printf "  %-6s %8s %12s %12s %14s\n" server open "kB before" "kB after" "bytes/conn"
+    awk '$1 == "idle" { printf "  %-6s %8s %12s %12s %14s\n", $2, $3, $4, $5, $6 }' "$RESULTS"
+fi

@@ -1,0 +1,432 @@
+/*
+ * wsload.c -- a WebSocket load client for bench/ws.sh: echo round trips with
+ * one message in flight per connection, or many idle connections held open.
+ *
+ *   wsload echo HOST PORT PATH CONNS SECONDS SIZE
+ *       CONNS connections each send a SIZE-byte text message, wait for the
+ *       whole answer (one frame), and send the next, for SECONDS.  Prints
+ *       "msgs N rate R p50_us A p99_us B errors E".
+ *   wsload idle HOST PORT PATH CONNS SECONDS
+ *       opens CONNS connections, prints "open N" once all have their 101,
+ *       holds them SECONDS, then closes them and prints "closed".
+ *
+ * One thread, one epoll set.  Client frames are masked with a per-connection
+ * key; the payload is masked once, up front, so sending costs no copying.
+ * Built by bench/ws.sh with `cc -O2`; not part of the make graph.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS      60000
+#define CONNECT_BATCH  256          /* connects in flight at once */
+#define HIST_US        1000000      /* histogram range: 1 us steps up to 1 s */
+#define HANDSHAKE_MAX  2048
+
+enum state { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
+
+struct conn {
+    int fd;
+    enum state state;
+    size_t rlen;                    /* bytes in rbuf */
+    unsigned char *rbuf;
+    size_t wsent;                   /* bytes of the current frame written */
+    double sent_at;                 /* when the message in flight went out */
+    int waiting;                    /* a message is in flight */
+    unsigned char *frame;           /* this connection's masked frame */
+    size_t framelen;
+};
+
+static struct conn *conns;
+static int nconns, epfd, mode_echo;
+static const char *host, *path;
+static int port;
+static size_t msg_size, rbuf_size;   /* rbuf_size: the largest frame taken */
+static uint32_t *hist;              /* round-trip counts per microsecond */
+static uint64_t msgs, errors, overflow;
+static int opened, connecting, next_to_connect;
+
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what)
+{
+    perror(what);
+    exit(2);
+}
+
+/* A masked text frame carrying `size` bytes of 'x', with mask key `key`. */
+static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
+{
+    unsigned char *f = malloc(size + 14), k[4];
+    size_t h = 2, i;
+
+    if (!f)
+        die("malloc");
+    memcpy(k, &key, 4);
+    f[0] = 0x81;
+    if (size < 126) {
+        f[1] = 0x80 | (unsigned char)size;
+    } else if (size < 65536) {
+        f[1] = 0x80 | 126;
+        f[2] = (unsigned char)(size >> 8);
+        f[3] = (unsigned char)size;
+        h = 4;
+    } else {
+        f[1] = 0x80 | 127;
+        for (i = 0; i < 8; i++)
+            f[2 + i] = (unsigned char)((uint64_t)size >> (56 - 8 * i));
+        h = 10;
+    }
+    memcpy(f + h, k, 4);
+    h += 4;
+    for (i = 0; i < size; i++)
+        f[h + i] = (unsigned char)('x' ^ k[i & 3]);
+    *len = h + size;
+    return f;
+}
+
+static void conn_kill(struct conn *c)
+{
+    if (c->state == C_DEAD)
+        return;
+    if (c->state == C_OPEN)
+        opened--;
+    if (c->state == C_CONNECTING)
+        connecting--;
+    c->state = C_DEAD;
+    errors++;
+    close(c->fd);
+}
+
+/* Starts the next connect(); non-blocking. */
+static void conn_start(struct conn *c)
+{
+    struct sockaddr_in sa;
+    struct epoll_event ev;
+    int one = 1;
+
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (c->fd < 0)
+        die("socket");
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        die("inet_pton");
+    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+        errno != EINPROGRESS)
+        die("connect");
+    c->state = C_CONNECTING;
+    connecting++;
+    ev.events = EPOLLOUT | EPOLLIN;
+    ev.data.ptr = c;
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
+        die("epoll_ctl");
+}
+
+static void start_more(void)
+{
+    while (connecting < CONNECT_BATCH && next_to_connect < nconns)
+        conn_start(&conns[next_to_connect++]);
+}
+
+static void want_write(struct conn *c, int on)
+{
+    struct epoll_event ev;
+
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+    ev.data.ptr = c;
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Writes the rest of the current frame; 0 when done, 1 to wait, -1 error. */
+static int send_frame(struct conn *c)
+{
+    while (c->wsent < c->framelen) {
+        ssize_t n = send(c->fd, c->frame + c->wsent, c->framelen - c->wsent,
+                         MSG_NOSIGNAL);
+        if (n < 0 && errno == EAGAIN) {
+            want_write(c, 1);
+            return 1;
+        }
+        if (n <= 0)
+            return -1;
+        c->wsent += (size_t)n;
+    }
+    want_write(c, 0);
+    return 0;
+}
+
+static void send_message(struct conn *c)
+{
+    c->wsent = 0;
+    c->waiting = 1;
+    c->sent_at = now();
+    if (send_frame(c) < 0)
+        conn_kill(c);
+}
+
+static void on_connected(struct conn *c)
+{
+    char req[1024];
+    int err = 0, n;
+    socklen_t l = sizeof(err);
+
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
+    if (err) {
+        conn_kill(c);
+        return;
+    }
+    connecting--;
+    c->state = C_HANDSHAKE;
+    n = snprintf(req, sizeof(req),
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                 "Connection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                 "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port);
+    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        conn_kill(c);
+        return;
+    }
+    want_write(c, 0);
+}
+
+/* The 101 arrived (or not): opens the connection and sends the first message. */
+static void on_handshake(struct conn *c)
+{
+    char *end;
+
+    c->rbuf[c->rlen < rbuf_size ? c->rlen : rbuf_size - 1] = '\0';
+    end = strstr((char *)c->rbuf, "\r\n\r\n");
+    if (!end) {
+        if (c->rlen >= HANDSHAKE_MAX)
+            conn_kill(c);
+        return;
+    }
+    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0) {
+        conn_kill(c);
+        return;
+    }
+    end += 4;
+    c->rlen -= (size_t)(end - (char *)c->rbuf);
+    memmove(c->rbuf, end, c->rlen);
+    c->state = C_OPEN;
+    opened++;
+}
+
+/* Length of the first whole frame in rbuf, or 0 if incomplete. */
+static size_t frame_len(const struct conn *c, int *opcode)
+{
+    const unsigned char *b = c->rbuf;
+    size_t n, h = 2;
+    int i;
+
+    if (c->rlen < 2)
+        return 0;
+    *opcode = b[0] & 0x0f;
+    n = b[1] & 0x7f;
+    if (n == 126) {
+        if (c->rlen < 4)
+            return 0;
+        n = ((size_t)b[2] << 8) | b[3];
+        h = 4;
+    } else if (n == 127) {
+        if (c->rlen < 10)
+            return 0;
+        for (n = 0, i = 0; i < 8; i++)
+            n = (n << 8) | b[2 + i];
+        h = 10;
+    }
+    if (h + n > rbuf_size || c->rlen < h + n)
+        return h + n > rbuf_size ? (size_t)-1 : 0;
+    return h + n;
+}
+
+static void record(double rtt)
+{
+    long us = (long)(rtt * 1e6);
+
+    if (us >= HIST_US)
+        overflow++;
+    else
+        hist[us]++;
+    msgs++;
+}
+
+/* Handles the whole frames that arrived. */
+static void on_frames(struct conn *c, int running)
+{
+    size_t n;
+    int op = 0;
+
+    while ((n = frame_len(c, &op)) > 0) {
+        if (n == (size_t)-1 || op == 8) {
+            conn_kill(c);
+            return;
+        }
+        c->rlen -= n;
+        memmove(c->rbuf, c->rbuf + n, c->rlen);
+        if (mode_echo && c->waiting && (op == 1 || op == 2)) {
+            c->waiting = 0;
+            record(now() - c->sent_at);
+            if (running)
+                send_message(c);
+        }
+    }
+}
+
+static void on_readable(struct conn *c, int running)
+{
+    ssize_t n = recv(c->fd, c->rbuf + c->rlen, rbuf_size - 1 - c->rlen, 0);
+
+    if (n < 0 && errno == EAGAIN)
+        return;
+    if (n <= 0) {
+        conn_kill(c);
+        return;
+    }
+    c->rlen += (size_t)n;
+    if (c->state == C_HANDSHAKE)
+        on_handshake(c);
+    if (c->state == C_OPEN)
+        on_frames(c, running);
+}
+
+static void on_event(struct conn *c, uint32_t events, int running)
+{
+    if (c->state == C_DEAD)
+        return;
+    if (c->state == C_CONNECTING) {
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+            on_connected(c);
+        start_more();
+        return;
+    }
+    if ((events & EPOLLOUT) && c->state == C_OPEN && c->waiting &&
+        send_frame(c) < 0) {
+        conn_kill(c);
+        return;
+    }
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        on_readable(c, running);
+}
+
+/* Runs the loop until `until` (or, with until == 0, until all are open). */
+static void loop(double until, int running)
+{
+    struct epoll_event evs[256];
+    int i, n;
+
+    for (;;) {
+        double left = until > 0 ? until - now() : 1.0;
+
+        if (until > 0 && left <= 0)
+            return;
+        if (until == 0 && opened + (int)errors >= nconns)
+            return;
+        n = epoll_wait(epfd, evs, 256, (int)(left * 1000) + 1);
+        if (n < 0 && errno != EINTR)
+            die("epoll_wait");
+        for (i = 0; i < n; i++)
+            on_event(evs[i].data.ptr, evs[i].events, running);
+    }
+}
+
+static double percentile(double p)
+{
+    uint64_t want = (uint64_t)(p * (double)msgs), seen = 0;
+    long us;
+
+    for (us = 0; us < HIST_US; us++) {
+        seen += hist[us];
+        if (seen > want)
+            return (double)us;
+    }
+    return (double)HIST_US;
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: wsload echo HOST PORT PATH CONNS SECONDS SIZE\n"
+                    "       wsload idle HOST PORT PATH CONNS SECONDS\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    double secs, t0, deadline;
+    int i;
+
+    if (argc < 7)
+        usage();
+    mode_echo = strcmp(argv[1], "echo") == 0;
+    if (!mode_echo && strcmp(argv[1], "idle") != 0)
+        usage();
+    if (mode_echo && argc < 8)
+        usage();
+    host = argv[2];
+    port = atoi(argv[3]);
+    path = argv[4];
+    nconns = atoi(argv[5]);
+    secs = atof(argv[6]);
+    msg_size = mode_echo ? (size_t)atol(argv[7]) : 0;
+    if (nconns < 1 || nconns > MAX_CONNS || secs <= 0 || secs > 600)
+        usage();
+    conns = calloc((size_t)nconns, sizeof(*conns));
+    hist = calloc(HIST_US, sizeof(*hist));
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (!conns || !hist || epfd < 0)
+        die("setup");
+    srand((unsigned)getpid());
+    rbuf_size = msg_size + 1024 > HANDSHAKE_MAX ? msg_size + 1024 : HANDSHAKE_MAX;
+    for (i = 0; i < nconns; i++) {
+        conns[i].rbuf = malloc(rbuf_size);
+        if (!conns[i].rbuf)
+            die("malloc");
+        if (mode_echo)
+            conns[i].frame = make_frame(msg_size, (uint32_t)rand(),
+                                        &conns[i].framelen);
+    }
+    start_more();
+    deadline = now() + 60;          /* opening is bounded too */
+    while (opened + (int)errors < nconns && now() < deadline)
+        loop(now() + 0.5, 0);
+    if (!mode_echo) {
+        printf("open %d errors %llu\n", opened, (unsigned long long)errors);
+        fflush(stdout);
+        loop(now() + secs, 0);
+        for (i = 0; i < nconns; i++)
+            if (conns[i].state != C_DEAD)
+                close(conns[i].fd);
+        printf("closed\n");
+        return 0;
+    }
+    for (i = 0; i < nconns; i++)
+        if (conns[i].state == C_OPEN)
+            send_message(&conns[i]);
+    t0 = now();
+    loop(t0 + secs, 1);
+    printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu open %d\n",
+           (unsigned long long)msgs, (double)msgs / (now() - t0),
+           percentile(0.50), percentile(0.99), (unsigned long long)errors,
+           opened);
+    return 0;
+}

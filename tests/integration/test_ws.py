@@ -1,0 +1,687 @@
+"""End-to-end tests of WebSocket routes: echo, fragments, limits, close codes, heartbeats, bad upgrades and load."""
+
+import asyncio
+import base64
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import struct
+import time
+
+import aiohttp
+import pytest
+import websockets
+
+from conftest import BUILD, RawConn, wait_until
+
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_PLUGINS = ("hello", "ws_flood", "ws_auth", "ws_sub", "ws_broadcast")
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def install_echo(k):
+    """Copies the bundled echo plugin (not a test plugin) into k's plugin dir."""
+    src = os.path.join(BUILD, "plugins", "echo", ".libs", "echo.so")
+    if not os.path.isfile(src):
+        pytest.fail("plugin echo not built: %s missing" % src)
+    dest = os.path.join(k.plugin_dir, "echo.so")
+    shutil.copyfile(src, dest + ".tmp")
+    os.rename(dest + ".tmp", dest)
+
+
+def make_server(kiln_factory, plugins=WS_PLUGINS, **server):
+    """A started kiln with the echo plugin, `plugins`, and [server] overrides."""
+    k = kiln_factory.make(start=False, plugins=plugins, server=server or None)
+    install_echo(k)
+    k.start()
+    return k
+
+
+def ws_url(k, path):
+    return "ws://127.0.0.1:%d%s" % (k.port, path)
+
+
+def connect(k, path, **kw):
+    """websockets.connect with test defaults: no client pings, no size limit."""
+    kw.setdefault("ping_interval", None)
+    kw.setdefault("max_size", None)
+    kw.setdefault("open_timeout", 5)
+    kw.setdefault("close_timeout", 5)
+    return websockets.connect(ws_url(k, path), **kw)
+
+
+def run(coro, timeout=30):
+    """Runs a coroutine with an overall time bound."""
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+def worker_rss(k):
+    """Sum of VmRSS (kB) of k's workers."""
+    total = 0
+    for pid in k.worker_pids():
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total
+
+
+def assert_serving(k):
+    """The server still answers plain HTTP and WebSocket echo."""
+    st, body = k.get_text("/")
+    assert (st, body) == (200, "Hello, Anonymous")
+
+    async def echo():
+        async with connect(k, "/echo") as ws:
+            await ws.send("again")
+            return await ws.recv()
+    assert run(echo()) == "Hello, again"
+
+
+def frame(opcode, payload=b"", fin=True, mask=True):
+    """One WebSocket frame as a client sends it (masked)."""
+    n = len(payload)
+    head = bytes([(0x80 if fin else 0) | opcode])
+    mbit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([mbit | n])
+    elif n < 65536:
+        head += bytes([mbit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([mbit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    k = (key * (n // 4 + 1))[:n]
+    masked = (int.from_bytes(payload, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big") if n else b""
+    return head + key + masked
+
+
+class RawWS:
+    """A WebSocket client on a plain socket: handshake by hand, frames by hand, never answers pings."""
+
+    def __init__(self, port, path="/echo", extra="", after=b"", rcvbuf=None, timeout=5.0):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
+        self.buf = b""
+        self.eof = False
+        key = base64.b64encode(os.urandom(16)).decode()
+        req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, key, extra))
+        self.sock.sendall(req.encode() + after)
+        head = self._until(b"\r\n\r\n", timeout)
+        self.status = int(head.split(b" ")[1])
+        self.head = head.decode("latin-1")
+        if self.status == 101:
+            want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+            assert "sec-websocket-accept: " + want.lower() in self.head.lower(), self.head
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("nothing within the timeout; have %r" % self.buf[:100])
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except socket.timeout:
+            raise TimeoutError("nothing within the timeout; have %r" % self.buf[:100])
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return chunk
+
+    def _until(self, sep, timeout):
+        deadline = time.monotonic() + timeout
+        while sep not in self.buf:
+            if not self._fill(deadline):
+                raise ConnectionError("closed before %r: %r" % (sep, self.buf[:200]))
+        i = self.buf.index(sep) + len(sep)
+        out, self.buf = self.buf[:i], self.buf[i:]
+        return out
+
+    def _need(self, n, deadline):
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                return False
+        return True
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def recv_frame(self, timeout=5.0):
+        """(fin, opcode, payload), or None at EOF."""
+        deadline = time.monotonic() + timeout
+        if not self._need(2, deadline):
+            return None
+        b0, b1 = self.buf[0], self.buf[1]
+        n, off = b1 & 0x7F, 2
+        if n == 126:
+            if not self._need(4, deadline):
+                return None
+            n, off = struct.unpack("!H", self.buf[2:4])[0], 4
+        elif n == 127:
+            if not self._need(10, deadline):
+                return None
+            n, off = struct.unpack("!Q", self.buf[2:10])[0], 10
+        assert not b1 & 0x80, "server frames must not be masked"
+        if not self._need(off + n, deadline):
+            return None
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return bool(b0 & 0x80), b0 & 0x0F, payload
+
+    def recv_close(self, timeout=5.0):
+        """Skips frames up to a close frame: (code, reason), or None at EOF."""
+        deadline = time.monotonic() + timeout
+        while True:
+            f = self.recv_frame(max(deadline - time.monotonic(), 0.01))
+            if f is None:
+                return None
+            if f[1] == 8:
+                code = struct.unpack("!H", f[2][:2])[0] if len(f[2]) >= 2 else 1005
+                return code, f[2][2:].decode("utf-8", "replace")
+
+    def wait_eof(self, timeout):
+        """Reads and discards until EOF; True if it came within `timeout`."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.eof:
+                self.buf = b""
+                self._fill(deadline)
+        except TimeoutError:
+            return False
+        return True
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+@pytest.fixture
+def server(kiln_factory):
+    return make_server(kiln_factory)
+
+
+# -- messages -----------------------------------------------------------------------
+
+
+def test_text_binary_and_utf8_echo(server):
+    async def go():
+        async with connect(server, "/echo") as ws:
+            out = []
+            for m in ("world", "Jürgen ✓ 日本語 🎉", "", b"\x00\x01\xfe\xff", b""):
+                await ws.send(m)
+                out.append(await ws.recv())
+            return out, ws.response_headers.get("Sec-WebSocket-Extensions")
+
+    out, ext = run(go())
+    assert out == ["Hello, world", "Hello, Jürgen ✓ 日本語 🎉", "Hello, ",
+                   b"\x00\x01\xfe\xff", b""]
+    assert ext is None          # /echo does not negotiate permessage-deflate
+
+
+def test_aiohttp_client(server):
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            async with s.ws_connect(ws_url(server, "/echo"), autoping=True) as ws:
+                await ws.send_str("aiohttp")
+                t = await ws.receive_str(timeout=5)
+                await ws.send_bytes(b"\x01\x02")
+                b = await ws.receive_bytes(timeout=5)
+                await ws.close()
+                return t, b, ws.close_code
+
+    assert run(go()) == ("Hello, aiohttp", b"\x01\x02", 1000)
+
+
+def test_one_mib_binary(server):
+    data = os.urandom(1 << 20)
+
+    async def go():
+        async with connect(server, "/echo") as ws:
+            await ws.send(data)
+            return await ws.recv()
+
+    assert run(go()) == data
+
+
+def test_fragmented_messages(server):
+    async def parts(items):
+        for p in items:
+            await asyncio.sleep(0.01)
+            yield p
+
+    async def go():
+        async with connect(server, "/echo") as ws:
+            await ws.send(parts(["frag", "men", "ted ✓"]))
+            t = await ws.recv()
+            await ws.send(parts([b"\x00" * 70000, b"\x01" * 5, b"\x02" * 100000]))
+            b = await ws.recv()
+            return t, b
+
+    t, b = run(go())
+    assert t == "Hello, fragmented ✓"
+    assert b == b"\x00" * 70000 + b"\x01" * 5 + b"\x02" * 100000
+
+
+def test_early_frames_in_the_handshake_packet(server):
+    # The frame travels in the same write as the upgrade request: the server
+    # must hand both to the WebSocket layer.
+    with RawWS(server.port, after=frame(1, b"early")) as c:
+        assert c.status == 101
+        assert c.recv_frame() == (True, 1, b"Hello, early")
+
+
+def test_upgrade_after_keepalive_request(server):
+    with RawConn(server.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().status == 200
+        key = base64.b64encode(os.urandom(16)).decode()
+        # A pipelined GET, then the upgrade and a frame, all in one write.
+        c.send(("GET /Bob HTTP/1.1\r\nHost: t\r\n\r\n"
+                "GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n" % key).encode() + frame(1, b"pipe"))
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"Hello, Bob")
+        r = c.read_response(head=True)
+        assert r.status == 101
+        assert c._read_exact(2 + len(b"Hello, pipe"), time.monotonic() + 5) == \
+            b"\x81" + bytes([len(b"Hello, pipe")]) + b"Hello, pipe"
+
+
+def test_ping_pong(server):
+    async def go():
+        async with connect(server, "/echo") as ws:
+            waiter = await ws.ping(b"abc")
+            await asyncio.wait_for(waiter, 5)
+            await ws.send("after ping")
+            return await ws.recv()
+
+    assert run(go()) == "Hello, after ping"
+    with RawWS(server.port) as c:
+        c.send(frame(9, b"xyz"))
+        assert c.recv_frame() == (True, 10, b"xyz")
+
+
+# -- limits ---------------------------------------------------------------------------
+
+
+def test_max_msg_size_closes_1009(kiln_factory):
+    k = make_server(kiln_factory, ws_max_msg_size="64k")
+
+    async def go(msg):
+        async with connect(k, "/echo") as ws:
+            await ws.send(b"x" * 1000)
+            assert await ws.recv() == b"x" * 1000
+            await ws.send(msg)
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            return e.value.code, e.value.reason
+
+    async def parts():
+        for _ in range(10):
+            yield b"y" * 10000
+
+    assert run(go(b"z" * 70000)) == (1009, "message too big")
+    assert run(go(parts())) == (1009, "message too big")
+    # Exactly the limit is fine.
+    async def exact():
+        async with connect(k, "/echo") as ws:
+            await ws.send(b"e" * 65536)
+            return len(await ws.recv())
+    assert run(exact()) == 65536
+
+
+@pytest.mark.parametrize("payload", [
+    [b"\xff\xfe"],                       # never valid
+    [b"\xc0\xaf"],                       # overlong
+    [b"\xed\xa0\x80"],                   # a UTF-16 surrogate
+    [b"ok \xe2\x82"],                    # truncated at the end
+    [b"fine ", b"\xf4\x90\x80\x80"],     # above U+10FFFF, in a continuation
+])
+def test_invalid_utf8_closes_1007(server, payload):
+    with RawWS(server.port) as c:
+        for i, p in enumerate(payload):
+            c.send(frame(1 if i == 0 else 0, p, fin=i == len(payload) - 1))
+        got = c.recv_close()
+        assert got is not None and got[0] == 1007, got
+    assert_serving(server)
+
+
+def test_slow_reader_hits_the_send_queue_limit(kiln_factory):
+    k = make_server(kiln_factory, ws_max_queue="1m")
+    base = worker_rss(k)
+    since = k.mark()
+    # One client reads later, one never does; each asks for 6.5 MB.
+    reader = RawWS(k.port, "/flood", rcvbuf=4096)
+    sleeper = RawWS(k.port, "/flood", rcvbuf=4096)
+    try:
+        for c in (reader, sleeper):
+            c.send(frame(1, b"flood 100 65536"))
+        for _ in range(2):
+            m = k.wait_log(r"flood queued (\d+) of 100", since=since)
+            since = m.end()
+            assert 8 <= int(m.group(1)) <= 17, m.group(0)
+        k.wait_log(r"send queue above 1048576 bytes: closing \(1008\)")
+        grown = worker_rss(k) - base
+        assert grown < 16 * 1024, "workers grew by %d kB" % grown
+        time.sleep(0.5)
+        got = reader.recv_close(timeout=10)
+        assert got == (1008, "send queue full"), got
+        reader.send(frame(8, struct.pack("!H", 1008)))
+        assert reader.wait_eof(5)
+        # The one that never reads is closed without its help.
+        assert sleeper.wait_eof(10) or sleeper.eof
+        k.wait_log(r'flood closed 1008 "send queue full"(.|\n)*'
+                   r'flood closed 1008 "send queue full"', timeout=10)
+    finally:
+        reader.close()
+        sleeper.close()
+    assert worker_rss(k) - base < 16 * 1024
+    assert_serving(k)
+
+
+# -- closing -------------------------------------------------------------------------
+
+
+def test_close_codes_and_reasons(server):
+    async def client_closes():
+        async with connect(server, "/flood") as ws:
+            await ws.send("echo hi")
+            assert await ws.recv() == "hi"
+            await ws.close(1000, "done")
+            return ws.close_code
+
+    async def server_closes():
+        async with connect(server, "/flood") as ws:
+            await ws.send("close 4000 see you")
+            assert await ws.recv() == "bye"
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            return e.value.code, e.value.reason
+
+    async def bad_code():
+        async with connect(server, "/flood") as ws:
+            await ws.send("close 1005")
+            return await ws.recv(), await ws.recv()
+
+    since = server.mark()
+    assert run(client_closes()) == 1000
+    server.wait_log(r'flood closed 1000 "done"', since=since)
+    assert run(server_closes()) == (4000, "see you")
+    server.wait_log(r'flood closed 4000 "see you"', since=since)
+    assert run(bad_code()) == ("bye", "close refused")
+    # A client that just drops the TCP connection: 1006.
+    since = server.mark()
+    with RawWS(server.port, "/flood") as c:
+        c.send(frame(1, b"pid"))
+        assert c.recv_frame()[1] == 1
+    server.wait_log(r'flood closed 1006 ""', since=since)
+
+
+def test_graceful_stop_sends_1001(kiln_factory):
+    k = make_server(kiln_factory)
+
+    async def go():
+        conns = [await connect(k, "/flood") for _ in range(20)]
+        pids = set()
+        for ws in conns:
+            await ws.send("pid")
+            pids.add(int(await ws.recv()))
+        k.signal(signal.SIGTERM)
+        codes = []
+        for ws in conns:
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except websockets.ConnectionClosed as e:
+                codes.append((e.code, e.reason))
+        return pids, codes
+
+    pids, codes = run(go())
+    assert codes == [(1001, "server shutting down")] * 20
+    assert k.wait_exit(10) == 0
+    assert len(pids) >= 1
+
+
+# -- heartbeat and idle ------------------------------------------------------------------
+
+
+def test_heartbeat_drops_a_peer_that_does_not_pong(kiln_factory):
+    k = make_server(kiln_factory, ws_heartbeat="400ms")
+    since = k.mark()
+
+    async def alive():
+        # websockets answers pings by itself: it must outlive several periods.
+        async with connect(k, "/flood") as ws:
+            await asyncio.sleep(1.6)
+            await ws.send("echo still here")
+            return await ws.recv()
+
+    with RawWS(k.port, "/flood") as c:
+        t0 = time.monotonic()
+        f = c.recv_frame(timeout=3)
+        assert f is not None and f[1] == 9, f      # a ping
+        assert c.wait_eof(3), "not dropped"
+        assert time.monotonic() - t0 < 2.5
+    assert run(alive()) == "still here"
+    k.wait_log(r'flood closed 1006 ""', since=since)
+    k.wait_log(r"no pong within 0.2s: dropping it", since=since)
+
+
+def test_idle_timeout_closes_1001(kiln_factory):
+    k = make_server(kiln_factory, ws_idle_timeout="600ms")
+
+    async def idle():
+        async with connect(k, "/echo") as ws:
+            t0 = time.monotonic()
+            with pytest.raises(websockets.ConnectionClosed) as e:
+                await ws.recv()
+            return e.value.code, e.value.reason, time.monotonic() - t0
+
+    async def chatty():
+        async with connect(k, "/echo") as ws:
+            for i in range(8):
+                await ws.send(str(i))
+                assert await ws.recv() == "Hello, %d" % i
+                await asyncio.sleep(0.2)
+            return "kept"
+
+    async def both():
+        return await asyncio.gather(idle(), chatty())
+
+    (code, reason, took), kept = run(both())
+    assert (code, reason) == (1001, "idle timeout")
+    assert 0.5 < took < 2.0
+    assert kept == "kept"
+
+
+# -- bad upgrades -----------------------------------------------------------------------
+
+
+def upgrade_request(path="/echo", key=True, version="13", extra="", upgrade=True):
+    lines = ["GET %s HTTP/1.1" % path, "Host: t"]
+    if upgrade:
+        lines += ["Upgrade: websocket", "Connection: Upgrade"]
+    if key is True:
+        lines.append("Sec-WebSocket-Key: " + base64.b64encode(os.urandom(16)).decode())
+    elif key:
+        lines.append("Sec-WebSocket-Key: " + key)
+    if version:
+        lines.append("Sec-WebSocket-Version: " + version)
+    return ("\r\n".join(lines) + "\r\n" + extra + "\r\n").encode()
+
+
+@pytest.mark.parametrize("name,request_bytes,status,header", [
+    ("missing key", upgrade_request(key=None), 400, None),
+    ("short key", upgrade_request(key="abc"), 400, None),
+    ("wrong version", upgrade_request(version="8"), 400, ("sec-websocket-version", "13")),
+    ("no version", upgrade_request(version=None), 400, ("sec-websocket-version", "13")),
+    ("unknown subprotocol", upgrade_request("/sub", extra="Sec-WebSocket-Protocol: x, y\r\n"),
+     400, None),
+    ("subprotocol on a route without any", upgrade_request(extra="Sec-WebSocket-Protocol: chat.v1\r\n"),
+     400, None),
+    ("oversized headers", upgrade_request(extra="X-Big: %s\r\n" % ("a" * 20000)), 431, None),
+    ("plain GET", b"GET /echo HTTP/1.1\r\nHost: t\r\n\r\n", 426, ("upgrade", "websocket")),
+    ("no Connection: upgrade",
+     b"GET /echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n", 426, ("upgrade", "websocket")),
+    ("POST", upgrade_request().replace(b"GET", b"POST", 1), 405, None),
+])
+def test_bad_upgrades(server, name, request_bytes, status, header):
+    with RawConn(server.port) as c:
+        c.send(request_bytes)
+        r = c.read_response()
+    assert r.status == status, (name, r)
+    if header:
+        assert (r.header(header[0]) or "").lower() == header[1], (name, r)
+    assert_serving(server)
+
+
+def test_upgrade_on_a_plain_route_is_plain_http(server):
+    with RawConn(server.port) as c:
+        c.send(upgrade_request("/"))
+        r = c.read_response()
+    assert (r.status, r.body) == (200, b"Hello, Anonymous")
+
+
+def test_open_refuses(server):
+    async def status(path):
+        try:
+            async with connect(server, path):
+                return 101
+        except websockets.InvalidStatusCode as e:
+            return e.status_code
+
+    assert run(status("/auth/lobby")) == 403
+    assert run(status("/auth/lobby?token=wrong")) == 403
+    assert run(status("/auth/teapot?token=secret")) == 418
+
+    async def ok():
+        async with connect(server, "/auth/l%C3%B6bby?token=secret") as ws:
+            hello = await ws.recv()
+            await ws.send("hi")
+            return hello, await ws.recv()
+
+    since = server.mark()
+    assert run(ok()) == ("welcome to löbby", "löbby@/auth/löbby: hi")
+    server.wait_log(r'auth closed 1000 ""', since=since)
+    assert_serving(server)
+
+
+def test_subprotocol_negotiation(server):
+    async def go(protos):
+        async with connect(server, "/sub", subprotocols=protos) as ws:
+            await ws.send("which")
+            return ws.subprotocol, await ws.recv()
+
+    assert run(go(["chat.v1"])) == ("chat.v1", "chat.v1")
+    # The route's preference wins over the client's order.
+    assert run(go(["chat.v1", "chat.v2"])) == ("chat.v2", "chat.v2")
+    assert run(go(["x", "chat.v1"])) == ("chat.v1", "chat.v1")
+    assert run(go(None)) == (None, "(none)")
+
+
+def test_permessage_deflate(server):
+    text = "compress me " * 5000
+    blob = os.urandom(300000)
+
+    async def go():
+        async with connect(server, "/deflate") as ws:
+            ext = ws.response_headers.get("Sec-WebSocket-Extensions") or ""
+            out = []
+            for m in (text, blob, "small", b""):
+                await ws.send(m)
+                out.append(await ws.recv())
+            return ext, out
+
+    ext, out = run(go())
+    assert "permessage-deflate" in ext
+    assert out == [text, blob, "small", b""]
+
+
+def test_broadcast(server):
+    async def go():
+        by_pid = {}
+        conns = []
+        for _ in range(24):
+            ws = await connect(server, "/room")
+            conns.append(ws)
+            pid = int((await ws.recv()).split()[1])
+            by_pid.setdefault(pid, []).append(ws)
+            if any(len(v) >= 3 for v in by_pid.values()):
+                break
+        pid, group = next((p, v) for p, v in by_pid.items() if len(v) >= 3)
+        others = [ws for p, v in by_pid.items() if p != pid for ws in v]
+        await group[0].send("hi all")
+        got = [await asyncio.wait_for(ws.recv(), 5) for ws in group]
+        leaked = []
+        for ws in others:
+            try:
+                leaked.append(await asyncio.wait_for(ws.recv(), 0.2))
+            except asyncio.TimeoutError:
+                pass
+        for ws in conns:
+            await ws.close()
+        return pid, len(group), got, leaked
+
+    pid, n, got, leaked = run(go())
+    assert got == ["%d: hi all" % pid] * n
+    assert leaked == []
+
+
+# -- load -----------------------------------------------------------------------------------
+
+
+def test_500_connections_and_http_meanwhile(server):
+    async def client(i):
+        async with connect(server, "/flood", open_timeout=20) as ws:
+            await ws.send("pid")
+            pid = int(await ws.recv())
+            for j in range(5):
+                await ws.send("echo %d-%d" % (i, j))
+                assert await ws.recv() == "%d-%d" % (i, j)
+            return pid
+
+    async def http(stop):
+        n = 0
+        async with aiohttp.ClientSession() as s:
+            while not stop.is_set():
+                async with s.get(server.url + "/") as r:
+                    assert r.status == 200
+                    assert await r.text() == "Hello, Anonymous"
+                n += 1
+        return n
+
+    async def go():
+        stop = asyncio.Event()
+        h = asyncio.ensure_future(http(stop))
+        pids = await asyncio.gather(*(client(i) for i in range(500)))
+        stop.set()
+        return pids, await h
+
+    pids, gets = run(go(), timeout=90)
+    workers = set(server.worker_pids())
+    assert set(pids) <= workers
+    assert len(set(pids)) == 2, "all 500 connections went to one worker"
+    assert gets > 0
+    assert_serving(server)
