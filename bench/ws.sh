@@ -33,7 +33,7 @@ command -v cc >/dev/null || die "cc not found"
 command -v curl >/dev/null || die "curl not found"
 [[ $ROUNDS =~ ^[1-9]$ ]] || die "ROUNDS must be 1..9"
 [[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 (seconds)"
-[[ $IDLE =~ ^[0-9]+$ ]] && [ "$IDLE" -le 50000 ] || die "IDLE must be 0..50000"
+if ! [[ $IDLE =~ ^[0-9]+$ ]] || [ "$IDLE" -gt 50000 ]; then die "IDLE must be 0..50000"; fi
 [[ $HOLD =~ ^[1-9][0-9]?$ ]] || die "HOLD must be 1..99 (seconds)"
 
 # The client holds IDLE sockets and each server's workers share them: raise
@@ -51,11 +51,11 @@ NODE_KIDS=
 LOAD_PID=
 
 stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
-    local pid=$1 sig=$2 i
+    local pid=$1 sig=$2 _
     [ -n "$pid" ] || return 0
     kill -0 "$pid" 2>/dev/null || return 0
     kill "-$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
+    for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -110,8 +110,8 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
 }
 
 wait_http() {  # wait_http PORT: until GET / answers "Hello, Anonymous" (15 s)
-    local i
-    for i in $(seq 150); do
+    local _
+    for _ in $(seq 150); do
         [ "$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)" = "Hello, Anonymous" ] &&
             return 0
         sleep 0.1
@@ -184,13 +184,13 @@ run_echo() {
 
 # run_idle SERVER: IDLE open connections; appends "idle SERVER open kB_before kB_after bytes_per_conn".
 run_idle() {
-    local pid port before after i opened
+    local pid port before after opened
     pid=$(server_pid "$1") port=$(server_port "$1")
     sleep 1                                   # let the echo run's sockets go
     before=$(worker_rss_kb "$pid")
     "$TMP/wsload" idle 127.0.0.1 "$port" /echo "$IDLE" "$HOLD" >"$TMP/idle.out" 2>&1 &
     LOAD_PID=$!
-    for i in $(seq 900); do                    # up to 90 s to open them all
+    for _ in $(seq 900); do                    # up to 90 s to open them all
         grep -q '^open' "$TMP/idle.out" && break
         kill -0 "$LOAD_PID" 2>/dev/null || break
         sleep 0.1
@@ -201,7 +201,9 @@ run_idle() {
     stop_pid "$LOAD_PID" TERM
     wait "$LOAD_PID" 2>/dev/null || true
     LOAD_PID=
-    [ -n "$opened" ] && [ "$opened" -gt 0 ] || die "no idle connection opened on $1: $(cat "$TMP/idle.out")"
+    if [ -z "$opened" ] || [ "$opened" -eq 0 ]; then
+        die "no idle connection opened on $1: $(cat "$TMP/idle.out")"
+    fi
     echo "idle $1 $opened $before $after $(( (after - before) * 1024 / opened ))" >>"$RESULTS"
 }
 

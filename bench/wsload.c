@@ -370,10 +370,10 @@ static void usage(void)
     exit(2);
 }
 
-int main(int argc, char **argv)
+/* Reads the command line into the globals; exits with the usage if bad. */
+static double parse_args(int argc, char **argv)
 {
-    double secs, t0, deadline;
-    int i;
+    double secs;
 
     if (argc < 7)
         usage();
@@ -390,6 +390,14 @@ int main(int argc, char **argv)
     msg_size = mode_echo ? (size_t)atol(argv[7]) : 0;
     if (nconns < 1 || nconns > MAX_CONNS || secs <= 0 || secs > 600)
         usage();
+    return secs;
+}
+
+/* Allocates the connections, their buffers and frames, and the epoll set. */
+static void setup(void)
+{
+    int i;
+
     conns = calloc((size_t)nconns, sizeof(*conns));
     hist = calloc(HIST_US, sizeof(*hist));
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -405,20 +413,28 @@ int main(int argc, char **argv)
             conns[i].frame = make_frame(msg_size, (uint32_t)rand(),
                                         &conns[i].framelen);
     }
-    start_more();
-    deadline = now() + 60;          /* opening is bounded too */
-    while (opened + (int)errors < nconns && now() < deadline)
-        loop(now() + 0.5, 0);
-    if (!mode_echo) {
-        printf("open %d errors %llu\n", opened, (unsigned long long)errors);
-        fflush(stdout);
-        loop(now() + secs, 0);
-        for (i = 0; i < nconns; i++)
-            if (conns[i].state != C_DEAD)
-                close(conns[i].fd);
-        printf("closed\n");
-        return 0;
-    }
+}
+
+/* Opens every connection (at most 60 s), then holds them idle for secs. */
+static void run_idle(double secs)
+{
+    int i;
+
+    printf("open %d errors %llu\n", opened, (unsigned long long)errors);
+    fflush(stdout);
+    loop(now() + secs, 0);
+    for (i = 0; i < nconns; i++)
+        if (conns[i].state != C_DEAD)
+            close(conns[i].fd);
+    printf("closed\n");
+}
+
+/* Starts one message on every open connection and keeps them busy for secs. */
+static void run_echo(double secs)
+{
+    double t0;
+    int i;
+
     for (i = 0; i < nconns; i++)
         if (conns[i].state == C_OPEN)
             send_message(&conns[i]);
@@ -428,5 +444,20 @@ int main(int argc, char **argv)
            (unsigned long long)msgs, (double)msgs / (now() - t0),
            percentile(0.50), percentile(0.99), (unsigned long long)errors,
            opened);
+}
+
+int main(int argc, char **argv)
+{
+    double secs = parse_args(argc, argv), deadline;
+
+    setup();
+    start_more();
+    deadline = now() + 60;          /* opening is bounded too */
+    while (opened + (int)errors < nconns && now() < deadline)
+        loop(now() + 0.5, 0);
+    if (mode_echo)
+        run_echo(secs);
+    else
+        run_idle(secs);
     return 0;
 }

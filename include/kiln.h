@@ -214,9 +214,12 @@ struct kiln_ws_handlers {
      * for convenience, len excludes the NUL) and 1 for binary. */
     void (*message)(kiln_ws *ws, int binary, const void *msg, size_t len,
                     void *data);
-    /* The connection closed: the peer's close code and reason, or 1006 ""
-     * when it went away without one.  `ws` is freed after this returns.
-     * May be NULL. */
+    /* The connection closed.  When the peer closed first: its close code
+     * and reason; when kiln or the handler closed first (kiln_ws_close,
+     * max_msg_size 1009, send queue 1008, shutdown 1001): that code and
+     * reason; 1006 "" when the connection ended without a close handshake
+     * (peer gone, heartbeat missed, invalid UTF-8 answered by 1007 on the
+     * wire).  `ws` is freed after this returns.  May be NULL. */
     void (*close)(kiln_ws *ws, int code, const char *reason, void *data);
     /* Subprotocols this route speaks, NULL-terminated, in preference order;
      * NULL: none (a client that asks only for others gets a 400). */

@@ -1,6 +1,7 @@
 /* listen.c -- listening sockets: parse an address text, bind and listen on it, describe what was bound. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,9 +11,6 @@
 #include <unistd.h>
 
 #include "listen.h"
-
-/* The process that bound the sockets; only it removes unix socket files. */
-static pid_t listen_owner;
 
 /* "8080" -> 8080.  0, or -1 when not 0..65535 written in digits. */
 static int parse_port(const char *s, in_port_t *port)
@@ -231,7 +229,7 @@ int listen_open(struct listener *l, const char *text, int backlog,
     l->addr = strdup(text);
     if (l->addr == NULL)
         goto fail;
-    listen_owner = getpid();
+    l->owner = getpid();
     return 0;
 
 fail:
@@ -244,16 +242,93 @@ fail:
     return -1;
 }
 
-/* Closes the socket; in the process that bound it, removes a unix socket file. */
+/* Closes the socket; in the process that owns it, removes a unix socket file. */
 void listen_close(struct listener *l)
 {
-    if (l->fd >= 0) {
+    if (l->fd >= 0 && l->family == AF_UNIX && getpid() == l->owner &&
+        strncmp(l->bound, "unix:", 5) == 0)
+        unlink(l->bound + 5);
+    listen_release(l);
+}
+
+void listen_release(struct listener *l)
+{
+    if (l->fd >= 0)
         close(l->fd);
-        if (l->family == AF_UNIX && getpid() == listen_owner &&
-            strncmp(l->bound, "unix:", 5) == 0)
-            unlink(l->bound + 5);
-    }
     l->fd = -1;
     free(l->addr);
     l->addr = NULL;
+}
+
+int listen_adopt(struct listener *l, int fd, const char *text, int own,
+                 char *err, size_t errlen)
+{
+    struct sockaddr_storage got;
+    socklen_t len = sizeof got, optlen = sizeof(int);
+    const char *call = "getsockopt(SO_ACCEPTCONN)";
+    int listening = 0, fl;
+
+    memset(l, 0, sizeof *l);
+    l->fd = -1;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &optlen) < 0)
+        goto fail;
+    errno = EINVAL;
+    if (!listening)
+        goto fail;
+    call = "getsockname";
+    memset(&got, 0, sizeof got);
+    if (getsockname(fd, (struct sockaddr *)&got, &len) < 0)
+        goto fail;
+    call = "fcntl";
+    fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        goto fail;
+    describe(&got, l->bound, sizeof l->bound);
+    call = "strdup";
+    l->addr = strdup(text != NULL ? text : l->bound);
+    if (l->addr == NULL)
+        goto fail;
+    l->fd = fd;
+    l->family = got.ss_family;
+    l->owner = own ? getpid() : 0;
+    return 0;
+
+fail:
+    snprintf(err, errlen, "%s(fd %d) failed: %s", call, fd,
+             errno == EINVAL && !listening ? "not a listening socket" : strerror(errno));
+    return -1;
+}
+
+/* Compares two socket addresses of the families kiln listens on. */
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+        return x->sin6_port == y->sin6_port &&
+               memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    if (a->ss_family == AF_UNIX)
+        return strcmp(((const struct sockaddr_un *)a)->sun_path,
+                      ((const struct sockaddr_un *)b)->sun_path) == 0;
+    return 0;
+}
+
+int listen_bound_to(int fd, const char *text)
+{
+    struct sockaddr_storage want, got;
+    socklen_t wantlen, gotlen = sizeof got;
+    char why[200];
+
+    memset(&got, 0, sizeof got);
+    if (listen_parse(text, &want, &wantlen, why, sizeof why) < 0 ||
+        getsockname(fd, (struct sockaddr *)&got, &gotlen) < 0)
+        return 0;
+    return same_address(&want, &got);
 }

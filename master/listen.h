@@ -10,12 +10,17 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 struct listener {
     char *addr;                 /* as written in the config / -l */
     int fd;                     /* non-blocking, close-on-exec */
     int family;                 /* AF_INET, AF_INET6, AF_UNIX */
     char bound[128];            /* what it is bound to, e.g. "127.0.0.1:41234" */
+    pid_t owner;                /* the process that removes a unix socket's
+                                   file on close, or 0 for none */
+    int extra;                  /* handed over without a config address:
+                                   served by every generation */
 };
 
 /* Parses `text`.  Returns 0, or -1 with a message in err. */
@@ -32,5 +37,22 @@ int listen_open(struct listener *l, const char *text, int backlog,
 
 /* Closes the socket (and unlinks a unix socket's file).  Frees l->addr. */
 void listen_close(struct listener *l);
+
+/* Closes the socket, leaving a unix socket's file to the process it was
+ * handed over to.  Frees l->addr. */
+void listen_release(struct listener *l);
+
+/*
+ * Takes over `fd`, a listening stream socket inherited from another process,
+ * as l: close-on-exec and non-blocking, described by getsockname.  `text` is
+ * its config address, or NULL to use the description.  `own`: remove a unix
+ * socket's file on close.  0, or -1 with "CALL(fd N) failed: ..." in err (fd
+ * left open).
+ */
+int listen_adopt(struct listener *l, int fd, const char *text, int own,
+                 char *err, size_t errlen);
+
+/* 1 when socket `fd` is bound to the address `text` means, else 0. */
+int listen_bound_to(int fd, const char *text);
 
 #endif

@@ -1,16 +1,16 @@
-/* main.c -- kiln's command line: options, `kiln -t` (test config and plugins), then the master. */
+/* main.c -- kiln's command line: options, `kiln -t` (test config and plugins), `kiln -s` (signal the master), then the master. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
+#include "control.h"
 #include "kiln.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
-#include "plugin.h"
-#include "router.h"
 #include "scoreboard.h"
 
 #define EXIT_USAGE 2
@@ -18,17 +18,21 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: kiln [-c FILE] [-l ADDR]... [-w N|auto] [-t] [-V] [-h]\n"
+        "usage: kiln [-c FILE] [-l ADDR]... [-w N|auto] [-t] [-s SIGNAL] [-V] [-h]\n"
         "  -c FILE   configuration file (default " KILN_CONF ")\n"
         "  -l ADDR   listen on ADDR instead of the config's listen list;\n"
         "            repeatable (127.0.0.1:8080, [::1]:8080, *:8080, 8080,\n"
         "            unix:/path)\n"
         "  -w N      number of workers, 1 to %d, or auto (one per CPU)\n"
         "  -t        test the configuration and the plugins, then exit\n"
+        "  -s SIGNAL send SIGNAL to the master named by the pidfile: reload,\n"
+        "            stop (fast), quit (graceful) or reopen (the log files)\n"
         "  -V        print the version and exit\n"
         "  -h        print this help and exit\n"
         "Signals: HUP reloads, TERM/QUIT stop gracefully, INT stops now,\n"
-        "USR1 reopens the log file.\n", SCOREBOARD_SLOTS / 2);
+        "USR1 reopens the log files, USR2 starts a new binary, WINCH stops the\n"
+        "workers of an upgraded-from master, TTIN/TTOU add/remove a worker.\n",
+        SCOREBOARD_SLOTS / 2);
 }
 
 /* -w: "auto" -> 0, "1".."128" -> N; -1 when bad. */
@@ -71,29 +75,17 @@ static int test_config(const struct master_options *o)
 {
     char err[1024];
     struct config *cfg;
-    struct router *router = NULL;
-    struct plugin_set ps;
     int ok = 0;
 
-    memset(&ps, 0, sizeof ps);
     cfg = master_load_config(o, err, sizeof err);
     if (cfg == NULL) {
         fprintf(stderr, "kiln: %s\n", err);
         goto done;
     }
     log_set_level(cfg->log_level);
-    router = router_new();
-    if (router == NULL) {
-        log_error("router_new() failed: out of memory");
-        goto done;
-    }
-    if (plugins_load(&ps, cfg->plugin_dir, cfg, router) < 0)
-        goto done;
-    ok = 1;
+    ok = check_plugins(cfg) == 0;
 
 done:
-    plugins_unload(&ps);
-    router_free(router);
     config_free(cfg);
     free(cfg);
     fprintf(stderr, "kiln: configuration file %s test %s\n", o->conf_file,
@@ -102,11 +94,12 @@ done:
 }
 
 /* Reads the options into o.  0 to go on, or the exit code (+1) to end with. */
-static int parse_args(int argc, char **argv, struct master_options *o, int *test)
+static int parse_args(int argc, char **argv, struct master_options *o, int *test,
+                      const char **action)
 {
     int c;
 
-    while ((c = getopt(argc, argv, "c:l:w:tVh")) != -1) {
+    while ((c = getopt(argc, argv, "c:l:w:ts:Vh")) != -1) {
         switch (c) {
         case 'c': o->conf_file = optarg; break;
         case 'l':
@@ -125,6 +118,15 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
             }
             break;
         case 't': *test = 1; break;
+        case 's':
+            if (control_signal(optarg) == 0) {
+                fprintf(stderr, "kiln: -s: expected reload, stop, quit or reopen, "
+                        "got \"%s\"\n", optarg);
+                usage(stderr);
+                return EXIT_USAGE + 1;
+            }
+            *action = optarg;
+            break;
         case 'V':
             printf("kiln %d.%d.%d\n", KILN_VERSION_MAJOR, KILN_VERSION_MINOR,
                    KILN_VERSION_PATCH);
@@ -143,13 +145,16 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
 
 int main(int argc, char **argv)
 {
-    struct master_options o = { .conf_file = KILN_CONF, .workers = -1 };
+    struct master_options o = { .conf_file = KILN_CONF, .workers = -1, .argv = argv };
+    const char *action = NULL;
     int test = 0, rc;
 
     log_set_ident("master");
-    rc = parse_args(argc, argv, &o, &test);
+    rc = parse_args(argc, argv, &o, &test, &action);
     if (rc != 0)
         return rc - 1;
+    if (action != NULL)
+        return control_send(&o, action);
     if (test)
         return test_config(&o);
     return master_run(&o);

@@ -7,14 +7,19 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "config.h"
+#include "handover.h"
 #include "kiln.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
 #include "scoreboard.h"
+#include "systemd.h"
+#include "watch.h"
 #include "worker.h"
 
 #define MAX_WORKERS (SCOREBOARD_SLOTS / 2)
@@ -25,8 +30,13 @@
 #define BACKOFF_FIRST 0.1       /* respawn delay after a crash, doubling */
 #define BACKOFF_MAX 10.0
 #define BACKOFF_RESET 10.0      /* a worker that lived this long resets it */
+#define CHECK_TIMEOUT 30.0      /* a reload's plugin check must end by then */
+#define WATCHDOG_INTERVAL 0.5   /* heartbeat and max_requests checks */
+#define MAX_DRAINING 4          /* draining generations kept at once */
 
-static const int master_signals[5] = { SIGHUP, SIGTERM, SIGQUIT, SIGINT, SIGUSR1 };
+const int master_signals[MASTER_NSIGNALS] = {
+    SIGHUP, SIGTERM, SIGQUIT, SIGINT, SIGUSR1, SIGUSR2, SIGWINCH, SIGTTIN, SIGTTOU
+};
 
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents);
 static void on_gen_timer(struct ev_loop *loop, ev_timer *t, int revents);
@@ -164,14 +174,21 @@ static int open_listeners(struct master *m, const struct config *c,
     return 0;
 }
 
-/* Closes the listeners that neither the current nor a starting generation uses. */
+/* Whether a listener is still wanted: by the current generation, a starting
+ * one, the config a plugin check runs for, or every one (a handed-over extra). */
+static int listener_used(const struct master *m, const struct listener *l)
+{
+    return l->extra ||
+           (m->current && in_config(m->current->cfg, l->addr)) ||
+           (m->pending && in_config(m->pending->cfg, l->addr)) ||
+           (m->check_cfg && in_config(m->check_cfg, l->addr));
+}
+
+/* Closes the listeners nothing uses any more. */
 static void close_unused_listeners(struct master *m)
 {
     for (size_t i = 0; i < m->nls;) {
-        const char *addr = m->ls[i].addr;
-
-        if ((m->current && in_config(m->current->cfg, addr)) ||
-            (m->pending && in_config(m->pending->cfg, addr))) {
+        if (listener_used(m, &m->ls[i])) {
             i++;
             continue;
         }
@@ -288,14 +305,17 @@ static int pick_slot(const struct master *m)
     return -1;
 }
 
-/* Stops, on the child's copy of the loop, every watcher the master started. */
+/* Stops, on the child's copy of the loop, every watcher the master started,
+ * and closes the master's own descriptors (channels, inotify). */
 static void child_stop_watchers(struct master *m)
 {
-    for (size_t i = 0; i < 5; i++)
+    for (size_t i = 0; i < MASTER_NSIGNALS; i++)
         ev_signal_stop(m->loop, &m->sig[i]);
     ev_child_stop(m->loop, &m->child);
     ev_timer_stop(m->loop, &m->respawn);
     ev_timer_stop(m->loop, &m->stop_timer);
+    ev_timer_stop(m->loop, &m->watchdog);
+    ev_timer_stop(m->loop, &m->check_timer);
     for (struct generation *g = m->gens; g; g = g->next)
         ev_timer_stop(m->loop, &g->timer);
     for (struct worker_proc *w = m->workers; w; w = w->next) {
@@ -303,34 +323,54 @@ static void child_stop_watchers(struct master *m)
         if (w->chan >= 0)
             close(w->chan);
     }
+    watch_close(m);
+}
+
+/* In a freshly forked child: leaves the master's loop and signal mask. */
+static void child_detach(struct master *m)
+{
+    sigset_t none;
+
+    ev_loop_fork(m->loop);
+    child_stop_watchers(m);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Whether generation g serves on listener l. */
+static int gen_uses(const struct generation *g, const struct listener *l)
+{
+    return l->extra || in_config(g->cfg, l->addr);
 }
 
 /*
  * In a freshly forked child: drops the master's state (watchers, the other
- * workers' channels, listeners the generation does not use), then becomes
- * worker `id` of generation `g`.  Never returns.
+ * workers' channels, listeners the generation does not use) and root, then
+ * becomes worker `id` of generation `g`.  Never returns.
  */
 static void __attribute__((noreturn))
 child_run(struct master *m, struct generation *g, unsigned id, int slot,
           int chan, int master_end)
 {
-    struct listener ls[CONFIG_MAX_LISTEN];
+    struct listener ls[MASTER_MAX_LISTENERS];
     struct worker_args a;
+    char err[256];
     size_t n = 0;
 
-    ev_loop_fork(m->loop);
-    child_stop_watchers(m);
+    child_detach(m);
     close(master_end);
-    for (size_t i = 0; i < g->cfg->nlisten; i++) {
-        struct listener *l = find_listener(m, g->cfg->listen[i]);
-        if (l != NULL)
-            ls[n++] = *l;
-    }
-    for (size_t i = 0; i < m->nls; i++)
-        if (!in_config(g->cfg, m->ls[i].addr))
+    for (size_t i = 0; i < m->nls; i++) {
+        if (gen_uses(g, &m->ls[i]))
+            ls[n++] = m->ls[i];
+        else
             close(m->ls[i].fd);
+    }
     log_set_ident("worker");
     m->sb->slot[slot].pid = getpid();
+    if (check_drop_privileges(g->cfg, err, sizeof err) < 0) {
+        log_error("worker cannot start: %s", err);
+        exit(EXIT_BOOT_FAILURE);
+    }
     a = (struct worker_args){
         .cfg = g->cfg, .listeners = ls, .nlisteners = n, .chan_fd = chan,
         .slot = &m->sb->slot[slot], .generation = g->id, .id = id
@@ -338,8 +378,19 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot,
     worker_main(&a);
 }
 
-/* Forks worker `id` of generation `g`.  0, or -1 (logged). */
-static int worker_spawn(struct master *m, struct generation *g, unsigned id)
+/* The request count after which a new worker of g is recycled (0: never). */
+static uint64_t draw_max_requests(const struct generation *g)
+{
+    uint64_t jitter = g->cfg->max_requests_jitter;
+
+    if (g->cfg->max_requests == 0)
+        return 0;
+    return g->cfg->max_requests + (jitter ? (uint64_t)random() % (jitter + 1) : 0);
+}
+
+/* Forks worker `id` of generation `g`.  The new worker, or NULL (logged). */
+static struct worker_proc *worker_spawn(struct master *m, struct generation *g,
+                                        unsigned id)
 {
     struct worker_proc *w = NULL;
     int sv[2] = { -1, -1 }, slot = pick_slot(m);
@@ -347,7 +398,7 @@ static int worker_spawn(struct master *m, struct generation *g, unsigned id)
 
     if (slot < 0) {
         log_error("no free scoreboard slot for worker %u of generation %u", id, g->id);
-        return -1;
+        return NULL;
     }
     w = calloc(1, sizeof *w);
     if (w == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -370,6 +421,7 @@ static int worker_spawn(struct master *m, struct generation *g, unsigned id)
     m->sb->slot[slot].pid = pid;
     *w = (struct worker_proc){
         .pid = pid, .id = id, .slot = slot, .chan = sv[0],
+        .max_requests = draw_max_requests(g),
         .started = ev_now(m->loop), .gen = g, .m = m, .next = m->workers
     };
     ev_io_init(&w->io, on_chan, sv[0], EV_READ);
@@ -377,7 +429,7 @@ static int worker_spawn(struct master *m, struct generation *g, unsigned id)
     ev_io_start(m->loop, &w->io);
     m->workers = w;
     log_debug("worker %ld (%u of generation %u) started", (long)pid, id, g->id);
-    return 0;
+    return w;
 
 fail:
     if (sv[0] >= 0) {
@@ -385,14 +437,14 @@ fail:
         close(sv[1]);
     }
     free(w);
-    return -1;
+    return NULL;
 }
 
 /* Forks every worker of a generation.  0, or -1 (logged) at the first failure. */
 static int gen_spawn_all(struct master *m, struct generation *g)
 {
     for (unsigned id = 0; id < g->nworkers; id++)
-        if (worker_spawn(m, g, id) < 0)
+        if (worker_spawn(m, g, id) == NULL)
             return -1;
     return 0;
 }
@@ -415,6 +467,33 @@ static void worker_send(struct worker_proc *w, char cmd)
     if (w->chan >= 0 && send(w->chan, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
         return;
     kill(w->pid, cmd == CHAN_STOP ? SIGINT : SIGQUIT);
+}
+
+/*
+ * Tells a worker to reopen its log: CHAN_REOPEN carrying `fd` (the master's
+ * freshly opened log file, so that a worker without the right to open it
+ * still follows), or SIGUSR1 when the channel fails.
+ */
+static void worker_reopen(struct worker_proc *w, int fd)
+{
+    char cmd = CHAN_REOPEN, ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { &cmd, 1 };
+    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+    struct cmsghdr *cm;
+
+    if (fd >= 0) {
+        memset(ctl, 0, sizeof ctl);
+        msg.msg_control = ctl;
+        msg.msg_controllen = sizeof ctl;
+        cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    if (w->chan >= 0 && sendmsg(w->chan, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
+        return;
+    kill(w->pid, SIGUSR1);
 }
 
 /* Sends `cmd` to every worker of g (g NULL: of every generation). */
@@ -479,6 +558,37 @@ static void pid_list(const struct master *m, const struct generation *g,
     }
 }
 
+/* Draining generations, not counting those already killed. */
+static size_t draining_count(const struct master *m, const struct generation **oldest)
+{
+    size_t n = 0;
+
+    for (const struct generation *g = m->gens; g; g = g->next) {
+        if (g->state != GEN_DRAINING || g->killed || gen_alive(m, g) == 0)
+            continue;
+        n++;
+        *oldest = g;                /* the list is newest first */
+    }
+    return n;
+}
+
+/* Keeps at most MAX_DRAINING generations draining: SIGKILLs the oldest. */
+static void cap_draining(struct master *m)
+{
+    const struct generation *oldest = NULL;
+
+    while (draining_count(m, &oldest) > MAX_DRAINING) {
+        struct generation *g = (struct generation *)oldest;
+
+        log_warn("more than %d generations draining: killing generation %u "
+                 "(%zu workers) now", MAX_DRAINING, g->id, gen_alive(m, g));
+        g->killed = 1;
+        for (struct worker_proc *w = m->workers; w; w = w->next)
+            if (w->gen == g)
+                kill(w->pid, SIGKILL);
+    }
+}
+
 /* Tells every generation but the current one to drain, with a kill deadline. */
 static void drain_old(struct master *m)
 {
@@ -489,6 +599,7 @@ static void drain_old(struct master *m)
         send_all(m, g, CHAN_QUIT);
         gen_timer(m, g, g->cfg->graceful_timeout + KILL_MARGIN);
     }
+    cap_draining(m);
 }
 
 /* A reload's generation is all ready: it takes over, the old one drains. */
@@ -500,6 +611,7 @@ static void reload_commit(struct master *m)
     g->state = GEN_ACTIVE;
     m->current = g;
     m->pending = NULL;
+    m->winched = 0;
     log_info("reload: generation %u ready, generation %u draining", g->id, old->id);
     drain_old(m);
     close_unused_listeners(m);
@@ -507,6 +619,8 @@ static void reload_commit(struct master *m)
         next = o->next;
         gen_maybe_free(m, o);
     }
+    watch_update(m);
+    systemd_ready();
     if (m->hup_queued)
         reload_start(m);
 }
@@ -524,8 +638,31 @@ static void gen_ready(struct master *m, struct generation *g)
     }
     g->state = GEN_ACTIVE;
     m->booted = 1;
+    systemd_ready();
     if (m->hup_queued)
         reload_start(m);
+}
+
+/* The retiring worker that `w` was started to replace, or NULL. */
+static struct worker_proc *retiring_of(struct master *m, const struct worker_proc *w)
+{
+    for (struct worker_proc *o = m->workers; o; o = o->next)
+        if (o != w && o->gen == w->gen && o->id == w->id && o->retiring && !o->told)
+            return o;
+    return NULL;
+}
+
+/* A replacement for a worker past max_requests is ready: the old one drains. */
+static void replacement_ready(struct master *m, struct worker_proc *w)
+{
+    struct worker_proc *old = retiring_of(m, w);
+
+    w->replacing = 0;
+    if (old == NULL)
+        return;
+    log_info("worker %ld took over from worker %ld, which drains", (long)w->pid,
+             (long)old->pid);
+    worker_send(old, CHAN_QUIT);
 }
 
 static void on_ready(struct master *m, struct worker_proc *w)
@@ -537,6 +674,8 @@ static void on_ready(struct master *m, struct worker_proc *w)
     w->ready = 1;
     if (g->state != GEN_STARTING) {
         log_debug("worker %ld of generation %u ready", (long)w->pid, g->id);
+        if (w->replacing)
+            replacement_ready(m, w);
         return;
     }
     if (++g->nready == g->nworkers)
@@ -567,59 +706,152 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 /* ---- reload ----------------------------------------------------------------- */
 
 /*
- * Gives up a reload: the new generation is told to stop, the listeners only
- * it used are closed, the log goes back to the current config's.  `why`
- * says what failed.
+ * The end of a reload that failed before or while its generation started:
+ * the listeners only it wanted are closed, the log goes back to the current
+ * config's, `why` is logged, and a reload queued meanwhile starts.
  */
+static void reload_failed(struct master *m, const char *why)
+{
+    char err[512];
+
+    close_unused_listeners(m);
+    if (apply_log(m->current->cfg, err, sizeof err) < 0)
+        log_error("%s", err);
+    log_error("reload failed: %s; keeping generation %u", why, m->current->id);
+    systemd_ready();
+    if (m->hup_queued)
+        reload_start(m);
+}
+
+/* Gives up a reload whose generation was forked: it is told to stop. */
 static void reload_abort(struct master *m, const char *why)
 {
     struct generation *g = m->pending;
-    char err[512];
 
     m->pending = NULL;
     g->state = GEN_ABORTED;
     send_all(m, g, CHAN_STOP);
     gen_timer(m, g, FAST_STOP_TIMEOUT);
-    close_unused_listeners(m);
-    if (apply_log(m->current->cfg, err, sizeof err) < 0)
-        log_error("%s", err);
-    log_error("reload failed: %s; keeping generation %u", why, m->current->id);
     gen_maybe_free(m, g);
-    if (m->hup_queued)
-        reload_start(m);
+    reload_failed(m, why);
 }
 
-/* Reads the config again and starts a new generation with it (SIGHUP). */
+/* The plugins passed their check: starts the reload's generation (takes cfg). */
+static void reload_spawn(struct master *m, struct config *cfg)
+{
+    struct generation *g = gen_new(m, cfg);
+    char why[128];
+
+    if (g == NULL) {
+        config_free(cfg);
+        free(cfg);
+        reload_failed(m, "out of memory");
+        return;
+    }
+    m->pending = g;
+    gen_timer(m, g, READY_TIMEOUT);
+    if (gen_spawn_all(m, g) < 0) {
+        snprintf(why, sizeof why, "generation %u could not be forked", g->id);
+        reload_abort(m, why);
+    }
+}
+
+/*
+ * The throwaway process of a reload: loads cfg's plugins once, as the
+ * workers would (same user, init hooks run), and exits 0 when all load.
+ */
+static void __attribute__((noreturn))
+check_child(struct master *m, const struct config *cfg)
+{
+    char err[256];
+
+    child_detach(m);
+    for (size_t i = 0; i < m->nls; i++)
+        close(m->ls[i].fd);
+    log_set_ident("check");
+    if (check_drop_privileges(cfg, err, sizeof err) < 0) {
+        log_error("plugin check cannot start: %s", err);
+        _exit(1);
+    }
+    _exit(check_plugins(cfg) == 0 ? 0 : 1);
+}
+
+/* Forks the plugin check of cfg, kept until it ends.  0, or -1 with err. */
+static int check_start(struct master *m, struct config *cfg, char *err, size_t errlen)
+{
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        snprintf(err, errlen, "fork() for the plugin check failed: %s", strerror(errno));
+        return -1;
+    }
+    if (pid == 0)
+        check_child(m, cfg);
+    m->check_pid = pid;
+    m->check_cfg = cfg;
+    ev_timer_set(&m->check_timer, CHECK_TIMEOUT, 0);
+    ev_timer_start(m->loop, &m->check_timer);
+    log_debug("checking the plugins of %s in process %ld", cfg->plugin_dir, (long)pid);
+    return 0;
+}
+
+/* The plugin check ended: a clean exit starts the generation, else the reload fails. */
+static void check_done(struct master *m, int status)
+{
+    struct config *cfg = m->check_cfg;
+    char how[128], why[256];
+
+    ev_timer_stop(m->loop, &m->check_timer);
+    m->check_pid = 0;
+    m->check_cfg = NULL;
+    if (!m->stopping && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        reload_spawn(m, cfg);
+        return;
+    }
+    config_free(cfg);
+    free(cfg);
+    if (m->stopping)
+        return;
+    status_long(status, how, sizeof how);
+    snprintf(why, sizeof why, "the plugin check %s (its error is logged above)", how);
+    reload_failed(m, why);
+}
+
+static void on_check_timer(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct master *m = t->data;
+
+    (void)loop;
+    (void)revents;
+    log_error("the plugin check (process %ld) did not end within %.0f s: a plugin's "
+              "init hangs?  killed", (long)m->check_pid, CHECK_TIMEOUT);
+    kill(m->check_pid, SIGKILL);
+}
+
+/*
+ * Reads the config again, opens its new listeners and has a throwaway
+ * process check its plugins; the new generation starts once they pass.
+ */
 static void reload_start(struct master *m)
 {
     char err[1024];
     struct config *cfg;
-    struct generation *g;
 
-    if (m->pending != NULL || !m->booted) {
+    if (m->pending != NULL || m->check_pid != 0 || !m->booted) {
         m->hup_queued = 1;
         log_info("reload queued until the generation starting now is ready");
         return;
     }
     m->hup_queued = 0;
+    systemd_reloading();
     log_info("reloading %s", m->opt->conf_file);
     cfg = master_load_config(m->opt, err, sizeof err);
     if (cfg == NULL)
         goto fail;
     if (open_listeners(m, cfg, err, sizeof err) < 0 ||
-        apply_log(cfg, err, sizeof err) < 0)
+        apply_log(cfg, err, sizeof err) < 0 ||
+        check_start(m, cfg, err, sizeof err) < 0)
         goto fail;
-    g = gen_new(m, cfg);
-    if (g == NULL) {
-        snprintf(err, sizeof err, "out of memory");
-        goto fail;
-    }
-    m->pending = g;
-    gen_timer(m, g, READY_TIMEOUT);
-    if (gen_spawn_all(m, g) < 0) {
-        snprintf(err, sizeof err, "generation %u could not be forked", g->id);
-        reload_abort(m, err);
-    }
     return;
 
 fail:
@@ -627,8 +859,15 @@ fail:
         config_free(cfg);
         free(cfg);
     }
-    close_unused_listeners(m);
-    log_error("reload failed: %s; keeping generation %u", err, m->current->id);
+    reload_failed(m, err);
+}
+
+void master_reload(struct master *m, const char *why)
+{
+    if (m->stopping)
+        return;
+    log_info("%s, reloading", why);
+    reload_start(m);
 }
 
 /* A generation's deadline: a reload not ready in time, or a drain overdue. */
@@ -657,8 +896,9 @@ static void on_gen_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- supervision ------------------------------------------------------------ */
 
-/* Replaces missing workers of the current generation after a back-off. */
-static void schedule_respawn(struct master *m, double lived)
+/* The delay before replacing a crashed worker: doubles with each crash in a
+ * row, back to the first once a worker lived BACKOFF_RESET seconds. */
+static double crash_backoff(struct master *m, double lived)
 {
     double delay = BACKOFF_FIRST;
 
@@ -669,12 +909,28 @@ static void schedule_respawn(struct master *m, double lived)
     if (delay > BACKOFF_MAX)
         delay = BACKOFF_MAX;
     m->crash_streak++;
+    return delay;
+}
+
+/* Fills the current generation's missing places in `delay` s, unless a
+ * later respawn is already due.  1 when the timer was (re)armed. */
+static int respawn_in(struct master *m, double delay)
+{
     if (ev_is_active(&m->respawn) && ev_timer_remaining(m->loop, &m->respawn) >= delay)
-        return;
+        return 0;
     ev_timer_stop(m->loop, &m->respawn);
     ev_timer_set(&m->respawn, delay, 0);
     ev_timer_start(m->loop, &m->respawn);
-    log_info("replacing it in %.1f s", delay);
+    return 1;
+}
+
+/* Replaces a crashed worker after the back-off. */
+static void schedule_respawn(struct master *m, double lived)
+{
+    double delay = crash_backoff(m, lived);
+
+    if (respawn_in(m, delay))
+        log_info("replacing it in %.1f s", delay);
 }
 
 static int has_worker(const struct master *m, const struct generation *g, unsigned id)
@@ -697,7 +953,7 @@ static void on_respawn(struct ev_loop *loop, ev_timer *t, int revents)
     for (unsigned id = 0; id < g->nworkers; id++) {
         if (has_worker(m, g, id))
             continue;
-        if (worker_spawn(m, g, id) < 0) {
+        if (worker_spawn(m, g, id) == NULL) {
             schedule_respawn(m, 0);
             return;
         }
@@ -736,38 +992,216 @@ static void start_failed(struct master *m, struct generation *g, pid_t pid, int 
     stop_start(m, STOP_FAST);
 }
 
-/* What happens when a worker is reaped depends on its generation's state. */
+/*
+ * A worker of the serving generation is gone (`dead` is a copy of its
+ * record): a crash is logged, and its place is filled -- after a back-off
+ * for a crash, at once when it was told to go (recycled, TTOU'd places
+ * excepted).
+ */
+static void worker_gone(struct master *m, const struct worker_proc *dead, int status,
+                        const struct scoreboard_slot *slot, double lived)
+{
+    struct generation *g = dead->gen;
+    struct worker_proc *old;
+
+    if (!dead->told && !dead->stuck)
+        report_crash(dead->pid, status, slot);
+    if (dead->replacing && (old = retiring_of(m, dead)) != NULL) {
+        old->retiring = 0;
+        m->recycle_after = ev_now(m->loop) + crash_backoff(m, lived);
+        log_warn("worker %ld, started to replace worker %ld, is gone; worker %ld "
+                 "keeps serving for now", (long)dead->pid, (long)old->pid, (long)old->pid);
+        return;
+    }
+    if (dead->id >= g->nworkers || has_worker(m, g, dead->id))
+        return;
+    if (dead->told)
+        respawn_in(m, 0);
+    else
+        schedule_respawn(m, lived);
+}
+
+/* What happens when a child is reaped depends on what it was. */
 static void on_child(struct ev_loop *loop, ev_child *c, int revents)
 {
     struct master *m = c->data;
-    struct worker_proc *w = worker_find(m, c->rpid);
+    struct worker_proc *w, dead;
     struct scoreboard_slot slot;
-    struct generation *g;
     double lived;
-    int told;
 
     (void)revents;
+    if (c->rpid == m->check_pid) {
+        check_done(m, c->rstatus);
+        return;
+    }
+    if (c->rpid == m->upgrade_pid) {
+        handover_ended(m, c->rstatus);
+        return;
+    }
+    w = worker_find(m, c->rpid);
     if (w == NULL)
         return;
-    g = w->gen;
-    told = w->told;
+    dead = *w;
     lived = ev_now(loop) - w->started;
     memcpy(&slot, (const void *)&m->sb->slot[w->slot], sizeof slot);
     worker_free(m, w);
     if (m->stopping) {
         log_debug("worker %ld exited", (long)c->rpid);
-        gen_maybe_free(m, g);
+        gen_maybe_free(m, dead.gen);
         if (m->workers == NULL)
             ev_break(loop, EVBREAK_ALL);
-    } else if (g->state == GEN_STARTING) {
-        start_failed(m, g, c->rpid, c->rstatus);
-    } else if (g->state == GEN_ACTIVE && !told) {
-        report_crash(c->rpid, c->rstatus, &slot);
-        schedule_respawn(m, lived);
+    } else if (dead.gen->state == GEN_STARTING) {
+        start_failed(m, dead.gen, c->rpid, c->rstatus);
+    } else if (dead.gen->state == GEN_ACTIVE) {
+        worker_gone(m, &dead, c->rstatus, &slot, lived);
     } else {
-        log_debug("worker %ld of generation %u exited", (long)c->rpid, g->id);
-        gen_maybe_free(m, g);
+        log_debug("worker %ld of generation %u exited", (long)c->rpid, dead.gen->id);
+        gen_maybe_free(m, dead.gen);
     }
+}
+
+/* ---- watchdog: heartbeats and max_requests ---------------------------------- */
+
+/* The clock workers stamp their heartbeat with. */
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* SIGKILLs a worker whose loop has not turned for worker_timeout.  1 if so. */
+static int check_heartbeat(struct master *m, struct worker_proc *w, double now)
+{
+    struct scoreboard_slot s;
+    double timeout = w->gen->cfg->worker_timeout;
+
+    memcpy(&s, (const void *)&m->sb->slot[w->slot], sizeof s);
+    if (timeout <= 0 || !w->ready || w->stuck || s.heartbeat <= 0 ||
+        now - s.heartbeat <= timeout)
+        return 0;
+    w->stuck = 1;
+    if (s.in_handler)
+        log_error("worker %ld stuck for %.0fs in plugin %.*s route %.*s; killed",
+                  (long)w->pid, now - s.heartbeat, (int)sizeof s.plugin, s.plugin,
+                  (int)sizeof s.route, s.route);
+    else
+        log_error("worker %ld stuck for %.0fs; killed", (long)w->pid, now - s.heartbeat);
+    kill(w->pid, SIGKILL);
+    return 1;
+}
+
+/* Starts the replacement of a serving worker past its max_requests; the
+ * old one is told to quit once the replacement is ready. */
+static void check_recycle(struct master *m, struct worker_proc *w)
+{
+    uint64_t served = m->sb->slot[w->slot].requests;
+    struct worker_proc *r;
+
+    if (w->max_requests == 0 || served < w->max_requests || w->retiring || w->told ||
+        !w->ready || w->gen != m->current || w->gen->state != GEN_ACTIVE ||
+        ev_now(m->loop) < m->recycle_after)
+        return;
+    w->retiring = 1;
+    r = worker_spawn(m, w->gen, w->id);
+    if (r == NULL) {
+        w->retiring = 0;
+        m->recycle_after = ev_now(m->loop) + BACKOFF_MAX;
+        return;
+    }
+    r->replacing = 1;
+    log_info("worker %ld served %llu requests (max_requests %llu); worker %ld "
+             "starts to replace it", (long)w->pid, (unsigned long long)served,
+             (unsigned long long)w->max_requests, (long)r->pid);
+}
+
+static void on_watchdog(struct ev_loop *loop, ev_timer *t, int revents)
+{
+    struct master *m = t->data;
+    double now = mono_now();
+
+    (void)loop;
+    (void)revents;
+    if (m->stopping)
+        return;
+    for (struct worker_proc *w = m->workers; w; w = w->next)
+        if (!check_heartbeat(m, w, now))
+            check_recycle(m, w);
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+/* SIGTTIN (+1) or SIGTTOU (-1): one worker more or fewer in the serving
+ * generation, until the next reload. */
+static void change_workers(struct master *m, int delta)
+{
+    struct generation *g = m->current;
+    const char *sig = delta > 0 ? "SIGTTIN" : "SIGTTOU";
+
+    if (m->stopping || g == NULL || g->state != GEN_ACTIVE) {
+        log_warn("%s ignored: no generation is serving", sig);
+        return;
+    }
+    if (delta > 0 ? g->nworkers >= MAX_WORKERS : g->nworkers <= 1) {
+        log_warn("%s ignored: generation %u already has %zu workers", sig, g->id,
+                 g->nworkers);
+        return;
+    }
+    if (delta > 0) {
+        g->nworkers++;
+        log_info("received SIGTTIN: generation %u grows to %zu workers", g->id, g->nworkers);
+        if (worker_spawn(m, g, (unsigned)g->nworkers - 1) == NULL)
+            schedule_respawn(m, 0);
+        return;
+    }
+    g->nworkers--;
+    log_info("received SIGTTOU: generation %u shrinks to %zu workers", g->id, g->nworkers);
+    for (struct worker_proc *w = m->workers; w; w = w->next) {
+        if (w->gen != g || w->id != g->nworkers || w->told)
+            continue;
+        log_info("worker %ld drains and exits", (long)w->pid);
+        worker_send(w, CHAN_QUIT);
+    }
+}
+
+/* SIGWINCH during a binary upgrade: the serving generation drains and is not
+ * replaced; the new binary's workers serve.  SIGHUP brings workers back. */
+static void winch(struct master *m)
+{
+    struct generation *g = m->current;
+
+    if (m->upgrade_pid == 0 || m->stopping) {
+        log_info("SIGWINCH ignored: no binary upgrade in progress");
+        return;
+    }
+    if (m->winched || g == NULL || g->state != GEN_ACTIVE || m->pending != NULL) {
+        log_warn("SIGWINCH ignored: generation %u is not serving steadily",
+                 g != NULL ? g->id : 0);
+        return;
+    }
+    m->winched = 1;
+    log_info("received SIGWINCH: generation %u drains; the new binary (pid %ld) "
+             "serves", g->id, (long)m->upgrade_pid);
+    ev_timer_stop(m->loop, &m->respawn);
+    g->state = GEN_DRAINING;
+    send_all(m, g, CHAN_QUIT);
+    gen_timer(m, g, g->cfg->graceful_timeout + KILL_MARGIN);
+}
+
+/* SIGUSR1: reopens the master's log and hands the new file to every worker. */
+static void reopen_logs(struct master *m)
+{
+    int fd;
+
+    if (log_reopen() < 0) {
+        log_error("reopening the log file %s failed: %s", log_path(), strerror(errno));
+        return;
+    }
+    log_info("log file reopened");
+    fd = log_path() != NULL ? log_fd() : -1;
+    for (struct worker_proc *w = m->workers; w; w = w->next)
+        worker_reopen(w, fd);
 }
 
 /* ---- stopping --------------------------------------------------------------- */
@@ -782,9 +1216,15 @@ static void stop_start(struct master *m, enum master_stop how)
 
     if (m->stopping == STOP_FAST || m->stopping == how)
         return;
+    if (!m->stopping && !handover_pending(m))
+        systemd_notify("STOPPING=1");
     m->stopping = how;
     m->pending = NULL;
     ev_timer_stop(m->loop, &m->respawn);
+    ev_timer_stop(m->loop, &m->watchdog);
+    watch_close(m);
+    if (m->check_pid > 0)
+        kill(m->check_pid, SIGKILL);
     for (struct generation *g = m->gens; g; g = g->next)
         ev_timer_stop(m->loop, &g->timer);
     send_all(m, NULL, how == STOP_FAST ? CHAN_STOP : CHAN_QUIT);
@@ -813,18 +1253,15 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     (void)loop;
     (void)revents;
     switch (s->signum) {
-    case SIGHUP:
-        if (m->stopping)
-            return;
-        log_info("received SIGHUP, reloading");
-        reload_start(m);
+    case SIGHUP:   master_reload(m, "received SIGHUP"); break;
+    case SIGUSR1:  reopen_logs(m); break;
+    case SIGUSR2:
+        if (!m->stopping)
+            handover_upgrade(m);
         break;
-    case SIGUSR1:
-        if (log_reopen() < 0)
-            log_error("reopening the log file failed: %s", strerror(errno));
-        else
-            log_info("log file reopened");
-        break;
+    case SIGWINCH: winch(m); break;
+    case SIGTTIN:  change_workers(m, 1); break;
+    case SIGTTOU:  change_workers(m, -1); break;
     case SIGINT:
         log_info("received SIGINT, stopping now");
         stop_start(m, STOP_FAST);
@@ -841,7 +1278,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
 
 static void start_watchers(struct master *m)
 {
-    for (size_t i = 0; i < 5; i++) {
+    for (size_t i = 0; i < MASTER_NSIGNALS; i++) {
         ev_signal_init(&m->sig[i], on_signal, master_signals[i]);
         m->sig[i].data = m;
         ev_signal_start(m->loop, &m->sig[i]);
@@ -853,6 +1290,11 @@ static void start_watchers(struct master *m)
     m->respawn.data = m;
     ev_timer_init(&m->stop_timer, on_stop_timer, 0, 0);
     m->stop_timer.data = m;
+    ev_timer_init(&m->check_timer, on_check_timer, 0, 0);
+    m->check_timer.data = m;
+    ev_timer_init(&m->watchdog, on_watchdog, WATCHDOG_INTERVAL, WATCHDOG_INTERVAL);
+    m->watchdog.data = m;
+    ev_timer_start(m->loop, &m->watchdog);
 }
 
 /* Reports a start-up error in the log and, when the log is a file, on stderr. */
@@ -861,6 +1303,40 @@ static void start_error(const char *msg)
     log_error("%s", msg);
     if (log_fd() != STDERR_FILENO)
         fprintf(stderr, "kiln: %s\n", msg);
+}
+
+/* Remembers this binary's path, for SIGUSR2 (later, the file may be replaced). */
+static void find_exe(struct master *m)
+{
+    char buf[4096];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+
+    if (n <= 0) {
+        log_warn("readlink(/proc/self/exe) failed: %s; SIGUSR2 will not work",
+                 strerror(errno));
+        return;
+    }
+    buf[n] = '\0';
+    m->exe = strdup(buf);
+}
+
+/* Sockets first (inherited, then bound), then the pidfile and the scoreboard.
+ * 0, or -1 with err. */
+static int start_resources(struct master *m, struct generation *g, char *err,
+                           size_t errlen)
+{
+    if (handover_adopt(m, g->cfg, err, errlen) < 0 ||
+        open_listeners(m, g->cfg, err, errlen) < 0)
+        return -1;
+    close_unused_listeners(m);
+    if (g->cfg->pidfile != NULL && write_pidfile(m, g->cfg->pidfile, err, errlen) < 0)
+        return -1;
+    m->sb = scoreboard_new();
+    if (m->sb == NULL) {
+        snprintf(err, errlen, "mmap(scoreboard) failed: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -889,23 +1365,21 @@ static int master_start(struct master *m)
     m->current = g;
     log_info("kiln %d.%d.%d starting, %zu workers", KILN_VERSION_MAJOR,
              KILN_VERSION_MINOR, KILN_VERSION_PATCH, g->nworkers);
-    if (open_listeners(m, g->cfg, err, sizeof err) < 0)
+    if ((g->cfg->user != NULL || g->cfg->group != NULL) && geteuid() != 0)
+        log_warn("user and group ignored: kiln does not run as root");
+    find_exe(m);
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    if (start_resources(m, g, err, sizeof err) < 0)
         goto fail;
-    if (g->cfg->pidfile != NULL &&
-        write_pidfile(m, g->cfg->pidfile, err, sizeof err) < 0)
-        goto fail;
-    m->sb = scoreboard_new();
-    if (m->sb == NULL) {
-        snprintf(err, sizeof err, "mmap(scoreboard) failed: %s", strerror(errno));
-        goto fail;
-    }
     start_watchers(m);
     m->exit_code = 0;
     if (gen_spawn_all(m, g) < 0) {
         log_error("generation 1 could not be forked");
         m->exit_code = 1;
         stop_start(m, STOP_FAST);
+        return 0;
     }
+    watch_update(m);
     return 0;
 
 fail:
@@ -920,25 +1394,39 @@ fail:
 }
 
 /* Releases everything: workers left (none after a normal stop), generations,
- * listeners (unix socket files are removed), pidfile, scoreboard, loop. */
+ * listeners (unix socket files are removed unless another master serves
+ * them), pidfile, scoreboard, loop. */
 static void master_cleanup(struct master *m)
 {
+    int keep_files = handover_pending(m);
+
     while (m->workers != NULL)
         worker_free(m, m->workers);
     m->current = m->pending = NULL;
     while (m->gens != NULL)
         gen_free(m, m->gens);
-    for (size_t i = 0; i < m->nls; i++)
-        listen_close(&m->ls[i]);
+    config_free(m->check_cfg);
+    free(m->check_cfg);
+    for (size_t i = 0; i < m->nls; i++) {
+        if (keep_files)
+            listen_release(&m->ls[i]);
+        else
+            listen_close(&m->ls[i]);
+    }
     m->nls = 0;
     remove_pidfile(m);
+    free(m->pidfile_orig);
+    free(m->exe);
     scoreboard_free(m->sb);
     if (m->loop != NULL) {
-        for (size_t i = 0; i < 5; i++)
+        watch_close(m);
+        for (size_t i = 0; i < MASTER_NSIGNALS; i++)
             ev_signal_stop(m->loop, &m->sig[i]);
         ev_child_stop(m->loop, &m->child);
         ev_timer_stop(m->loop, &m->respawn);
         ev_timer_stop(m->loop, &m->stop_timer);
+        ev_timer_stop(m->loop, &m->watchdog);
+        ev_timer_stop(m->loop, &m->check_timer);
         ev_loop_destroy(m->loop);
     }
 }
@@ -949,6 +1437,7 @@ int master_run(const struct master_options *o)
 
     memset(&m, 0, sizeof m);
     m.opt = o;
+    m.watch.fd = -1;
     if (master_start(&m) == 0 && !(m.stopping && m.workers == NULL))
         ev_run(m.loop, 0);
     if (m.sb != NULL)

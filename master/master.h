@@ -2,15 +2,19 @@
  * master.h -- the master process: its state, and the entry points main.c uses.
  *
  * The master binds the listening sockets, forks generations of workers and
- * supervises them from libev's default loop: it respawns crashed workers with
- * back-off, reloads on SIGHUP by starting a new generation before draining
- * the old one, and stops on SIGTERM/SIGQUIT (graceful) or SIGINT (fast).
+ * supervises them from libev's default loop: it respawns crashed and stuck
+ * workers with back-off, recycles them after max_requests, reloads on SIGHUP
+ * (or a change in plugin_dir) by checking the plugins in a throwaway process
+ * and starting a new generation before draining the old one, hands its
+ * sockets to a new binary on SIGUSR2, and stops on SIGTERM/SIGQUIT
+ * (graceful) or SIGINT (fast).
  */
 #ifndef KILN_MASTER_H
 #define KILN_MASTER_H
 
 #include <ev.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -29,7 +33,12 @@ struct master_options {
     const char *listen[CONFIG_MAX_LISTEN];  /* -l, replacing the config's */
     size_t nlisten;
     int workers;                /* -w; -1: as the config says */
+    char *const *argv;          /* the command line, re-executed on SIGUSR2 */
 };
+
+/* The signals the master handles, in the order of struct master's sig[]. */
+#define MASTER_NSIGNALS 9
+extern const int master_signals[MASTER_NSIGNALS];
 
 enum gen_state {
     GEN_STARTING,               /* forked, waiting for every CHAN_READY */
@@ -46,6 +55,7 @@ struct generation {
     size_t nworkers;            /* how many it should have */
     size_t nready;              /* how many said CHAN_READY (while starting) */
     ev_timer timer;             /* ready timeout, or drain / stop deadline */
+    int killed;                 /* draining, SIGKILLed to cap the draining ones */
     struct master *m;
     struct generation *next;
 };
@@ -58,6 +68,10 @@ struct worker_proc {
     int chan;                   /* master's end of the socketpair, or -1 */
     int ready;
     int told;                   /* CHAN_QUIT or CHAN_STOP was sent */
+    int stuck;                  /* SIGKILLed for a stale heartbeat */
+    int retiring;               /* past max_requests; its replacement starts */
+    int replacing;              /* started to take over from a retiring worker */
+    uint64_t max_requests;      /* recycled past this many requests; 0: never */
     ev_tstamp started;
     ev_io io;                   /* readable channel */
     struct generation *gen;
@@ -66,6 +80,15 @@ struct worker_proc {
 };
 
 enum master_stop { STOP_NONE, STOP_GRACEFUL, STOP_FAST };
+
+/* watch_plugins: inotify on the current generation's plugin_dir. */
+struct plugin_watch {
+    int fd;                     /* inotify instance, or -1 */
+    char *dir;                  /* the directory watched */
+    char last[256];             /* the file that changed last */
+    ev_io io;
+    ev_timer debounce;          /* the reload waits for changes to settle */
+};
 
 /* The master's whole state. */
 struct master {
@@ -85,10 +108,26 @@ struct master {
     int exit_code;
     unsigned crash_streak;      /* crashes since a worker last lived 10 s */
     char *pidfile;              /* written at start, removed at exit */
-    ev_signal sig[5];
+    ev_signal sig[MASTER_NSIGNALS];
     ev_child child;
     ev_timer respawn;           /* back-off before replacing crashed workers */
     ev_timer stop_timer;        /* stop deadline: SIGKILL what is left */
+    ev_timer watchdog;          /* heartbeats and max_requests, twice a second */
+    ev_tstamp recycle_after;    /* no max_requests replacement before this */
+
+    /* a reload's plugin check */
+    pid_t check_pid;            /* the throwaway process loading the plugins */
+    struct config *check_cfg;   /* the config it checks (owned) */
+    ev_timer check_timer;
+
+    /* binary upgrade (handover.c) */
+    char *exe;                  /* this binary, resolved at start */
+    pid_t upgrade_pid;          /* the new binary's master, or 0 */
+    char *pidfile_orig;         /* the pidfile's name while ours is .oldbin */
+    pid_t parent_master;        /* the old binary's master we inherited from */
+    int winched;                /* SIGWINCH: our workers left to the new binary */
+
+    struct plugin_watch watch;
 };
 
 /*
@@ -100,5 +139,8 @@ struct config *master_load_config(const struct master_options *o, char *err,
 
 /* Runs the master until it stops.  Returns the process exit code. */
 int master_run(const struct master_options *o);
+
+/* Starts a reload (as SIGHUP does), logging `why` first. */
+void master_reload(struct master *m, const char *why);
 
 #endif

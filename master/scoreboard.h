@@ -17,7 +17,8 @@ struct scoreboard_slot {
     volatile pid_t pid;
     volatile uint32_t generation;
     volatile int ready;             /* set by the worker once it serves */
-    volatile double heartbeat;      /* worker's ev_now() of its last loop tick */
+    volatile double heartbeat;      /* CLOCK_MONOTONIC seconds of the worker's
+                                       last loop tick (once a second) */
     volatile uint64_t requests;     /* requests served */
     volatile int in_handler;        /* 1 while a plugin handler runs */
     char plugin[64];                /* plugin running the current handler */

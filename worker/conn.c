@@ -247,16 +247,6 @@ static int req_materialize(struct conn *c)
     return 0;
 }
 
-static const char *req_header(const struct kiln_req *r, const char *name)
-{
-    size_t i;
-
-    for (i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0)
-            return r->headers[i].value;
-    return NULL;
-}
-
 /*
  * Splits the target into path and query and the path into decoded segments.
  * Accepts origin-form ("/a?b") and absolute-form ("http://h/a").  400 else.
@@ -287,7 +277,7 @@ static int req_split_target(struct conn *c)
 /* Answers "Expect: 100-continue" once we know the body will be read. */
 static int req_expect(struct conn *c)
 {
-    const char *e = req_header(&c->req, "expect");
+    const char *e = kiln_header(&c->req, "expect");
 
     if (!e || c->req.http_minor == 0)
         return 0;
@@ -306,7 +296,7 @@ static int req_expect(struct conn *c)
 /* Only "chunked" is a transfer coding we implement; anything else is 501. */
 static int req_check_te(struct conn *c)
 {
-    const char *te = req_header(&c->req, "transfer-encoding");
+    const char *te = kiln_header(&c->req, "transfer-encoding");
 
     if (te && strcasecmp(te, "chunked") != 0)
         return fail(c, 501);
@@ -351,43 +341,15 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-/* Publishes what runs now, for the master's crash report (the names are
- * copied only when the route differs from the previous request's). */
-static void slot_enter(struct conn *c, const struct route *rt)
-{
-    static const struct route *last;
-    struct scoreboard_slot *s = c->w->slot;
-
-    if (!s)
-        return;
-    if (rt != last) {
-        last = rt;
-        snprintf(s->plugin, sizeof(s->plugin), "%s",
-                 rt->plugin ? plugin_name(rt->plugin) : "-");
-        snprintf(s->route, sizeof(s->route), "%s %s", rt->method, rt->pattern);
-    }
-    s->in_handler = 1;
-}
-
-static void slot_leave(struct conn *c)
-{
-    if (c->w->slot) {
-        c->w->slot->in_handler = 0;
-        c->w->slot->requests++;
-    }
-}
-
 /* Runs the matched handler; its response (or a 500) goes to c->out. */
 static int run_handler(struct conn *c)
 {
     const struct route *rt = c->req.match.route;
     int rc;
 
-    slot_enter(c, rt);
-    plugin_current = rt->plugin;
+    worker_enter(c->w, rt, rt->method);
     rc = rt->handler(&c->req, rt->data);
-    plugin_current = NULL;
-    slot_leave(c);
+    worker_leave(c->w, 1);
     if (rc != KILN_OK) {
         log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
                   c->req.target, rt->method, rt->pattern, rc);

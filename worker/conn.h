@@ -39,6 +39,7 @@ struct worker {
 
     struct conn *conns;             /* every open connection */
     size_t nconns;
+    const struct route *slot_route; /* route last named in the scoreboard */
     int draining;                   /* stop accepting, finish, exit */
     int exit_code;
 };
@@ -55,6 +56,15 @@ void conn_drain_all(struct worker *w);
 
 /* Fast stop: closes every connection at once. */
 void conn_close_all(struct worker *w);
+
+/*
+ * Around every call into a plugin's handler: sets plugin_current (kiln_log's
+ * prefix) and publishes "plugin, route" in the scoreboard for the master's
+ * crash and stuck-worker reports.  `what` is the method shown ("GET", "WS").
+ * worker_leave() counts a served request when `request` is non-zero.
+ */
+void worker_enter(struct worker *w, const struct route *rt, const char *what);
+void worker_leave(struct worker *w, int request);
 
 /* Called whenever an HTTP or WebSocket connection closes: while draining,
  * the worker exits once none of either is left. */

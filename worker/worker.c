@@ -10,9 +10,11 @@
 #define _GNU_SOURCE                 /* accept4 */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -82,15 +84,51 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 /* ---- control: master channel and signals -------------------------------- */
 
+/*
+ * Reads command bytes from the channel into buf, and into *fd a descriptor
+ * passed along (SCM_RIGHTS), or -1.  recvmsg's result.
+ */
+static ssize_t chan_read(int chan, char *buf, size_t size, int *fd)
+{
+    char ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = { buf, size };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+        .msg_controllen = sizeof(ctl)
+    };
+    struct cmsghdr *cm;
+    ssize_t n;
+
+    *fd = -1;
+    n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
+    for (cm = CMSG_FIRSTHDR(&msg); n > 0 && cm; cm = CMSG_NXTHDR(&msg, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+            cm->cmsg_len == CMSG_LEN(sizeof(int)))
+            memcpy(fd, CMSG_DATA(cm), sizeof(int));
+    return n;
+}
+
+/* CHAN_REOPEN: takes the master's new log file (fd), or reopens by name. */
+static void reopen_log(int fd)
+{
+    int rc = fd >= 0 ? log_adopt_fd(fd) : log_reopen();
+
+    if (rc < 0)
+        log_error("reopening the log failed: %s", strerror(errno));
+    else
+        log_info("log file reopened");
+}
+
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
     char cmd[16];
     ssize_t n, i;
+    int fd;
 
     (void)loop;
     (void)revents;
-    n = read(io->fd, cmd, sizeof(cmd));
+    n = chan_read(io->fd, cmd, sizeof(cmd), &fd);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {                       /* the master is gone */
@@ -103,7 +141,13 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
             worker_stop(w, 1);
         else if (cmd[i] == CHAN_STOP)
             worker_stop(w, 0);
+        else if (cmd[i] == CHAN_REOPEN) {
+            reopen_log(fd);
+            fd = -1;
+        }
     }
+    if (fd >= 0)
+        close(fd);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
@@ -129,14 +173,24 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     }
 }
 
-/* Once a second: the heartbeat the master watches. */
+/* The heartbeat's clock: monotonic seconds, as the master reads them. */
+static double heartbeat_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Once a second: the heartbeat the master watches (worker_timeout). */
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct worker *w = t->data;
 
+    (void)loop;
     (void)revents;
     if (w->slot)
-        w->slot->heartbeat = ev_now(loop);
+        w->slot->heartbeat = heartbeat_now();
 }
 
 static void on_drain_deadline(struct ev_loop *loop, ev_timer *t, int revents)
@@ -171,6 +225,32 @@ static void worker_stop(struct worker *w, int graceful)
     conn_drain_all(w);
     ws_shutdown(w);
     worker_conn_closed(w);
+}
+
+void worker_enter(struct worker *w, const struct route *rt, const char *what)
+{
+    struct scoreboard_slot *s = w->slot;
+
+    plugin_current = rt->plugin;
+    if (!s)
+        return;
+    if (rt != w->slot_route) {          /* names are copied only on change */
+        w->slot_route = rt;
+        snprintf(s->plugin, sizeof(s->plugin), "%s",
+                 rt->plugin ? plugin_name(rt->plugin) : "-");
+        snprintf(s->route, sizeof(s->route), "%s %s", what, rt->pattern);
+    }
+    s->in_handler = 1;
+}
+
+void worker_leave(struct worker *w, int request)
+{
+    plugin_current = NULL;
+    if (w->slot) {
+        w->slot->in_handler = 0;
+        if (request)
+            w->slot->requests++;
+    }
 }
 
 void worker_conn_closed(struct worker *w)
@@ -223,7 +303,7 @@ static void worker_ready(struct worker *w, int chan_fd)
     char msg = CHAN_READY;
 
     if (w->slot) {
-        w->slot->heartbeat = ev_now(w->loop);
+        w->slot->heartbeat = heartbeat_now();
         w->slot->ready = 1;
     }
     if (chan_fd >= 0 && write(chan_fd, &msg, 1) != 1)

@@ -19,6 +19,8 @@
 #define CHAN_READY 'R'      /* worker -> master: plugins loaded, accepting */
 #define CHAN_QUIT  'Q'      /* master -> worker: graceful stop (drain) */
 #define CHAN_STOP  'S'      /* master -> worker: fast stop */
+#define CHAN_REOPEN 'O'     /* master -> worker: reopen the log; the byte may
+                               carry (SCM_RIGHTS) the master's new log file */
 
 struct config;
 struct listener;

@@ -168,28 +168,14 @@ static double ws_now(const struct ws_ctx *ctx)
     return ev_now(ctx->w->loop);
 }
 
-/* Marks the route's plugin as running: for kiln_log's prefix and, in the
- * scoreboard, for the master's report should the worker die in it. */
 static void plugin_enter(const struct ws_ctx *ctx, const struct ws_route *wr)
 {
-    struct scoreboard_slot *s = ctx->w->slot;
-
-    plugin_current = wr->plugin;
-    if (!s)
-        return;
-    if (strncmp(s->route, "WS ", 3) != 0 ||
-        strncmp(s->route + 3, wr->route->pattern, sizeof(s->route) - 4) != 0) {
-        snprintf(s->plugin, sizeof(s->plugin), "%s", plugin_name(wr->plugin));
-        snprintf(s->route, sizeof(s->route), "WS %s", wr->route->pattern);
-    }
-    s->in_handler = 1;
+    worker_enter(ctx->w, wr->route, "WS");
 }
 
 static void plugin_leave(const struct ws_ctx *ctx)
 {
-    plugin_current = NULL;
-    if (ctx->w->slot)
-        ctx->w->slot->in_handler = 0;
+    worker_leave(ctx->w, 0);
 }
 
 /* Frees the message written last: called where lws cannot still be
@@ -568,28 +554,37 @@ int ws_check_upgrade(struct worker *w, const struct route *rt,
     return 0;
 }
 
+/* The connection ws_check_upgrade() accepted for this request, taken out of
+ * ctx->pending; NULL (logged) when there is none. */
+static struct kiln_ws *take_pending(struct ws_ctx *ctx, const struct route *rt,
+                                    const struct kiln_req *req)
+{
+    struct kiln_ws *ws = ctx ? ctx->pending : NULL;
+
+    if (!ws || ctx->pending_req != req || ws->rt != rt->ws) {
+        log_error("ws_adopt() without a matching ws_check_upgrade()");
+        if (ctx)
+            discard_pending(ctx);
+        return NULL;
+    }
+    ctx->pending = NULL;
+    ctx->pending_req = NULL;
+    return ws;
+}
+
 int ws_adopt(struct worker *w, int fd, const struct route *rt,
              struct kiln_req *req, const char *bytes, size_t len)
 {
     struct ws_ctx *ctx = w->ws;
-    struct kiln_ws *ws = ctx ? ctx->pending : NULL;
+    struct kiln_ws *ws = take_pending(ctx, rt, req);
     struct lws *wsi;
-    char *head;
-    size_t hlen;
+    size_t hlen = 0;
+    char *head = ws ? build_request(ws, req, bytes, len, &hlen) : NULL;
 
-    if (!ws || ctx->pending_req != req || ws->rt != rt->ws) {
-        log_error("ws_adopt(fd %d) without a matching ws_check_upgrade", fd);
-        close(fd);
-        if (ctx)
-            discard_pending(ctx);
-        return -1;
-    }
-    ctx->pending = NULL;
-    ctx->pending_req = NULL;
-    head = build_request(ws, req, bytes, len, &hlen);
     if (!head) {
         close(fd);
-        ws_abort(ws);
+        if (ws)
+            ws_abort(ws);
         return -1;
     }
     ctx->adopting = ws;

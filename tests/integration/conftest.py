@@ -201,13 +201,19 @@ class Kiln:
             pytest.fail("sanitizer report from kiln -t:\n" + out)
         return r.returncode, out
 
-    def start(self, wait=True, timeout=READY_TIMEOUT):
-        """Starts `kiln -c conf`; with `wait`, until generation 1 is ready."""
+    def start(self, wait=True, timeout=READY_TIMEOUT, env=None, wrapper=(), pass_fds=()):
+        """Starts `kiln -c conf`; with `wait`, until generation 1 is ready.
+
+        `env` adds environment variables; `wrapper` is a command that execs the
+        rest of its arguments (it keeps its pid); `pass_fds` are inherited."""
         assert self.proc is None, "already started"
+        full_env = dict(os.environ, **(env or {}))
         out = open(self.out_path, "ab")
         try:
-            self.proc = subprocess.Popen([KILN, "-c", self.conf], stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT, cwd=self.dir)
+            self.proc = subprocess.Popen(list(wrapper) + [KILN, "-c", self.conf],
+                                         stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=subprocess.STDOUT, cwd=self.dir,
+                                         env=full_env, pass_fds=pass_fds)
         finally:
             out.close()
         if wait:

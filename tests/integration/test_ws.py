@@ -4,7 +4,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -15,7 +14,7 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import BUILD, RawConn, wait_until
+from conftest import BUILD, RawConn
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 WS_PLUGINS = ("hello", "ws_flood", "ws_auth", "ws_sub", "ws_broadcast")
@@ -461,6 +460,36 @@ def test_graceful_stop_sends_1001(kiln_factory):
     assert codes == [(1001, "server shutting down")] * 20
     assert k.wait_exit(10) == 0
     assert len(pids) >= 1
+
+
+def test_reload_sends_1001_and_new_generation_serves(kiln_factory):
+    k = make_server(kiln_factory)
+
+    async def go():
+        old = [await connect(k, "/flood") for _ in range(6)]
+        pids = set()
+        for ws in old:
+            await ws.send("pid")
+            pids.add(int(await ws.recv()))
+        mark = k.mark()
+        k.signal(signal.SIGHUP)
+        codes = []
+        for ws in old:
+            try:
+                await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as e:
+                codes.append(e.code)
+        await asyncio.get_running_loop().run_in_executor(
+            None, lambda: k.wait_ready(2, timeout=10, since=mark))
+        async with connect(k, "/flood") as ws:
+            await ws.send("pid")
+            new_pid = int(await ws.recv())
+        return pids, codes, new_pid
+
+    pids, codes, new_pid = run(go())
+    assert codes == [1001] * 6
+    assert new_pid not in pids
+    assert k.running()
 
 
 # -- heartbeat and idle ------------------------------------------------------------------
