@@ -25,10 +25,14 @@ SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime
                               r"SUMMARY: \w+Sanitizer")
 
 
+# Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
+BUNDLED = ("hello", "echo")
+
+
 def plugin_path(name):
     """Where the build leaves the shared object of plugin `name`."""
-    if name == "hello":
-        return os.path.join(BUILD, "plugins", "hello", ".libs", "hello.so")
+    if name in BUNDLED:
+        return os.path.join(BUILD, "plugins", name, ".libs", name + ".so")
     return os.path.join(BUILD, "tests", "plugins", ".libs", name + ".so")
 
 

@@ -13,20 +13,10 @@ import urllib.parse
 import aiohttp
 import pytest
 
-from conftest import BUILD
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CHROMIUM = "/usr/bin/chromium"
 PAGE = os.path.join(HERE, "ws_page.html")
-
-
-def install_echo(k):
-    src = os.path.join(BUILD, "plugins", "echo", ".libs", "echo.so")
-    if not os.path.isfile(src):
-        pytest.fail("plugin echo not built: %s missing" % src)
-    dest = os.path.join(k.plugin_dir, "echo.so")
-    shutil.copyfile(src, dest + ".tmp")
-    os.rename(dest + ".tmp", dest)
 
 
 class Chromium:
@@ -127,10 +117,8 @@ async def run_page(devtools_port, url):
 def test_chromium_echo_and_deflate(kiln_factory):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip("%s missing (Debian package chromium)" % CHROMIUM)
-    k = kiln_factory.make(start=False, plugins=("hello", "ws_page", "ws_sub"),
+    k = kiln_factory.make(plugins=("hello", "echo", "ws_page", "ws_sub"),
                           sections={"ws_page": {"file": PAGE}})
-    install_echo(k)
-    k.start()
     browser = Chromium(os.path.join(k.dir, "chromium.log"))
     try:
         port = browser.devtools_port()

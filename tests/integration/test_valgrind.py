@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, KILN, RawConn
+from conftest import KILN, RawConn
 
 VALGRIND = shutil.which("valgrind")
 
@@ -40,10 +40,8 @@ def valgrind_reports(directory):
 
 
 def test_no_errors_or_leaks_under_valgrind(kiln_factory):
-    k = kiln_factory.make(start=False, plugins=("hello", "inspect"),
+    k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect"),
                           server={"workers": 1, "graceful_timeout": "20s"})
-    shutil.copy(os.path.join(BUILD, "plugins", "echo", ".libs", "echo.so"),
-                os.path.join(k.plugin_dir, "echo.so"))
     out = open(k.out_path, "ab")
     # Definite leaks count as errors; libwebsockets' and libc's lazily kept
     # memory ("still reachable") does not.

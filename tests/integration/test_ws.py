@@ -4,7 +4,6 @@ import asyncio
 import base64
 import hashlib
 import os
-import shutil
 import signal
 import socket
 import struct
@@ -14,31 +13,18 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import BUILD, RawConn
+from conftest import RawConn
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-WS_PLUGINS = ("hello", "ws_flood", "ws_auth", "ws_sub", "ws_broadcast")
+WS_PLUGINS = ("hello", "echo", "ws_flood", "ws_auth", "ws_sub", "ws_broadcast")
 
 
 # -- helpers ------------------------------------------------------------------------
 
 
-def install_echo(k):
-    """Copies the bundled echo plugin (not a test plugin) into k's plugin dir."""
-    src = os.path.join(BUILD, "plugins", "echo", ".libs", "echo.so")
-    if not os.path.isfile(src):
-        pytest.fail("plugin echo not built: %s missing" % src)
-    dest = os.path.join(k.plugin_dir, "echo.so")
-    shutil.copyfile(src, dest + ".tmp")
-    os.rename(dest + ".tmp", dest)
-
-
 def make_server(kiln_factory, plugins=WS_PLUGINS, **server):
-    """A started kiln with the echo plugin, `plugins`, and [server] overrides."""
-    k = kiln_factory.make(start=False, plugins=plugins, server=server or None)
-    install_echo(k)
-    k.start()
-    return k
+    """A started kiln with `plugins` (echo among them) and [server] overrides."""
+    return kiln_factory.make(plugins=plugins, server=server or None)
 
 
 def ws_url(k, path):
