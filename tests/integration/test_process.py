@@ -705,3 +705,38 @@ def test_ten_reloads_under_load_with_plugin_swap(kiln_factory):
              if t > swap_ready + 0.2 and kind == "new connection"]
     assert after and set(after) == {b"Hi, Anonymous"}, set(after)
     assert k.stop() == 0
+
+
+def test_graceful_stop_with_slow_request_and_websockets(kiln_factory):
+    """SIGTERM: an HTTP request in flight completes, every open WebSocket gets
+    1001, and the master exits 0 once both are done."""
+    import asyncio
+    import websockets
+
+    k = kiln_factory.make(plugins=("hello", "echo", "slow"),
+                          server={"graceful_timeout": "10s"})
+    slow = Background(lambda: http_request(k.port, "/slow?ms=1500", timeout=10))
+    time.sleep(0.3)
+
+    async def go():
+        conns = []
+        for _ in range(10):
+            ws = await websockets.connect("ws://127.0.0.1:%d/echo" % k.port)
+            await ws.send("x")
+            assert await asyncio.wait_for(ws.recv(), 5) == "Hello, x"
+            conns.append(ws)
+        k.signal(signal.SIGTERM)
+        codes = []
+        for ws in conns:
+            try:
+                await asyncio.wait_for(ws.recv(), 8)
+            except websockets.ConnectionClosed as e:
+                codes.append(e.code)
+        return codes
+
+    t0 = time.monotonic()
+    assert asyncio.run(go()) == [1001] * 10
+    status, _, body = slow.result(10)
+    assert (status, body) == (200, b"slow done")
+    assert k.wait_exit(8) == 0, k.describe()
+    assert time.monotonic() - t0 < 8
