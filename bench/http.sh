@@ -4,7 +4,8 @@
 # Usage: bench/http.sh            (after building kiln; see bench/README.md)
 # Environment: KILN_BUILD (build dir, default: the repo root), ROUNDS (3),
 # DURATION (wrk -d, 5s), CONNS (wrk -c, 64), THREADS (wrk -t, 2), WORKERS (2),
-# WARMUP (1s), KEEP_TMP (1: keep the temp dir with configs and logs).
+# WARMUP (1s), IDLE (idle connections for the memory figure, 2000; 0: skip),
+# KEEP_TMP (1: keep the temp dir with configs and logs).
 
 set -euo pipefail
 
@@ -190,3 +191,64 @@ for mode in keepalive close; do
         printf "  %-10s %12.0f %12.0f %10.2f   %12.2f %12.2f %10.2f\n", m, kr, nr,
                (nr > 0 ? kr / nr : 0), kc, nc, (nc > 0 ? kc / nc : 0) }'
 done
+
+# ---- memory per idle keep-alive connection --------------------------------------
+# IDLE connections each send one request, read the answer and stay open; the
+# growth of the servers' summed RSS (master + workers), divided by IDLE.
+
+# idle_rss SERVER: "before after" summed RSS (kB) while IDLE connections are open.
+idle_rss() {
+    local port pid
+    if [ "$1" = kiln ]; then port=$KILN_PORT pid=$KILN_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
+    python3 - "$port" "$IDLE" "$pid" <<'PY'
+import glob, socket, sys, time
+port, n, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+
+def rss():
+    """VmRSS of root and its direct children, in kB."""
+    total = 0
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            text = open(stat).read()
+            pid, ppid = text.split()[0], text[text.rfind(")") + 2:].split()[1]
+            if root in (pid, ppid):
+                for line in open(stat[:-4] + "status"):
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, IndexError):
+            pass
+    return total
+
+time.sleep(0.5)
+before = rss()
+conns = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
+    conns.append(s)
+for s in conns:
+    data = b""
+    while b"Hello, Anonymous" not in data:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("connection closed by the server")
+        data += chunk
+time.sleep(1.0)
+print(before, rss())
+for s in conns:
+    s.close()
+PY
+}
+
+IDLE=${IDLE:-2000}
+if [ "$IDLE" -gt 0 ]; then
+    ulimit -n $((IDLE + 1024)) 2>/dev/null || true
+    read -r kb0 kb1 < <(idle_rss kiln)
+    read -r nb0 nb1 < <(idle_rss nginx)
+    echo
+    echo "memory per idle keep-alive connection ($IDLE open, summed RSS of master + workers)"
+    awk -v n="$IDLE" -v k0="$kb0" -v k1="$kb1" -v n0="$nb0" -v n1="$nb1" 'BEGIN {
+        k = (k1 - k0) * 1024 / n; g = (n1 - n0) * 1024 / n
+        printf "  %-10s %12s %12s %10s\n", "", "kiln", "nginx", "kiln/nginx"
+        printf "  %-10s %12.0f %12.0f %10.2f\n", "bytes/conn", k, g, (g > 0 ? k / g : 0) }'
+fi

@@ -223,6 +223,18 @@ fi
 echo "echo (one message in flight per connection)"
 printf "  %-6s %12s %10s %10s %14s %7s\n" server "msgs/s" "p50 us" "p99 us" "cpu us/msg" errors
 awk '$1 == "echo" { printf "  %-6s %12.0f %10s %10s %14s %7s\n", $2, $3, $4, $5, $6, $7 }' "$RESULTS"
+echo
+echo "medians over $ROUNDS round(s), and kiln/node"
+python3 - "$RESULTS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1]) if l.startswith("echo ")]
+med = {s: [statistics.median(float(r[i]) for r in rows if r[1] == s) for i in (2, 4, 5)]
+       for s in ("kiln", "node")}
+print("  %-12s %12s %12s %10s" % ("", "kiln", "node", "kiln/node"))
+for i, name in enumerate(("msgs/s", "p99 us", "cpu us/msg")):
+    k, n = med["kiln"][i], med["node"][i]
+    print("  %-12s %12.1f %12.1f %10.2f" % (name, k, n, k / n if n else float("nan")))
+PY
 if [ "$IDLE" -gt 0 ]; then
     echo
     echo "idle connections (summed RSS of the workers)"

@@ -46,6 +46,7 @@
 #define DRAIN_IDLE 1.0              /* s an idle connection may wait for one
                                        more request while the worker drains */
 #define POOL_FIRST 4096
+#define BIG_BUF 65536               /* a buffer larger is freed when idle */
 
 enum conn_state {
     CS_IDLE,                        /* between requests */
@@ -115,7 +116,9 @@ static void req_reset(struct conn *c)
     buf_reset(&c->rbody);
     c->have_url = 0;
     c->url_len = 0;
+    c->hdrs = NULL;
     c->nhdrs = 0;
+    c->cap_hdrs = 0;
     c->in_value = 0;
     c->head_bytes = 0;
     memset(&c->req, 0, sizeof(c->req));
@@ -172,10 +175,15 @@ static int hdr_push(struct conn *c, size_t off)
     if (c->nhdrs >= c->w->cfg->max_headers)
         return fail(c, 431);
     if (c->nhdrs == c->cap_hdrs) {
+        /* The table lives in the request's pool: grown by copying, gone
+         * with the request. */
         size_t cap = c->cap_hdrs ? c->cap_hdrs * 2 : 16;
-        h = realloc(c->hdrs, cap * sizeof(*h));
+
+        h = pool_alloc(&c->pool, cap * sizeof(*h));
         if (!h)
             return fail(c, 500);
+        if (c->nhdrs)
+            memcpy(h, c->hdrs, c->nhdrs * sizeof(*h));
         c->hdrs = h;
         c->cap_hdrs = cap;
     }
@@ -666,6 +674,48 @@ static void linger_read(struct conn *c)
     conn_close(c);
 }
 
+/* Gives the read buffer back (to the block cache when it kept its size). */
+static void conn_in_free(struct conn *c)
+{
+    if (c->in.cap == READ_CHUNK)
+        block_put(c->in.data, READ_CHUNK);
+    else
+        free(c->in.data);
+    buf_init(&c->in);
+    c->parsed = 0;
+}
+
+/* A read buffer with room for a read: a cached block when there is none,
+ * a bigger one only while a large header block is being collected. */
+static int conn_in_acquire(struct conn *c)
+{
+    if (c->in.data == NULL) {
+        c->in.data = block_get(READ_CHUNK);
+        if (c->in.data == NULL)
+            return -1;
+        c->in.cap = READ_CHUNK;
+    }
+    if (c->in.cap - c->in.len < READ_CHUNK / 4)
+        return buf_reserve(&c->in, READ_CHUNK);
+    return 0;
+}
+
+/*
+ * Between requests a connection needs no buffer: an idle keep-alive
+ * connection costs its struct alone, and the buffers serve busy ones.
+ */
+static void conn_release_idle(struct conn *c)
+{
+    conn_in_free(c);
+    pool_release(&c->pool);
+    /* Small buffers are kept for the next request; one big body or
+     * response does not stay pinned to an idle connection. */
+    if (c->body.cap > BIG_BUF)
+        buf_free(&c->body);
+    if (c->rbody.cap > BIG_BUF)
+        buf_free(&c->rbody);
+}
+
 /* Reads what arrived and handles it; returns after one read(2). */
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -677,7 +727,7 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         linger_read(c);
         return;
     }
-    if (buf_reserve(&c->in, READ_CHUNK) < 0) {
+    if (conn_in_acquire(c) < 0) {
         conn_close(c);
         return;
     }
@@ -698,6 +748,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     c->last_io = ev_now(loop);
     if (conn_parse(c) > 0)
         return;
+    if (c->state == CS_IDLE && c->in.len == 0)
+        conn_release_idle(c);
     if (c->out.len > 0 || c->want_close)
         conn_flush(c);      /* may close c */
     else if (c->state == CS_HEAD || c->state == CS_BODY)
@@ -787,12 +839,11 @@ static void conn_close(struct conn *c)
         c->next->prev = c->prev;
     w->nconns--;
     pool_free(&c->pool);
-    buf_free(&c->in);
+    conn_in_free(c);
     buf_free(&c->out);
     buf_free(&c->body);
     buf_free(&c->rhdr);
     buf_free(&c->rbody);
-    free(c->hdrs);
     free(c);
     worker_conn_closed(w);
 }

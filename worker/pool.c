@@ -22,6 +22,91 @@ struct pool_chunk {
 
 #define CHUNK_HDR ALIGN_UP(sizeof(struct pool_chunk))
 
+/* ---- the block cache ------------------------------------------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BLOCK_CACHE_MAX 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BLOCK_CACHE_MAX 0
+#endif
+#endif
+#ifndef BLOCK_CACHE_MAX
+#define BLOCK_CACHE_MAX 256         /* blocks kept per size */
+#endif
+#define BLOCK_SIZES 4               /* distinct sizes cached */
+
+struct block {                      /* a cached block's first bytes */
+    struct block *next;
+};
+
+static struct block_class {
+    size_t size;                    /* 0: slot unused */
+    size_t n;
+    struct block *free;
+} block_class[BLOCK_SIZES];
+
+/* The cache of blocks of `size` (creating it if a slot is free), or NULL. */
+static struct block_class *block_class_of(size_t size)
+{
+    size_t i;
+
+    for (i = 0; i < BLOCK_SIZES; i++) {
+        if (block_class[i].size == size)
+            return &block_class[i];
+        if (block_class[i].size == 0) {
+            block_class[i].size = size;
+            return &block_class[i];
+        }
+    }
+    return NULL;
+}
+
+void *block_get(size_t size)
+{
+    struct block_class *bc = block_class_of(size);
+    struct block *b;
+
+    if (bc == NULL || bc->free == NULL)
+        return malloc(size);
+    b = bc->free;
+    bc->free = b->next;
+    bc->n--;
+    return b;
+}
+
+void block_put(void *block, size_t size)
+{
+    struct block_class *bc = block_class_of(size);
+    struct block *b = block;
+
+    if (block == NULL)
+        return;
+    if (bc == NULL || bc->n >= BLOCK_CACHE_MAX || size < sizeof(*b)) {
+        free(block);
+        return;
+    }
+    b->next = bc->free;
+    bc->free = b;
+    bc->n++;
+}
+
+void block_cache_clear(void)
+{
+    size_t i;
+    struct block *b;
+
+    for (i = 0; i < BLOCK_SIZES; i++) {
+        while ((b = block_class[i].free) != NULL) {
+            block_class[i].free = b->next;
+            free(b);
+        }
+        block_class[i].n = 0;
+    }
+}
+
+/* ---- the pool -------------------------------------------------------------- */
+
 void pool_init(struct pool *p, size_t first_size)
 {
     p->head = NULL;
@@ -38,7 +123,7 @@ static struct pool_chunk *chunk_new(struct pool *p, size_t n)
 
     if (size < p->first_size)
         size = p->first_size;
-    c = malloc(size);
+    c = size == p->first_size ? block_get(size) : malloc(size);
     if (c == NULL)
         return NULL;
     c->next = p->head;
@@ -87,6 +172,17 @@ char *pool_strndup(struct pool *p, const char *s, size_t n)
  * chunk that was grown past first_size for a big allocation is freed too,
  * so one large request does not pin its memory to the connection.
  */
+/* Frees a chunk, caching it when it has the first chunk's size. */
+static void chunk_free(struct pool *p, struct pool_chunk *c)
+{
+    size_t size = (size_t)(c->end - (char *)c);
+
+    if (size == p->first_size)
+        block_put(c, size);
+    else
+        free(c);
+}
+
 void pool_reset(struct pool *p)
 {
     struct pool_chunk *c = p->head, *next;
@@ -95,7 +191,7 @@ void pool_reset(struct pool *p)
         return;
     while (c->next != NULL) {
         next = c->next;
-        free(c);
+        chunk_free(p, c);
         c = next;
     }
     if ((size_t)(c->end - (char *)c) != p->first_size) {
@@ -107,16 +203,21 @@ void pool_reset(struct pool *p)
     p->head = c;
 }
 
-void pool_free(struct pool *p)
+void pool_release(struct pool *p)
 {
     struct pool_chunk *c = p->head, *next;
 
     while (c != NULL) {
         next = c->next;
-        free(c);
+        chunk_free(p, c);
         c = next;
     }
     p->head = NULL;
+}
+
+void pool_free(struct pool *p)
+{
+    pool_release(p);
 }
 
 void buf_init(struct buf *b)

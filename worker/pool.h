@@ -26,7 +26,24 @@ void *pool_alloc(struct pool *p, size_t n);
 char *pool_strndup(struct pool *p, const char *s, size_t n);
 /* Frees every chunk but the first and rewinds it. */
 void pool_reset(struct pool *p);
+/* Gives every chunk back (the first to the block cache); the pool stays
+ * usable and allocates again on the next pool_alloc.  For idle connections. */
+void pool_release(struct pool *p);
 void pool_free(struct pool *p);
+
+/*
+ * A per-process cache of fixed-size blocks (a worker is one thread).  Idle
+ * connections hand back their read buffer and their pool's first chunk, and
+ * busy ones take them again, so that neither idle connections nor a steady
+ * stream of requests cost malloc calls.  block_get returns a malloc'd block
+ * of `size` bytes (cached or new; NULL on OOM); block_put caches it, or frees
+ * it when the cache of that size is full.  Disabled under AddressSanitizer,
+ * which must see every free.
+ */
+void *block_get(size_t size);
+void block_put(void *block, size_t size);
+/* Frees every cached block (at exit, for leak checkers). */
+void block_cache_clear(void);
 
 /* A growable byte buffer (malloc'd).  data[len] is not kept NUL. */
 struct buf {

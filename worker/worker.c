@@ -24,6 +24,7 @@
 #include "listen.h"
 #include "log.h"
 #include "plugin.h"
+#include "pool.h"
 #include "response.h"
 #include "router.h"
 #include "scoreboard.h"
@@ -327,6 +328,7 @@ static void worker_cleanup(struct worker *w)
     plugins_unload(&w->plugins);
     router_free(w->router);
     free(w->accept_w);
+    block_cache_clear();
 }
 
 void worker_main(const struct worker_args *a)
