@@ -206,8 +206,9 @@ struct kiln_ws_handlers {
      * Called with the upgrade request before the handshake: the request's
      * path, kiln_match(), kiln_query() and kiln_header() are readable here
      * (authenticate here).  Return 0 to accept, or an HTTP status (e.g. 401,
-     * 403) to refuse the upgrade with that status.  May be NULL.  Sending is
-     * allowed from here on only after it returned 0 (kiln queues it).
+     * 403) to refuse the upgrade with that status.  May be NULL.  Messages
+     * sent from open() are queued and go out after the handshake if it
+     * returns 0; they are dropped if it refuses.
      */
     int (*open)(kiln_ws *ws, kiln_req *req, void *data);
     /* A whole message: `binary` is 0 for text (valid UTF-8, NUL-terminated
