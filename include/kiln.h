@@ -174,7 +174,8 @@ const void *kiln_body(const kiln_req *req, size_t *len);
 
 /* ---- building the response ------------------------------------------------ */
 
-/* Sets the status (100-599 are accepted; default 200 once a body is set). */
+/* Sets the status: 200-599 (1xx are interim answers kiln sends itself);
+ * default 200 once a body is set, 204 when nothing is.  0, or -1. */
 int kiln_set_status(kiln_req *req, int status);
 /* Adds a response header (kiln writes Date, Content-Length, Connection). */
 int kiln_add_header(kiln_req *req, const char *name, const char *value);

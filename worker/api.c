@@ -215,8 +215,9 @@ KILN_EXPORT const void *kiln_body(const kiln_req *req, size_t *len)
 
 KILN_EXPORT int kiln_set_status(kiln_req *req, int status)
 {
-    if (status < 100 || status > 599) {
-        plugin_warn("set_status(%d): not in 100..599", status);
+    if (status < 200 || status > 599) {
+        /* 1xx are interim answers, never a handler's final one */
+        plugin_warn("set_status(%d): not in 200..599", status);
         return -1;
     }
     req->status = status;

@@ -70,6 +70,7 @@ struct conn {
     double timer_at;                /* when the armed timer fires */
     double last_io;                 /* last read, or last write progress */
     double head_start;              /* first byte of the current header block */
+    double idle_since;              /* end of the last response, or accept */
     double linger_start;
 
     http_parser parser;
@@ -99,6 +100,8 @@ struct conn {
     unsigned read_eof : 1;
     unsigned reading : 1;           /* rio is started */
     unsigned nodelay : 1;           /* TCP_NODELAY is set */
+    unsigned upgraded : 1;          /* an upgrade request to a plain route
+                                       ended: the parser must restart */
 };
 
 static void conn_close(struct conn *c);
@@ -215,6 +218,8 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     if (!c->in_value) {
         c->in_value = 1;
         h->val_off = (size_t)(at - c->in.data);
+    } else if (at != c->in.data + h->val_off + h->val_len) {
+        return fail(c, 400);            /* obs-fold: a line folded into a value */
     }
     h->val_len += len;
     return head_grow(c, len);
@@ -266,9 +271,22 @@ static int req_split_target(struct conn *c)
     size_t plen;
 
     if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-        path = strchr(strstr(path, "//") + 2, '/');
-        if (!path)
-            path = "/";
+        /* absolute-form: the authority ends at the first '/', '?' or '#' */
+        const char *auth = strstr(path, "//") + 2;
+
+        path = auth + strcspn(auth, "/?#");
+        if (*path == '#')
+            path = "";
+        if (*path != '/') {
+            /* no path: "/" with whatever query followed */
+            char *p = pool_alloc(&c->pool, strlen(path) + 2);
+
+            if (!p)
+                return -1;
+            p[0] = '/';
+            strcpy(p + 1, path);
+            path = p;
+        }
     }
     if (path[0] != '/')
         return -1;
@@ -316,6 +334,7 @@ static int on_headers_complete(http_parser *p)
     struct conn *c = p->data;
     const struct config *cfg = c->w->cfg;
 
+    c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
     if (req_check_te(c) < 0)
@@ -324,12 +343,14 @@ static int on_headers_complete(http_parser *p)
         return fail(c, 400);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > cfg->max_body_size)
         return fail(c, 413);
-    c->req.is_head = p->method == HTTP_HEAD;
     c->req.keep_alive = http_should_keep_alive(p) && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
     c->route_res = router_match(c->w->router, c->req.method, c->req.segs,
                                 c->req.nsegs, &c->req.match, c->allow,
                                 sizeof(c->allow));
+    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws &&
+        ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)))
+        return fail(c, 400);            /* an upgrade carries no body */
     if (req_expect(c) < 0)
         return -1;
     c->state = CS_BODY;
@@ -392,8 +413,10 @@ static void req_done(struct conn *c)
     int keep = c->req.keep_alive;
 
     c->requests++;
+    c->upgraded = c->parser.upgrade;
     req_reset(c);
     c->state = CS_IDLE;
+    c->idle_since = ev_now(c->w->loop);
     if (keep && !c->nodelay) {
         /* A kept connection will see small responses back to back: no
          * Nagle delay for them (a closing one never needs the syscall). */
@@ -480,7 +503,8 @@ static int parse_error_status(enum http_errno e)
 /* Queues an error response of ours and closes after it (lingering). */
 static void conn_error(struct conn *c, int status)
 {
-    int is_head = c->req.is_head;
+    int is_head = (c->state == CS_HEAD || c->state == CS_BODY) &&
+                  c->have_url && c->parser.method == HTTP_HEAD;
 
     if (c->w->cfg->log_level >= LOG_DEBUG)
         log_debug("connection %d: answering %d (%s)", c->fd, status,
@@ -505,6 +529,11 @@ static void conn_handoff(struct conn *c)
         conn_try_send(c);
     if (c->out.len > 0) {               /* cannot block here: give up */
         log_debug("connection %d: output pending at upgrade; closing", fd);
+        conn_close(c);
+        return;
+    }
+    if (c->msg_off > c->in.len) {       /* cannot happen; never hand off junk */
+        log_error("connection %d: upgrade request not in the buffer", fd);
         conn_close(c);
         return;
     }
@@ -542,9 +571,10 @@ static int conn_parse(struct conn *c)
         conn_error(c, c->err_status ? c->err_status : parse_error_status(e));
         return -1;
     }
-    if (c->parser.upgrade) {
-        /* Upgrade to a protocol we do not speak here: the request was
-         * answered as plain HTTP; keep parsing what follows as HTTP. */
+    if (c->upgraded) {
+        /* An upgrade to a protocol we do not speak here: the request was
+         * answered as plain HTTP; what follows it is parsed as HTTP. */
+        c->upgraded = 0;
         http_parser_init(&c->parser, HTTP_REQUEST);
         c->parser.data = c;
         if (c->parsed < c->in.len)
@@ -598,6 +628,8 @@ static void conn_linger(struct conn *c)
 static void conn_drained(struct conn *c)
 {
     ev_io_stop(c->w->loop, &c->wio);
+    if (c->out.cap > BIG_BUF)
+        buf_free(&c->out);      /* a big response does not stay pinned */
     if (c->want_close) {
         if ((c->linger || c->in.len > c->parsed) && !c->read_eof)
             conn_linger(c);
@@ -750,6 +782,8 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         return;
     if (c->state == CS_IDLE && c->in.len == 0)
         conn_release_idle(c);
+    if (c->want_close)
+        conn_reading(c, 0);     /* nothing more is parsed: do not buffer it */
     if (c->out.len > 0 || c->want_close)
         conn_flush(c);      /* may close c */
     else if (c->state == CS_HEAD || c->state == CS_BODY)
@@ -773,11 +807,13 @@ static double conn_deadline(const struct conn *c)
     case CS_BODY:
         return c->last_io + cfg->body_timeout;
     default:
+        /* From the end of the last response: bytes that start no request
+         * (bare CRLFs) do not keep a connection open. */
         if (c->w->draining)
-            return c->last_io + (cfg->keepalive_timeout < DRAIN_IDLE
-                                     ? cfg->keepalive_timeout : DRAIN_IDLE);
-        return c->last_io + (c->requests ? cfg->keepalive_timeout
-                                         : cfg->header_timeout);
+            return c->idle_since + (cfg->keepalive_timeout < DRAIN_IDLE
+                                        ? cfg->keepalive_timeout : DRAIN_IDLE);
+        return c->idle_since + (c->requests ? cfg->keepalive_timeout
+                                            : cfg->header_timeout);
     }
 }
 
@@ -859,7 +895,7 @@ void conn_new(struct worker *w, int fd)
     c->w = w;
     c->fd = fd;
     c->state = CS_IDLE;
-    c->last_io = ev_now(w->loop);
+    c->last_io = c->idle_since = ev_now(w->loop);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     pool_init(&c->pool, POOL_FIRST);

@@ -36,6 +36,8 @@ struct pool_chunk {
 #endif
 #define BLOCK_SIZES 4               /* distinct sizes cached */
 
+static const size_t block_cache_max = BLOCK_CACHE_MAX;
+
 struct block {                      /* a cached block's first bytes */
     struct block *next;
 };
@@ -82,7 +84,7 @@ void block_put(void *block, size_t size)
 
     if (block == NULL)
         return;
-    if (bc == NULL || bc->n >= BLOCK_CACHE_MAX || size < sizeof(*b)) {
+    if (bc == NULL || bc->n >= block_cache_max || size < sizeof(*b)) {
         free(block);
         return;
     }

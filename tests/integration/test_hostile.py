@@ -1,0 +1,132 @@
+"""Hostile and unusual HTTP input: smuggling attempts, folded headers, odd targets and clients that never let go, each with the answer kiln owes them."""
+
+import socket
+import time
+
+import pytest
+
+from conftest import KilnFactory, RawConn
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    f = KilnFactory(tmp_path_factory.mktemp("hostile"))
+    k = f.make(plugins=("hello", "echo", "inspect"),
+               server={"keepalive_timeout": "1s", "header_timeout": "1s"})
+    k.initial_workers = k.wait_workers(2)
+    yield k
+    f.close()
+
+
+def test_upgrade_request_with_a_body_larger_than_a_read(srv):
+    """An Upgrade to a protocol kiln does not speak, on a plain route, with a
+    body that spans several reads: the body is the body, not more requests."""
+    inner = b"POST /inspect/any?smuggled HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+    body = b"A" * 20000 + inner
+    head = (b"POST /inspect/body HTTP/1.1\r\nHost: x\r\nUpgrade: foo\r\n"
+            b"Connection: Upgrade\r\nContent-Length: %d\r\n\r\n" % len(body))
+    with RawConn(srv.port) as c:
+        c.send(head + body)
+        r = c.read_response()
+        assert r.status == 200
+        assert r.body == body
+        # what follows is HTTP again, on the same connection
+        c.send(b"GET /Bob HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        assert (r.status, r.body) == (200, b"Hello, Bob")
+
+
+def test_websocket_upgrade_with_a_body_is_refused(srv):
+    req = (b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+           b"Content-Length: 5\r\n\r\nhello")
+    with RawConn(srv.port) as c:
+        c.send(req)
+        assert c.read_response().status == 400
+        assert c.closed_within(3)
+
+
+def test_folded_header_is_400(srv):
+    with RawConn(srv.port) as c:
+        c.send(b"GET /inspect/header HTTP/1.1\r\nHost: x\r\nX-Test: abc\r\n defgh\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 400
+        assert r.header("connection") == "close"
+        assert c.closed_within(3)
+
+
+def test_absolute_form_authority_ends_at_question_mark(srv):
+    with RawConn(srv.port) as c:
+        c.send(b"GET http://evil?/inspect/request/admin HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+    # the path is "/", so the hello plugin answers; nothing reached /inspect
+    assert (r.status, r.body) == (200, b"Hello, Anonymous")
+
+
+def test_absolute_form_with_a_path(srv):
+    with RawConn(srv.port) as c:
+        c.send(b"GET http://h.example:8080/inspect/request/x?a=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+    assert r.status == 200
+    assert b"path=/inspect/request/x\n" in r.body
+    assert b"query=a=1\n" in r.body
+
+
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n", 413),
+    (b"HEAD / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+])
+def test_head_errors_have_no_body(srv, request_bytes, status):
+    with RawConn(srv.port) as c:
+        c.send(request_bytes)
+        r = c.read_response(head=True)
+        assert r.status == status
+        assert int(r.header("content-length")) > 0
+        # nothing but the close follows the header block
+        assert c.closed_within(3)
+
+
+def test_interim_status_from_a_handler_is_500(srv):
+    """A handler cannot end a request with a 1xx: the client would wait."""
+    with RawConn(srv.port) as c:
+        c.send(b"POST /inspect/status/100 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        r = c.read_response()
+    assert r.status == 500
+
+
+def test_bare_crlfs_do_not_keep_a_connection_open(srv):
+    """Empty lines between requests are tolerated, but do not reset the idle
+    clock: the keep-alive timeout (1 s here) still closes the connection."""
+    with RawConn(srv.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().status == 200
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < 6:
+            try:
+                c.sock.sendall(b"\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                closed = True
+                break
+            if c.closed_within(0.25):
+                closed = True
+                break
+        assert closed, "a connection fed only CRLFs stayed open"
+        assert time.monotonic() - t0 < 4.5   # 1 s idle + up to 2 s lingering close
+
+
+def test_input_after_close_is_not_buffered(srv):
+    """After a "Connection: close" request, whatever the client keeps sending
+    is not parsed or answered: exactly one response, then the close."""
+    with RawConn(srv.port) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" +
+               b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n" * 50)
+        r = c.read_response()
+        assert r.status == 200
+        assert c.closed_within(3)
+        assert c.buf == b""
+
+
+def test_still_serving(srv):
+    assert srv.get_text("/") == (200, "Hello, Anonymous")
+    assert sorted(srv.worker_pids()) == sorted(srv.initial_workers)
