@@ -13,7 +13,7 @@
 #include "plugin.h"
 #include "router.h"
 
-int check_plugins(const struct config *cfg)
+int check_plugins(const struct config *cfg, const struct plugin_files *files)
 {
     struct router *router = router_new();
     struct plugin_set ps;
@@ -24,7 +24,7 @@ int check_plugins(const struct config *cfg)
         log_error("router_new() failed: out of memory");
         goto done;
     }
-    if (plugins_load(&ps, cfg->plugin_dir, cfg, router) < 0)
+    if (plugins_load(&ps, files, cfg, router) < 0)
         goto done;
     rc = 0;
 

@@ -1,7 +1,8 @@
 /*
  * check.h -- the plugin check: load every plugin of a config once, run its
  * init hook, unload it.  `kiln -t` runs it, and so does the throwaway process
- * a reload forks before it starts any worker.
+ * a reload forks before it starts any worker, on the very files (the same
+ * open snapshot) the reload's workers will load.
  */
 #ifndef KILN_CHECK_H
 #define KILN_CHECK_H
@@ -9,13 +10,14 @@
 #include <stddef.h>
 
 struct config;
+struct plugin_files;
 
 /*
- * Loads the plugins of cfg->plugin_dir into a scratch router, then unloads
- * them (init and fini hooks run).  0, or -1 with the reason logged
- * ("PATH: reason").
+ * Loads `files` (a snapshot of cfg->plugin_dir, see plugin_files_open) into
+ * a scratch router, then unloads them (init and fini hooks run).  0, or -1
+ * with the reason logged ("PATH: reason").
  */
-int check_plugins(const struct config *cfg);
+int check_plugins(const struct config *cfg, const struct plugin_files *files);
 
 /*
  * Makes this process run as the config's user and group (setgid,

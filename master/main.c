@@ -11,6 +11,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "plugin.h"
 #include "scoreboard.h"
 
 #define EXIT_USAGE 2
@@ -75,6 +76,7 @@ static int test_config(const struct master_options *o)
 {
     char err[1024];
     struct config *cfg;
+    struct plugin_files files = { NULL, 0 };
     int ok = 0;
 
     cfg = master_load_config(o, err, sizeof err);
@@ -83,7 +85,9 @@ static int test_config(const struct master_options *o)
         goto done;
     }
     log_set_level(cfg->log_level);
-    ok = check_plugins(cfg) == 0;
+    ok = plugin_files_open(cfg->plugin_dir, &files) == 0 &&
+         check_plugins(cfg, &files) == 0;
+    plugin_files_close(&files);
 
 done:
     config_free(cfg);

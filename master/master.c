@@ -254,6 +254,22 @@ static struct generation *gen_new(struct master *m, struct config *cfg)
     return g;
 }
 
+/*
+ * Opens the plugin files of cfg's plugin_dir into `files`, the set a
+ * generation loads all its life.  0, or -1 with err (details logged).
+ */
+static int pin_plugins(const struct config *cfg, struct plugin_files *files,
+                       char *err, size_t errlen)
+{
+    if (plugin_files_open(cfg->plugin_dir, files) < 0) {
+        snprintf(err, errlen, "plugin_dir %s could not be read (see the error above)",
+                 cfg->plugin_dir);
+        return -1;
+    }
+    log_debug("%zu plugin files of %s opened", files->n, cfg->plugin_dir);
+    return 0;
+}
+
 static size_t gen_alive(const struct master *m, const struct generation *g)
 {
     size_t n = 0;
@@ -271,6 +287,7 @@ static void gen_free(struct master *m, struct generation *g)
         pp = &(*pp)->next;
     *pp = g->next;
     ev_timer_stop(m->loop, &g->timer);
+    plugin_files_close(&g->plugins);
     config_free(g->cfg);
     free(g->cfg);
     free(g);
@@ -326,13 +343,26 @@ static void child_stop_watchers(struct master *m)
     watch_close(m);
 }
 
-/* In a freshly forked child: leaves the master's loop and signal mask. */
-static void child_detach(struct master *m)
+/* In a child: closes the plugin snapshots of every generation and of a
+ * pending check, except `keep` (the files this child loads). */
+static void child_close_snapshots(struct master *m, struct plugin_files *keep)
+{
+    for (struct generation *g = m->gens; g; g = g->next)
+        if (&g->plugins != keep)
+            plugin_files_close(&g->plugins);
+    if (&m->check_files != keep)
+        plugin_files_close(&m->check_files);
+}
+
+/* In a freshly forked child: leaves the master's loop and signal mask, and
+ * keeps only the plugin snapshot `keep` of the master's open files. */
+static void child_detach(struct master *m, struct plugin_files *keep)
 {
     sigset_t none;
 
     ev_loop_fork(m->loop);
     child_stop_watchers(m);
+    child_close_snapshots(m, keep);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
@@ -345,8 +375,9 @@ static int gen_uses(const struct generation *g, const struct listener *l)
 
 /*
  * In a freshly forked child: drops the master's state (watchers, the other
- * workers' channels, listeners the generation does not use) and root, then
- * becomes worker `id` of generation `g`.  Never returns.
+ * workers' channels, the other generations' plugin files, listeners the
+ * generation does not use) and root, then becomes worker `id` of generation
+ * `g`, loading g's plugin files.  Never returns.
  */
 static void __attribute__((noreturn))
 child_run(struct master *m, struct generation *g, unsigned id, int slot,
@@ -357,7 +388,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot,
     char err[256];
     size_t n = 0;
 
-    child_detach(m);
+    child_detach(m, &g->plugins);
     close(master_end);
     for (size_t i = 0; i < m->nls; i++) {
         if (gen_uses(g, &m->ls[i]))
@@ -372,7 +403,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot,
         exit(EXIT_BOOT_FAILURE);
     }
     a = (struct worker_args){
-        .cfg = g->cfg, .listeners = ls, .nlisteners = n, .chan_fd = chan,
+        .cfg = g->cfg, .plugins = &g->plugins, .listeners = ls, .nlisteners = n, .chan_fd = chan,
         .slot = &m->sb->slot[slot], .generation = g->id, .id = id
     };
     worker_main(&a);
@@ -736,18 +767,22 @@ static void reload_abort(struct master *m, const char *why)
     reload_failed(m, why);
 }
 
-/* The plugins passed their check: starts the reload's generation (takes cfg). */
+/* The plugins passed their check: starts the reload's generation (takes cfg,
+ * and the checked files, which its workers load). */
 static void reload_spawn(struct master *m, struct config *cfg)
 {
     struct generation *g = gen_new(m, cfg);
     char why[128];
 
     if (g == NULL) {
+        plugin_files_close(&m->check_files);
         config_free(cfg);
         free(cfg);
         reload_failed(m, "out of memory");
         return;
     }
+    g->plugins = m->check_files;
+    memset(&m->check_files, 0, sizeof m->check_files);
     m->pending = g;
     gen_timer(m, g, READY_TIMEOUT);
     if (gen_spawn_all(m, g) < 0) {
@@ -757,15 +792,16 @@ static void reload_spawn(struct master *m, struct config *cfg)
 }
 
 /*
- * The throwaway process of a reload: loads cfg's plugins once, as the
- * workers would (same user, init hooks run), and exits 0 when all load.
+ * The throwaway process of a reload: loads the snapshot of cfg's plugins
+ * once, as the workers will (the same open files, same user, init hooks
+ * run), and exits 0 when all load.
  */
 static void __attribute__((noreturn))
 check_child(struct master *m, const struct config *cfg)
 {
     char err[256];
 
-    child_detach(m);
+    child_detach(m, &m->check_files);
     for (size_t i = 0; i < m->nls; i++)
         close(m->ls[i].fd);
     log_set_ident("check");
@@ -773,7 +809,7 @@ check_child(struct master *m, const struct config *cfg)
         log_error("plugin check cannot start: %s", err);
         _exit(1);
     }
-    _exit(check_plugins(cfg) == 0 ? 0 : 1);
+    _exit(check_plugins(cfg, &m->check_files) == 0 ? 0 : 1);
 }
 
 /* Forks the plugin check of cfg, kept until it ends.  0, or -1 with err. */
@@ -808,6 +844,7 @@ static void check_done(struct master *m, int status)
         reload_spawn(m, cfg);
         return;
     }
+    plugin_files_close(&m->check_files);
     config_free(cfg);
     free(cfg);
     if (m->stopping)
@@ -829,8 +866,9 @@ static void on_check_timer(struct ev_loop *loop, ev_timer *t, int revents)
 }
 
 /*
- * Reads the config again, opens its new listeners and has a throwaway
- * process check its plugins; the new generation starts once they pass.
+ * Reads the config again, opens its new listeners, opens the files of its
+ * plugin_dir (the snapshot the new generation will load) and has a
+ * throwaway process check them; the new generation starts once they pass.
  */
 static void reload_start(struct master *m)
 {
@@ -850,11 +888,13 @@ static void reload_start(struct master *m)
         goto fail;
     if (open_listeners(m, cfg, err, sizeof err) < 0 ||
         apply_log(cfg, err, sizeof err) < 0 ||
+        pin_plugins(cfg, &m->check_files, err, sizeof err) < 0 ||
         check_start(m, cfg, err, sizeof err) < 0)
         goto fail;
     return;
 
 fail:
+    plugin_files_close(&m->check_files);
     if (cfg != NULL) {
         config_free(cfg);
         free(cfg);
@@ -1320,8 +1360,8 @@ static void find_exe(struct master *m)
     m->exe = strdup(buf);
 }
 
-/* Sockets first (inherited, then bound), then the pidfile and the scoreboard.
- * 0, or -1 with err. */
+/* Sockets first (inherited, then bound), then the pidfile, the plugin files
+ * and the scoreboard.  0, or -1 with err. */
 static int start_resources(struct master *m, struct generation *g, char *err,
                            size_t errlen)
 {
@@ -1330,6 +1370,8 @@ static int start_resources(struct master *m, struct generation *g, char *err,
         return -1;
     close_unused_listeners(m);
     if (g->cfg->pidfile != NULL && write_pidfile(m, g->cfg->pidfile, err, errlen) < 0)
+        return -1;
+    if (pin_plugins(g->cfg, &g->plugins, err, errlen) < 0)
         return -1;
     m->sb = scoreboard_new();
     if (m->sb == NULL) {
@@ -1407,6 +1449,7 @@ static void master_cleanup(struct master *m)
         gen_free(m, m->gens);
     config_free(m->check_cfg);
     free(m->check_cfg);
+    plugin_files_close(&m->check_files);
     for (size_t i = 0; i < m->nls; i++) {
         if (keep_files)
             listen_release(&m->ls[i]);

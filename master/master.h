@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "listen.h"
+#include "plugin.h"
 
 #ifndef KILN_CONF
 #define KILN_CONF "/usr/local/etc/kiln/kiln.conf"
@@ -52,6 +53,9 @@ struct generation {
     unsigned id;                /* 1, 2, ... */
     enum gen_state state;
     struct config *cfg;         /* owned; freed with the generation */
+    struct plugin_files plugins;/* plugin_dir as scanned once for this
+                                   generation: its check and all its workers,
+                                   replacements too, load these open files */
     size_t nworkers;            /* how many it should have */
     size_t nready;              /* how many said CHAN_READY (while starting) */
     ev_timer timer;             /* ready timeout, or drain / stop deadline */
@@ -118,6 +122,8 @@ struct master {
     /* a reload's plugin check */
     pid_t check_pid;            /* the throwaway process loading the plugins */
     struct config *check_cfg;   /* the config it checks (owned) */
+    struct plugin_files check_files; /* the files it checks, handed to the
+                                        generation when they pass (owned) */
     ev_timer check_timer;
 
     /* binary upgrade (handover.c) */

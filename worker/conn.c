@@ -446,8 +446,13 @@ static int ws_request(struct conn *c, const struct route *rt)
     char extra[256] = "";
     int upgrade = c->parser.upgrade, status;
 
-    status = c->w->draining ? 503
-                            : ws_check_upgrade(c->w, rt, &c->req, extra, sizeof(extra));
+    if (c->w->draining)
+        status = 503;
+    else if (!upgrade) {        /* the handshake checks and open() need one */
+        status = 426;
+        snprintf(extra, sizeof(extra), "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+    } else
+        status = ws_check_upgrade(c->w, rt, &c->req, extra, sizeof(extra));
     if (status == 0 && upgrade) {
         c->upgrade = rt;
         http_parser_pause(&c->parser, 1);

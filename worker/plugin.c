@@ -1,14 +1,16 @@
 /*
- * plugin.c -- finds the *.so files of the plugin directory, dlopens them,
- * checks their descriptor and runs their init hooks.
+ * plugin.c -- opens the *.so files of the plugin directory once, dlopens the
+ * open files, checks their descriptor and runs their init hooks.
  */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
@@ -48,6 +50,111 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 {
     return strcmp((*a)->d_name, (*b)->d_name);
 }
+
+/* ---- the snapshot of a plugin directory ------------------------------------ */
+
+void plugin_files_close(struct plugin_files *f)
+{
+    if (f == NULL)
+        return;
+    for (size_t i = 0; i < f->n; i++) {
+        if (f->v[i].fd >= 0)
+            close(f->v[i].fd);
+        free(f->v[i].path);
+    }
+    free(f->v);
+    f->v = NULL;
+    f->n = 0;
+}
+
+/*
+ * Opens path for reading if it is a regular file (a FIFO or a device is
+ * never opened).  The fd; -1 when it is no regular file or is gone (as if
+ * the scan had come a moment later); -2 on another failure, with errno.
+ */
+static int open_regular(const char *path)
+{
+    struct stat st;
+    int fd;
+
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return -1;
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0)
+        return errno == ENOENT ? -1 : -2;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/*
+ * Opens dir/name into the next slot of f (which has room).  0, 1 when the
+ * file is skipped, or -1 with the reason logged.
+ */
+static int plugin_file_open(struct plugin_files *f, const char *dir,
+                            const char *name)
+{
+    struct plugin_file *pf = &f->v[f->n];
+    size_t len = strlen(dir) + strlen(name) + 2;
+
+    pf->path = malloc(len);
+    if (pf->path == NULL) {
+        log_error("%s/%s: out of memory", dir, name);
+        return -1;
+    }
+    snprintf(pf->path, len, "%s/%s", dir, name);
+    pf->fd = open_regular(pf->path);
+    if (pf->fd == -2)
+        log_error("%s: open failed: %s", pf->path, strerror(errno));
+    else if (pf->fd < 0)
+        log_debug("%s: not a regular file, skipped", pf->path);
+    if (pf->fd < 0) {
+        free(pf->path);
+        pf->path = NULL;
+        return pf->fd == -2 ? -1 : 1;
+    }
+    f->n++;
+    return 0;
+}
+
+int plugin_files_open(const char *dir, struct plugin_files *out)
+{
+    struct dirent **names = NULL;
+    int count, i, rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    count = scandir(dir, &names, is_candidate, by_name);
+    if (count < 0 && errno == ENOENT) {
+        log_warn("plugin directory %s does not exist: no plugins", dir);
+        return 0;
+    }
+    if (count < 0) {
+        log_error("scandir(%s) failed: %s", dir, strerror(errno));
+        return -1;
+    }
+    if (count == 0)
+        log_warn("plugin directory %s holds no *.so: no plugins", dir);
+    out->v = calloc(count ? (size_t)count : 1, sizeof(*out->v));
+    if (out->v == NULL) {
+        log_error("%s: out of memory opening the plugins", dir);
+        goto fail;
+    }
+    for (i = 0; i < count; i++)
+        if (plugin_file_open(out, dir, names[i]->d_name) < 0)
+            goto fail;
+    rc = 0;
+fail:
+    for (i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+    if (rc != 0)
+        plugin_files_close(out);
+    return rc;
+}
+
+/* ---- loading ---------------------------------------------------------------- */
 
 /* Calls p's fini hook if it is owed one. */
 static void plugin_fini(struct plugin_set *ps, struct plugin *p)
@@ -143,34 +250,45 @@ static int plugin_init(struct plugin_set *ps, struct plugin *p)
 }
 
 /*
- * Loads dir/name into the next slot of ps (which has room).  The slot is
- * counted in ps->n as soon as dlopen succeeds, so that plugins_unload()
- * cleans it up.  0, 1 when the file is skipped, or -1 with the reason logged.
+ * Logs a dlopen failure of p, naming the file by its path where dlerror()
+ * names it by the /proc/self/fd link it was opened through.
  */
-static int plugin_load_one(struct plugin_set *ps, const char *dir,
-                           const char *name)
+static void log_dlopen_error(const struct plugin *p, const char *link)
+{
+    const char *msg = dlerror();
+    size_t len = strlen(link);
+
+    if (msg == NULL)
+        msg = "unknown error";
+    if (strncmp(msg, link, len) == 0 && msg[len] == ':')
+        log_error("%s: dlopen failed: %s%s", p->path, p->path, msg + len);
+    else
+        log_error("%s: dlopen failed: %s", p->path, msg);
+}
+
+/*
+ * Loads the snapshot's file f into the next slot of ps (which has room).
+ * The slot is counted in ps->n as soon as dlopen succeeds, so that
+ * plugins_unload() cleans it up.  0, or -1 with the reason logged.
+ */
+static int plugin_load_one(struct plugin_set *ps, const struct plugin_file *f)
 {
     struct plugin *p = &ps->v[ps->n];
-    struct stat st;
-    size_t len = strlen(dir) + strlen(name) + 2;
+    char link[64];
 
     memset(p, 0, sizeof(*p));
-    p->path = malloc(len);
+    p->path = strdup(f->path);
     if (p->path == NULL) {
-        log_error("%s/%s: out of memory", dir, name);
+        log_error("%s: out of memory", f->path);
         return -1;
     }
-    snprintf(p->path, len, "%s/%s", dir, name);
-    if (stat(p->path, &st) != 0 || !S_ISREG(st.st_mode)) {
-        log_debug("%s: not a regular file, skipped", p->path);
+    snprintf(link, sizeof link, "/proc/self/fd/%d", f->fd);
+    p->handle = dlopen(link, RTLD_NOW | RTLD_LOCAL);
+    if (p->handle == NULL) {
+        log_dlopen_error(p, link);
         free(p->path);
         p->path = NULL;
-        return 1;
-    }
-    p->handle = dlopen(p->path, RTLD_NOW | RTLD_LOCAL);
-    if (p->handle == NULL) {
-        log_error("%s: dlopen failed: %s", p->path, dlerror());
-        goto fail;
+        return -1;
     }
     ps->n++;
     dlerror();
@@ -182,47 +300,24 @@ static int plugin_load_one(struct plugin_set *ps, const char *dir,
     if (check_descriptor(ps, p) != 0)
         return -1;
     return plugin_init(ps, p);
-
-fail:
-    free(p->path);
-    p->path = NULL;
-    return -1;
 }
 
-int plugins_load(struct plugin_set *ps, const char *dir,
+int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router)
 {
-    struct dirent **names = NULL;
-    int count, i, rc = -1;
-
     memset(ps, 0, sizeof(*ps));
     ps->router = router;
     ps->cfg = cfg;
-    count = scandir(dir, &names, is_candidate, by_name);
-    if (count < 0 && errno == ENOENT) {
-        log_warn("plugin directory %s does not exist: no plugins", dir);
-        return 0;
-    }
-    if (count < 0) {
-        log_error("scandir(%s) failed: %s", dir, strerror(errno));
+    ps->v = calloc(files->n ? files->n : 1, sizeof(*ps->v));
+    if (ps->v == NULL) {
+        log_error("out of memory loading plugins");
         return -1;
     }
-    if (count == 0)
-        log_warn("plugin directory %s holds no *.so: no plugins", dir);
-    ps->v = calloc(count ? (size_t)count : 1, sizeof(*ps->v));
-    if (ps->v == NULL) {
-        log_error("%s: out of memory loading plugins", dir);
-        goto fail;
+    for (size_t i = 0; i < files->n; i++) {
+        if (plugin_load_one(ps, &files->v[i]) < 0) {
+            plugins_unload(ps);
+            return -1;
+        }
     }
-    for (i = 0; i < count; i++)
-        if (plugin_load_one(ps, dir, names[i]->d_name) < 0)
-            goto fail;
-    rc = 0;
-fail:
-    for (i = 0; i < count; i++)
-        free(names[i]);
-    free(names);
-    if (rc != 0)
-        plugins_unload(ps);
-    return rc;
+    return 0;
 }

@@ -1,12 +1,22 @@
 /*
  * plugin.h -- loading plugins with dlopen and checking their descriptor.
  *
+ * A generation's plugins are pinned: the master scans plugin_dir once per
+ * generation (plugin_files_open) and keeps every file open, and the plugin
+ * check and every worker of that generation, replacements included, load
+ * exactly those open files.  A file renamed over, removed or added in
+ * plugin_dir takes effect at the next reload, never in between.  (The
+ * dynamic linker knows a plugin as /proc/self/fd/N: $ORIGIN in its run path
+ * does not name plugin_dir.)
+ *
  * Policy for a refused plugin (no descriptor, another ABI major, a newer ABI
  * minor, dlopen failure, failing init, a bad route): plugins_load() fails as
- * a whole.  So `kiln -t` reports it and exits 1, a worker that cannot load
- * its plugins exits with EXIT_BOOT_FAILURE (the master does not respawn it),
- * a first start fails, and a reload is abandoned with the old generation
- * left serving.
+ * a whole.  So `kiln -t` reports it and exits 1, a first start fails (the
+ * server refuses to start), and a reload is abandoned with the old
+ * generation left serving.  A worker of the serving generation that still
+ * fails (it loads the checked files, so only from a cause outside them: no
+ * memory, a file's permissions changed) exits with EXIT_BOOT_FAILURE and is
+ * respawned with the crash back-off.
  */
 #ifndef KILN_PLUGIN_H
 #define KILN_PLUGIN_H
@@ -32,6 +42,18 @@ struct kiln_app {
     int failed;                     /* a kiln_add_route failed during init */
 };
 
+/* One plugin file of a snapshot: the name it is logged as, and an open fd. */
+struct plugin_file {
+    char *path;                     /* "/usr/lib/kiln/plugins/hello.so" */
+    int fd;                         /* O_RDONLY | O_CLOEXEC */
+};
+
+/* The plugin files of a directory, as one scan found them, in load order. */
+struct plugin_files {
+    struct plugin_file *v;
+    size_t n;
+};
+
 struct plugin_set {
     struct plugin *v;
     size_t n;
@@ -40,12 +62,25 @@ struct plugin_set {
 };
 
 /*
- * Loads every regular file matching *.so in `dir`, in strcmp order, into
- * `router`.  A missing or empty directory is not an error (logged at warn).
- * On the first refusal logs "PATH: reason" at error level, unloads what
- * was loaded and returns -1.  0 on success.
+ * Scans `dir` once: every regular file (or link to one) matching *.so, not a
+ * dotfile, in strcmp order, is opened into `out`.  A missing or empty
+ * directory is not an error (logged at warn; `out` is empty).  0, or -1 with
+ * the reason logged ("scandir(DIR) failed: ...", "PATH: open failed: ...")
+ * and `out` empty.  The caller owns `out`: plugin_files_close() it.
  */
-int plugins_load(struct plugin_set *ps, const char *dir,
+int plugin_files_open(const char *dir, struct plugin_files *out);
+
+/* Closes the fds and frees the paths.  Safe on a zeroed or closed set. */
+void plugin_files_close(struct plugin_files *f);
+
+/*
+ * Loads the files of the snapshot `files` (through /proc/self/fd, so the
+ * open files themselves, whatever plugin_dir holds now), in its order, into
+ * `router`.  Logs name the files by their paths.  On the first refusal logs
+ * "PATH: reason" at error level, unloads what was loaded and returns -1.
+ * 0 on success.  `files` stays the caller's.
+ */
+int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router);
 
 /* Calls fini hooks in reverse order, dlcloses, frees.  Safe on a zeroed set. */

@@ -346,13 +346,13 @@ void worker_main(const struct worker_args *a)
         w.slot->pid = getpid();
     response_update_date(ev_now(w.loop));
     w.router = router_new();
-    if (!w.router || plugins_load(&w.plugins, a->cfg->plugin_dir, a->cfg,
-                                  w.router) < 0) {
+    if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",
                   a->cfg->plugin_dir);
         router_free(w.router);
         exit(EXIT_BOOT_FAILURE);
     }
+    plugin_files_close(a->plugins);
     if (ws_init(&w) < 0) {
         log_error("worker cannot start: the WebSocket layer failed to start");
         exit(EXIT_BOOT_FAILURE);

@@ -4,8 +4,11 @@
  *
  * The master forks, cleans its own state out of the child, then calls
  * worker_main(), which never returns.  Exit codes: 0 after a clean stop,
- * EXIT_BOOT_FAILURE when the worker could not start serving (bad plugin, no
- * memory): the master must not respawn it in a loop.
+ * EXIT_BOOT_FAILURE when the worker could not start serving (a refused
+ * plugin, no memory).  The master then refuses to start (first start) or
+ * abandons the reload (a reload's generation); a worker of the serving
+ * generation, which loads the plugin files its generation's check passed,
+ * is respawned with the crash back-off.
  */
 #ifndef KILN_WORKER_H
 #define KILN_WORKER_H
@@ -24,10 +27,13 @@
 
 struct config;
 struct listener;
+struct plugin_files;
 struct scoreboard_slot;
 
 struct worker_args {
     const struct config *cfg;
+    struct plugin_files *plugins;   /* the generation's plugin files: loaded,
+                                       then closed */
     struct listener *listeners;     /* inherited listening sockets */
     size_t nlisteners;
     int chan_fd;                    /* this worker's end of the socketpair */
