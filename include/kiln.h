@@ -24,6 +24,11 @@
  *
  *     KILN_PLUGIN("hello", init, NULL);
  *
+ * kiln loads a plugin through a file descriptor it opened when the reload
+ * was checked (dlopen of /proc/self/fd/N), so every worker of a generation
+ * runs the same file; $ORIGIN in a plugin's run path therefore does not
+ * name the plugin directory: link its libraries by absolute path.
+ *
  * Build it out of tree with
  *     cc -shared -fPIC $(pkg-config --cflags kiln) -o hello.so hello.c
  * and drop hello.so into $(pkg-config --variable=plugindir kiln).
