@@ -1,6 +1,7 @@
 """HTTP/1.x protocol tests: keep-alive, pipelining, 100-continue, bodies, limits and timeouts."""
 
 import asyncio
+import socket
 import time
 
 import aiohttp
@@ -195,6 +196,30 @@ def expect_error(port, data, status, closes=True):
     return r
 
 
+def assert_fin(c, timeout=2):
+    """The server ends `c` with a FIN and nothing more: a read gives EOF, not a reset."""
+    assert c.buf == b"", "unexpected bytes %r" % c.buf[:200]
+    c.sock.settimeout(timeout)
+    try:
+        chunk = c.sock.recv(4096)
+    except socket.timeout:
+        pytest.fail("connection still open %.1fs after the response" % timeout)
+    except ConnectionResetError:
+        pytest.fail("connection reset instead of closed with a FIN")
+    assert chunk == b"", "unexpected bytes %r" % chunk[:200]
+
+
+def expect_close(port, data, status):
+    """Sends `data`: the answer is `status` with "Connection: close", then a FIN."""
+    with RawConn(port) as c:
+        c.send(data)
+        r = c.read_response()
+        assert r.status == status, r
+        assert (r.header("connection") or "").lower() == "close", r
+        assert_fin(c)
+    return r
+
+
 def test_malformed_request_line(srv):
     expect_error(srv.port, b"BOGUS\r\n\r\n", 400)
     expect_error(srv.port, b"GET / HTTP/1.1 trailing\r\nHost: t\r\n\r\n", 400)
@@ -227,9 +252,8 @@ def test_too_many_headers(srv):
 def test_body_limit_content_length(srv):
     ok = srv.request("/inspect/body", method="POST", body=b"y" * 1000)
     assert ok[0] == 200 and ok[1]["x-body-length"] == "1000"
-    r = expect_error(srv.port, b"POST /inspect/body HTTP/1.1\r\nHost: t\r\n"
-                     b"Content-Length: 2000\r\n\r\n", 413, closes=False)
-    assert r.status == 413
+    expect_close(srv.port, b"POST /inspect/body HTTP/1.1\r\nHost: t\r\n"
+                 b"Content-Length: 2000\r\n\r\n", 413)
 
 
 def test_body_limit_expect_continue(srv):
@@ -238,6 +262,8 @@ def test_body_limit_expect_continue(srv):
                b"Expect: 100-continue\r\n\r\n")
         r = c.read_response()
         assert r.status == 413, "expected 413 without 100 Continue first, got %r" % r
+        assert (r.header("connection") or "").lower() == "close", r
+        assert_fin(c)
 
 
 def test_body_limit_chunked(srv):
@@ -247,11 +273,13 @@ def test_body_limit_chunked(srv):
                + chunk * 3 + b"0\r\n\r\n")
         r = c.read_response()
         assert r.status == 413
+        assert (r.header("connection") or "").lower() == "close", r
+        assert_fin(c)
 
 
 def test_transfer_encoding_gzip(srv):
-    expect_error(srv.port, b"POST /inspect/body HTTP/1.1\r\nHost: t\r\n"
-                 b"Transfer-Encoding: gzip\r\n\r\n", 501, closes=False)
+    expect_close(srv.port, b"POST /inspect/body HTTP/1.1\r\nHost: t\r\n"
+                 b"Transfer-Encoding: gzip\r\n\r\n", 501)
 
 
 def test_bad_percent_escape(srv):

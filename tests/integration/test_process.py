@@ -400,18 +400,36 @@ def test_stuck_worker_is_killed_by_heartbeat_timeout(kiln_factory):
     assert k.stop() == 0
 
 
+MAX_REQUESTS, JITTER = 5, 20
+RECYCLES = 5        # all 5 limits drawn equal: a chance of 21**-4, about 5e-6
+
+
 def test_max_requests_recycles_workers(kiln_factory):
     k = kiln_factory.make(plugins=("hello",),
-                          server={"max_requests": 20, "max_requests_jitter": 5})
+                          server={"max_requests": MAX_REQUESTS,
+                                  "max_requests_jitter": JITTER})
     first = k.wait_workers(2)
-    results = []
-    for i in range(100):
-        results.append(k.get_text("/M%d" % i))
-        if i % 10 == 9:
-            time.sleep(0.1)         # the master looks twice a second
-    assert results == [(200, "Hello, M%d" % i) for i in range(100)]
-    k.wait_log(r"worker \d+ served \d+ requests \(max_requests 2[0-5]\); worker \d+ starts "
-               r"to replace it")
+    recycle = re.compile(r"worker (\d+) served (\d+) requests \(max_requests (\d+)\); "
+                         r"worker (\d+) starts to replace it")
+    n = 0
+    deadline = time.monotonic() + 20
+    while len(recycle.findall(k.log())) < RECYCLES and time.monotonic() < deadline:
+        for _ in range(10):
+            assert k.get_text("/M%d" % n) == (200, "Hello, M%d" % n)
+            n += 1
+        time.sleep(0.1)             # the master looks twice a second
+    found = recycle.findall(k.log())
+    assert len(found) >= RECYCLES, "%d recycles after %d requests\n%s" % (
+        len(found), n, k.describe())
+    limits = [int(f[2]) for f in found]
+    # Each worker draws its own limit in [max_requests, max_requests + jitter]
+    # and is recycled only once it has served that many.
+    for old, served, limit, new in found:
+        assert MAX_REQUESTS <= int(limit) <= MAX_REQUESTS + JITTER, limits
+        assert int(served) >= int(limit), (old, served, limit)
+        assert old != new
+    assert len({f[0] for f in found}) == len(found), "a worker recycled twice: %r" % found
+    assert len(set(limits)) > 1, "no jitter: every limit is %d" % limits[0]
     k.wait_log(r"worker \d+ took over from worker \d+, which drains")
     assert wait_until(lambda: set(k.worker_pids()) - set(first), 5), k.describe()
     assert k.get_text("/") == (200, "Hello, Anonymous")
@@ -493,7 +511,10 @@ def test_systemd_notify(kiln_factory, kind):
         k.wait_ready(2, since=mark)
         # A failed reload also ends with READY=1.
         k.install_plugin("init_fails")
+        mark = k.mark()
         k.signal(signal.SIGHUP)
+        k.wait_log(r"reload failed: the plugin check exited with code \d+ \(its error is "
+                   r"logged above\); keeping generation 2", since=mark)
         got = recv_until(sock, "READY=1")
         assert any("RELOADING=1" in g.split("\n") for g in got), got
         k.remove_plugin("init_fails")

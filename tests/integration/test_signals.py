@@ -129,6 +129,159 @@ def test_reload_bad_config_keeps_serving(kiln_factory):
     assert k.stop() == 0
 
 
+def loopback_alias():
+    """Whether 127.0.0.2 can be bound (the whole of 127/8 is loopback on Linux)."""
+    try:
+        with socket.socket() as s:
+            s.bind(("127.0.0.2", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not loopback_alias(), reason="127.0.0.2 cannot be bound")
+def test_reload_applies_listen_changes(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    old = k.wait_workers(2)
+    port_a = k.port
+    k.server["listen"] = "127.0.0.2:0"
+    k.write_config()
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, since=mark)
+    port_b = int(k.wait_log(r"listening on 127\.0\.0\.2:(\d+)", since=mark).group(1))
+    k.wait_log(r"no longer listening on 127\.0\.0\.1:%d\n" % port_a, since=mark)
+    c = http.client.HTTPConnection("127.0.0.2", port_b, timeout=5)
+    try:
+        c.request("GET", "/B")
+        r = c.getresponse()
+        assert (r.status, r.read()) == (200, b"Hello, B")
+    finally:
+        c.close()
+    # Once the old generation is gone nothing holds the old socket.
+    assert wait_gone(old, 8), k.describe()
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port_a), timeout=2).close()
+    assert k.stop() == 0
+
+
+def test_drain_past_graceful_timeout_is_killed(kiln_factory):
+    k = kiln_factory.make(plugins=("hello", "slow"),
+                          server={"workers": 1, "graceful_timeout": "1s"})
+    old, = k.wait_workers(1)
+    t0 = time.monotonic()
+    bg = slow_request(k, 4000)
+    time.sleep(0.3)
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, since=mark)
+    drain = time.monotonic()
+    m = k.wait_log(r"worker (\d+) of generation 1 did not stop within graceful_timeout; "
+                   r"killed", timeout=3, since=mark)
+    killed = time.monotonic()
+    assert int(m.group(1)) == old
+    assert killed - drain >= 0.9, "killed %.2fs into a 1s graceful_timeout" % (killed - drain)
+    # The slow request is cut, well before its 4 s.
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+        bg.result(3)
+    assert time.monotonic() - t0 < 3.9
+    assert wait_gone([old], 2)
+    assert k.running()
+    assert answers(k, "/", 5) == {(200, "Hello, Anonymous")}
+    assert k.stop() == 0
+
+
+def drain_signal_sent(k, sig, mark):
+    """Sends `sig`; a function telling whether the master has begun the drain."""
+    k.signal(sig)
+    rx = re.compile(r"received SIGTERM, stopping gracefully" if sig == signal.SIGTERM
+                    else r"generation 2 ready, generation 1 draining")
+    return lambda: rx.search(k.log(), mark) is not None
+
+
+def read_clean_eof(sock, timeout):
+    """Waits for the server's FIN: when it came, or fails on a reset or on data."""
+    sock.settimeout(timeout)
+    try:
+        chunk = sock.recv(4096)
+    except socket.timeout:
+        pytest.fail("connection still open after %.1fs" % timeout)
+    except ConnectionResetError:
+        pytest.fail("connection reset instead of closed with a FIN")
+    assert chunk == b"", "unexpected bytes %r" % chunk[:200]
+    return time.monotonic()
+
+
+def assert_fin(c, timeout):
+    """After the response, `c` ends with a FIN: EOF, not a reset, nothing more."""
+    assert c.buf == b"", "unexpected bytes %r" % c.buf[:200]
+    assert read_clean_eof(c.sock, timeout)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
+def test_drain_of_idle_keepalive_connections(kiln_factory, sig):
+    # A long keep-alive timeout: what closes the connections is the drain.
+    k = kiln_factory.make(plugins=("hello",),
+                          server={"workers": 1, "keepalive_timeout": "30s",
+                                  "graceful_timeout": "10s"})
+    busy, idle = RawConn(k.port), RawConn(k.port)
+    try:
+        for c in (busy, idle):
+            c.send(b"GET /One HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = c.read_response()
+            assert (r.status, r.body, r.header("connection")) == (200, b"Hello, One", None), r
+        idle_since = time.monotonic()
+        idle_eof = Background(lambda: read_clean_eof(idle.sock, 8))
+        mark = k.mark()
+        draining = drain_signal_sent(k, sig, mark)
+        # (a) Requests keep coming on one connection: each is answered, and the
+        # first sent once the drain has begun says "Connection: close".
+        seen = None
+        deadline = time.monotonic() + 10
+        for i in range(1000):
+            if seen is None and draining():
+                seen = time.monotonic()
+            sent = time.monotonic()
+            busy.send(b"GET /N%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
+            r = busy.read_response()
+            assert (r.status, r.body) == (200, b"Hello, N%d" % i), r
+            if (r.header("connection") or "").lower() == "close":
+                break
+            assert r.header("connection") is None, r
+            # The master says it drains just before it tells the worker.
+            assert seen is None or sent - seen < 0.3, \
+                "a request %.2fs into the drain was kept alive" % (sent - seen)
+            assert time.monotonic() < deadline, "no drain within 10s\n" + k.describe()
+            time.sleep(0.1)
+        assert draining(), k.describe()
+        assert_fin(busy, 3)
+        # (b) The idle one is closed with a FIN after the drain's idle window
+        # (1 s from its last request), not at once and not at its 30 s timeout.
+        closed = idle_eof.result(10)
+        if seen is None:
+            seen = time.monotonic()
+        assert closed - idle_since >= 0.9, "closed %.2fs after its request" % (closed - idle_since)
+        assert closed <= max(idle_since + 1.0, seen) + 0.6, \
+            "closed %.2fs after its request, %.2fs after the drain was seen" % (
+                closed - idle_since, closed - seen)
+        # A request sent into the closed connection is not answered.
+        try:
+            idle.sock.sendall(b"GET /Late HTTP/1.1\r\nHost: t\r\n\r\n")
+            idle.sock.settimeout(3)
+            late = idle.sock.recv(4096)
+        except (BrokenPipeError, ConnectionResetError):
+            late = b""
+        assert late == b"", "a request after the FIN got %r" % late[:200]
+    finally:
+        busy.close()
+        idle.close()
+    if sig == signal.SIGTERM:
+        assert k.wait_exit(5) == 0, k.describe()
+    else:
+        assert answers(k, "/", 3) == {(200, "Hello, Anonymous")}
+        assert k.stop() == 0
+
+
 # -- stop ------------------------------------------------------------------------------
 
 

@@ -353,23 +353,29 @@ def test_invalid_utf8_closes_1007(server, payload):
     assert_serving(server)
 
 
+# What one flood command asks for: 64 MiB, 64 times ws_max_queue (1 MiB), so
+# that a server without the limit would grow by far more than QUEUE_RSS_BOUND.
+FLOOD_MESSAGES, FLOOD_SIZE = 1024, 65536
+QUEUE_RSS_BOUND = 8 * 1024              # kB: the two clients' queues (2 MiB) and slack
+
+
 def test_slow_reader_hits_the_send_queue_limit(kiln_factory):
     k = make_server(kiln_factory, ws_max_queue="1m")
     base = worker_rss(k)
     since = k.mark()
-    # One client reads later, one never does; each asks for 6.5 MB.
+    # One client reads later, one never does; each asks for 64 MiB.
     reader = RawWS(k.port, "/flood", rcvbuf=4096)
     sleeper = RawWS(k.port, "/flood", rcvbuf=4096)
     try:
         for c in (reader, sleeper):
-            c.send(frame(1, b"flood 100 65536"))
+            c.send(frame(1, b"flood %d %d" % (FLOOD_MESSAGES, FLOOD_SIZE)))
         for _ in range(2):
-            m = k.wait_log(r"flood queued (\d+) of 100", since=since)
+            m = k.wait_log(r"flood queued (\d+) of %d" % FLOOD_MESSAGES, since=since)
             since = m.end()
             assert 8 <= int(m.group(1)) <= 17, m.group(0)
         k.wait_log(r"send queue above 1048576 bytes: closing \(1008\)")
         grown = worker_rss(k) - base
-        assert grown < 16 * 1024, "workers grew by %d kB" % grown
+        assert grown < QUEUE_RSS_BOUND, "workers grew by %d kB" % grown
         time.sleep(0.5)
         got = reader.recv_close(timeout=10)
         assert got == (1008, "send queue full"), got
@@ -382,7 +388,8 @@ def test_slow_reader_hits_the_send_queue_limit(kiln_factory):
     finally:
         reader.close()
         sleeper.close()
-    assert worker_rss(k) - base < 16 * 1024
+    grown = worker_rss(k) - base
+    assert grown < QUEUE_RSS_BOUND, "workers grew by %d kB" % grown
     assert_serving(k)
 
 

@@ -1,0 +1,198 @@
+"""Tests of kiln's command line: -V, -h, bad options, -l and -w overriding the config, and kiln -t next to a live server."""
+
+import http.client
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import KILN, SRC, require_build
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def kiln_run(*args, timeout=10):
+    """Runs kiln with `args` and no server: (rc, stdout, stderr)."""
+    require_build()
+    r = subprocess.run([KILN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+
+
+def with_args(*args):
+    """A start() wrapper that execs `kiln -c conf` with `args` added (same pid)."""
+    return ("/bin/sh", "-c", 'exec "$@" ' + " ".join(shlex.quote(a) for a in args), "sh")
+
+
+def start_with(kiln_factory, args, port=True, **kw):
+    """A kiln started with extra command-line `args`.  Without `port` there is no
+    127.0.0.1 listener: the addresses come from the log."""
+    k = kiln_factory.make(start=False, **kw)
+    if not port:
+        k.port = -1                 # the fixture looks for no 127.0.0.1 line then
+    k.start(wrapper=with_args(*args))
+    return k
+
+
+def version():
+    with open(os.path.join(SRC, "include", "kiln.h")) as f:
+        text = f.read()
+    parts = [re.search(r"#define KILN_VERSION_%s (\d+)" % p, text) for p in
+             ("MAJOR", "MINOR", "PATCH")]
+    assert all(parts), "no KILN_VERSION_* in include/kiln.h"
+    return "%s.%s.%s" % tuple(m.group(1) for m in parts)
+
+
+def get_over(sock, path):
+    """One GET with "Connection: close" on a connected socket: (status, headers, body)."""
+    sock.settimeout(5)
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % path).encode())
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    hdrs = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        hdrs[k.strip().lower()] = v.strip()
+    return int(lines[0].split()[1]), hdrs, body
+
+
+def unix_get(path, target):
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(path)
+        return get_over(s, target)
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+# -- options ---------------------------------------------------------------------------
+
+
+def test_version():
+    rc, out, err = kiln_run("-V")
+    assert (rc, out, err) == (0, "kiln %s\n" % version(), "")
+
+
+def test_help():
+    rc, out, err = kiln_run("-h")
+    assert (rc, err) == (0, "")
+    assert out.startswith("usage: kiln "), out
+    for opt in ("-c FILE", "-l ADDR", "-w N", "-t", "-s SIGNAL", "-V", "-h"):
+        assert "\n  %s " % opt in out, (opt, out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-Z"], "invalid option"),
+    (["-c"], "requires an argument"),
+    (["-w", "0"], '-w: expected "auto" or a number'),
+    (["-w", "many"], '-w: expected "auto" or a number'),
+    (["-l", "nowhere:port"], '-l: bad address "nowhere:port"'),
+    (["-s", "explode"], '-s: expected reload, stop, quit or reopen, got "explode"'),
+    (["-c", "/nonexistent.conf", "extra"], 'unexpected argument "extra"'),
+])
+def test_bad_option_exits_2(args, message):
+    rc, out, err = kiln_run(*args)
+    assert rc == 2, (rc, out, err)
+    assert out == ""
+    assert message in err, err
+    assert "usage: kiln " in err, err
+
+
+# -- -l and -w -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback (::1)")
+def test_listen_option_ipv6_replaces_the_config(kiln_factory):
+    k = start_with(kiln_factory, ["-l", "[::1]:0"], port=False, plugins=("hello",))
+    port = int(k.wait_log(r"listening on \[::1\]:(\d+)").group(1))
+    assert "listening on 127.0.0.1" not in k.log(), k.describe()
+    c = http.client.HTTPConnection("::1", port, timeout=5)
+    try:
+        c.request("GET", "/Six")
+        r = c.getresponse()
+        assert (r.status, r.read()) == (200, b"Hello, Six")
+    finally:
+        c.close()
+    assert k.stop() == 0
+
+
+def test_listen_option_unix_socket(kiln_factory):
+    path = os.path.join(kiln_factory.base, "k.sock")
+    k = start_with(kiln_factory, ["-l", "unix:" + path], port=False, plugins=("hello",))
+    k.wait_log(r"listening on unix:%s\n" % re.escape(path))
+    assert "listening on 127.0.0.1" not in k.log(), k.describe()
+    st, hdrs, body = unix_get(path, "/Unix")
+    assert (st, body) == (200, b"Hello, Unix")
+    assert hdrs["connection"].lower() == "close"
+    # A reload keeps the command line's address, not the config's.
+    mark = k.mark()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, since=mark)
+    assert "listening on" not in k.log()[mark:], k.describe()
+    assert unix_get(path, "/Again")[::2] == (200, b"Hello, Again")
+    assert k.stop() == 0
+    assert not os.path.exists(path), "the socket file outlived the server"
+
+
+def test_workers_option(kiln_factory):
+    k = start_with(kiln_factory, ["-w", "3"], plugins=("hello",))   # the config says 2
+    assert len(k.wait_workers(3)) == 3
+    k.wait_log(r"kiln %s starting, 3 workers" % re.escape(version()))
+    k.wait_log(r"generation 1 ready: 3 workers \(pids \d+ \d+ \d+\)")
+    time.sleep(0.3)
+    assert len(k.worker_pids()) == 3
+    assert k.get_text("/Three") == (200, "Hello, Three")
+    assert k.stop() == 0
+
+
+# -- kiln -t -----------------------------------------------------------------------------
+
+
+def read_file(path):
+    with open(path) as f:
+        return f.read()
+
+
+def test_config_test_leaves_a_live_server_alone(kiln_factory):
+    path = os.path.join(kiln_factory.base, "t.sock")
+    k = kiln_factory.make(plugins=("hello",), server={"listen": "127.0.0.1:0 unix:" + path})
+    pids = k.wait_workers(2)
+    sock_ino = os.stat(path).st_ino
+    pidfile = read_file(k.pidfile)
+    assert pidfile.strip() == str(k.pid)
+    mark = k.mark()
+    rc, out = k.check()
+    assert rc == 0, out
+    assert "kiln: configuration file %s test is successful" % k.conf in out, out
+    time.sleep(0.6)                 # what the master would do about it, it has done
+    assert k.running()
+    assert k.worker_pids() == pids
+    assert read_file(k.pidfile) == pidfile
+    after = k.log()[mark:]
+    for word in ("generation", "reload", "received", "listening", "worker"):
+        assert word not in after, "%r after kiln -t:\n%s" % (word, k.describe())
+    assert [k.get_text("/T%d" % i) for i in range(6)] == \
+        [(200, "Hello, T%d" % i) for i in range(6)]
+    # The unix socket of the live server is still its own.
+    assert os.stat(path).st_ino == sock_ino
+    assert unix_get(path, "/U")[::2] == (200, b"Hello, U")
+    assert k.worker_pids() == pids
+    assert k.stop() == 0
