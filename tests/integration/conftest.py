@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -386,6 +387,30 @@ def kiln_factory(tmp_path):
     f = KilnFactory(tmp_path)
     yield f
     f.close()
+
+
+class Background:
+    """Runs fn() in a thread; result() returns its value or re-raises its exception."""
+
+    def __init__(self, fn):
+        self.value = None
+        self.error = None
+        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
+        self.thread.start()
+
+    def _run(self, fn):
+        try:
+            self.value = fn()
+        except BaseException as e:  # handed to the test thread
+            self.error = e
+
+    def result(self, timeout):
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            pytest.fail("background request still running after %.1fs" % timeout)
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 # -- raw sockets ------------------------------------------------------------------

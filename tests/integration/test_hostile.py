@@ -1,6 +1,5 @@
 """Hostile and unusual HTTP input: smuggling attempts, folded headers, odd targets and clients that never let go, each with the answer kiln owes them."""
 
-import socket
 import time
 
 import pytest

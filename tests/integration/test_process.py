@@ -15,36 +15,12 @@ import time
 
 import pytest
 
-from conftest import KILN, children_of, http_request, pid_alive, plugin_path, wait_until
+from conftest import Background, KILN, children_of, http_request, pid_alive, plugin_path, wait_until
 
 LOAD_MAX_SECONDS = 40       # a load loop stops by itself after this, whatever happens
 
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-class Background:
-    """Runs fn() in a thread; result() returns its value or re-raises its exception."""
-
-    def __init__(self, fn):
-        self.value = None
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self.thread.start()
-
-    def _run(self, fn):
-        try:
-            self.value = fn()
-        except BaseException as e:  # handed to the test thread
-            self.error = e
-
-    def result(self, timeout):
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            pytest.fail("background request still running after %.1fs" % timeout)
-        if self.error is not None:
-            raise self.error
-        return self.value
 
 
 class Load:

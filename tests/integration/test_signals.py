@@ -5,36 +5,11 @@ import os
 import re
 import signal
 import socket
-import threading
 import time
 
 import pytest
 
-from conftest import RawConn, http_request, pid_alive, wait_until
-
-
-class Background:
-    """Runs fn() in a thread; result() returns its value or re-raises its exception."""
-
-    def __init__(self, fn):
-        self.value = None
-        self.error = None
-        self.thread = threading.Thread(target=self._run, args=(fn,), daemon=True)
-        self.thread.start()
-
-    def _run(self, fn):
-        try:
-            self.value = fn()
-        except BaseException as e:  # handed to the test thread
-            self.error = e
-
-    def result(self, timeout):
-        self.thread.join(timeout)
-        if self.thread.is_alive():
-            pytest.fail("background request still running after %.1fs" % timeout)
-        if self.error is not None:
-            raise self.error
-        return self.value
+from conftest import Background, RawConn, http_request, pid_alive, wait_until
 
 
 def slow_request(k, ms, timeout=15):
