@@ -23,7 +23,8 @@ WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 BODY="Hello, Anonymous"
 TICK=$(getconf CLK_TCK)
 
-die() { echo "http.sh: $*" >&2; exit 1; }
+ME=http.sh
+. "$HERE/lib.sh"
 
 [ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
 [ -f "$HELLO" ] || die "$HELLO not found: build kiln first"
@@ -38,22 +39,6 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 KILN_PID=
 NGINX_PID=
 
-stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
-    local pid=$1 sig=$2 i
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for i in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "http.sh: pid $pid ignored SIG$sig; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     stop_pid "$KILN_PID" TERM
     stop_pid "$NGINX_PID" QUIT
@@ -65,36 +50,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# cpu_ticks PID: utime + stime (clock ticks) of PID and of its direct children.
-cpu_ticks() {
-    awk -v root="$1" '
-        {
-            # Fields after the command name, which may hold spaces: split at the last ")".
-            line = $0
-            rest = substr(line, match(line, /\)[^)]*$/) + 2)
-            n = split(rest, f, " ")
-            pid = substr(line, 1, index(line, " ") - 1)
-            # f[1]=state f[2]=ppid ... f[12]=utime f[13]=stime
-            if (pid == root || f[2] == root) total += f[12] + f[13]
-        }
-        END { print total + 0 }
-    ' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
-}
-
-wait_http() {  # wait_http PORT: until it answers 200 with the expected body (10 s)
-    local i body
-    for i in $(seq 100); do
-        body=$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)
-        [ "$body" = "$BODY" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # ---- kiln ----------------------------------------------------------------------
 KILN_PORT=$(free_port)

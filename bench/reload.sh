@@ -31,7 +31,8 @@ THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 
-die() { echo "reload.sh: $*" >&2; exit 1; }
+ME=reload.sh
+. "$HERE/lib.sh"
 
 [ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
 [ -f "$HELLO" ] || die "$HELLO not found: build kiln first"
@@ -56,10 +57,6 @@ cleanup() {
     if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # start_kiln NAME: a kiln with only hello.so, in $TMP/NAME; sets DIR, PORT, MASTER.
 start_kiln() {

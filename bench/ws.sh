@@ -23,7 +23,8 @@ WORKERS=${WORKERS:-2}
 NPM_LIMIT=180            # seconds npm may take to fetch `ws`
 TICK=$(getconf CLK_TCK)
 
-die() { echo "ws.sh: $*" >&2; exit 1; }
+ME=ws.sh
+. "$HERE/lib.sh"
 
 [ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
 [ -f "$ECHO_SO" ] || die "$ECHO_SO not found: build kiln first"
@@ -50,22 +51,6 @@ NODE_PID=
 NODE_KIDS=
 LOAD_PID=
 
-stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
-    local pid=$1 sig=$2 _
-    [ -n "$pid" ] || return 0
-    kill -0 "$pid" 2>/dev/null || return 0
-    kill "-$sig" "$pid" 2>/dev/null || true
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "ws.sh: pid $pid ignored SIG$sig; killing it" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
     local p
     stop_pid "$LOAD_PID" TERM
@@ -81,23 +66,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 children() {  # children PID: the pids whose parent is PID
     awk -v root="$1" '{
             rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
             if (f[2] == root) print substr($0, 1, index($0, " ") - 1)
         }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
-}
-
-cpu_ticks() {  # cpu_ticks PID: utime + stime of PID and its direct children
-    awk -v root="$1" '{
-            rest = substr($0, match($0, /\)[^)]*$/) + 2); n = split(rest, f, " ")
-            pid = substr($0, 1, index($0, " ") - 1)
-            if (pid == root || f[2] == root) total += f[12] + f[13]
-        } END { print total + 0 }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
 }
 
 worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the workers)
@@ -107,16 +80,6 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
         total=$((total + ${kb:-0}))
     done
     echo "$total"
-}
-
-wait_http() {  # wait_http PORT: until GET / answers "Hello, Anonymous" (15 s)
-    local _
-    for _ in $(seq 150); do
-        [ "$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)" = "Hello, Anonymous" ] &&
-            return 0
-        sleep 0.1
-    done
-    return 1
 }
 
 # ---- the load client and the Node.js server's package --------------------------

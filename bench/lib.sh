@@ -1,0 +1,45 @@
+# bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server.
+#
+# Sourced by bench/*.sh after they set ME (their name, for messages).
+
+die() { echo "$ME: $*" >&2; exit 1; }
+
+stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
+    local pid=$1 sig=$2 _
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill "-$sig" "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "$ME: pid $pid ignored SIG$sig; killing it" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+free_port() {  # free_port: a TCP port on 127.0.0.1 that nothing listens on now
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+cpu_ticks() {  # cpu_ticks PID: utime + stime (clock ticks) of PID and its direct children
+    awk -v root="$1" '{
+            # the command name may hold spaces: the fields follow the last ")"
+            rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
+            pid = substr($0, 1, index($0, " ") - 1)
+            # f[2] = ppid, f[12] = utime, f[13] = stime
+            if (pid == root || f[2] == root) total += f[12] + f[13]
+        } END { print total + 0 }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+wait_http() {  # wait_http PORT [BODY]: until GET / answers BODY (default "Hello, Anonymous"), 15 s
+    local _ want=${2:-Hello, Anonymous}
+    for _ in $(seq 150); do
+        [ "$(curl -s --max-time 1 "http://127.0.0.1:$1/" 2>/dev/null || true)" = "$want" ] &&
+            return 0
+        sleep 0.1
+    done
+    return 1
+}
