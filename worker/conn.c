@@ -446,20 +446,12 @@ static int ws_request(struct conn *c, const struct route *rt)
     char extra[256] = "";
     int upgrade = c->parser.upgrade, status;
 
-    if (c->w->draining)
-        status = 503;
-    else if (!upgrade) {        /* the handshake checks and open() need one */
-        status = 426;
-        snprintf(extra, sizeof(extra), "Upgrade: websocket\r\nConnection: Upgrade\r\n");
-    } else
-        status = ws_check_upgrade(c->w, rt, &c->req, extra, sizeof(extra));
-    if (status == 0 && upgrade) {
+    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, extra, sizeof(extra));
+    if (status == 0) {
         c->upgrade = rt;
         http_parser_pause(&c->parser, 1);
         return 0;
     }
-    if (status == 0)
-        status = 426;
     if (upgrade)
         c->req.keep_alive = 0;      /* what follows is not HTTP */
     response_update_date(ev_now(c->w->loop));

@@ -338,13 +338,13 @@ static int key_ok(const char *key)
  * no WebSocket upgrade at all, 400 for a bad version (with the version we
  * speak in extra) or key.  0 when they are fine.
  */
-static int check_headers(const struct kiln_req *req, char *extra,
+static int check_headers(const struct kiln_req *req, int upgrade, char *extra,
                          size_t extralen)
 {
     const char *v;
     int n;
 
-    if (strcmp(req->method, "GET") != 0 ||
+    if (!upgrade || strcmp(req->method, "GET") != 0 ||
         !has_token(req, "upgrade", "websocket") ||
         !has_token(req, "connection", "upgrade")) {
         snprintf(extra, extralen, "Upgrade: websocket\r\nConnection: Upgrade\r\n");
@@ -521,7 +521,8 @@ static struct kiln_ws *ws_new(struct ws_ctx *ctx, struct ws_route *wr,
 }
 
 int ws_check_upgrade(struct worker *w, const struct route *rt,
-                     struct kiln_req *req, char *extra, size_t extralen)
+                     struct kiln_req *req, int upgrade, char *extra,
+                     size_t extralen)
 {
     struct ws_ctx *ctx = w->ws;
     struct ws_route *wr = rt->ws;
@@ -534,7 +535,7 @@ int ws_check_upgrade(struct worker *w, const struct route *rt,
     if (!ctx || !wr)
         return 500;
     discard_pending(ctx);
-    st = check_headers(req, extra, extralen);
+    st = check_headers(req, upgrade, extra, extralen);
     if (st == 0)
         st = pick_subprotocol(wr, req, &proto);
     if (st != 0)

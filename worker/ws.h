@@ -21,15 +21,20 @@ int ws_init(struct worker *w);
 
 /*
  * Checks an upgrade request for WebSocket route `rt` before any hand-off:
- * Upgrade: websocket, Connection: upgrade, Sec-WebSocket-Version: 13, a
+ * `upgrade` (the HTTP parser saw an upgrade: nothing of the request was
+ * read past its header block), Upgrade: websocket, Connection: upgrade,
+ * Sec-WebSocket-Version: 13, a
  * Sec-WebSocket-Key of 16 bytes in base64, a subprotocol the route speaks
  * (when the client asks for some), then runs the route's open callback.
  * Returns 0 when the caller must call ws_adopt(), or the HTTP status to
  * answer instead (400, 426 with "Upgrade: websocket", the open callback's
- * refusal).  `extra` receives extra response header lines for that answer.
+ * refusal, 503 while the worker drains).  `extra` receives extra response
+ * header lines for that answer.  The open callback runs only when the
+ * request is an acceptable upgrade.
  */
 int ws_check_upgrade(struct worker *w, const struct route *rt,
-                     struct kiln_req *req, char *extra, size_t extralen);
+                     struct kiln_req *req, int upgrade, char *extra,
+                     size_t extralen);
 
 /*
  * Hands the connection to libwebsockets: `fd` (ownership passes, even on

@@ -10,7 +10,7 @@ from conftest import KilnFactory, RawConn
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory):
     f = KilnFactory(tmp_path_factory.mktemp("hostile"))
-    k = f.make(plugins=("hello", "echo", "inspect"),
+    k = f.make(plugins=("hello", "echo", "inspect", "ws_auth"),
                server={"keepalive_timeout": "1s", "header_timeout": "1s"})
     k.initial_workers = k.wait_workers(2)
     yield k
@@ -43,6 +43,19 @@ def test_websocket_upgrade_with_a_body_is_refused(srv):
         c.send(req)
         assert c.read_response().status == 400
         assert c.closed_within(3)
+
+
+def test_plain_get_of_a_websocket_route_does_not_run_open(srv):
+    """Without an upgrade the answer is 426; the route's open() (which would
+    refuse this request with 403) is not consulted."""
+    with RawConn(srv.port) as c:
+        c.send(b"GET /auth/room HTTP/1.1\r\nHost: x\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 426
+        assert r.header("upgrade") == "websocket"
+        # a plain 426 keeps the connection
+        c.send(b"GET /Ann HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.read_response().body == b"Hello, Ann"
 
 
 def test_folded_header_is_400(srv):
