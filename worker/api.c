@@ -103,9 +103,9 @@ KILN_EXPORT const char *kiln_config(kiln_app *app, const char *key,
     const char *v;
 
     if (app == NULL || app->cfg == NULL || key == NULL || app->plugin == NULL
-        || app->plugin->desc == NULL || app->plugin->desc->name == NULL)
+        || app->plugin->name == NULL)
         return def;
-    v = config_plugin_value(app->cfg, app->plugin->desc->name, key);
+    v = config_plugin_value(app->cfg, app->plugin->name, key);
     return v ? v : def;
 }
 

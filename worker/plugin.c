@@ -1,7 +1,8 @@
 /*
- * plugin.c -- opens the *.so files of the plugin directory once, dlopens the
- * open files, checks their descriptor and runs their init hooks.
+ * plugin.c -- seals a copy of each *.so file of the plugin directory once,
+ * dlopens the sealed copies, checks their descriptor and runs their init hooks.
  */
+#define _GNU_SOURCE                 /* memfd_create, F_ADD_SEALS */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +18,9 @@
 #include "log.h"
 #include "plugin.h"
 #include "router.h"
+
+/* Copies of a file that kept changing while it was read before giving up. */
+#define SEAL_ATTEMPTS 3
 
 struct plugin *plugin_current;
 
@@ -25,8 +30,8 @@ const char *plugin_name(const struct plugin *p)
 
     if (p == NULL)
         return "?";
-    if (p->desc != NULL && p->desc->name != NULL)
-        return p->desc->name;
+    if (p->name != NULL)
+        return p->name;
     if (p->path == NULL)
         return "?";
     slash = strrchr(p->path, '/');
@@ -69,35 +74,107 @@ void plugin_files_close(struct plugin_files *f)
 
 /*
  * Opens path for reading if it is a regular file (a FIFO or a device is
- * never opened).  The fd; -1 when it is no regular file or is gone (as if
- * the scan had come a moment later); -2 on another failure, with errno.
+ * never opened).  The fd, with its size and change time in *st; -1 when it
+ * is no regular file or is gone (as if the scan had come a moment later);
+ * -2 on another failure, with errno.
  */
-static int open_regular(const char *path)
+static int open_regular(const char *path, struct stat *st)
 {
-    struct stat st;
     int fd;
 
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    if (stat(path, st) != 0 || !S_ISREG(st->st_mode))
         return -1;
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return errno == ENOENT ? -1 : -2;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         close(fd);
         return -1;
     }
     return fd;
 }
 
+/* Copies all of `in` (from offset 0) to `out`.  0, or -1 with errno. */
+static int copy_all(int in, int out)
+{
+    char buf[65536];
+    off_t off = 0;
+    ssize_t n;
+
+    while ((n = pread(in, buf, sizeof buf, off)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -1;
+        for (ssize_t done = 0, w; done < n; done += w) {
+            w = write(out, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                w = 0;
+            else if (w < 0)
+                return -1;
+        }
+        off += n;
+    }
+    return 0;
+}
+
+/* Whether a file changed between two stat()s of it. */
+static int file_changed(const struct stat *a, const struct stat *b)
+{
+    return a->st_size != b->st_size || a->st_ino != b->st_ino ||
+           a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
+           a->st_mtim.tv_nsec != b->st_mtim.tv_nsec ||
+           a->st_ctim.tv_sec != b->st_ctim.tv_sec ||
+           a->st_ctim.tv_nsec != b->st_ctim.tv_nsec;
+}
+
 /*
- * Opens dir/name into the next slot of f (which has room).  0, 1 when the
- * file is skipped, or -1 with the reason logged.
+ * Copies the open plugin file `fd` (stat'ed in *st) into an anonymous file
+ * sealed against any change (memfd, F_SEAL_WRITE | SHRINK | GROW | SEAL), so
+ * that what a generation loads can be written by no one, whatever happens to
+ * the file in plugin_dir.  The sealed fd, or -1 with errno; EAGAIN when the
+ * file kept changing while it was copied.
+ */
+static int seal_copy(int fd, const struct stat *st, const char *name)
+{
+    struct stat before = *st, after;
+    int mfd = -1, saved;
+
+    for (int attempt = 0; attempt < SEAL_ATTEMPTS; attempt++, before = after) {
+        if (mfd >= 0)
+            close(mfd);
+        mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (mfd < 0)
+            return -1;
+        if (copy_all(fd, mfd) < 0 || fstat(fd, &after) < 0)
+            goto fail;
+        if (file_changed(&before, &after))
+            continue;
+        if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW |
+                  F_SEAL_SEAL) < 0)
+            goto fail;
+        return mfd;
+    }
+    errno = EAGAIN;
+fail:
+    saved = errno;
+    if (mfd >= 0)
+        close(mfd);
+    errno = saved;
+    return -1;
+}
+
+/*
+ * Opens dir/name and seals a copy of it into the next slot of f (which has
+ * room).  0, 1 when the file is skipped, or -1 with the reason logged.
  */
 static int plugin_file_open(struct plugin_files *f, const char *dir,
                             const char *name)
 {
     struct plugin_file *pf = &f->v[f->n];
     size_t len = strlen(dir) + strlen(name) + 2;
+    struct stat st;
+    int fd;
 
     pf->path = malloc(len);
     if (pf->path == NULL) {
@@ -105,18 +182,36 @@ static int plugin_file_open(struct plugin_files *f, const char *dir,
         return -1;
     }
     snprintf(pf->path, len, "%s/%s", dir, name);
-    pf->fd = open_regular(pf->path);
-    if (pf->fd == -2)
-        log_error("%s: open failed: %s", pf->path, strerror(errno));
-    else if (pf->fd < 0)
+    fd = open_regular(pf->path, &st);
+    if (fd == -1) {
         log_debug("%s: not a regular file, skipped", pf->path);
+        goto skip;
+    }
+    if (fd < 0) {
+        log_error("%s: open failed: %s", pf->path, strerror(errno));
+        goto fail;
+    }
+    pf->fd = seal_copy(fd, &st, name);
+    close(fd);
     if (pf->fd < 0) {
-        free(pf->path);
-        pf->path = NULL;
-        return pf->fd == -2 ? -1 : 1;
+        if (errno == EAGAIN)
+            log_error("%s: changed while it was being read (is it being written? "
+                      "copy it under a dot name, then rename it into place)", pf->path);
+        else
+            log_error("%s: copying it failed: %s", pf->path, strerror(errno));
+        goto fail;
     }
     f->n++;
     return 0;
+
+skip:
+    free(pf->path);
+    pf->path = NULL;
+    return 1;
+fail:
+    free(pf->path);
+    pf->path = NULL;
+    return -1;
 }
 
 int plugin_files_open(const char *dir, struct plugin_files *out)
@@ -182,6 +277,7 @@ void plugins_unload(struct plugin_set *ps)
         if (ps->v[i].handle != NULL)
             dlclose(ps->v[i].handle);
         free(ps->v[i].path);
+        free(ps->v[i].name);
     }
     free(ps->v);
     ps->v = NULL;
@@ -215,8 +311,8 @@ static int check_descriptor(const struct plugin_set *ps, const struct plugin *p)
         return -1;
     }
     for (i = 0; i < ps->n; i++) {
-        if (&ps->v[i] != p && ps->v[i].desc != NULL
-            && strcmp(ps->v[i].desc->name, d->name) == 0) {
+        if (&ps->v[i] != p && ps->v[i].name != NULL
+            && strcmp(ps->v[i].name, d->name) == 0) {
             log_error("%s: plugin name \"%s\" already used by %s",
                       p->path, d->name, ps->v[i].path);
             return -1;
@@ -244,7 +340,7 @@ static int plugin_init(struct plugin_set *ps, struct plugin *p)
         log_error("%s: route registration failed", p->path);
         return -1;
     }
-    log_info("loaded plugin %s from %s (%zu routes)", p->desc->name, p->path,
+    log_info("loaded plugin %s from %s (%zu routes)", p->name, p->path,
              router_count(ps->router) - before);
     return 0;
 }
@@ -299,6 +395,11 @@ static int plugin_load_one(struct plugin_set *ps, const struct plugin_file *f)
     }
     if (check_descriptor(ps, p) != 0)
         return -1;
+    p->name = strdup(p->desc->name);
+    if (p->name == NULL) {
+        log_error("%s: out of memory", p->path);
+        return -1;
+    }
     return plugin_init(ps, p);
 }
 

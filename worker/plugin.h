@@ -1,13 +1,15 @@
 /*
  * plugin.h -- loading plugins with dlopen and checking their descriptor.
  *
- * A generation's plugins are pinned: the master scans plugin_dir once per
- * generation (plugin_files_open) and keeps every file open, and the plugin
- * check and every worker of that generation, replacements included, load
- * exactly those open files.  A file renamed over, removed or added in
- * plugin_dir takes effect at the next reload, never in between.  (The
- * dynamic linker knows a plugin as /proc/self/fd/N: $ORIGIN in its run path
- * does not name plugin_dir.)
+ * A generation's plugins are pinned and sealed: the master scans plugin_dir
+ * once per generation (plugin_files_open) and copies every file into an
+ * anonymous file that no one can write to (memfd_create, then F_SEAL_WRITE,
+ * F_SEAL_SHRINK, F_SEAL_GROW), and the plugin check and every worker of that
+ * generation, replacements included, load exactly those sealed copies.  A
+ * file renamed over, removed, added or even written over in place in
+ * plugin_dir takes effect at the next reload, never in between, and never
+ * under code that is running.  (The dynamic linker knows a plugin as
+ * /proc/self/fd/N: $ORIGIN in its run path does not name plugin_dir.)
  *
  * Policy for a refused plugin (no descriptor, another ABI major, a newer ABI
  * minor, dlopen failure, failing init, a bad route): plugins_load() fails as
@@ -31,6 +33,7 @@ struct plugin {
     char *path;                     /* "/usr/lib/kiln/plugins/hello.so" */
     void *handle;                   /* dlopen handle */
     const struct kiln_plugin *desc; /* the exported descriptor */
+    char *name;                     /* a copy of desc->name, once checked */
     int initialized;                /* init returned 0: fini is owed */
 };
 
@@ -42,10 +45,10 @@ struct kiln_app {
     int failed;                     /* a kiln_add_route failed during init */
 };
 
-/* One plugin file of a snapshot: the name it is logged as, and an open fd. */
+/* One plugin file of a snapshot: the name it is logged as, and its sealed copy. */
 struct plugin_file {
     char *path;                     /* "/usr/lib/kiln/plugins/hello.so" */
-    int fd;                         /* O_RDONLY | O_CLOEXEC */
+    int fd;                         /* sealed memfd copy, O_CLOEXEC */
 };
 
 /* The plugin files of a directory, as one scan found them, in load order. */
@@ -63,10 +66,11 @@ struct plugin_set {
 
 /*
  * Scans `dir` once: every regular file (or link to one) matching *.so, not a
- * dotfile, in strcmp order, is opened into `out`.  A missing or empty
- * directory is not an error (logged at warn; `out` is empty).  0, or -1 with
- * the reason logged ("scandir(DIR) failed: ...", "PATH: open failed: ...")
- * and `out` empty.  The caller owns `out`: plugin_files_close() it.
+ * dotfile, in strcmp order, is copied into a sealed anonymous file in `out`.
+ * A missing or empty directory is not an error (logged at warn; `out` is
+ * empty).  0, or -1 with the reason logged ("scandir(DIR) failed: ...",
+ * "PATH: open failed: ...", "PATH: changed while it was being read ...") and
+ * `out` empty.  The caller owns `out`: plugin_files_close() it.
  */
 int plugin_files_open(const char *dir, struct plugin_files *out);
 
@@ -75,7 +79,7 @@ void plugin_files_close(struct plugin_files *f);
 
 /*
  * Loads the files of the snapshot `files` (through /proc/self/fd, so the
- * open files themselves, whatever plugin_dir holds now), in its order, into
+ * sealed copies, whatever plugin_dir holds now), in its order, into
  * `router`.  Logs name the files by their paths.  On the first refusal logs
  * "PATH: reason" at error level, unloads what was loaded and returns -1.
  * 0 on success.  `files` stays the caller's.
@@ -92,7 +96,8 @@ void plugins_unload(struct plugin_set *ps);
  */
 extern struct plugin *plugin_current;
 
-/* A short name for logs: the descriptor's name, or the file's base name. */
+/* The name logs and the scoreboard use: the descriptor's (copied at load),
+ * or, before the descriptor was checked, the file's base name. */
 const char *plugin_name(const struct plugin *p);
 
 #endif
