@@ -26,6 +26,7 @@ int check_plugins(const struct config *cfg, const struct plugin_files *files)
     }
     if (plugins_load(&ps, files, cfg, router) < 0)
         goto done;
+    plugins_report_sections(&ps);
     rc = 0;
 
 done:

@@ -15,9 +15,6 @@
 #include "log.h"
 #include "scoreboard.h"
 
-#ifndef PLUGINDIR
-#define PLUGINDIR "/usr/local/lib/kiln/plugins"
-#endif
 
 #define MAX_WORKERS (SCOREBOARD_SLOTS / 2)
 #define MAX_SECONDS 1e9         /* times above this are refused */
@@ -39,7 +36,7 @@ struct parse_state {
 /* The kinds of [server] values, and where each goes in struct config. */
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
-    K_COUNT, K_BOOL, K_USER, K_GROUP
+    K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE
 };
 
 struct server_key {
@@ -55,7 +52,7 @@ static const struct server_key server_keys[] = {
     { "listen",             K_LISTEN,  0,                     0 },
     { "workers",            K_WORKERS, F(workers),            0 },
     { "plugin_dir",         K_DIR,     F(plugin_dir),         0 },
-    { "pidfile",            K_PATH,    F(pidfile),            0 },
+    { "pidfile",            K_PIDFILE, F(pidfile),            0 },
     { "log_file",           K_PATH,    F(log_file),           0 },
     { "log_level",          K_LEVEL,   F(log_level),          0 },
     { "backlog",            K_BACKLOG, F(backlog),            0 },
@@ -81,6 +78,14 @@ static const struct server_key server_keys[] = {
 };
 #undef F
 
+static const struct server_key *find_server_key(const char *name)
+{
+    for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
+        if (strcmp(server_keys[i].name, name) == 0)
+            return &server_keys[i];
+    return NULL;
+}
+
 void config_defaults(struct config *c)
 {
     memset(c, 0, sizeof *c);
@@ -88,6 +93,8 @@ void config_defaults(struct config *c)
     c->nlisten = c->listen[0] != NULL;
     c->workers = 0;
     c->plugin_dir = strdup(PLUGINDIR);
+    c->pidfile = strdup(KILN_PIDFILE);
+    c->pidfile_is_default = 1;
     c->log_level = LOG_INFO;
     c->backlog = 511;
     c->keepalive_timeout = 75;
@@ -207,6 +214,25 @@ static int KILN_PRINTF(2, 3) fail(struct parse_state *st, const char *fmt, ...)
     vsnprintf(st->err + n, st->errlen - (size_t)n, fmt, ap);
     va_end(ap);
     return 0;
+}
+
+/* Keeps "file:line: message" in c->warnings (dropped on out of memory). */
+static void KILN_PRINTF(2, 3) warn(struct parse_state *st, const char *fmt, ...)
+{
+    char buf[512], **v;
+    va_list ap;
+    int n = snprintf(buf, sizeof buf, "%s:%d: ", st->file, st->line);
+
+    va_start(ap, fmt);
+    vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    va_end(ap);
+    v = realloc(st->c->warnings, (st->c->nwarnings + 1) * sizeof *v);
+    if (v == NULL)
+        return;
+    st->c->warnings = v;
+    v[st->c->nwarnings] = strdup(buf);
+    if (v[st->c->nwarnings] != NULL)
+        st->c->nwarnings++;
 }
 
 /* ---- [server] --------------------------------------------------------------- */
@@ -392,12 +418,9 @@ static int set_group(struct parse_state *st, const char *value)
 /* Applies one [server] key.  1, or 0 with the error noted. */
 static int server_key(struct parse_state *st, const char *name, const char *value)
 {
-    const struct server_key *k = NULL;
+    const struct server_key *k = find_server_key(name);
     char *base = (char *)st->c;
 
-    for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
-        if (strcmp(server_keys[i].name, name) == 0)
-            k = &server_keys[i];
     if (k == NULL)
         return fail(st, "unknown key \"%s\" in [server]", name);
     switch (k->kind) {
@@ -405,6 +428,9 @@ static int server_key(struct parse_state *st, const char *name, const char *valu
     case K_WORKERS: return set_workers(st, (int *)(base + k->off), value);
     case K_DIR:     return set_string(st, name, (char **)(base + k->off), value, 1);
     case K_PATH:    return set_string(st, name, (char **)(base + k->off), value, 0);
+    case K_PIDFILE:
+        st->c->pidfile_is_default = 0;
+        return set_string(st, name, (char **)(base + k->off), value, 0);
     case K_LEVEL:   return set_level(st, (int *)(base + k->off), value);
     case K_BACKLOG: return set_backlog(st, (int *)(base + k->off), value);
     case K_TIME:    return set_time(st, k, (double *)(base + k->off), value);
@@ -426,6 +452,10 @@ static int plugin_key(struct parse_state *st, const char *section,
     struct config *c = st->c;
     struct config_kv *kv, *v;
 
+    if (find_server_key(name) != NULL)
+        warn(st, "\"%s\" is a [server] key, but it is in [%s], where only the "
+             "plugin named %s reads it (move it under [server] if it is the "
+             "server's)", name, section, section);
     v = realloc(c->kv, (c->nkv + 1) * sizeof *c->kv);
     if (v == NULL)
         return fail(st, "[%s] %s: out of memory", section, name);
@@ -439,6 +469,41 @@ static int plugin_key(struct parse_state *st, const char *section,
     if (kv->section == NULL || kv->key == NULL || kv->value == NULL)
         return fail(st, "[%s] %s: out of memory", section, name);
     return 1;
+}
+
+/* Whether section `s` is one of the n `names`. */
+static int claimed(const char *s, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return 1;
+    return 0;
+}
+
+/* Whether kv[i] is the first key of its section. */
+static int first_of_section(const struct config *c, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(c->kv[j].section, c->kv[i].section) == 0)
+            return 0;
+    return 1;
+}
+
+void config_unclaimed_sections(const struct config *c, const char *const *names,
+                               size_t n, void (*warn_fn)(const char *msg, void *arg),
+                               void *arg)
+{
+    char buf[512];
+
+    for (size_t i = 0; i < c->nkv; i++) {
+        if (!first_of_section(c, i) || claimed(c->kv[i].section, names, n))
+            continue;
+        snprintf(buf, sizeof buf, "%s:%d: [%s] names no loaded plugin: its keys "
+                 "are read by no one (a plugin's section is named after its "
+                 "descriptor)", c->file ? c->file : "?", c->kv[i].line,
+                 c->kv[i].section);
+        warn_fn(buf, arg);
+    }
 }
 
 const char *config_plugin_value(const struct config *c, const char *section,
@@ -560,5 +625,8 @@ void config_free(struct config *c)
         free(c->kv[i].value);
     }
     free(c->kv);
+    for (size_t i = 0; i < c->nwarnings; i++)
+        free(c->warnings[i]);
+    free(c->warnings);
     memset(c, 0, sizeof *c);
 }

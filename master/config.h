@@ -13,6 +13,14 @@
 
 #define CONFIG_MAX_LISTEN 16
 
+/* Built-in defaults, set by the build from configure's directories. */
+#ifndef PLUGINDIR
+#define PLUGINDIR "/usr/local/lib/kiln/plugins"
+#endif
+#ifndef KILN_PIDFILE
+#define KILN_PIDFILE "/usr/local/var/run/kiln.pid"
+#endif
+
 struct config_kv {
     char *section;
     char *key;
@@ -28,7 +36,8 @@ struct config {
     size_t nlisten;
     int workers;                /* 0 = auto (number of CPUs) */
     char *plugin_dir;
-    char *pidfile;              /* NULL: none */
+    char *pidfile;              /* NULL: none ("pidfile =" with no value) */
+    int pidfile_is_default;     /* pidfile is the built-in KILN_PIDFILE */
     char *log_file;             /* NULL: stderr */
     int log_level;              /* LOG_* */
     int backlog;                /* listen(2) backlog, default 511 */
@@ -67,6 +76,10 @@ struct config {
     /* plugin sections */
     struct config_kv *kv;
     size_t nkv;
+
+    /* what is suspect but not an error: "file:line: message" each */
+    char **warnings;
+    size_t nwarnings;
 };
 
 /* Fills `c` with the defaults (listen 127.0.0.1:8080, workers auto, ...). */
@@ -75,11 +88,22 @@ void config_defaults(struct config *c);
 /*
  * Reads `file` into `c` (which config_defaults() prepared).  Returns 0, or -1
  * with "file:line: message" (or "file: message") in err.  On failure `c` may
- * be half-filled: config_free() it.
+ * be half-filled: config_free() it.  What loads but looks like a mistake (a
+ * [server] key in a plugin's section) is kept in c->warnings for the caller
+ * to log once the log is open.
  */
 int config_load(struct config *c, const char *file, char *err, size_t errlen);
 
 void config_free(struct config *c);
+
+/*
+ * The plugin sections of `c` that none of `names` (n plugin names) claims,
+ * as warnings "file:line: [SECTION] names no loaded plugin ...", each passed
+ * to `warn` with `arg`.
+ */
+void config_unclaimed_sections(const struct config *c, const char *const *names,
+                               size_t n, void (*warn)(const char *msg, void *arg),
+                               void *arg);
 
 /* A plugin section's value, or NULL. */
 const char *config_plugin_value(const struct config *c, const char *section,

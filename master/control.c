@@ -62,8 +62,8 @@ int control_send(const struct master_options *o, const char *action)
         return 1;
     }
     if (cfg->pidfile == NULL) {
-        fprintf(stderr, "kiln: -s %s: %s sets no pidfile, so the master cannot be "
-                "found\n", action, o->conf_file);
+        fprintf(stderr, "kiln: -s %s: %s sets no pidfile (\"pidfile =\" with no "
+                "value), so the master cannot be found\n", action, o->conf_file);
         goto done;
     }
     pid = read_pid(cfg->pidfile, action);

@@ -13,9 +13,8 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "systemd.h"
-
-#define OLDBIN_SUFFIX ".oldbin"
 
 /* ---- taking sockets over at start -------------------------------------------- */
 
@@ -178,47 +177,6 @@ exec_new_binary(const struct master *m, const char *inherit)
     _exit(127);
 }
 
-/* PIDFILE -> PIDFILE.oldbin (m->pidfile follows).  0, or -1 (logged). */
-static int pidfile_to_oldbin(struct master *m)
-{
-    size_t len;
-    char *oldbin;
-
-    if (m->pidfile == NULL)
-        return 0;
-    len = strlen(m->pidfile) + sizeof OLDBIN_SUFFIX;
-    oldbin = malloc(len);
-    if (oldbin == NULL) {
-        log_error("binary upgrade: out of memory");
-        return -1;
-    }
-    snprintf(oldbin, len, "%s%s", m->pidfile, OLDBIN_SUFFIX);
-    if (rename(m->pidfile, oldbin) < 0) {
-        log_error("binary upgrade: rename(%s, %s) failed: %s", m->pidfile, oldbin,
-                  strerror(errno));
-        free(oldbin);
-        return -1;
-    }
-    m->pidfile_orig = m->pidfile;
-    m->pidfile = oldbin;
-    return 0;
-}
-
-/* PIDFILE.oldbin -> PIDFILE again, after a failed or rolled-back upgrade. */
-static void pidfile_restore(struct master *m)
-{
-    if (m->pidfile_orig == NULL)
-        return;
-    if (rename(m->pidfile, m->pidfile_orig) < 0)
-        log_error("rename(%s, %s) failed: %s", m->pidfile, m->pidfile_orig,
-                  strerror(errno));
-    else
-        log_info("pidfile %s restored", m->pidfile_orig);
-    free(m->pidfile);
-    m->pidfile = m->pidfile_orig;
-    m->pidfile_orig = NULL;
-}
-
 /* Why SIGUSR2 cannot start an upgrade now, or NULL. */
 static const char *upgrade_refused(const struct master *m)
 {
@@ -242,12 +200,12 @@ void handover_upgrade(struct master *m)
         return;
     }
     inherit = inherit_value(m);
-    if (inherit == NULL || pidfile_to_oldbin(m) < 0)
+    if (inherit == NULL || pidfile_to_oldbin(&m->pidfile) < 0)
         goto done;
     pid = fork();
     if (pid < 0) {
         log_error("binary upgrade: fork() failed: %s", strerror(errno));
-        pidfile_restore(m);
+        pidfile_restore(&m->pidfile);
         goto done;
     }
     if (pid == 0)
@@ -273,7 +231,7 @@ void handover_ended(struct master *m, int status)
     else
         log_warn("the new binary's master (pid %ld) was killed by signal %d",
                  (long)pid, WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    pidfile_restore(m);
+    pidfile_restore(&m->pidfile);
     if (m->winched && !m->stopping)
         master_reload(m, "the new binary is gone and our workers had left");
 }

@@ -36,6 +36,17 @@ static void usage(FILE *out)
         SCOREBOARD_SLOTS / 2);
 }
 
+/* -V: the version, then the built-in paths (each a config key's default). */
+static void version(void)
+{
+    printf("kiln %d.%d.%d (plugin ABI %d.%d)\n"
+           "configuration file: %s\n"
+           "plugin_dir: %s\n"
+           "pidfile: %s\n",
+           KILN_VERSION_MAJOR, KILN_VERSION_MINOR, KILN_VERSION_PATCH,
+           KILN_ABI_MAJOR, KILN_ABI_MINOR, KILN_CONF, PLUGINDIR, KILN_PIDFILE);
+}
+
 /* -w: "auto" -> 0, "1".."128" -> N; -1 when bad. */
 static int parse_workers(const char *s)
 {
@@ -85,6 +96,8 @@ static int test_config(const struct master_options *o)
         goto done;
     }
     log_set_level(cfg->log_level);
+    for (size_t i = 0; i < cfg->nwarnings; i++)
+        log_warn("%s", cfg->warnings[i]);
     ok = plugin_files_open(cfg->plugin_dir, &files) == 0 &&
          check_plugins(cfg, &files) == 0;
     plugin_files_close(&files);
@@ -132,8 +145,7 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
             *action = optarg;
             break;
         case 'V':
-            printf("kiln %d.%d.%d\n", KILN_VERSION_MAJOR, KILN_VERSION_MINOR,
-                   KILN_VERSION_PATCH);
+            version();
             return EXIT_SUCCESS + 1;
         case 'h': usage(stdout); return EXIT_SUCCESS + 1;
         default: usage(stderr); return EXIT_USAGE + 1;

@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "pidfile.h"
 #include "scoreboard.h"
 #include "systemd.h"
 #include "watch.h"
@@ -108,6 +109,13 @@ static int apply_log(const struct config *c, char *err, size_t errlen)
     return 0;
 }
 
+/* Logs what the config loaded with but looks like a mistake. */
+static void log_config_warnings(const struct config *c)
+{
+    for (size_t i = 0; i < c->nwarnings; i++)
+        log_warn("%s", c->warnings[i]);
+}
+
 /* "exited with code 3" or "killed by signal 11 (Segmentation fault)". */
 static void status_long(int status, char *buf, size_t size)
 {
@@ -196,41 +204,6 @@ static void close_unused_listeners(struct master *m)
         listen_close(&m->ls[i]);
         m->ls[i] = m->ls[--m->nls];
     }
-}
-
-/* ---- pidfile ---------------------------------------------------------------- */
-
-/* Writes our pid to `path` and remembers it for removal.  0, or -1 with err. */
-static int write_pidfile(struct master *m, const char *path, char *err,
-                         size_t errlen)
-{
-    char buf[32];
-    int fd, n;
-
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        goto fail;
-    n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (write(fd, buf, (size_t)n) != n) {
-        close(fd);
-        unlink(path);
-        goto fail;
-    }
-    close(fd);
-    m->pidfile = strdup(path);
-    return 0;
-
-fail:
-    snprintf(err, errlen, "writing pidfile %s failed: %s", path, strerror(errno));
-    return -1;
-}
-
-static void remove_pidfile(struct master *m)
-{
-    if (m->pidfile != NULL)
-        unlink(m->pidfile);
-    free(m->pidfile);
-    m->pidfile = NULL;
 }
 
 /* ---- generations ------------------------------------------------------------ */
@@ -404,7 +377,8 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot,
     }
     a = (struct worker_args){
         .cfg = g->cfg, .plugins = &g->plugins, .listeners = ls, .nlisteners = n, .chan_fd = chan,
-        .slot = &m->sb->slot[slot], .generation = g->id, .id = id
+        .slot = &m->sb->slot[slot], .generation = g->id, .id = id,
+        .report_sections = g->id == 1 && id == 0 && !m->booted
     };
     worker_main(&a);
 }
@@ -644,6 +618,7 @@ static void reload_commit(struct master *m)
     m->pending = NULL;
     m->winched = 0;
     log_info("reload: generation %u ready, generation %u draining", g->id, old->id);
+    pidfile_change(&m->pidfile, g->cfg->pidfile, g->cfg->pidfile_is_default);
     drain_old(m);
     close_unused_listeners(m);
     for (struct generation *o = m->gens, *next; o; o = next) {
@@ -887,8 +862,10 @@ static void reload_start(struct master *m)
     if (cfg == NULL)
         goto fail;
     if (open_listeners(m, cfg, err, sizeof err) < 0 ||
-        apply_log(cfg, err, sizeof err) < 0 ||
-        pin_plugins(cfg, &m->check_files, err, sizeof err) < 0 ||
+        apply_log(cfg, err, sizeof err) < 0)
+        goto fail;
+    log_config_warnings(cfg);
+    if (pin_plugins(cfg, &m->check_files, err, sizeof err) < 0 ||
         check_start(m, cfg, err, sizeof err) < 0)
         goto fail;
     return;
@@ -1360,6 +1337,23 @@ static void find_exe(struct master *m)
     m->exe = strdup(buf);
 }
 
+/*
+ * Writes the config's pidfile.  0, or -1 with err; when the pidfile is the
+ * built-in default (the config names none), a failure is only a warning:
+ * the server runs, `kiln -s` cannot find it.
+ */
+static int start_pidfile(struct master *m, const struct config *c, char *err,
+                         size_t errlen)
+{
+    if (pidfile_write(&m->pidfile, c->pidfile, err, errlen) == 0)
+        return 0;
+    if (!c->pidfile_is_default)
+        return -1;
+    log_warn("%s (the default pidfile; set pidfile in [server], or pidfile = "
+             "with no value for none); kiln -s will not find this master", err);
+    return 0;
+}
+
 /* Sockets first (inherited, then bound), then the pidfile, the plugin files
  * and the scoreboard.  0, or -1 with err. */
 static int start_resources(struct master *m, struct generation *g, char *err,
@@ -1369,7 +1363,7 @@ static int start_resources(struct master *m, struct generation *g, char *err,
         open_listeners(m, g->cfg, err, errlen) < 0)
         return -1;
     close_unused_listeners(m);
-    if (g->cfg->pidfile != NULL && write_pidfile(m, g->cfg->pidfile, err, errlen) < 0)
+    if (start_pidfile(m, g->cfg, err, errlen) < 0)
         return -1;
     if (pin_plugins(g->cfg, &g->plugins, err, errlen) < 0)
         return -1;
@@ -1400,6 +1394,7 @@ static int master_start(struct master *m)
     m->loop = ev_default_loop(0);
     if (apply_log(cfg, err, sizeof err) < 0 || m->loop == NULL)
         goto fail;
+    log_config_warnings(cfg);
     g = gen_new(m, cfg);
     if (g == NULL)
         goto fail;
@@ -1457,8 +1452,7 @@ static void master_cleanup(struct master *m)
             listen_close(&m->ls[i]);
     }
     m->nls = 0;
-    remove_pidfile(m);
-    free(m->pidfile_orig);
+    pidfile_remove(&m->pidfile);
     free(m->exe);
     scoreboard_free(m->sb);
     if (m->loop != NULL) {

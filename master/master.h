@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "listen.h"
+#include "pidfile.h"
 #include "plugin.h"
 
 #ifndef KILN_CONF
@@ -111,7 +112,7 @@ struct master {
     enum master_stop stopping;
     int exit_code;
     unsigned crash_streak;      /* crashes since a worker last lived 10 s */
-    char *pidfile;              /* written at start, removed at exit */
+    struct pidfile pidfile;     /* written at start, removed at exit */
     ev_signal sig[MASTER_NSIGNALS];
     ev_child child;
     ev_timer respawn;           /* back-off before replacing crashed workers */
@@ -129,7 +130,6 @@ struct master {
     /* binary upgrade (handover.c) */
     char *exe;                  /* this binary, resolved at start */
     pid_t upgrade_pid;          /* the new binary's master, or 0 */
-    char *pidfile_orig;         /* the pidfile's name while ours is .oldbin */
     pid_t parent_master;        /* the old binary's master we inherited from */
     int winched;                /* SIGWINCH: our workers left to the new binary */
 

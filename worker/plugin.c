@@ -422,3 +422,22 @@ int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
     }
     return 0;
 }
+
+/* config_unclaimed_sections' callback: a warning in the log. */
+static void warn_line(const char *msg, void *arg)
+{
+    (void)arg;
+    log_warn("%s", msg);
+}
+
+void plugins_report_sections(const struct plugin_set *ps)
+{
+    const char **names = calloc(ps->n ? ps->n : 1, sizeof *names);
+
+    if (names == NULL)
+        return;
+    for (size_t i = 0; i < ps->n; i++)
+        names[i] = ps->v[i].name != NULL ? ps->v[i].name : "";
+    config_unclaimed_sections(ps->cfg, names, ps->n, warn_line, NULL);
+    free(names);
+}

@@ -87,6 +87,10 @@ void plugin_files_close(struct plugin_files *f);
 int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router);
 
+/* Logs a warning (file:line) for each plugin section of the config that
+ * names none of the loaded plugins. */
+void plugins_report_sections(const struct plugin_set *ps);
+
 /* Calls fini hooks in reverse order, dlcloses, frees.  Safe on a zeroed set. */
 void plugins_unload(struct plugin_set *ps);
 

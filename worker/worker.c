@@ -353,6 +353,8 @@ void worker_main(const struct worker_args *a)
         exit(EXIT_BOOT_FAILURE);
     }
     plugin_files_close(a->plugins);
+    if (a->report_sections)
+        plugins_report_sections(&w.plugins);
     if (ws_init(&w) < 0) {
         log_error("worker cannot start: the WebSocket layer failed to start");
         exit(EXIT_BOOT_FAILURE);

@@ -40,6 +40,9 @@ struct worker_args {
     struct scoreboard_slot *slot;   /* this worker's scoreboard slot */
     unsigned generation;
     unsigned id;                    /* 0..workers-1 within the generation */
+    int report_sections;            /* warn of config sections no plugin
+                                       claims (one worker, when no plugin
+                                       check ran for this generation) */
 };
 
 /*

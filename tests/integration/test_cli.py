@@ -88,7 +88,13 @@ def ipv6_loopback():
 
 def test_version():
     rc, out, err = kiln_run("-V")
-    assert (rc, out, err) == (0, "kiln %s\n" % version(), "")
+    assert (rc, err) == (0, ""), err
+    lines = out.splitlines()
+    assert re.fullmatch(r"kiln %s \(plugin ABI \d+\.\d+\)" % re.escape(version()), lines[0]), out
+    # The built-in paths, each the default of what the config may set.
+    keys = [line.split(": ", 1)[0] for line in lines[1:]]
+    assert keys == ["configuration file", "plugin_dir", "pidfile"], out
+    assert all(line.split(": ", 1)[1].startswith("/") for line in lines[1:]), out
 
 
 def test_help():

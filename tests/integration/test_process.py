@@ -215,7 +215,7 @@ def test_signal_command_stop_is_fast(kiln_factory):
 
 
 def test_signal_command_errors(kiln_factory):
-    k = kiln_factory.make(start=False, plugins=("hello",), server={"pidfile": None})
+    k = kiln_factory.make(start=False, plugins=("hello",), server={"pidfile": ""})
     rc, out = kiln_s(k, "reload")
     assert rc == 1 and "sets no pidfile" in out, out
     r = subprocess.run([KILN, "-c", k.conf, "-s", "restart"], stdin=subprocess.DEVNULL,

@@ -41,6 +41,15 @@ static int load(struct config *c, const char *text, char *err, size_t errlen)
     return rc;
 }
 
+static char last_warning[512];
+
+/* config_unclaimed_sections' callback: counts and keeps the last one. */
+static void count_warning(const char *msg, void *arg)
+{
+    (*(size_t *)arg)++;
+    snprintf(last_warning, sizeof last_warning, "%s", msg);
+}
+
 /* Expects `text` to fail with "FILE:LINE: MESSAGE". */
 static void expect_error(const char *text, int line, const char *message)
 {
@@ -64,7 +73,9 @@ static void test_defaults(void)
     CHECK_STR(c.listen[0], "127.0.0.1:8080", "default listen");
     CHECK(c.workers == 0, "workers auto");
     CHECK_STR(c.plugin_dir, PLUGINDIR, "plugin_dir default");
-    CHECK(c.pidfile == NULL && c.log_file == NULL, "no pidfile, no log file");
+    CHECK_STR(c.pidfile, KILN_PIDFILE, "pidfile default");
+    CHECK(c.pidfile_is_default, "pidfile marked as the default");
+    CHECK(c.log_file == NULL, "no log file");
     CHECK(c.log_level == LOG_INFO, "log_level info");
     CHECK(c.backlog == 511, "backlog 511");
     CHECK(c.keepalive_timeout == 75 && c.header_timeout == 10 &&
@@ -295,6 +306,38 @@ static void test_times(void)
     CHECK(config_parse_time("1000000000000h", &t) == -1, "too large");
 }
 
+static void test_pidfile_and_warnings(void)
+{
+    struct config c;
+    char err[256], want[512];
+    const char *names[] = { "hello" };
+    size_t seen = 0;
+
+    CHECK(load(&c, "[server]\npidfile =\n", err, sizeof err) == 0, "empty pidfile loads");
+    CHECK(c.pidfile == NULL && !c.pidfile_is_default, "pidfile = (empty): none");
+    config_free(&c);
+    CHECK(load(&c, "[server]\npidfile = k.pid\n", err, sizeof err) == 0, "pidfile loads");
+    CHECK_STR(c.pidfile, "k.pid", "relative pidfile kept as written");
+    CHECK(!c.pidfile_is_default, "explicit pidfile is not the default");
+    CHECK(c.nwarnings == 0, "no warnings");
+    config_free(&c);
+
+    CHECK(load(&c, "[server]\nworkers = 2\n[hello]\ngreeting = hi\npidfile = /x\n"
+               "[helo]\ngreeting = yo\n", err, sizeof err) == 0, "misplaced key loads");
+    CHECK(c.nwarnings == 1, "one warning (%zu)", c.nwarnings);
+    snprintf(want, sizeof want, "%s:5: \"pidfile\" is a [server] key, but it is in "
+             "[hello], where only the plugin named hello reads it (move it under "
+             "[server] if it is the server's)", path);
+    CHECK(c.nwarnings == 1 && strcmp(c.warnings[0], want) == 0, "warning names file:line");
+    CHECK(c.pidfile_is_default, "the misplaced key does not set the server's pidfile");
+    CHECK_STR(config_plugin_value(&c, "hello", "pidfile"), "/x", "kept for the plugin");
+    config_unclaimed_sections(&c, names, 1, count_warning, &seen);
+    CHECK(seen == 1, "one unclaimed section (%zu)", seen);
+    snprintf(want, sizeof want, "%s:7: [helo] names no loaded plugin", path);
+    CHECK(strncmp(last_warning, want, strlen(want)) == 0, "unclaimed: %s", last_warning);
+    config_free(&c);
+}
+
 int main(void)
 {
     test_defaults();
@@ -305,5 +348,6 @@ int main(void)
     test_missing_file();
     test_sizes();
     test_times();
+    test_pidfile_and_warnings();
     return unit_done();
 }
