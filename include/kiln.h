@@ -12,6 +12,8 @@
  *     static int hello(kiln_req *req, void *data)
  *     {
  *         const char *name = kiln_match(req, "name");
+ *
+ *         (void)data;
  *         return kiln_text(req, 200, "Hello, %s", name ? name : "Anonymous");
  *     }
  *
@@ -24,14 +26,16 @@
  *
  *     KILN_PLUGIN("hello", init, NULL);
  *
- * kiln loads a plugin through a file descriptor it opened when the reload
- * was checked (dlopen of /proc/self/fd/N), so every worker of a generation
- * runs the same file; $ORIGIN in a plugin's run path therefore does not
- * name the plugin directory: link its libraries by absolute path.
+ * kiln loads a plugin from a sealed copy of its file, made when the
+ * generation's plugins were checked (dlopen of /proc/self/fd/N), so every
+ * worker of a generation runs the same bytes, whatever is written to the
+ * plugin directory meanwhile; $ORIGIN in a plugin's run path therefore does
+ * not name the plugin directory: link its libraries by absolute path.
  *
  * Build it out of tree with
- *     cc -shared -fPIC $(pkg-config --cflags kiln) -o hello.so hello.c
- * and drop hello.so into $(pkg-config --variable=plugindir kiln).
+ *     cc -shared -fPIC -Wall -Wextra $(pkg-config --cflags kiln) -o hello.so hello.c
+ * copy hello.so into $(pkg-config --variable=plugindir kiln) under a name
+ * starting with '.', rename it to hello.so, and reload (kiln -s reload).
  *
  * Threading: a worker is one thread running one event loop.  Every function
  * here must be called from that thread, from inside init/fini or a handler.
@@ -149,7 +153,9 @@ static inline int kiln_add_delete(kiln_app *app, const char *pattern,
 
 /*
  * A value of this plugin's config section ([name] in kiln.conf, where name
- * is the descriptor's name), or `def` when the key is absent.
+ * is the descriptor's name), or `def` when the key is absent.  The string
+ * stays valid while the plugin is loaded (until its fini hook has returned),
+ * so init may keep it, for instance as a handler's data.
  */
 const char *kiln_config(kiln_app *app, const char *key, const char *def);
 
