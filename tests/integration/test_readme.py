@@ -1,18 +1,20 @@
-"""Runs the commands of README's Install, "A plugin" and "Replacing a plugin safely" sections, as written, against a kiln built from a copy of the source tree and installed in a temporary prefix.
+"""Runs the commands of README's Install, "A plugin" and "Replacing a plugin safely" sections, and its WebSocket one-liner, as written, against a kiln built from a copy of the source tree and installed in a temporary prefix.
 
 The commands run in one bash session, in order, with these rules and no
 other change:
 - `./configure` gets `--prefix=PREFIX`, and PREFIX/sbin and
   PREFIX/lib/pkgconfig are put on PATH and PKG_CONFIG_PATH (what README says
   to do for another prefix); MAKEFLAGS=-j2;
-- the session runs in a network namespace of its own (unshare -n) with only
-  loopback up, so 127.0.0.1:8080 is free whatever else runs here;
+- the session runs in a network namespace of its own (unshare -n, or -rn
+  when not root) with only loopback up, so 127.0.0.1:8080 is free whatever
+  else runs here;
 - a line that starts the server (`kiln` with no -t, -s, -V or -h) runs in
   the background, and the session goes on once it answers;
 - after `kiln -s reload`, the session waits until the new generation serves
   (a person typing the next command is slower than a reload);
-- a `curl` line's comment is its expected output, and the session fails if
-  the output differs;
+- a `curl` line's comment is its expected output, and so is the comment
+  "prints: TEXT" that ends a multi-line command; the session fails if the
+  output differs;
 - a C block is saved, in the session's directory, under the file name that
   the text after it gives ("Saved as `greet.c`").
 """
@@ -39,7 +41,7 @@ flags = struct.unpack("16sH", fcntl.ioctl(s, 0x8913, req))[1]
 fcntl.ioctl(s, 0x8914, struct.pack("16sH", b"lo", flags | 1))'"""
 
 PRELUDE = r"""set -euo pipefail
-export PATH="$PREFIX/sbin:$PATH" PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" MAKEFLAGS=-j2
+export PATH="$PREFIX/sbin:/usr/bin:/bin:$PATH" PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig" MAKEFLAGS=-j2
 generation=1
 kiln_pid=
 trap '[ -z "$kiln_pid" ] || kill "$kiln_pid" 2>/dev/null || :' EXIT
@@ -92,6 +94,14 @@ def sections(text):
     return out
 
 
+def websocket_snippet(text):
+    """README's shell command that tries the echo WebSocket: (code, expected output)."""
+    m = re.search(r"^```sh\n(python3 -c '.*?websockets\.connect.*?)\s+# prints: (.*?)\n```$",
+                  text, re.M | re.S)
+    assert m, "README shows no python3 websockets command with a '# prints:' comment"
+    return m.group(1), m.group(2)
+
+
 def serving(cmd):
     """Whether a command line starts the server (kiln without -t, -s, -V, -h)."""
     words = shlex.split(cmd)
@@ -115,11 +125,14 @@ def shell_line(line):
     return code
 
 
-def session(blocks):
-    """The bash session of the README's blocks, in order."""
+def session(blocks, after_install):
+    """The bash session of the README's blocks, in order; `after_install` runs
+    after the Install section's blocks."""
     lines = [PRELUDE]
     pending_c = None
-    for lang, code, before in blocks:
+    for i, (lang, code, before) in enumerate(blocks):
+        if i == after_install[0]:
+            lines.append(after_install[1])
         if lang == "c":
             pending_c = code
             continue
@@ -152,21 +165,26 @@ def copy_source(dest):
 
 
 def test_readme_commands_as_written(tmp_path):
-    if shutil.which("unshare") is None or os.geteuid() != 0:
-        pytest.fail("this test needs root and unshare(1) for a network namespace of its own")
+    if shutil.which("unshare") is None:
+        pytest.fail("this test needs unshare(1) (util-linux) for a network namespace")
     with open(README) as f:
-        found = sections(f.read())
+        text = f.read()
+    found = sections(text)
     blocks = [b for h in SECTIONS for b in found[h]]
+    ws_code, ws_prints = websocket_snippet(text)
+    ws_line = "expect %s bash -c %s" % (shlex.quote(ws_prints), shlex.quote(ws_code))
     src, prefix, work = tmp_path / "src", tmp_path / "prefix", tmp_path / "work"
     for d in (src, work):
         d.mkdir()
     copy_source(str(src))
     script = tmp_path / "session.sh"
-    script.write_text(session(blocks))
+    script.write_text(session(blocks, (len(found[SECTIONS[0]]), ws_line)))
     env = dict(os.environ, PREFIX=str(prefix), WORK=str(work))
     for var in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "CFLAGS", "LDFLAGS", "ASAN_OPTIONS"):
         env.pop(var, None)
-    r = subprocess.run(["unshare", "-n", "--", "bash", "-c",
+    # As root a network namespace; otherwise inside a user namespace too.
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-rn"]
+    r = subprocess.run(unshare + ["--", "bash", "-c",
                         LO_UP + ' && cd "$1" && exec bash "$2"', "sh", str(src), str(script)],
                        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        env=env, timeout=600)
@@ -176,7 +194,7 @@ def test_readme_commands_as_written(tmp_path):
         script.read_text(), out[-12000:], served[-4000:])
     assert r.returncode == 0 and "README-TEST: done" in out, report
     assert "test is successful" in out, report
-    assert len(re.findall(r"README-TEST: ok:", out)) == 3, report
+    assert len(re.findall(r"README-TEST: ok:", out)) == 4, report
     # Quiet and clean: no libtool advice about LD_LIBRARY_PATH, no compiler warning.
     assert "LD_LIBRARY_PATH" not in out and "libtool --finish" not in out, report
     assert "warning:" not in out, report
