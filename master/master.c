@@ -766,15 +766,21 @@ static void reload_spawn(struct master *m, struct config *cfg)
     }
 }
 
+/* LeakSanitizer's check, linked in by a sanitizer build only (else NULL). */
+extern void __lsan_do_leak_check(void) __attribute__((weak));
+
 /*
  * The throwaway process of a reload: loads the snapshot of cfg's plugins
  * once, as the workers will (the same open files, same user, init hooks
- * run), and exits 0 when all load.
+ * run), and exits 0 when all load.  It ends with _exit(), which skips the
+ * master's exit-time state, and so LeakSanitizer's check: that runs first,
+ * and exits with the sanitizer's exit code when the plugins leaked.
  */
 static void __attribute__((noreturn))
 check_child(struct master *m, const struct config *cfg)
 {
     char err[256];
+    int rc;
 
     child_detach(m, &m->check_files);
     for (size_t i = 0; i < m->nls; i++)
@@ -784,7 +790,10 @@ check_child(struct master *m, const struct config *cfg)
         log_error("plugin check cannot start: %s", err);
         _exit(1);
     }
-    _exit(check_plugins(cfg, &m->check_files) == 0 ? 0 : 1);
+    rc = check_plugins(cfg, &m->check_files) == 0 ? 0 : 1;
+    if (__lsan_do_leak_check != NULL)
+        __lsan_do_leak_check();
+    _exit(rc);
 }
 
 /* Forks the plugin check of cfg, kept until it ends.  0, or -1 with err. */

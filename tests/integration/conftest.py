@@ -26,6 +26,36 @@ SANITIZER_REPORT = re.compile(r"ERROR: (Address|Leak|Undefined)Sanitizer|runtime
                               r"SUMMARY: \w+Sanitizer")
 
 
+# The exit status scripts/test gives the sanitizers (ASAN_OPTIONS and
+# UBSAN_OPTIONS exitcode=66): never kiln's own 1 or 2.
+SANITIZER_EXIT = 66
+
+
+def sanitized_build():
+    """Whether the kiln under test is a sanitizer build (linked with ASan)."""
+    if not os.access(KILN, os.X_OK):
+        return False
+    out = subprocess.run(["ldd", KILN], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True).stdout
+    return "libasan" in out
+
+
+def sanitizer_report(text):
+    """The first sanitizer report in `text`, with some context, or None."""
+    m = SANITIZER_REPORT.search(text)
+    if m is None:
+        return None
+    start = max(0, m.start() - 200)
+    return text[start:start + 6000]
+
+
+def fail_on_sanitizer_report(what, text):
+    """Fails the test if `text` (what `what` printed or logged) holds a sanitizer report."""
+    report = sanitizer_report(text)
+    if report is not None:
+        pytest.fail("sanitizer report from %s:\n%s" % (what, report))
+
+
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
 BUNDLED = ("hello", "echo")
 
@@ -44,6 +74,28 @@ def require_build(plugins=()):
     for p in plugins:
         if not os.path.isfile(plugin_path(p)):
             pytest.fail("plugin %s not built: %s missing" % (p, plugin_path(p)))
+
+
+def run_kiln(args, timeout=10, cwd=None, env=None, merge=False, expect_report=False):
+    """Runs the kiln binary with `args` until it exits: (rc, stdout, stderr), as
+    text (with `merge`, stderr goes into stdout and is "").
+
+    Every test runs a kiln that is not a server through here (Kiln.start runs
+    the servers): a sanitizer report in its output fails the test, whatever
+    its exit status (scripts/test makes sanitizers exit with 66).  With
+    `expect_report` it is the other way round: no report fails the test."""
+    require_build()
+    r = subprocess.run([KILN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT if merge else subprocess.PIPE,
+                       timeout=timeout, cwd=cwd, env=env)
+    out = r.stdout.decode(errors="replace")
+    err = "" if merge else r.stderr.decode(errors="replace")
+    what = "kiln %s (exit %d)" % (" ".join(args), r.returncode)
+    if not expect_report:
+        fail_on_sanitizer_report(what, out + err)
+    elif sanitizer_report(out + err) is None:
+        pytest.fail("no sanitizer report from %s:\n%s%s" % (what, out, err))
+    return r.returncode, out, err
 
 
 def proc_ppid(pid):
@@ -67,6 +119,36 @@ def children_of(ppid):
         if entry.isdigit() and proc_ppid(int(entry)) == ppid:
             out.append(int(entry))
     return sorted(out)
+
+
+TCP_STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1", 5: "FIN_WAIT2",
+              6: "TIME_WAIT", 7: "CLOSE", 8: "CLOSE_WAIT", 9: "LAST_ACK", 10: "LISTEN",
+              11: "CLOSING"}
+
+
+def tcp_socket(local_port, remote_port):
+    """The kernel's view of the IPv4 loopback socket from `local_port` to
+    `remote_port` (/proc/net/tcp): (state, bytes not yet sent or acked, bytes
+    received but not read), or None when there is no such socket."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            local, remote = fields[1].split(":"), fields[2].split(":")
+            if int(local[1], 16) == local_port and int(remote[1], 16) == remote_port:
+                tx, rx = fields[4].split(":")
+                state = int(fields[3], 16)
+                return TCP_STATES.get(state, str(state)), int(tx, 16), int(rx, 16)
+    return None
+
+
+def server_read_all(port, client_sock, timeout=5.0):
+    """Waits until the server listening on `port` has read everything that
+    `client_sock` sent it (its socket holds no unread byte); fails if not."""
+    client_port = client_sock.getsockname()[1]
+    if not wait_until(lambda: (tcp_socket(port, client_port) or ("", 0, 1))[2] == 0, timeout):
+        pytest.fail("the server did not read what was sent within %.1fs: %r"
+                    % (timeout, tcp_socket(port, client_port)))
 
 
 def pid_alive(pid):
@@ -118,6 +200,7 @@ class Kiln:
         self.port = None
         self.killed = False
         self.seen_workers = set()
+        self.scanned = (0, 0)       # output and log offsets: reports before them were taken
         require_build(plugins)
         for p in plugins:
             self.install_plugin(p)
@@ -198,13 +281,16 @@ class Kiln:
     def check(self, timeout=10):
         """Runs `kiln -t -c conf`: (rc, stdout + stderr + what it logged)."""
         before = self.mark()
-        r = subprocess.run([KILN, "-t", "-c", self.conf], stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                           timeout=timeout, cwd=self.dir)
-        out = r.stdout.decode(errors="replace") + self.log()[before:]
-        if SANITIZER_REPORT.search(out):
-            pytest.fail("sanitizer report from kiln -t:\n" + out)
-        return r.returncode, out
+        rc, out, _ = run_kiln(["-t", "-c", self.conf], timeout=timeout, cwd=self.dir, merge=True)
+        out += self.log()[before:]
+        fail_on_sanitizer_report("kiln -t -c %s" % self.conf, out)
+        return rc, out
+
+    def signal_command(self, action, conf=None, timeout=10):
+        """Runs `kiln -c conf -s action`: (rc, stdout + stderr)."""
+        rc, out, _ = run_kiln(["-c", conf or self.conf, "-s", action], timeout=timeout,
+                              merge=True)
+        return rc, out
 
     def start(self, wait=True, timeout=READY_TIMEOUT, env=None, wrapper=(), pass_fds=()):
         """Starts `kiln -c conf`; with `wait`, until generation 1 is ready.
@@ -280,11 +366,14 @@ class Kiln:
         return pids
 
     def wait_exit(self, timeout):
-        """The exit code, or None if still running after `timeout`."""
+        """The exit code, or None if still running after `timeout`.  Once it
+        has exited, a sanitizer report in its output fails the test."""
         try:
-            return self.proc.wait(timeout)
+            rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+        self.check_sanitizers()
+        return rc
 
     def _reap_workers(self, timeout=5.0):
         """After the master is gone, waits for its workers; kills stragglers (by pid)."""
@@ -323,13 +412,24 @@ class Kiln:
         self.check_sanitizers()
         return self.proc.returncode
 
+    def _unscanned(self):
+        """(output, log, their lengths): what came after the reports taken."""
+        out, log = self.output(), self.log()
+        return out[self.scanned[0]:], log[self.scanned[1]:], (len(out), len(log))
+
     def check_sanitizers(self):
-        """Fails if the server's output or log holds a sanitizer report."""
-        text = self.output() + self.log()
-        m = SANITIZER_REPORT.search(text)
-        if m:
-            start = max(0, m.start() - 200)
-            pytest.fail("sanitizer report in kiln's output:\n" + text[start:start + 6000])
+        """Fails if the server's output or log holds a sanitizer report (past
+        those that take_sanitizer_reports() took)."""
+        out, log, _ = self._unscanned()
+        fail_on_sanitizer_report("kiln's output", out)
+        fail_on_sanitizer_report("kiln's log", log)
+
+    def take_sanitizer_reports(self):
+        """For a test that expects them: the output and log so far when they
+        hold a sanitizer report (else None); later checks skip this part."""
+        out, log, self.scanned = self._unscanned()
+        text = out + "\n--- log ---\n" + log
+        return text if sanitizer_report(text) else None
 
     # -- requests ------------------------------------------------------------
 
@@ -445,14 +545,18 @@ class Response:
 
 
 class RawConn:
-    """A plain TCP connection that sends bytes and parses HTTP/1.x responses."""
+    """A plain TCP connection that sends bytes and parses HTTP/1.x responses.
 
-    def __init__(self, port, timeout=5.0):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    It tells how the peer ended the connection: `eof` once it has, and
+    `reset` when that was a reset (RST) rather than a clean close (FIN)."""
+
+    def __init__(self, port, timeout=5.0, host="127.0.0.1"):
+        self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self.buf = b""
         self.eof = False
+        self.reset = False
 
     def __enter__(self):
         return self
@@ -479,6 +583,7 @@ class RawConn:
             raise TimeoutError("no response within %.1fs; got %r" % (self.timeout, self.buf[:500]))
         except ConnectionResetError:
             chunk = b""
+            self.reset = True
         if not chunk:
             self.eof = True
         self.buf += chunk
@@ -540,18 +645,31 @@ class RawConn:
         return [self.read_response(timeout=timeout) for _ in range(n)]
 
     def closed_within(self, timeout):
-        """True if the peer closes (EOF or reset) within `timeout` with nothing more sent;
-        raises if it sends bytes; False if still open."""
+        """How the peer ends the connection within `timeout`, with nothing more
+        sent: "fin" (a clean close), "rst" (a reset), or False if it is still
+        open; raises if it sends bytes.  Compare the result: "rst" is true too."""
         if self.buf:
             raise AssertionError("unexpected bytes %r" % self.buf[:200])
-        deadline = time.monotonic() + timeout
-        try:
-            chunk = self._fill(deadline)
-        except TimeoutError:
-            return False
-        if chunk:
-            raise AssertionError("unexpected bytes %r" % chunk[:200])
-        return True
+        if not self.eof:
+            deadline = time.monotonic() + timeout
+            try:
+                chunk = self._fill(deadline)
+            except TimeoutError:
+                return False
+            if chunk:
+                raise AssertionError("unexpected bytes %r" % chunk[:200])
+        return "rst" if self.reset else "fin"
+
+    def assert_fin(self, timeout=2.0):
+        """The peer closes with a FIN within `timeout`, sending nothing more."""
+        how = self.closed_within(timeout)
+        assert how is not False, "connection still open %.1fs after the response" % timeout
+        assert how == "fin", "connection reset instead of closed with a FIN"
+
+    def assert_open(self, timeout):
+        """The peer neither closes nor sends anything for `timeout` seconds."""
+        how = self.closed_within(timeout)
+        assert how is False, "connection closed (%s) within %.1fs" % (how, timeout)
 
     def wait_closed(self, timeout):
         """Reads until EOF; returns everything that came (fails on timeout)."""

@@ -6,12 +6,11 @@ import re
 import shlex
 import signal
 import socket
-import subprocess
 import time
 
 import pytest
 
-from conftest import KILN, SRC, require_build
+from conftest import SRC, run_kiln
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -19,10 +18,7 @@ from conftest import KILN, SRC, require_build
 
 def kiln_run(*args, timeout=10):
     """Runs kiln with `args` and no server: (rc, stdout, stderr)."""
-    require_build()
-    r = subprocess.run([KILN] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=timeout)
-    return r.returncode, r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
+    return run_kiln(args, timeout=timeout)
 
 
 def with_args(*args):

@@ -5,8 +5,6 @@ import re
 
 import pytest
 
-from conftest import Kiln
-
 LOG_PREFIX = re.compile(r"^\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[\w+\] \d+#\w+: ", re.M)
 
 
@@ -19,12 +17,10 @@ def without_noise(out, *paths):
 
 
 @pytest.fixture
-def make(tmp_path):
-    n = [0]
-
+def make(kiln_factory):
+    """Makes an unstarted server; the factory stops (and checks) it after the test."""
     def make(**kw):
-        n[0] += 1
-        return Kiln(tmp_path / ("k%d" % n[0]), **kw)
+        return kiln_factory.make(start=False, **kw)
     return make
 
 
@@ -139,12 +135,12 @@ def test_start_bad_config(make):
     if rc is None:
         k.stop()
         pytest.fail("kiln started with a bad config\n" + k.describe())
-    assert rc == 1
+    assert rc == 1, k.describe()
     assert "%s:%d" % (k.conf, n) in k.log() + k.output()
 
 
-def test_check_missing_config(tmp_path):
-    k = Kiln(tmp_path / "k", plugins=())
+def test_check_missing_config(make):
+    k = make(plugins=())
     os.unlink(k.conf)
     rc, out = k.check()
     assert rc == 1, out

@@ -7,7 +7,6 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -15,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import Background, KILN, children_of, http_request, pid_alive, plugin_path, wait_until
+from conftest import Background, children_of, http_request, pid_alive, plugin_path, wait_until
 
 LOAD_MAX_SECONDS = 40       # a load loop stops by itself after this, whatever happens
 
@@ -153,9 +152,8 @@ def stop_foreign_master(k, pid, timeout=10):
 
 
 def kiln_s(k, action, conf=None):
-    r = subprocess.run([KILN, "-c", conf or k.conf, "-s", action], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
-    return r.returncode, r.stdout.decode(errors="replace")
+    """`kiln -c conf -s action`: (rc, stdout + stderr)."""
+    return k.signal_command(action, conf)
 
 
 def write_garbage_plugin(k, name):
@@ -218,9 +216,8 @@ def test_signal_command_errors(kiln_factory):
     k = kiln_factory.make(start=False, plugins=("hello",), server={"pidfile": ""})
     rc, out = kiln_s(k, "reload")
     assert rc == 1 and "sets no pidfile" in out, out
-    r = subprocess.run([KILN, "-c", k.conf, "-s", "restart"], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
-    assert r.returncode == 2 and b"expected reload, stop, quit or reopen" in r.stdout
+    rc, out = kiln_s(k, "restart")
+    assert rc == 2 and "expected reload, stop, quit or reopen" in out, out
 
 
 # -- USR1 ------------------------------------------------------------------------------

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# tests/run_selftest.sh -- checks that tests/run fails on a build that did not really run its tests (missing programs, short TAP plans, nothing collected, refused skips).
+#
+# Usage: bash tests/run_selftest.sh    (about 5 s; scripts/test runs it)
+# Builds small fake trees in a temp dir, each a KILN_SRC with its
+# tests/unit/test_*.c and tests/integration/test_*.py and a KILN_BUILD with
+# stand-in unit programs (shell scripts printing TAP), runs tests/run on each
+# and compares its exit status and last line with what it owes.  Prints TAP
+# and ends with "N passed, N failed".
+set -uo pipefail
+
+RUN=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/run
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-runtest.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+n=0
+bad=0
+
+# tree NAME: a fresh source and build dir under $TMP/NAME; sets SRC and BLD.
+tree() {
+    SRC=$TMP/$1/src BLD=$TMP/$1/build
+    mkdir -p "$SRC/tests/unit" "$SRC/tests/integration" "$BLD/tests/unit"
+}
+
+# unit NAME BODY: a unit test source and a stand-in program running BODY (sh).
+unit() {
+    : >"$SRC/tests/unit/$1.c"
+    printf '#!/bin/sh\n%s\n' "$2" >"$BLD/tests/unit/$1"
+    chmod +x "$BLD/tests/unit/$1"
+}
+
+# pyfile NAME TEXT: an integration test file.
+pyfile() {
+    printf '%s\n' "$2" >"$SRC/tests/integration/$1.py"
+}
+
+PASSING='def test_one():
+    assert 1 + 1 == 2'
+
+# expect WHAT RC LAST [CI]: runs tests/run on SRC/BLD; its exit status must be
+# RC (0, or 1 for "non-zero") and its last line LAST.
+expect() {
+    local what=$1 want_rc=$2 want_last=$3 out rc last
+    out=$(CI=${4:-} KILN_SRC=$SRC KILN_BUILD=$BLD bash "$RUN" 2>&1)
+    rc=$?
+    [ "$rc" -ne 0 ] && rc=1
+    last=$(printf '%s\n' "$out" | tail -n 1)
+    n=$((n + 1))
+    if [ "$rc" = "$want_rc" ] && [ "$last" = "$want_last" ]; then
+        echo "ok $n - $what"
+    else
+        echo "not ok $n - $what: exit $rc, last line \"$last\"; want exit $want_rc, \"$want_last\""
+        printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 20
+        bad=$((bad + 1))
+    fi
+}
+
+tree good
+unit test_a 'echo "ok 1 - a"; echo "ok 2 - b"; echo "1..2"'
+pyfile test_x "$PASSING"
+expect "a good build passes" 0 "3 passed, 0 failed"
+
+tree empty
+expect "an empty build fails" 1 "0 passed, 2 failed"
+
+tree short_plan
+unit test_a 'echo "ok 1 - a"; echo "1..3"'
+pyfile test_x "$PASSING"
+expect "fewer oks than the plan fail" 1 "2 passed, 1 failed"
+
+tree no_plan
+unit test_a 'echo "ok 1 - a"'
+pyfile test_x "$PASSING"
+expect "a missing plan fails" 1 "2 passed, 1 failed"
+
+tree exit_status
+unit test_a 'echo "ok 1 - a"; echo "1..1"; exit 3'
+pyfile test_x "$PASSING"
+expect "a non-zero exit with all ok fails" 1 "2 passed, 1 failed"
+
+tree not_ok
+unit test_a 'echo "ok 1 - a"; echo "not ok 2 - b"; echo "1..2"; exit 1'
+pyfile test_x "$PASSING"
+expect "a not ok fails" 1 "2 passed, 1 failed"
+
+tree missing_unit
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+: >"$SRC/tests/unit/test_b.c"
+pyfile test_x "$PASSING"
+expect "a unit test that was not built fails" 1 "2 passed, 1 failed"
+
+tree no_integration
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+expect "no integration test file fails" 1 "1 passed, 1 failed"
+
+tree nothing_collected
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x 'X = 1'
+expect "pytest collecting nothing fails" 1 "1 passed, 1 failed"
+
+tree failing_py
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x "$PASSING
+def test_two():
+    assert 1 + 1 == 3"
+expect "a failing integration test fails" 1 "2 passed, 1 failed"
+
+tree skip
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x "import pytest
+$PASSING
+@pytest.mark.skipif(True, reason=\"no such thing here\")
+def test_two():
+    pass"
+expect "a skip outside CI passes" 0 "2 passed, 0 failed"
+expect "a skip not on the allow-list fails in CI" 1 "2 passed, 1 failed" true
+
+tree allowed_skip
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_valgrind "import pytest
+$PASSING
+@pytest.mark.skipif(True, reason=\"the sanitizer build runs under ASan instead\")
+def test_two():
+    pass
+@pytest.mark.skipif(True, reason=\"valgrind is not installed\")
+def test_three():
+    pass"
+expect "an allowed skip passes in CI, another reason for the same test does not" \
+    1 "2 passed, 1 failed" true
+
+echo "1..$n"
+echo "$((n - bad)) passed, $bad failed"
+[ "$bad" -eq 0 ]
