@@ -3,15 +3,13 @@
 import os
 import re
 import signal
-import subprocess
 
-from conftest import KILN, require_build, wait_until
+from conftest import run_kiln, wait_until
 
 
 def kiln_s(k, action):
-    r = subprocess.run([KILN, "-c", k.conf, "-s", action], stdin=subprocess.DEVNULL,
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=10)
-    return r.returncode, r.stdout.decode(errors="replace")
+    rc, out, _ = run_kiln(["-c", k.conf, "-s", action], merge=True)
+    return rc, out
 
 
 def read_pid(path):
@@ -21,8 +19,8 @@ def read_pid(path):
 
 def default_pidfile():
     """The built-in pidfile, as `kiln -V` reports it."""
-    require_build()
-    out = subprocess.run([KILN, "-V"], stdout=subprocess.PIPE, check=True).stdout.decode()
+    rc, out, _ = run_kiln(["-V"])
+    assert rc == 0, out
     m = re.search(r"^pidfile: (.*)$", out, re.M)
     assert m, out
     return m.group(1)
