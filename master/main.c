@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "privileges.h"
 #include "config.h"
 #include "control.h"
 #include "kiln.h"
@@ -33,7 +33,7 @@ static void usage(FILE *out)
         "Signals: HUP reloads, TERM/QUIT stop gracefully, INT stops now,\n"
         "USR1 reopens the log files, USR2 starts a new binary, WINCH stops the\n"
         "workers of an upgraded-from master, TTIN/TTOU add/remove a worker.\n",
-        SCOREBOARD_SLOTS / 2);
+        SCOREBOARD_MAX_WORKERS);
 }
 
 /* -V: the version, then the built-in paths (each a config key's default). */
@@ -45,19 +45,6 @@ static void version(void)
            "pidfile: %s\n",
            KILN_VERSION_MAJOR, KILN_VERSION_MINOR, KILN_VERSION_PATCH,
            KILN_ABI_MAJOR, KILN_ABI_MINOR, KILN_CONF, PLUGINDIR, KILN_PIDFILE);
-}
-
-/* -w: "auto" -> 0, "1".."128" -> N; -1 when bad. */
-static int parse_workers(const char *s)
-{
-    size_t n;
-
-    if (strcmp(s, "auto") == 0)
-        return 0;
-    if (strspn(s, "0123456789") != strlen(s) || config_parse_size(s, &n) < 0 ||
-        n < 1 || n > SCOREBOARD_SLOTS / 2)
-        return -1;
-    return (int)n;
 }
 
 /* -l: checks the address and adds it.  0, or -1 with a message printed. */
@@ -99,7 +86,7 @@ static int test_config(const struct master_options *o)
     for (size_t i = 0; i < cfg->nwarnings; i++)
         log_warn("%s", cfg->warnings[i]);
     ok = plugin_files_open(cfg->plugin_dir, &files) == 0 &&
-         check_plugins(cfg, &files) == 0;
+         plugins_check(cfg, &files) == 0;
     plugin_files_close(&files);
 
 done:
@@ -126,10 +113,9 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
             }
             break;
         case 'w':
-            o->workers = parse_workers(optarg);
-            if (o->workers < 0) {
+            if (config_parse_workers(optarg, &o->workers) < 0) {
                 fprintf(stderr, "kiln: -w: expected \"auto\" or a number from 1 to "
-                        "%d, got \"%s\"\n", SCOREBOARD_SLOTS / 2, optarg);
+                        "%d, got \"%s\"\n", SCOREBOARD_MAX_WORKERS, optarg);
                 usage(stderr);
                 return EXIT_USAGE + 1;
             }

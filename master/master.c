@@ -10,7 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "privileges.h"
+#include "channel.h"
 #include "config.h"
 #include "handover.h"
 #include "kiln.h"
@@ -21,9 +22,8 @@
 #include "scoreboard.h"
 #include "systemd.h"
 #include "watch.h"
-#include "worker.h"
+#include "worker/worker.h"
 
-#define MAX_WORKERS (SCOREBOARD_SLOTS / 2)
 #define READY_TIMEOUT 30.0      /* a reload's workers must be ready by then */
 #define FAST_STOP_TIMEOUT 1.0   /* SIGINT: SIGKILL what is left after this */
 #define KILL_MARGIN 1.0         /* beyond graceful_timeout, for the workers'
@@ -94,7 +94,7 @@ static size_t worker_count(const struct config *c)
 
     if (n < 1)
         n = 1;
-    return n > MAX_WORKERS ? MAX_WORKERS : (size_t)n;
+    return n > SCOREBOARD_MAX_WORKERS ? SCOREBOARD_MAX_WORKERS : (size_t)n;
 }
 
 /* Points the log at the config's file and level.  0, or -1 with err. */
@@ -371,7 +371,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot,
     }
     log_set_ident("worker");
     m->sb->slot[slot].pid = getpid();
-    if (check_drop_privileges(g->cfg, err, sizeof err) < 0) {
+    if (privileges_drop(g->cfg, err, sizeof err) < 0) {
         log_error("worker cannot start: %s", err);
         exit(EXIT_BOOT_FAILURE);
     }
@@ -406,8 +406,7 @@ static struct worker_proc *worker_spawn(struct master *m, struct generation *g,
         return NULL;
     }
     w = calloc(1, sizeof *w);
-    if (w == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 ||
-        fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
+    if (w == NULL || channel_open(sv) < 0) {
         log_error("socketpair() for worker %u of generation %u failed: %s", id,
                   g->id, strerror(errno));
         goto fail;
@@ -469,9 +468,8 @@ static void chan_close(struct master *m, struct worker_proc *w)
 static void worker_send(struct worker_proc *w, char cmd)
 {
     w->told = 1;
-    if (w->chan >= 0 && send(w->chan, &cmd, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
-        return;
-    kill(w->pid, cmd == CHAN_STOP ? SIGINT : SIGQUIT);
+    if (channel_send(w->chan, cmd, -1) < 0)
+        kill(w->pid, cmd == CHAN_STOP ? SIGINT : SIGQUIT);
 }
 
 /*
@@ -481,24 +479,8 @@ static void worker_send(struct worker_proc *w, char cmd)
  */
 static void worker_reopen(struct worker_proc *w, int fd)
 {
-    char cmd = CHAN_REOPEN, ctl[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = { &cmd, 1 };
-    struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-    struct cmsghdr *cm;
-
-    if (fd >= 0) {
-        memset(ctl, 0, sizeof ctl);
-        msg.msg_control = ctl;
-        msg.msg_controllen = sizeof ctl;
-        cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-    }
-    if (w->chan >= 0 && sendmsg(w->chan, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1)
-        return;
-    kill(w->pid, SIGUSR1);
+    if (channel_send(w->chan, CHAN_REOPEN, fd) < 0)
+        kill(w->pid, SIGUSR1);
 }
 
 /* Sends `cmd` to every worker of g (g NULL: of every generation). */
@@ -786,11 +768,11 @@ check_child(struct master *m, const struct config *cfg)
     for (size_t i = 0; i < m->nls; i++)
         close(m->ls[i].fd);
     log_set_ident("check");
-    if (check_drop_privileges(cfg, err, sizeof err) < 0) {
+    if (privileges_drop(cfg, err, sizeof err) < 0) {
         log_error("plugin check cannot start: %s", err);
         _exit(1);
     }
-    rc = check_plugins(cfg, &m->check_files) == 0 ? 0 : 1;
+    rc = plugins_check(cfg, &m->check_files) == 0 ? 0 : 1;
     if (__lsan_do_leak_check != NULL)
         __lsan_do_leak_check();
     _exit(rc);
@@ -1088,15 +1070,6 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
 
 /* ---- watchdog: heartbeats and max_requests ---------------------------------- */
 
-/* The clock workers stamp their heartbeat with. */
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* SIGKILLs a worker whose loop has not turned for worker_timeout.  1 if so. */
 static int check_heartbeat(struct master *m, struct worker_proc *w, double now)
 {
@@ -1145,7 +1118,7 @@ static void check_recycle(struct master *m, struct worker_proc *w)
 static void on_watchdog(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct master *m = t->data;
-    double now = mono_now();
+    double now = scoreboard_clock();
 
     (void)loop;
     (void)revents;
@@ -1169,7 +1142,7 @@ static void change_workers(struct master *m, int delta)
         log_warn("%s ignored: no generation is serving", sig);
         return;
     }
-    if (delta > 0 ? g->nworkers >= MAX_WORKERS : g->nworkers <= 1) {
+    if (delta > 0 ? g->nworkers >= SCOREBOARD_MAX_WORKERS : g->nworkers <= 1) {
         log_warn("%s ignored: generation %u already has %zu workers", sig, g->id,
                  g->nworkers);
         return;

@@ -35,8 +35,8 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
-#include "scoreboard.h"
 #include "url.h"
+#include "worker.h"
 #include "ws.h"
 
 #define READ_CHUNK 16384            /* bytes asked of one read(2) */
@@ -376,9 +376,9 @@ static int run_handler(struct conn *c)
     const struct route *rt = c->req.match.route;
     int rc;
 
-    worker_enter(c->w, rt, rt->method);
+    plugin_enter(c->w->slot, rt, rt->method);
     rc = rt->handler(&c->req, rt->data);
-    worker_leave(c->w, 1);
+    plugin_leave(c->w->slot, 1);
     if (rc != KILN_OK) {
         log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
                   c->req.target, rt->method, rt->pattern, rc);
@@ -878,7 +878,6 @@ static void conn_close(struct conn *c)
     buf_free(&c->rhdr);
     buf_free(&c->rbody);
     free(c);
-    worker_conn_closed(w);
 }
 
 void conn_new(struct worker *w, int fd)

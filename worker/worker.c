@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
 
+#include "channel.h"
 #include "config.h"
 #include "conn.h"
 #include "listen.h"
@@ -85,30 +85,6 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 
 /* ---- control: master channel and signals -------------------------------- */
 
-/*
- * Reads command bytes from the channel into buf, and into *fd a descriptor
- * passed along (SCM_RIGHTS), or -1.  recvmsg's result.
- */
-static ssize_t chan_read(int chan, char *buf, size_t size, int *fd)
-{
-    char ctl[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = { buf, size };
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-        .msg_controllen = sizeof(ctl)
-    };
-    struct cmsghdr *cm;
-    ssize_t n;
-
-    *fd = -1;
-    n = recvmsg(chan, &msg, MSG_CMSG_CLOEXEC);
-    for (cm = CMSG_FIRSTHDR(&msg); n > 0 && cm; cm = CMSG_NXTHDR(&msg, cm))
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-            cm->cmsg_len == CMSG_LEN(sizeof(int)))
-            memcpy(fd, CMSG_DATA(cm), sizeof(int));
-    return n;
-}
-
 /* CHAN_REOPEN: takes the master's new log file (fd), or reopens by name. */
 static void reopen_log(int fd)
 {
@@ -129,7 +105,7 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 
     (void)loop;
     (void)revents;
-    n = chan_read(io->fd, cmd, sizeof(cmd), &fd);
+    n = channel_read(io->fd, cmd, sizeof(cmd), &fd);
     if (n < 0 && (errno == EAGAIN || errno == EINTR))
         return;
     if (n <= 0) {                       /* the master is gone */
@@ -174,15 +150,6 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     }
 }
 
-/* The heartbeat's clock: monotonic seconds, as the master reads them. */
-static double heartbeat_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Once a second: the heartbeat the master watches (worker_timeout). */
 static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 {
@@ -190,8 +157,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void)loop;
     (void)revents;
-    if (w->slot)
-        w->slot->heartbeat = heartbeat_now();
+    scoreboard_beat(w->slot);
 }
 
 static void on_drain_deadline(struct ev_loop *loop, ev_timer *t, int revents)
@@ -225,39 +191,17 @@ static void worker_stop(struct worker *w, int graceful)
     ev_timer_start(w->loop, &w->drain_deadline);
     conn_drain_all(w);
     ws_shutdown(w);
-    worker_conn_closed(w);
+    ev_check_start(w->loop, &w->drained);
 }
 
-void worker_enter(struct worker *w, const struct route *rt, const char *what)
+/* While draining, once per loop turn: nothing left open, the worker exits. */
+static void on_drained(struct ev_loop *loop, ev_check *c, int revents)
 {
-    struct scoreboard_slot *s = w->slot;
+    struct worker *w = c->data;
 
-    plugin_current = rt->plugin;
-    if (!s)
-        return;
-    if (rt != w->slot_route) {          /* names are copied only on change */
-        w->slot_route = rt;
-        snprintf(s->plugin, sizeof(s->plugin), "%s",
-                 rt->plugin ? plugin_name(rt->plugin) : "-");
-        snprintf(s->route, sizeof(s->route), "%s %s", what, rt->pattern);
-    }
-    s->in_handler = 1;
-}
-
-void worker_leave(struct worker *w, int request)
-{
-    plugin_current = NULL;
-    if (w->slot) {
-        w->slot->in_handler = 0;
-        if (request)
-            w->slot->requests++;
-    }
-}
-
-void worker_conn_closed(struct worker *w)
-{
-    if (w->draining && w->nconns == 0 && ws_count(w) == 0)
-        ev_break(w->loop, EVBREAK_ALL);
+    (void)revents;
+    if (w->nconns == 0 && ws_count(w) == 0)
+        ev_break(loop, EVBREAK_ALL);
 }
 
 /* ---- set-up and tear-down ----------------------------------------------- */
@@ -277,7 +221,8 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     }
     ev_init(&w->accept_pause, on_accept_pause);
     ev_init(&w->drain_deadline, on_drain_deadline);
-    w->accept_pause.data = w->drain_deadline.data = w;
+    ev_check_init(&w->drained, on_drained);
+    w->accept_pause.data = w->drain_deadline.data = w->drained.data = w;
     for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
         ev_signal_init(&w->sig[i], on_signal, signals[i]);
         ev_set_priority(&w->sig[i], EV_MAXPRI);
@@ -301,13 +246,8 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
 /* Tells the master we serve: scoreboard first, then the channel. */
 static void worker_ready(struct worker *w, int chan_fd)
 {
-    char msg = CHAN_READY;
-
-    if (w->slot) {
-        w->slot->heartbeat = heartbeat_now();
-        w->slot->ready = 1;
-    }
-    if (chan_fd >= 0 && write(chan_fd, &msg, 1) != 1)
+    scoreboard_ready(w->slot);
+    if (chan_fd >= 0 && channel_send(chan_fd, CHAN_READY, -1) < 0)
         log_warn("telling the master we are ready failed: %s", strerror(errno));
 }
 
@@ -319,6 +259,7 @@ static void worker_cleanup(struct worker *w)
     accept_enable(w, 0);
     ev_timer_stop(w->loop, &w->accept_pause);
     ev_timer_stop(w->loop, &w->drain_deadline);
+    ev_check_stop(w->loop, &w->drained);
     ev_ref(w->loop);
     ev_timer_stop(w->loop, &w->tick);
     ev_io_stop(w->loop, &w->chan_w);
@@ -339,8 +280,6 @@ void worker_main(const struct worker_args *a)
     w.loop = EV_DEFAULT;
     w.cfg = a->cfg;
     w.slot = a->slot;
-    w.generation = a->generation;
-    w.chan_fd = a->chan_fd;
     signal(SIGPIPE, SIG_IGN);
     if (w.slot)
         w.slot->pid = getpid();
@@ -369,5 +308,5 @@ void worker_main(const struct worker_args *a)
               a->generation, router_count(w.router));
     ev_run(w.loop, 0);
     worker_cleanup(&w);
-    exit(w.exit_code);
+    exit(0);
 }

@@ -1,9 +1,11 @@
 /*
  * worker.h -- a worker process: one libev loop carrying the accept watchers,
- * the HTTP connections, the master channel and (later) websockets.
+ * the HTTP connections, the WebSocket connections and the master channel.
  *
- * The master forks, cleans its own state out of the child, then calls
- * worker_main(), which never returns.  Exit codes: 0 after a clean stop,
+ * struct worker is the one context of a worker process (nginx's cycle):
+ * worker.c owns its life; conn.c keeps its list of connections and ws_*.c
+ * its WebSocket state (w->ws).  The master forks, cleans its own state out
+ * of the child, then calls worker_main(), which never returns.  Exit codes: 0 after a clean stop,
  * EXIT_BOOT_FAILURE when the worker could not start serving (a refused
  * plugin, no memory).  The master then refuses to start (first start) or
  * abandons the reload (a reload's generation); a worker of the serving
@@ -14,21 +16,43 @@
 #define KILN_WORKER_H
 
 #include <stddef.h>
-#include <stdint.h>
+#include <ev.h>
+
+#include "plugin.h"
 
 #define EXIT_BOOT_FAILURE 3
 
-/* One-byte messages on the master<->worker socketpair. */
-#define CHAN_READY 'R'      /* worker -> master: plugins loaded, accepting */
-#define CHAN_QUIT  'Q'      /* master -> worker: graceful stop (drain) */
-#define CHAN_STOP  'S'      /* master -> worker: fast stop */
-#define CHAN_REOPEN 'O'     /* master -> worker: reopen the log; the byte may
-                               carry (SCM_RIGHTS) the master's new log file */
-
 struct config;
+struct conn;
 struct listener;
 struct plugin_files;
+struct router;
 struct scoreboard_slot;
+struct ws_ctx;
+
+struct worker {
+    struct ev_loop *loop;
+    const struct config *cfg;
+    struct router *router;
+    struct plugin_set plugins;
+    struct scoreboard_slot *slot;
+
+    ev_io *accept_w;                /* one per listening socket */
+    size_t naccept;
+    ev_timer accept_pause;          /* re-arms accept after EMFILE */
+    ev_io chan_w;                   /* master channel */
+    ev_signal sig[5];
+    ev_timer tick;                  /* heartbeat, once a second */
+    ev_timer drain_deadline;        /* graceful_timeout after a stop */
+    ev_check drained;               /* while draining: exits once nothing is open */
+
+    struct ws_ctx *ws;              /* libwebsockets state (ws.c) */
+
+    struct conn *conns;             /* every open connection */
+    size_t nconns;
+    int draining;                   /* stop accepting, finish, exit */
+};
+
 
 struct worker_args {
     const struct config *cfg;

@@ -37,12 +37,11 @@
 #include <libwebsockets.h>
 
 #include "config.h"
-#include "conn.h"
 #include "log.h"
 #include "plugin.h"
 #include "request.h"
 #include "router.h"
-#include "scoreboard.h"
+#include "worker.h"
 #include "ws.h"
 
 #define WS_DEFAULT_MAX_MSG   ((size_t)4 << 20)  /* when the config says 0 */
@@ -168,14 +167,14 @@ static double ws_now(const struct ws_ctx *ctx)
     return ev_now(ctx->w->loop);
 }
 
-static void plugin_enter(const struct ws_ctx *ctx, const struct ws_route *wr)
+static void ws_enter(const struct ws_ctx *ctx, const struct ws_route *wr)
 {
-    worker_enter(ctx->w, wr->route, "WS");
+    plugin_enter(ctx->w->slot, wr->route, "WS");
 }
 
-static void plugin_leave(const struct ws_ctx *ctx)
+static void ws_leave(const struct ws_ctx *ctx)
 {
-    worker_leave(ctx->w, 0);
+    plugin_leave(ctx->w->slot, 0);
 }
 
 /* Frees the message written last: called where lws cannot still be
@@ -230,9 +229,9 @@ static void run_close(struct kiln_ws *ws, int code, const char *reason)
 {
     if (!ws->rt->h.close)
         return;
-    plugin_enter(ws->ctx, ws->rt);
+    ws_enter(ws->ctx, ws->rt);
     ws->rt->h.close(ws, code, reason, ws->rt->data);
-    plugin_leave(ws->ctx);
+    ws_leave(ws->ctx);
 }
 
 /* Ends a connection that was opened but never reached lws: close handler
@@ -488,9 +487,9 @@ static int run_open(struct kiln_ws *ws, struct kiln_req *req)
 
     if (!wr->h.open)
         return 0;
-    plugin_enter(ws->ctx, wr);
+    ws_enter(ws->ctx, wr);
     st = wr->h.open(ws, req, wr->data);
-    plugin_leave(ws->ctx);
+    ws_leave(ws->ctx);
     if (st == 0)
         return 0;
     if (st < 300 || st > 599) {
@@ -639,9 +638,9 @@ static void deliver(struct kiln_ws *ws)
 
     msg[ws->rxlen] = '\0';
     if (wr->h.message && ws->state == WS_OPEN) {
-        plugin_enter(ws->ctx, wr);
+        ws_enter(ws->ctx, wr);
         wr->h.message(ws, ws->rxbinary, msg, ws->rxlen, wr->data);
-        plugin_leave(ws->ctx);
+        ws_leave(ws->ctx);
     }
     rx_reset(ws);
 }
@@ -868,8 +867,6 @@ static void on_closed(struct kiln_ws *ws)
     ws->state = WS_CLOSED;
     run_close(ws, code, code == 1006 ? "" : ws->close_reason);
     ws_free(ws);
-    if (!ctx->destroying)
-        worker_conn_closed(ctx->w);
 }
 
 /* The one lws protocol callback, for every subprotocol. */

@@ -109,6 +109,8 @@ void config_unclaimed_sections(const struct config *c, const char *const *names,
 const char *config_plugin_value(const struct config *c, const char *section,
                                 const char *key);
 
+/* "auto" -> 0 (one per CPU), "1".."SCOREBOARD_MAX_WORKERS" -> N.  0 or -1. */
+int config_parse_workers(const char *s, int *out);
 /* "512", "8k", "16K", "1m", "2g" -> bytes.  0 or -1. */
 int config_parse_size(const char *s, size_t *out);
 /* "10", "10s", "250ms", "2m", "1h" -> seconds.  0 or -1. */

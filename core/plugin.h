@@ -96,9 +96,31 @@ void plugins_unload(struct plugin_set *ps);
 
 /*
  * The plugin whose code runs now (init, fini or a handler), or NULL.  Used for
- * kiln_log's prefix and the scoreboard.  Set by the caller around calls.
+ * kiln_log's prefix.  Set around calls: by the loader for init and fini, by
+ * plugin_enter()/plugin_leave() for handlers.
  */
 extern struct plugin *plugin_current;
+
+struct route;
+struct scoreboard_slot;
+
+/*
+ * Around every call into a handler of route `rt`: sets plugin_current and
+ * marks the worker's scoreboard slot "in plugin P, route WHAT PATTERN" (what
+ * the master reports when the worker dies or hangs there).  `what` is the
+ * method shown ("GET", "WS").  plugin_leave() counts a request served when
+ * `request` is non-zero.
+ */
+void plugin_enter(struct scoreboard_slot *slot, const struct route *rt, const char *what);
+void plugin_leave(struct scoreboard_slot *slot, int request);
+
+/*
+ * Loads `files` (a snapshot of cfg->plugin_dir) into a scratch router, warns
+ * of config sections no plugin claims, then unloads them (init and fini
+ * hooks run): what `kiln -t` and a reload's check process do.  0, or -1
+ * with the reason logged ("PATH: reason").
+ */
+int plugins_check(const struct config *cfg, const struct plugin_files *files);
 
 /* The name logs and the scoreboard use: the descriptor's (copied at load),
  * or, before the descriptor was checked, the file's base name. */

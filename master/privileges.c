@@ -1,4 +1,4 @@
-/* check.c -- loading a config's plugins once to check them, and dropping root for the processes that run plugins. */
+/* privileges.c -- dropping root for the processes that run plugins. */
 #define _GNU_SOURCE                 /* initgroups */
 #include <errno.h>
 #include <grp.h>
@@ -7,33 +7,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include "check.h"
 #include "config.h"
-#include "log.h"
-#include "plugin.h"
-#include "router.h"
-
-int check_plugins(const struct config *cfg, const struct plugin_files *files)
-{
-    struct router *router = router_new();
-    struct plugin_set ps;
-    int rc = -1;
-
-    memset(&ps, 0, sizeof ps);
-    if (router == NULL) {
-        log_error("router_new() failed: out of memory");
-        goto done;
-    }
-    if (plugins_load(&ps, files, cfg, router) < 0)
-        goto done;
-    plugins_report_sections(&ps);
-    rc = 0;
-
-done:
-    plugins_unload(&ps);
-    router_free(router);
-    return rc;
-}
+#include "privileges.h"
 
 /* The group the workers run as: the configured one, else the user's. */
 static gid_t target_gid(const struct config *cfg)
@@ -41,7 +16,7 @@ static gid_t target_gid(const struct config *cfg)
     return cfg->group != NULL ? cfg->gid : cfg->user_gid;
 }
 
-int check_drop_privileges(const struct config *cfg, char *err, size_t errlen)
+int privileges_drop(const struct config *cfg, char *err, size_t errlen)
 {
     const char *call = "setgid", *name = cfg->group ? cfg->group : cfg->user;
     gid_t gid = target_gid(cfg);

@@ -16,7 +16,6 @@
 #include "scoreboard.h"
 
 
-#define MAX_WORKERS (SCOREBOARD_SLOTS / 2)
 #define MAX_SECONDS 1e9         /* times above this are refused */
 
 /* What one config_load() call knows while inih runs. */
@@ -281,19 +280,26 @@ static int set_listen(struct parse_state *st, const char *value)
     return 1;
 }
 
-static int set_workers(struct parse_state *st, int *dst, const char *value)
+int config_parse_workers(const char *s, int *out)
 {
     size_t n;
 
-    if (strcmp(value, "auto") == 0) {
-        *dst = 0;
-        return 1;
+    if (strcmp(s, "auto") == 0) {
+        *out = 0;
+        return 0;
     }
-    if (config_parse_size(value, &n) < 0 || strspn(value, "0123456789") != strlen(value) ||
-        n < 1 || n > MAX_WORKERS)
+    if (strspn(s, "0123456789") != strlen(s) || config_parse_size(s, &n) < 0 ||
+        n < 1 || n > SCOREBOARD_MAX_WORKERS)
+        return -1;
+    *out = (int)n;
+    return 0;
+}
+
+static int set_workers(struct parse_state *st, int *dst, const char *value)
+{
+    if (config_parse_workers(value, dst) < 0)
         return fail(st, "workers: expected \"auto\" or a number from 1 to %d, got \"%s\"",
-                    MAX_WORKERS, value);
-    *dst = (int)n;
+                    SCOREBOARD_MAX_WORKERS, value);
     return 1;
 }
 
