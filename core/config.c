@@ -477,6 +477,14 @@ static int plugin_key(struct parse_state *st, const char *section,
     return 1;
 }
 
+int config_listens_on(const struct config *c, const char *addr)
+{
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (strcmp(c->listen[i], addr) == 0)
+            return 1;
+    return 0;
+}
+
 /* Whether section `s` is one of the n `names`. */
 static int claimed(const char *s, const char *const *names, size_t n)
 {

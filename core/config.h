@@ -105,6 +105,9 @@ void config_unclaimed_sections(const struct config *c, const char *const *names,
                                size_t n, void (*warn)(const char *msg, void *arg),
                                void *arg);
 
+/* Whether `addr` (as written) is one of the config's listen addresses. */
+int config_listens_on(const struct config *c, const char *addr);
+
 /* A plugin section's value, or NULL. */
 const char *config_plugin_value(const struct config *c, const char *section,
                                 const char *key);

@@ -7,7 +7,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "master.h"
+#include "options.h"
 
 static const struct {
     const char *action;
@@ -53,7 +53,7 @@ static long read_pid(const char *path, const char *action)
 int control_send(const struct master_options *o, const char *action)
 {
     char err[1024];
-    struct config *cfg = master_load_config(o, err, sizeof err);
+    struct config *cfg = options_load_config(o, err, sizeof err);
     int sig = control_signal(action), rc = 1;
     long pid;
 

@@ -4,13 +4,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "privileges.h"
 #include "config.h"
 #include "control.h"
 #include "kiln.h"
 #include "listen.h"
 #include "log.h"
 #include "master.h"
+#include "options.h"
 #include "plugin.h"
 #include "scoreboard.h"
 
@@ -77,14 +77,13 @@ static int test_config(const struct master_options *o)
     struct plugin_files files = { NULL, 0 };
     int ok = 0;
 
-    cfg = master_load_config(o, err, sizeof err);
+    cfg = options_load_config(o, err, sizeof err);
     if (cfg == NULL) {
         fprintf(stderr, "kiln: %s\n", err);
         goto done;
     }
     log_set_level(cfg->log_level);
-    for (size_t i = 0; i < cfg->nwarnings; i++)
-        log_warn("%s", cfg->warnings[i]);
+    options_log_warnings(cfg);
     ok = plugin_files_open(cfg->plugin_dir, &files) == 0 &&
          plugins_check(cfg, &files) == 0;
     plugin_files_close(&files);

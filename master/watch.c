@@ -1,4 +1,4 @@
-/* watch.c -- inotify on plugin_dir for watch_plugins: a changed *.so starts a reload once changes settle. */
+/* watch.c -- inotify on plugin_dir for watch_plugins: a changed *.so is reported once changes settle. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,6 @@
 
 #include "config.h"
 #include "log.h"
-#include "master.h"
 #include "watch.h"
 
 #define WATCH_EVENTS (IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | \
@@ -23,10 +22,8 @@ static int is_plugin_name(const char *name)
 }
 
 /* Notes one event; 1 when it should lead to a reload. */
-static int watch_event(struct master *m, const struct inotify_event *ev)
+static int watch_event(struct plugin_watch *pw, const struct inotify_event *ev)
 {
-    struct plugin_watch *pw = &m->watch;
-
     if (ev->mask & IN_Q_OVERFLOW) {
         snprintf(pw->last, sizeof pw->last, "(many files)");
         return 1;
@@ -43,47 +40,57 @@ static int watch_event(struct master *m, const struct inotify_event *ev)
 
 static void on_watch(struct ev_loop *loop, ev_io *io, int revents)
 {
-    struct master *m = io->data;
+    struct plugin_watch *pw = io->data;
     char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
     ssize_t n;
     int changed = 0;
 
     (void)revents;
-    while ((n = read(m->watch.fd, buf, sizeof buf)) > 0) {
+    while ((n = read(pw->fd, buf, sizeof buf)) > 0) {
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
-            changed |= watch_event(m, ev);
+            changed |= watch_event(pw, ev);
             p += sizeof *ev + ev->len;
         }
     }
     if (n < 0 && errno != EAGAIN && errno != EINTR)
-        log_error("read(inotify %s) failed: %s", m->watch.dir, strerror(errno));
+        log_error("read(inotify %s) failed: %s", pw->dir, strerror(errno));
     if (changed) {
-        ev_timer_stop(loop, &m->watch.debounce);
-        ev_timer_set(&m->watch.debounce, WATCH_SETTLE, 0);
-        ev_timer_start(loop, &m->watch.debounce);
+        ev_timer_stop(loop, &pw->debounce);
+        ev_timer_set(&pw->debounce, WATCH_SETTLE, 0);
+        ev_timer_start(loop, &pw->debounce);
     }
 }
 
 static void on_settled(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    struct master *m = t->data;
+    struct plugin_watch *pw = t->data;
     char why[512];
 
     (void)loop;
     (void)revents;
-    snprintf(why, sizeof why, "plugin_dir %s changed (%s)", m->watch.dir, m->watch.last);
-    master_reload(m, why);
+    snprintf(why, sizeof why, "plugin_dir %s changed (%s)", pw->dir, pw->last);
+    pw->changed(why, pw->arg);
 }
 
-void watch_close(struct master *m)
+void watch_init(struct plugin_watch *pw, struct ev_loop *loop, watch_fn *changed,
+                void *arg)
 {
-    struct plugin_watch *pw = &m->watch;
+    pw->loop = loop;
+    pw->changed = changed;
+    pw->arg = arg;
+    pw->fd = -1;
+    pw->dir = NULL;
+    ev_init(&pw->debounce, on_settled);
+    pw->debounce.data = pw;
+}
 
+void watch_close(struct plugin_watch *pw)
+{
     if (pw->fd < 0)
         return;
-    ev_io_stop(m->loop, &pw->io);
-    ev_timer_stop(m->loop, &pw->debounce);
+    ev_io_stop(pw->loop, &pw->io);
+    ev_timer_stop(pw->loop, &pw->debounce);
     close(pw->fd);
     pw->fd = -1;
     free(pw->dir);
@@ -91,9 +98,8 @@ void watch_close(struct master *m)
 }
 
 /* Starts watching `dir`.  0, or -1 (logged). */
-static int watch_open(struct master *m, const char *dir)
+static int watch_open(struct plugin_watch *pw, const char *dir)
 {
-    struct plugin_watch *pw = &m->watch;
     const char *call = "inotify_init1";
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 
@@ -108,10 +114,8 @@ static int watch_open(struct master *m, const char *dir)
         goto fail;
     pw->fd = fd;
     ev_io_init(&pw->io, on_watch, fd, EV_READ);
-    pw->io.data = m;
-    ev_io_start(m->loop, &pw->io);
-    ev_init(&pw->debounce, on_settled);
-    pw->debounce.data = m;
+    pw->io.data = pw;
+    ev_io_start(pw->loop, &pw->io);
     log_info("watching plugin_dir %s for changed plugins", dir);
     return 0;
 
@@ -122,18 +126,16 @@ fail:
     return -1;
 }
 
-void watch_update(struct master *m)
+void watch_update(struct plugin_watch *pw, const struct config *c)
 {
-    const struct config *c = m->current != NULL ? m->current->cfg : NULL;
-
     if (c == NULL || !c->watch_plugins) {
-        if (m->watch.fd >= 0)
-            log_info("no longer watching plugin_dir %s", m->watch.dir);
-        watch_close(m);
+        if (pw->fd >= 0)
+            log_info("no longer watching plugin_dir %s", pw->dir);
+        watch_close(pw);
         return;
     }
-    if (m->watch.fd >= 0 && strcmp(m->watch.dir, c->plugin_dir) == 0)
+    if (pw->fd >= 0 && strcmp(pw->dir, c->plugin_dir) == 0)
         return;
-    watch_close(m);
-    watch_open(m, c->plugin_dir);
+    watch_close(pw);
+    watch_open(pw, c->plugin_dir);
 }
