@@ -15,7 +15,7 @@ import aiohttp
 import pytest
 import websockets
 
-from conftest import RawConn, tcp_socket
+from conftest import RawConn, tcp_socket, wait_until
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 WS_PLUGINS = ("hello", "echo", "ws_flood", "ws_auth", "ws_sub", "ws_broadcast")
@@ -395,8 +395,11 @@ def test_slow_reader_hits_the_send_queue_limit(kiln_factory):
         k.wait_log(r'flood closed 1008 "send queue full"(.|\n)*'
                    r'flood closed 1008 "send queue full"', timeout=15)
         port = sleeper.sock.getsockname()[1]
-        server_side = tcp_socket(k.port, port)
-        assert server_side is None or server_side[0] != "ESTABLISHED", server_side
+
+        def server_closed():
+            side = tcp_socket(k.port, port)
+            return side is None or side[0] != "ESTABLISHED"
+        assert wait_until(server_closed, 5), tcp_socket(k.port, port)
         assert tcp_socket(port, k.port)[2] > 0, "the sleeper read something"
         assert sleeper.wait_eof(15), "the sleeper's connection did not end"
     finally:
