@@ -5,7 +5,10 @@
 # Environment: KILN_BUILD (build dir, default: the repo root), ROUNDS (3),
 # DURATION (wrk -d, 5s), CONNS (wrk -c, 64), THREADS (wrk -t, 2), WORKERS (2),
 # WARMUP (1s), IDLE (idle connections for the memory figure, 2000; 0: skip),
-# KEEP_TMP (1: keep the temp dir with configs and logs).
+# URL_PATH (the path wrk requests, /), KEEP_TMP (1: keep the temp dir).
+# Only 2xx answers count toward req/s and cpu us/req; non-2xx answers and
+# socket errors are shown in the tables' errors column and make the script
+# exit 1.
 
 set -euo pipefail
 
@@ -19,6 +22,7 @@ CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 WARMUP=${WARMUP:-1s}
+URL_PATH=${URL_PATH:-/}
 WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 BODY="Hello, Anonymous"
 TICK=$(getconf CLK_TCK)
@@ -34,6 +38,7 @@ command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v curl >/dev/null || die "curl not found"
 command -v python3 >/dev/null || die "python3 not found"
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be 1..99"
+[[ $URL_PATH == /* ]] || die "URL_PATH must start with /"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
 KILN_PID=
@@ -85,31 +90,39 @@ wait_http "$NGINX_PORT" || { cat "$TMP/nginx/nginx.out" "$TMP/nginx/error.log" >
 
 echo "kiln  pid $KILN_PID  port $KILN_PORT  ($(cpu_ticks "$KILN_PID") ticks so far)"
 echo "nginx pid $NGINX_PID  port $NGINX_PORT"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION, $ROUNDS rounds, $WORKERS workers each, CLK_TCK $TICK"
+echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH, $ROUNDS rounds, $WORKERS workers each, CLK_TCK $TICK"
 echo
 
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 
-# run_wrk SERVER MODE: one measured wrk run; appends "round mode server rps cpu_us" to RESULTS.
+# run_wrk SERVER MODE: one measured wrk run; appends "round mode server rps
+# cpu_us errors" to RESULTS, rps and cpu_us over the 2xx answers only.
 run_wrk() {
-    local server=$1 mode=$2 port pid before after out reqs rps errs
+    local server=$1 mode=$2 port pid before after out reqs errs
     if [ "$server" = kiln ]; then port=$KILN_PORT pid=$KILN_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
     local hdr=()
     [ "$mode" = close ] && hdr=(-H "Connection: close")
     kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is gone"
     before=$(cpu_ticks "$pid")
     out=$(timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "${hdr[@]}" \
-          "http://127.0.0.1:$port/" 2>&1) || die "wrk failed against $server: $out"
+          "http://127.0.0.1:$port$URL_PATH" 2>&1) || die "wrk failed against $server: $out"
     after=$(cpu_ticks "$pid")
     reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
-    rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+    [ -n "$reqs" ] || die "no request count from wrk against $server: $out"
     errs=$(awk '/Socket errors|Non-2xx/ { printf "%s; ", $0 }' <<<"$out")
-    [ -n "$reqs" ] && [ "$reqs" -gt 0 ] || die "no requests counted against $server: $out"
-    [ -z "$errs" ] || echo "  note: $server $mode: $errs" >&2
-    awk -v r="$ROUND" -v m="$mode" -v s="$server" -v rps="$rps" -v t=$((after - before)) \
-        -v n="$reqs" -v hz="$TICK" \
-        'BEGIN { printf "%s %s %s %.0f %.2f\n", r, m, s, rps, t * 1e6 / hz / n }' >>"$RESULTS"
+    [ -z "$errs" ] || echo "  $server $mode: $errs" >&2
+    # "N requests in 5.00s" (or ms, m), "Non-2xx or 3xx responses: N",
+    # "Socket errors: connect N, read N, write N, timeout N"
+    awk -v r="$ROUND" -v m="$mode" -v s="$server" -v t=$((after - before)) -v hz="$TICK" '
+        / requests in / { n = $1; d = $4; sub(/,$/, "", d)
+                          secs = d + 0; if (d ~ /ms$/) secs /= 1000; else if (d ~ /m$/) secs *= 60 }
+        /Non-2xx or 3xx responses:/ { non2xx += $NF }
+        /Socket errors:/ { for (i = 3; i <= NF; i++) { v = $i; sub(/,$/, "", v)
+                                                       if (v ~ /^[0-9]+$/) sock += v } }
+        END { good = n - non2xx
+              printf "%s %s %s %.0f %.2f %d\n", r, m, s, (secs > 0 ? good / secs : 0),
+                     (good > 0 ? t * 1e6 / hz / good : 0), non2xx + sock }' <<<"$out" >>"$RESULTS"
 }
 
 # Warm both up (not measured).
@@ -125,8 +138,10 @@ for ROUND in $(seq "$ROUNDS"); do
         done
     done
     echo "round $ROUND"
-    awk -v r="$ROUND" 'BEGIN { printf "  %-10s %-6s %12s %14s\n", "mode", "server", "req/s", "cpu us/req" }
-        $1 == r { printf "  %-10s %-6s %12s %14s\n", $2, $3, $4, $5 }' "$RESULTS"
+    awk -v r="$ROUND" 'BEGIN { printf "  %-10s %-6s %12s %14s %9s\n", "mode", "server", "req/s",
+                                      "cpu us/req", "errors" }
+        $1 == r { printf "  %-10s %-6s %12s %14s %9s%s\n", $2, $3, $4, $5, $6,
+                         ($6 > 0 ? "  FAILED" : "") }' "$RESULTS"
 done
 
 # median MODE SERVER COLUMN (4 = req/s, 5 = cpu us/req)
@@ -135,16 +150,23 @@ median() {
         awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
+# errors MODE SERVER: failed requests summed over the rounds
+errors() {
+    awk -v m="$1" -v s="$2" '$2 == m && $3 == s { n += $6 } END { print n + 0 }' "$RESULTS"
+}
+
 echo
-echo "medians over $ROUNDS rounds"
-printf "  %-10s %12s %12s %10s   %12s %12s %10s\n" mode "kiln req/s" "nginx req/s" "kiln/nginx" \
-    "kiln us/req" "nginx us/req" "kiln/nginx"
+echo "medians over $ROUNDS rounds (errors: summed)"
+printf "  %-10s %12s %12s %10s   %12s %12s %10s   %11s %12s\n" mode "kiln req/s" "nginx req/s" \
+    "kiln/nginx" "kiln us/req" "nginx us/req" "kiln/nginx" "kiln errors" "nginx errors"
 for mode in keepalive close; do
     kr=$(median "$mode" kiln 4); nr=$(median "$mode" nginx 4)
     kc=$(median "$mode" kiln 5); nc=$(median "$mode" nginx 5)
-    awk -v m="$mode" -v kr="$kr" -v nr="$nr" -v kc="$kc" -v nc="$nc" 'BEGIN {
-        printf "  %-10s %12.0f %12.0f %10.2f   %12.2f %12.2f %10.2f\n", m, kr, nr,
-               (nr > 0 ? kr / nr : 0), kc, nc, (nc > 0 ? kc / nc : 0) }'
+    ke=$(errors "$mode" kiln); ne=$(errors "$mode" nginx)
+    awk -v m="$mode" -v kr="$kr" -v nr="$nr" -v kc="$kc" -v nc="$nc" -v ke="$ke" -v ne="$ne" 'BEGIN {
+        printf "  %-10s %12.0f %12.0f %10.2f   %12.2f %12.2f %10.2f   %11d %12d%s\n", m, kr, nr,
+               (nr > 0 ? kr / nr : 0), kc, nc, (nc > 0 ? kc / nc : 0), ke, ne,
+               (ke + ne > 0 ? "  FAILED" : "") }'
 done
 
 # ---- memory per idle keep-alive connection --------------------------------------
@@ -206,4 +228,12 @@ if [ "$IDLE" -gt 0 ]; then
         k = (k1 - k0) * 1024 / n; g = (n1 - n0) * 1024 / n
         printf "  %-10s %12s %12s %10s\n", "", "kiln", "nginx", "kiln/nginx"
         printf "  %-10s %12.0f %12.0f %10.2f\n", "bytes/conn", k, g, (g > 0 ? k / g : 0) }'
+fi
+
+# A run with failed requests (non-2xx answers, socket errors) is not valid.
+failures=$(awk '{ n += $6 } END { print n + 0 }' "$RESULTS")
+if [ "$failures" -gt 0 ]; then
+    echo
+    echo "http.sh: $failures requests failed (see the errors columns): the run is not valid" >&2
+    exit 1
 fi

@@ -4,7 +4,8 @@
 # Usage: bench/reload.sh      (after `make check`, which builds the hello2 test plugin)
 # Environment: KILN_BUILD (build dir, default: the repo root), DURATION (seconds
 # of each wrk run during the HUPs, 12), RELOADS (10), CONNS (wrk -c, 32),
-# THREADS (wrk -t, 2), WORKERS (2), KEEP_TMP (1: keep the temp dir).
+# THREADS (wrk -t, 2), WORKERS (2), URL_PATH (what wrk requests, /),
+# KEEP_TMP (1: keep the temp dir).
 #
 # Three runs, each against a fresh kiln on 127.0.0.1:
 #   keepalive  wrk over persistent connections while RELOADS SIGHUPs are sent
@@ -15,7 +16,10 @@
 # (which answers "Hi, ..." instead of "Hello, ..."), so a poller that opens a
 # new connection every millisecond or so sees when the new workers answer:
 # that is the "signal -> new code" time.  Failed = wrk's socket errors (connect,
-# read, write, timeout) + non-2xx responses.
+# read, write, timeout) + non-2xx responses; served = the 2xx answers.  A run
+# with a failed request, a failed reload, a signal whose new code never
+# answered or an old master left running is marked FAILED in the summary, and
+# the script exits 1.
 
 set -euo pipefail
 
@@ -29,6 +33,7 @@ RELOADS=${RELOADS:-10}
 CONNS=${CONNS:-32}
 THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
+URL_PATH=${URL_PATH:-/}
 WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 
 ME=reload.sh
@@ -42,8 +47,11 @@ command -v python3 >/dev/null || die "python3 not found"
 [[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 seconds"
 [[ $RELOADS =~ ^[1-9][0-9]?$ ]] || die "RELOADS must be 1..99"
 
+[[ $URL_PATH == /* ]] || die "URL_PATH must start with /"
+
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-reload.XXXXXX")
 PIDS=()                  # every master this script started or saw started
+SUMMARY=()               # one "run served failed problems" line per run
 
 cleanup() {
     local pid
@@ -169,22 +177,33 @@ run_wrk() {
     local secs=$1
     shift
     timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"${secs}s" "$@" \
-        "http://127.0.0.1:$PORT/" >"$TMP/wrk.txt" 2>&1 || die "wrk failed: $(cat "$TMP/wrk.txt")"
+        "http://127.0.0.1:$PORT$URL_PATH" >"$TMP/wrk.txt" 2>&1 || die "wrk failed: $(cat "$TMP/wrk.txt")"
 }
 
-# wrk_summary: "N requests served, N failed (socket errors ..., non-2xx N)".
-wrk_summary() {
+# wrk_counts: "SERVED FAILED DETAIL" from $TMP/wrk.txt: the 2xx answers, the
+# failed requests (socket errors + non-2xx), and what the failures were.
+wrk_counts() {
     python3 - "$TMP/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
-served = int(re.search(r"(\d+) requests in", text).group(1))
+total = int(re.search(r"(\d+) requests in", text).group(1))
 m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
 sock = [int(x) for x in m.groups()] if m else [0, 0, 0, 0]
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 bad = int(m.group(1)) if m else 0
-print("%d requests, %d failed (socket errors: connect %d, read %d, write %d, timeout %d;"
-      " non-2xx %d)" % (served, sum(sock) + bad, *sock, bad))
+print("%d %d (socket errors: connect %d, read %d, write %d, timeout %d; non-2xx %d)"
+      % (total - bad, sum(sock) + bad, *sock, bad))
 PY
+}
+
+# report NAME PROBLEMS: prints the wrk counts of run NAME and adds it to SUMMARY;
+# PROBLEMS (may be empty) are what else went wrong in it.
+report() {
+    local name=$1 problems=$2 served failed detail
+    read -r served failed detail < <(wrk_counts)
+    echo "   $served requests served (2xx), $failed failed $detail"
+    [ "$failed" -eq 0 ] || problems="$problems $failed failed requests;"
+    SUMMARY+=("$name $served $failed ${problems:-ok}")
 }
 
 stop_master() {  # stop_master PID: SIGTERM, and wait for it
@@ -206,10 +225,17 @@ hup_run() {  # hup_run NAME [wrk args...]
     local drv=$!
     run_wrk "$DURATION" "$@"
     wait "$drv"
-    echo "== $name: $RELOADS x SIGHUP under wrk -t$THREADS -c$CONNS -d${DURATION}s"
-    echo "   $(wrk_summary)"
-    echo "   $(grep -- '->' "$TMP/driver.txt")"
-    echo "   reloads committed: $(grep -c 'reload: generation' "$DIR/kiln.log"), failed: $(grep -c 'reload failed' "$DIR/kiln.log" || true)"
+    echo "== $name: $RELOADS x SIGHUP under wrk -t$THREADS -c$CONNS -d${DURATION}s $URL_PATH"
+    local times committed failed problems=
+    times=$(grep -- '->' "$TMP/driver.txt" || echo "SIGHUP -> new code: no report")
+    committed=$(grep -c 'reload: generation' "$DIR/kiln.log" || true)
+    failed=$(grep -c 'reload failed' "$DIR/kiln.log" || true)
+    [ "$committed" -eq "$RELOADS" ] || problems="$problems $committed of $RELOADS reloads committed;"
+    [ "$failed" -eq 0 ] || problems="$problems $failed reloads failed;"
+    [[ $times == *never* || $times == *"no report"* ]] && problems="$problems new code not seen;"
+    report "$name" "$problems"
+    echo "   $times"
+    echo "   reloads committed: $committed, failed: $failed"
     stop_master "$MASTER"
 }
 
@@ -222,14 +248,40 @@ usr2_run() {
     wait "$drv"
     new=$(sed -n 's/^new master //p' "$TMP/driver.txt")
     [ -n "$new" ] && PIDS+=("$new")
-    echo "== usr2: SIGUSR2, SIGWINCH and SIGQUIT to the old master under wrk -t$THREADS -c$CONNS -d8s"
-    echo "   $(wrk_summary)"
-    echo "   $(grep -- '->' "$TMP/driver.txt")"
-    kill -0 "$MASTER" 2>/dev/null && echo "   the old master is still running" ||
+    echo "== usr2: SIGUSR2, SIGWINCH and SIGQUIT to the old master under wrk -t$THREADS -c$CONNS -d8s $URL_PATH"
+    local times problems=
+    times=$(grep -- '->' "$TMP/driver.txt" || echo "SIGUSR2 -> new code: no report")
+    [[ $times == *never* || $times == *"no report"* ]] && problems="$problems new code not seen;"
+    [ -n "$new" ] || problems="$problems no new master;"
+    if kill -0 "$MASTER" 2>/dev/null; then problems="$problems old master still running;"; fi
+    report usr2 "$problems"
+    echo "   $times"
+    if kill -0 "$MASTER" 2>/dev/null; then
+        echo "   the old master is still running"
+    else
         echo "   old master gone; the new master ($new) serves"
+    fi
     [ -n "$new" ] && stop_master "$new"
 }
 
 hup_run keepalive
 hup_run close -H "Connection: close"
 usr2_run
+
+echo
+echo "summary"
+printf "  %-10s %10s %8s  %s\n" run served failed verdict
+bad=0
+for line in "${SUMMARY[@]}"; do
+    read -r name served failed problems <<<"$line"
+    if [ "$problems" = ok ]; then
+        printf "  %-10s %10s %8s  ok\n" "$name" "$served" "$failed"
+    else
+        printf "  %-10s %10s %8s  FAILED: %s\n" "$name" "$served" "$failed" "$problems"
+        bad=$((bad + 1))
+    fi
+done
+if [ "$bad" -gt 0 ]; then
+    echo "reload.sh: $bad of ${#SUMMARY[@]} runs failed (see the summary)" >&2
+    exit 1
+fi

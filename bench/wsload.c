@@ -3,12 +3,17 @@
  * one message in flight per connection, or many idle connections held open.
  *
  *   wsload echo HOST PORT PATH CONNS SECONDS SIZE
- *       CONNS connections each send a SIZE-byte text message, wait for the
- *       whole answer (one frame), and send the next, for SECONDS.  Prints
- *       "msgs N rate R p50_us A p99_us B errors E".
+ *       CONNS connections each send a SIZE-byte text message of 'x's, wait
+ *       for the whole answer, check that it is the text "Hello, " followed
+ *       by the message, and send the next, for SECONDS.  Prints "msgs N rate
+ *       R p50_us A p99_us B errors E bad B open O": msgs, the rate and the
+ *       round trips count good echoes only; errors are connections that
+ *       failed or closed, bad the answers that were not the echo.  Exits 1
+ *       when errors or bad are not 0.
  *   wsload idle HOST PORT PATH CONNS SECONDS
- *       opens CONNS connections, prints "open N" once all have their 101,
- *       holds them SECONDS, then closes them and prints "closed".
+ *       opens CONNS connections, prints "open N errors E" once all have
+ *       their 101 (or failed), holds them SECONDS, then closes them and
+ *       prints "closed errors E"; exits 1 when E is not 0.
  *
  * One thread, one epoll set.  Client frames are masked with a per-connection
  * key; the payload is masked once, up front, so sending costs no copying.
@@ -33,6 +38,8 @@
 #define CONNECT_BATCH  256          /* connects in flight at once */
 #define HIST_US        1000000      /* histogram range: 1 us steps up to 1 s */
 #define HANDSHAKE_MAX  2048
+#define ECHO_PREFIX    "Hello, "    /* what the echo servers put before a text */
+#define ECHO_PREFIX_LEN (sizeof(ECHO_PREFIX) - 1)
 
 enum state { C_CONNECTING, C_HANDSHAKE, C_OPEN, C_DEAD };
 
@@ -44,6 +51,9 @@ struct conn {
     size_t wsent;                   /* bytes of the current frame written */
     double sent_at;                 /* when the message in flight went out */
     int waiting;                    /* a message is in flight */
+    size_t got;                     /* bytes of the answer received so far */
+    int in_answer;                  /* an answer's first frame came, not its last */
+    int wrong;                      /* the answer so far is not the echo */
     unsigned char *frame;           /* this connection's masked frame */
     size_t framelen;
 };
@@ -54,7 +64,7 @@ static const char *host, *path;
 static int port;
 static size_t msg_size, rbuf_size;   /* rbuf_size: the largest frame taken */
 static uint32_t *hist;              /* round-trip counts per microsecond */
-static uint64_t msgs, errors, overflow;
+static uint64_t msgs, errors, bad, overflow;
 static int opened, connecting, next_to_connect;
 
 static double now(void)
@@ -232,8 +242,9 @@ static void on_handshake(struct conn *c)
     opened++;
 }
 
-/* Length of the first whole frame in rbuf, or 0 if incomplete. */
-static size_t frame_len(const struct conn *c, int *opcode)
+/* Length of the first whole frame in rbuf (its header's in *hlen), or 0 if
+ * incomplete, or (size_t)-1 if it cannot fit rbuf. */
+static size_t frame_len(const struct conn *c, int *opcode, size_t *hlen)
 {
     const unsigned char *b = c->rbuf;
     size_t n, h = 2;
@@ -257,6 +268,7 @@ static size_t frame_len(const struct conn *c, int *opcode)
     }
     if (h + n > rbuf_size || c->rlen < h + n)
         return h + n > rbuf_size ? (size_t)-1 : 0;
+    *hlen = h;
     return h + n;
 }
 
@@ -271,25 +283,68 @@ static void record(double rtt)
     msgs++;
 }
 
+/* Checks a piece of the answer (payload bytes from offset c->got on)
+ * against ECHO_PREFIX and msg_size 'x's. */
+static void check_answer(struct conn *c, const unsigned char *p, size_t n)
+{
+    size_t i, at;
+
+    for (i = 0; i < n && !c->wrong; i++) {
+        at = c->got + i;
+        if (at >= ECHO_PREFIX_LEN + msg_size)
+            c->wrong = 1;
+        else if (p[i] != (at < ECHO_PREFIX_LEN ? (unsigned char)ECHO_PREFIX[at] : 'x'))
+            c->wrong = 1;
+    }
+    c->got += n;
+}
+
+/* One data frame of an answer (of `hlen` header bytes, `n` in all): checks
+ * it, and at its last frame counts the echo, good or bad. */
+static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
+                            size_t n, int running)
+{
+    if (!c->in_answer) {
+        c->got = 0;
+        c->wrong = op != 1;             /* the echo of a text is a text */
+        c->in_answer = 1;
+    } else if (op != 0) {
+        c->wrong = 1;                   /* a new message inside this one */
+    }
+    check_answer(c, c->rbuf + hlen, n - hlen);
+    if (!fin)
+        return;
+    c->in_answer = 0;
+    if (c->wrong || c->got != ECHO_PREFIX_LEN + msg_size) {
+        bad++;
+    } else {
+        record(now() - c->sent_at);
+    }
+    c->waiting = 0;
+    if (running)
+        send_message(c);
+}
+
 /* Handles the whole frames that arrived. */
 static void on_frames(struct conn *c, int running)
 {
-    size_t n;
-    int op = 0;
+    size_t n, hlen;
+    int op = 0, fin;
 
-    while ((n = frame_len(c, &op)) > 0) {
+    while ((n = frame_len(c, &op, &hlen)) > 0) {
         if (n == (size_t)-1 || op == 8) {
             conn_kill(c);
             return;
         }
+        fin = (c->rbuf[0] & 0x80) != 0;
+        if (mode_echo && op < 8) {
+            if (c->waiting)
+                on_answer_frame(c, op, fin, hlen, n, running);
+            else
+                bad++;                  /* nothing was asked */
+        }
         c->rlen -= n;
         memmove(c->rbuf, c->rbuf + n, c->rlen);
-        if (mode_echo && c->waiting && (op == 1 || op == 2)) {
-            c->waiting = 0;
-            record(now() - c->sent_at);
-            if (running)
-                send_message(c);
-        }
     }
 }
 
@@ -355,6 +410,9 @@ static double percentile(double p)
     uint64_t want = (uint64_t)(p * (double)msgs), seen = 0;
     long us;
 
+    if (msgs == 0)
+        return 0;
+
     for (us = 0; us < HIST_US; us++) {
         seen += hist[us];
         if (seen > want)
@@ -404,7 +462,8 @@ static void setup(void)
     if (!conns || !hist || epfd < 0)
         die("setup");
     srand((unsigned)getpid());
-    rbuf_size = msg_size + 1024 > HANDSHAKE_MAX ? msg_size + 1024 : HANDSHAKE_MAX;
+    rbuf_size = msg_size + ECHO_PREFIX_LEN + 1024 > HANDSHAKE_MAX ?
+                msg_size + ECHO_PREFIX_LEN + 1024 : HANDSHAKE_MAX;
     for (i = 0; i < nconns; i++) {
         conns[i].rbuf = malloc(rbuf_size);
         if (!conns[i].rbuf)
@@ -426,7 +485,7 @@ static void run_idle(double secs)
     for (i = 0; i < nconns; i++)
         if (conns[i].state != C_DEAD)
             close(conns[i].fd);
-    printf("closed\n");
+    printf("closed errors %llu\n", (unsigned long long)errors);
 }
 
 /* Starts one message on every open connection and keeps them busy for secs. */
@@ -440,10 +499,10 @@ static void run_echo(double secs)
             send_message(&conns[i]);
     t0 = now();
     loop(t0 + secs, 1);
-    printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu open %d\n",
+    printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu bad %llu open %d\n",
            (unsigned long long)msgs, (double)msgs / (now() - t0),
            percentile(0.50), percentile(0.99), (unsigned long long)errors,
-           opened);
+           (unsigned long long)bad, opened);
 }
 
 int main(int argc, char **argv)
@@ -459,5 +518,5 @@ int main(int argc, char **argv)
         run_echo(secs);
     else
         run_idle(secs);
-    return 0;
+    return errors || bad ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 """End-to-end tests of the hello plugin through curl, aiohttp and raw sockets."""
 
 import asyncio
+import datetime
 import email.utils
 import re
 
@@ -30,9 +31,19 @@ def test_curl_get(server, path, body):
     assert data.decode("utf-8") == body
     assert headers["content-type"] == "text/plain; charset=utf-8"
     assert headers["content-length"] == str(len(body.encode("utf-8")))
-    assert email.utils.parsedate_to_datetime(headers["date"]) is not None
-    assert re.match(r"^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$",
-                    headers["date"]), headers["date"]
+    assert_date_is_now(headers["date"])
+
+
+def assert_date_is_now(value, slack=5.0):
+    """`value` is an IMF-fixdate (RFC 9110: "Sun, 06 Nov 1994 08:49:37 GMT")
+    within `slack` seconds of now."""
+    assert re.match(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|"
+                    r"Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT$", value), value
+    when = email.utils.parsedate_to_datetime(value)
+    # the same instant written back: the weekday matches the date
+    assert email.utils.format_datetime(when, usegmt=True) == value, value
+    now = datetime.datetime.now(datetime.timezone.utc)
+    assert abs((when - now).total_seconds()) <= slack, "Date %s, now %s" % (value, now)
 
 
 def test_aiohttp(server):
@@ -76,6 +87,7 @@ def test_head(server):
     assert r.status == 200
     assert r.header("content-length") == "16"
     assert r.header("content-type") == "text/plain; charset=utf-8"
+    assert_date_is_now(r.header("date"))
     # Nothing may follow the header block: the bytes right after the HEAD
     # response must be the status line of the next pipelined request's answer.
     with RawConn(server.port) as c:

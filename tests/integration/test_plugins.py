@@ -96,7 +96,7 @@ def test_start_refused_plugin(make, plugin):
     text = k.log() + k.output()
     assert os.path.join(k.plugin_dir, plugin + ".so") in text, k.describe()
     assert not re.search(r"generation 1 ready", text), k.describe()
-    k.stop()  # reaps any worker left behind (and fails if one was)
+    assert k.stop() == 1  # reaps any worker left behind (and fails if one was)
 
 
 def config_with_line(k, line_text):

@@ -183,9 +183,9 @@ def test_signal_command(kiln_factory):
     k.wait_ready(2, since=mark)
     assert wait_until(lambda: not [p for p in old if pid_alive(p)], 8)
     mark = k.mark()
-    assert kiln_s(k, "reopen")[0] == 0
+    assert kiln_s(k, "reopen") == (0, "")
     k.wait_log(r"%d#master: log file reopened" % k.pid, since=mark)
-    assert kiln_s(k, "quit")[0] == 0
+    assert kiln_s(k, "quit") == (0, "")
     assert k.wait_exit(8) == 0, k.describe()
     assert "received SIGQUIT, stopping gracefully" in k.log()
     # The pidfile went with the master: a clear error, exit 1.
@@ -205,7 +205,7 @@ def test_signal_command_stop_is_fast(kiln_factory):
     time.sleep(0.3)
     t0 = time.monotonic()
     assert kiln_s(k, "stop")[0] == 0
-    assert k.wait_exit(5) is not None, k.describe()
+    assert k.wait_exit(5) == 0, k.describe()
     assert time.monotonic() - t0 < 3
     assert "received SIGINT, stopping now" in k.log()
     with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
@@ -312,12 +312,22 @@ def test_draining_generations_are_capped(kiln_factory):
         mark = k.mark()
         k.signal(signal.SIGHUP)
         k.wait_ready(gen, timeout=10, since=mark)
-    k.wait_log(r"more than 4 generations draining: killing generation 1 \(1 workers\)")
-    k.wait_log(r"more than 4 generations draining: killing generation 3 \(1 workers\)")
-    # The current worker plus at most four draining ones.
-    assert wait_until(lambda: len(k.worker_pids()) <= 5, 5), k.describe()
+    for gen in (1, 2, 3):
+        k.wait_log(r"more than 4 generations draining: killing generation %d \(1 workers\)"
+                   % gen)
+    # The current worker plus exactly four draining ones.
+    assert wait_until(lambda: len(k.worker_pids()) == 5, 5), k.describe()
     assert k.get_text("/") == (200, "Hello, Anonymous")
-    k.stop(signal.SIGINT)
+    # The requests of the killed generations were cut; the others still run.
+    for bg in held[:3]:
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+            bg.result(5)
+    assert all(bg.thread.is_alive() for bg in held[3:]), k.describe()
+    # A fast stop cuts them too, and exits 0.
+    assert k.stop(signal.SIGINT) == 0, k.describe()
+    for bg in held[3:]:
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+            bg.result(5)
 
 
 # -- supervision -----------------------------------------------------------------------

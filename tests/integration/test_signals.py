@@ -320,7 +320,7 @@ def test_killed_worker_is_replaced(kiln_factory):
     victim = pids[0]
     mark = k.mark()
     os.kill(victim, signal.SIGKILL)
-    k.wait_log(r"\b%d\b" % victim, timeout=5, since=mark)
+    k.wait_log(r"worker %d killed by signal 9" % victim, timeout=5, since=mark)
     new = k.wait_workers(2, timeout=5, exclude=(victim,))
     assert pids[1] in new
     assert victim not in new
