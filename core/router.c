@@ -366,6 +366,8 @@ static void free_routes(struct route *rt)
 
     for (; rt != NULL; rt = next) {
         next = rt->next;
+        if (rt->ws != NULL && rt->ws_free != NULL)
+            rt->ws_free(rt->ws);
         free(rt->method);
         free(rt->pattern);
         free(rt);
@@ -407,6 +409,24 @@ void router_free(struct router *r)
 size_t router_count(const struct router *r)
 {
     return r->count;
+}
+
+/* Calls fn on every route below n, depth first. */
+static void each_route(const struct node *n, void (*fn)(const struct route *, void *),
+                       void *arg)
+{
+    for (const struct route *rt = n->routes; rt != NULL; rt = rt->next)
+        fn(rt, arg);
+    for (size_t i = 0; i < n->nlits; i++)
+        each_route(n->lits[i], fn, arg);
+    for (size_t i = 0; i < n->ncaps; i++)
+        each_route(n->caps[i], fn, arg);
+}
+
+void router_each(const struct router *r, void (*fn)(const struct route *rt, void *arg),
+                 void *arg)
+{
+    each_route(&r->root, fn, arg);
 }
 
 /* A new route, or NULL on OOM. */

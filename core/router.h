@@ -24,7 +24,10 @@ struct route {
     kiln_handler handler;
     void *data;
     struct plugin *plugin;      /* owner, for logs and crash reports */
-    void *ws;                   /* websocket route description, or NULL */
+    void *ws;                   /* a WebSocket route's description, or NULL;
+                                   owned by the route: ws_free(ws) frees it
+                                   with the router */
+    void (*ws_free)(void *ws);
     struct route *next;         /* next route at the same node */
 };
 
@@ -67,5 +70,9 @@ enum router_result router_match(const struct router *r, const char *method,
 
 /* Number of routes registered. */
 size_t router_count(const struct router *r);
+
+/* Calls fn(route, arg) on every route registered. */
+void router_each(const struct router *r, void (*fn)(const struct route *rt, void *arg),
+                 void *arg);
 
 #endif

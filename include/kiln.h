@@ -49,6 +49,16 @@
  * the loader refuses a plugin built for another MAJOR or a newer MINOR):
  *   1.0  2026-11-25  first release: routes, request accessors, responses,
  *                    per-plugin config, logging, WebSocket routes.
+ *   1.1  2026-12-01  struct kiln_ws_handlers: max_msg_size (a per-route
+ *                    message limit).
+ *
+ * How the ABI grows: functions are only added, and a struct that a plugin
+ * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
+ * members at its end, each marked with the minor that added it.  kiln reads
+ * of such a struct only the members that existed in the ABI minor the
+ * plugin's descriptor declares (KILN_PLUGIN() records KILN_ABI_MINOR), and
+ * takes the later ones as zero: a plugin built against an older minor keeps
+ * loading and behaving the same, with no size field to fill in.
  */
 #ifndef KILN_H
 #define KILN_H
@@ -65,7 +75,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 0
+#define KILN_ABI_MINOR 1
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -239,6 +249,9 @@ struct kiln_ws_handlers {
     const char *const *subprotocols;
     /* Non-zero: negotiate permessage-deflate when the client offers it. */
     int deflate;
+    /* 1.1: the largest message this route takes, once reassembled and
+     * inflated (a larger one closes with 1009); 0: ws_max_msg_size. */
+    size_t max_msg_size;
 };
 
 /*

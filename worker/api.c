@@ -177,14 +177,7 @@ KILN_EXPORT const char *kiln_query(kiln_req *req, const char *name)
 
 KILN_EXPORT const char *kiln_header(const kiln_req *req, const char *name)
 {
-    size_t i;
-
-    if (name == NULL)
-        return NULL;
-    for (i = 0; i < req->nheaders; i++)
-        if (strcasecmp(req->headers[i].name, name) == 0)
-            return req->headers[i].value;
-    return NULL;
+    return name != NULL ? request_header(req, name, NULL) : NULL;
 }
 
 KILN_EXPORT size_t kiln_header_count(const kiln_req *req)

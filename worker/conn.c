@@ -92,7 +92,7 @@ struct conn {
     enum router_result route_res;
     char allow[128];
 
-    const struct route *upgrade;    /* WebSocket route to hand the socket to */
+    struct kiln_ws *ws;             /* an accepted upgrade, to hand the socket to */
     int err_status;                 /* an error of ours to answer, or 0 */
     unsigned requests;
     unsigned want_close : 1;        /* close once `out` is written */
@@ -446,9 +446,8 @@ static int ws_request(struct conn *c, const struct route *rt)
     char extra[256] = "";
     int upgrade = c->parser.upgrade, status;
 
-    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, extra, sizeof(extra));
+    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
     if (status == 0) {
-        c->upgrade = rt;
         http_parser_pause(&c->parser, 1);
         return 0;
     }
@@ -520,6 +519,7 @@ static void conn_error(struct conn *c, int status)
 static void conn_handoff(struct conn *c)
 {
     struct worker *w = c->w;
+    struct kiln_ws *ws;
     int fd = c->fd;
 
     if (c->out.len > 0)
@@ -538,8 +538,9 @@ static void conn_handoff(struct conn *c)
     ev_io_stop(w->loop, &c->wio);
     c->reading = 0;
     c->fd = -1;
-    ws_adopt(w, fd, c->upgrade, &c->req, c->in.data + c->msg_off,
-             c->in.len - c->msg_off);
+    ws = c->ws;
+    c->ws = NULL;
+    ws_adopt(w, fd, ws, &c->req, c->in.data + c->msg_off, c->in.len - c->msg_off);
     conn_close(c);
 }
 
@@ -558,7 +559,7 @@ static int conn_parse(struct conn *c)
                             avail);
     c->parsed += n;
     e = HTTP_PARSER_ERRNO(&c->parser);
-    if (e == HPE_PAUSED && c->upgrade) {
+    if (e == HPE_PAUSED && c->ws) {
         conn_handoff(c);
         return 1;
     }
@@ -864,6 +865,8 @@ static void conn_close(struct conn *c)
     ev_timer_stop(w->loop, &c->timer);
     if (c->fd >= 0)
         close(c->fd);
+    if (c->ws)                          /* accepted, never handed over */
+        ws_discard(c->ws);
     if (c->prev)
         c->prev->next = c->next;
     else

@@ -3,7 +3,7 @@
  * handler builds.  Private to the worker; plugins see it as an opaque type.
  *
  * Filled by conn.c from http-parser callbacks; read by the kiln_* accessors
- * (api.c); serialized by response.c.  All strings are NUL-terminated and
+ * (api.c) and the helpers below (request.c); serialized by response.c.  All strings are NUL-terminated and
  * live in the connection's pool until the response is complete.
  */
 #ifndef KILN_REQUEST_H
@@ -56,5 +56,19 @@ struct kiln_req {
     int is_head;                    /* HEAD: send headers only */
     int keep_alive;                 /* answer keeps the connection open */
 };
+
+/* The first header field called `name` (case-insensitive), or NULL; with
+ * `count`, how many fields have that name. */
+const char *request_header(const struct kiln_req *req, const char *name, int *count);
+
+/*
+ * The next comma-separated token of a header value at *p: sets *tok and
+ * *len (white space trimmed) and advances *p.  0 at the end of the value.
+ */
+int request_next_token(const char **p, const char **tok, size_t *len);
+
+/* Whether a header `name` (any of them) lists `token` (case-insensitive);
+ * with `token` NULL, whether any of them lists a token at all. */
+int request_has_token(const struct kiln_req *req, const char *name, const char *token);
 
 #endif

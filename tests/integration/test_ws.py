@@ -345,6 +345,26 @@ def test_max_msg_size_closes_1009(kiln_factory):
     assert run(exact()) == 65536
 
 
+def test_route_max_msg_size_and_a_1_0_plugin(kiln_factory):
+    # /small (ABI 1.1) sets max_msg_size = 16; /abi10 comes from a plugin built
+    # with the 1.0 layout, whose handlers struct ends before max_msg_size.
+    k = make_server(kiln_factory, plugins=WS_PLUGINS + ("ws_abi10",))
+
+    async def send(path, msg):
+        async with connect(k, path) as ws:
+            await ws.send(msg)
+            try:
+                return await ws.recv()
+            except websockets.ConnectionClosed as e:
+                return e.code, e.reason
+
+    assert run(send("/small", b"s" * 16)) == b"s" * 16
+    assert run(send("/small", b"s" * 17)) == (1009, "message too big")
+    # The 1.0 plugin gets the server's limit, not the bytes behind its struct.
+    assert run(send("/abi10", b"a" * 5000)) == b"a" * 5000
+    assert "loaded plugin ws_abi10" in k.log()
+
+
 @pytest.mark.parametrize("payload", [
     [b"\xff\xfe"],                       # never valid
     [b"\xc0\xaf"],                       # overlong

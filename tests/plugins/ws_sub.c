@@ -1,4 +1,4 @@
-/* Test plugin: /sub speaks subprotocols chat.v2 and chat.v1 and answers with the negotiated one; /deflate echoes with permessage-deflate. */
+/* Test plugin: /sub speaks subprotocols chat.v2 and chat.v1 and answers with the negotiated one; /deflate echoes with permessage-deflate; /small echoes messages of at most 16 bytes (ABI 1.1). */
 #include <kiln.h>
 
 static void which(kiln_ws *ws, int binary, const void *msg, size_t len,
@@ -27,8 +27,11 @@ static int init(kiln_app *app)
         .message = which, .subprotocols = protos};
     static const struct kiln_ws_handlers deflate = {
         .message = echo, .deflate = 1};
+    static const struct kiln_ws_handlers small = {
+        .message = echo, .max_msg_size = 16};
 
-    if (kiln_add_websocket(app, "/sub", &sub, NULL) != 0)
+    if (kiln_add_websocket(app, "/sub", &sub, NULL) != 0 ||
+        kiln_add_websocket(app, "/small", &small, NULL) != 0)
         return -1;
     return kiln_add_websocket(app, "/deflate", &deflate, NULL);
 }

@@ -1,0 +1,125 @@
+/* test_response.c -- unit tests of worker/response.c: reason phrases, the Date cache, handler responses and kiln's own errors, byte for byte. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+#include "response.h"
+#include "unit.h"
+
+/* 2026-11-25 13:50:00 UTC, a Wednesday. */
+#define NOW 1795614600.0
+#define DATE "Wed, 25 Nov 2026 13:50:00 GMT"
+
+static char *text(struct buf *b)
+{
+    static char s[4096];
+
+    snprintf(s, sizeof s, "%.*s", (int)b->len, b->data);
+    return s;
+}
+
+static void test_reasons_and_date(void)
+{
+    CHECK_STR(http_reason(200), "OK", "200 OK");
+    CHECK_STR(http_reason(413), "Content Too Large", "413 (RFC 9110 name)");
+    CHECK_STR(http_reason(431), "Request Header Fields Too Large", "431");
+    CHECK_STR(http_reason(299), "Unknown", "an unlisted status");
+    response_update_date(NOW);
+    CHECK_STR(response_date(), DATE, "IMF-fixdate, GMT");
+    response_update_date(NOW + 0.9);
+    CHECK_STR(response_date(), DATE, "same second: same value");
+    response_update_date(NOW + 86400 * 6 + 3661);
+    CHECK_STR(response_date(), "Tue, 01 Dec 2026 14:51:01 GMT", "six days later, padded fields");
+    response_update_date(NOW);
+}
+
+/* A request with the given response parts; the buffers are the caller's. */
+static struct kiln_req req_with(struct buf *hdrs, struct buf *body, int status)
+{
+    struct kiln_req r;
+
+    memset(&r, 0, sizeof r);
+    r.http_major = 1;
+    r.http_minor = 1;
+    r.keep_alive = 1;
+    r.status = status;
+    r.resp_headers = hdrs;
+    r.resp_body = body;
+    return r;
+}
+
+static void test_handler_responses(void)
+{
+    struct buf out, hdrs, body;
+    struct kiln_req r;
+
+    buf_init(&out);
+    buf_init(&hdrs);
+    buf_init(&body);
+    buf_append_str(&hdrs, "Content-Type: text/plain\r\n");
+    buf_append_str(&body, "Hello");
+    r = req_with(&hdrs, &body, 0);
+    r.content_type_set = 1;
+    CHECK(response_serialize(&r, &out) == 0, "serializes");
+    CHECK_STR(text(&out), "HTTP/1.1 200 OK\r\nServer: kiln\r\nDate: " DATE "\r\n"
+              "Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nHello",
+              "a body: 200, its length, kept alive");
+    CHECK(r.status == 200, "the status sent is recorded");
+
+    buf_reset(&out);
+    r = req_with(NULL, NULL, 0);
+    response_serialize(&r, &out);
+    CHECK_STR(text(&out), "HTTP/1.1 204 No Content\r\nServer: kiln\r\nDate: " DATE
+              "\r\n\r\n", "nothing set: 204 without Content-Length");
+
+    buf_reset(&out);
+    r = req_with(NULL, &body, 404);
+    r.is_head = 1;
+    r.keep_alive = 0;
+    response_serialize(&r, &out);
+    CHECK_STR(text(&out), "HTTP/1.1 404 Not Found\r\nServer: kiln\r\nDate: " DATE
+              "\r\nContent-Length: 5\r\nConnection: close\r\n\r\n",
+              "HEAD: the length of the body not sent; close");
+
+    buf_reset(&out);
+    r = req_with(NULL, &body, 304);
+    response_serialize(&r, &out);
+    CHECK(strstr(text(&out), "Content-Length") == NULL &&
+          strstr(text(&out), "Hello") == NULL, "304: no length, no body");
+
+    buf_reset(&out);
+    r = req_with(NULL, &body, 200);
+    r.http_minor = 0;
+    response_serialize(&r, &out);
+    CHECK(strstr(text(&out), "\r\nConnection: keep-alive\r\n\r\nHello") != NULL,
+          "HTTP/1.0 kept alive says so");
+    buf_free(&out);
+    buf_free(&hdrs);
+    buf_free(&body);
+}
+
+static void test_errors(void)
+{
+    struct buf out;
+
+    buf_init(&out);
+    CHECK(response_error(&out, 426, 1, 0, "Upgrade: websocket\r\n") == 0, "error answers");
+    CHECK_STR(text(&out), "HTTP/1.1 426 Upgrade Required\r\nServer: kiln\r\nDate: " DATE
+              "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 21\r\n"
+              "Upgrade: websocket\r\n\r\n426 Upgrade Required\n",
+              "extra headers, a text body, kept alive");
+    buf_reset(&out);
+    response_error(&out, 400, 0, 1, NULL);
+    CHECK_STR(text(&out), "HTTP/1.1 400 Bad Request\r\nServer: kiln\r\nDate: " DATE
+              "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: 16\r\n"
+              "Connection: close\r\n\r\n", "HEAD: no body; close");
+    buf_free(&out);
+}
+
+int main(void)
+{
+    test_reasons_and_date();
+    test_handler_responses();
+    test_errors();
+    return unit_done();
+}

@@ -1,0 +1,142 @@
+/* test_ws_handshake.c -- unit tests of worker/ws_handshake.c: which upgrade requests pass, what the others are answered, and the request libwebsockets is handed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "request.h"
+#include "unit.h"
+#include "ws_handshake.h"
+
+#define KEY "dGhlIHNhbXBsZSBub25jZQ=="
+
+static struct req_header hv[16];
+
+/* A GET /chat HTTP/1.1 request with the n headers given as name, value pairs. */
+static struct kiln_req req_of(size_t n, const char *const *kv)
+{
+    struct kiln_req r;
+
+    memset(&r, 0, sizeof r);
+    r.method = "GET";
+    r.path = (char *)"/chat";
+    r.http_major = 1;
+    r.http_minor = 1;
+    for (size_t i = 0; i < n; i++) {
+        hv[i].name = kv[2 * i];
+        hv[i].value = kv[2 * i + 1];
+    }
+    r.headers = hv;
+    r.nheaders = n;
+    return r;
+}
+
+#define REQ(...) req_of(sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *) / 2, \
+                        (const char *[]){__VA_ARGS__})
+#define GOOD "Upgrade", "websocket", "Connection", "keep-alive, Upgrade", \
+             "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", KEY
+
+static int check(struct kiln_req r, char *const *protos, const char **proto, char *extra)
+{
+    return ws_handshake_check(&r, 1, protos, proto, extra, 128);
+}
+
+static void test_accepts(void)
+{
+    char extra[128];
+    const char *proto = "x";
+    struct kiln_req r = REQ(GOOD);
+
+    CHECK(ws_handshake_check(&r, 1, NULL, &proto, extra, sizeof extra) == 0,
+          "a valid upgrade passes");
+    CHECK(proto == NULL && extra[0] == '\0', "no subprotocol, no extra header");
+    r = REQ("UPGRADE", "WebSocket", "connection", "upgrade", "sec-websocket-version", "13",
+            "sec-websocket-key", KEY);
+    CHECK(check(r, NULL, &proto, extra) == 0, "header names and tokens are case-insensitive");
+}
+
+static void test_refusals(void)
+{
+    char extra[128];
+    const char *proto;
+    struct kiln_req r = REQ(GOOD);
+
+    CHECK(ws_handshake_check(&r, 0, NULL, &proto, extra, sizeof extra) == 426,
+          "the parser saw no upgrade: 426");
+    CHECK_STR(extra, "Upgrade: websocket\r\nConnection: Upgrade\r\n", "426 says how");
+    r = REQ("Connection", "Upgrade", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", KEY);
+    CHECK(check(r, NULL, &proto, extra) == 426, "no Upgrade: websocket: 426");
+    r = REQ("Upgrade", "websocket", "Sec-WebSocket-Version", "13", "Sec-WebSocket-Key", KEY);
+    CHECK(check(r, NULL, &proto, extra) == 426, "no Connection: upgrade: 426");
+    r = REQ(GOOD);
+    r.method = "POST";
+    CHECK(check(r, NULL, &proto, extra) == 426, "not a GET: 426");
+    r = REQ(GOOD);
+    r.http_minor = 0;
+    CHECK(check(r, NULL, &proto, extra) == 400, "HTTP/1.0: 400");
+    r = REQ("Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "8",
+            "Sec-WebSocket-Key", KEY);
+    CHECK(check(r, NULL, &proto, extra) == 400, "version 8: 400");
+    CHECK_STR(extra, "Sec-WebSocket-Version: 13\r\n", "... naming the version spoken");
+    r = REQ(GOOD, "Sec-WebSocket-Version", "13");
+    CHECK(check(r, NULL, &proto, extra) == 400, "two version headers: 400");
+    r = REQ("Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "13",
+            "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ");
+    CHECK(check(r, NULL, &proto, extra) == 400, "a key without its == padding: 400");
+    r = REQ("Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "13",
+            "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25j!Q==");
+    CHECK(check(r, NULL, &proto, extra) == 400, "a key outside base64: 400");
+    r = REQ(GOOD, "Sec-WebSocket-Key", KEY);
+    CHECK(check(r, NULL, &proto, extra) == 400, "two keys: 400");
+    r = REQ("Upgrade", "websocket", "Connection", "Upgrade", "Sec-WebSocket-Version", "13");
+    CHECK(check(r, NULL, &proto, extra) == 400, "no key: 400");
+}
+
+static void test_subprotocols(void)
+{
+    char *protos[] = { (char *)"chat.v2", (char *)"chat.v1", NULL };
+    char extra[128];
+    const char *proto;
+    struct kiln_req r = REQ(GOOD, "Sec-WebSocket-Protocol", "chat.v1, chat.v2");
+
+    CHECK(check(r, protos, &proto, extra) == 0, "offered subprotocols pass");
+    CHECK_STR(proto, "chat.v2", "the route's preference wins over the client's order");
+    r = REQ(GOOD, "Sec-WebSocket-Protocol", "x", "Sec-WebSocket-Protocol", "chat.v1");
+    CHECK(check(r, protos, &proto, extra) == 0 && proto == protos[1],
+          "offers spread over two header lines");
+    r = REQ(GOOD, "Sec-WebSocket-Protocol", "mqtt");
+    CHECK(check(r, protos, &proto, extra) == 400, "only others offered: 400");
+    CHECK(check(r, NULL, &proto, extra) == 400, "a route speaking none, asked for one: 400");
+    r = REQ(GOOD, "Sec-WebSocket-Protocol", " , ");
+    CHECK(check(r, protos, &proto, extra) == 0 && proto == NULL, "an empty list asks nothing");
+}
+
+static void test_request_for_lws(void)
+{
+    static const char bytes[] = "GET /chat HTTP/1.1\r\nX-Odd: kept out\r\n\r\n\x81\x85tail";
+    struct kiln_req r = REQ(GOOD, "Sec-WebSocket-Extensions", "permessage-deflate",
+                            "X-Odd", "kept out");
+    size_t len = 0, n = sizeof bytes - 1;
+    char *out = ws_handshake_request(&r, "chat.v1", 1, bytes, n, &len);
+    const char *want = "GET / HTTP/1.1\r\nHost: kiln\r\nUpgrade: websocket\r\n"
+                       "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                       "Sec-WebSocket-Key: " KEY "\r\nSec-WebSocket-Protocol: chat.v1\r\n"
+                       "Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+    size_t wl = strlen(want);
+
+    CHECK(out != NULL && len == wl + 6, "canonical head plus the 6 bytes after the block");
+    CHECK(out != NULL && memcmp(out, want, wl) == 0, "only checked headers, the chosen protocol");
+    CHECK(out != NULL && memcmp(out + wl, "\x81\x85tail", 6) == 0, "early frame bytes follow");
+    free(out);
+    out = ws_handshake_request(&r, NULL, 0, bytes, n, &len);
+    CHECK(out != NULL && strstr(out, "Extensions") == NULL && strstr(out, "Protocol") == NULL,
+          "no deflate wanted, no protocol chosen: neither offered");
+    free(out);
+}
+
+int main(void)
+{
+    test_accepts();
+    test_refusals();
+    test_subprotocols();
+    test_request_for_lws();
+    return unit_done();
+}

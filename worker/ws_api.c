@@ -1,0 +1,215 @@
+/* ws_api.c -- what a plugin calls for WebSocket routes: kiln_add_websocket() and the kiln_ws_* functions. */
+#define _GNU_SOURCE                 /* vasprintf */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "kiln.h"
+#include "log.h"
+#include "plugin.h"
+#include "router.h"
+#include "ws_private.h"
+
+/* A subprotocol name: a non-empty HTTP token. */
+static int proto_name_ok(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (; *s; s++)
+        if (*s <= ' ' || *s >= 127 || strchr("()<>@,;:\\\"/[]?={}", *s))
+            return 0;
+    return 1;
+}
+
+/* Copies a NULL-terminated subprotocol list; -1 with err on a bad name or
+ * no memory. */
+static int protos_copy(struct ws_route *wr, const char *const *src,
+                       char *err, size_t errlen)
+{
+    size_t n = 0, i;
+
+    while (src && src[n])
+        n++;
+    if (n == 0)
+        return 0;
+    wr->protos = calloc(n + 1, sizeof(char *));
+    if (!wr->protos)
+        return snprintf(err, errlen, "out of memory"), -1;
+    for (i = 0; i < n; i++) {
+        if (!proto_name_ok(src[i]))
+            return snprintf(err, errlen, "bad subprotocol name \"%s\"",
+                            src[i] ? src[i] : ""), -1;
+        wr->protos[i] = strdup(src[i]);
+        if (!wr->protos[i])
+            return snprintf(err, errlen, "out of memory"), -1;
+    }
+    return 0;
+}
+
+void ws_route_free(void *arg)
+{
+    struct ws_route *wr = arg;
+    char **p;
+
+    for (p = wr->protos; p && *p; p++)
+        free(*p);
+    free(wr->protos);
+    free(wr);
+}
+
+/* Makes the route description, or NULL with err. */
+/*
+ * How much of a plugin's struct kiln_ws_handlers kiln reads: the members
+ * its ABI minor had (kiln.h: structs grow at their end only).  The rest of
+ * kiln's copy stays zero, so a 1.0 plugin behaves as it did under 1.0.
+ */
+static size_t handlers_size(const struct plugin *p)
+{
+    unsigned minor = p != NULL && p->desc != NULL ? p->desc->abi_minor : KILN_ABI_MINOR;
+
+    if (minor == 0)
+        return offsetof(struct kiln_ws_handlers, max_msg_size);
+    return sizeof(struct kiln_ws_handlers);
+}
+
+/* Makes the route description, or NULL with err. */
+static struct ws_route *route_new(const kiln_app *app,
+                                  const struct kiln_ws_handlers *h, void *data,
+                                  char *err, size_t errlen)
+{
+    struct ws_route *wr = calloc(1, sizeof(*wr));
+
+    if (!wr) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    memcpy(&wr->h, h, handlers_size(app->plugin));
+    wr->data = data;
+    wr->plugin = app->plugin;
+    wr->max_msg = wr->h.max_msg_size ? wr->h.max_msg_size
+                : app->cfg->ws_max_msg_size ? app->cfg->ws_max_msg_size
+                : WS_DEFAULT_MAX_MSG;
+    if (protos_copy(wr, wr->h.subprotocols, err, errlen) < 0) {
+        ws_route_free(wr);
+        return NULL;
+    }
+    wr->h.subprotocols = (const char *const *)wr->protos;
+    return wr;
+}
+
+KILN_EXPORT int kiln_add_websocket(kiln_app *app, const char *pattern,
+                                   const struct kiln_ws_handlers *h, void *data)
+{
+    char err[256] = "";
+    struct ws_route *wr = NULL;
+    struct route *rt;
+
+    if (app == NULL)
+        return -1;
+    if (pattern == NULL || h == NULL)
+        snprintf(err, sizeof(err), "no %s", pattern ? "handlers" : "pattern");
+    else if ((wr = route_new(app, h, data, err, sizeof(err))) != NULL &&
+             (rt = router_add(app->router, "GET", pattern, NULL, data,
+                              app->plugin, err, sizeof(err))) != NULL) {
+        rt->ws = wr;
+        rt->ws_free = ws_route_free;
+        wr->route = rt;
+        return 0;
+    }
+    if (wr)
+        ws_route_free(wr);
+    log_error("%s: add_websocket(%s): %s", plugin_name(app->plugin),
+              pattern ? pattern : "(null)", err[0] ? err : "refused");
+    app->failed = 1;
+    return -1;
+}
+
+KILN_EXPORT int kiln_ws_send(kiln_ws *ws, int binary, const void *msg,
+                             size_t len)
+{
+    if (ws == NULL || (ws->state != WS_OPEN && ws->state != WS_PENDING) ||
+        (msg == NULL && len > 0))
+        return -1;
+    if (len > ws->ctx->max_queue - ws->qbytes) {
+        log_warn("websocket %s: send queue above %zu bytes: closing (1008)",
+                 ws->path, ws->ctx->max_queue);
+        ws_session_close(ws, 1008, "send queue full", 1);
+        return -1;
+    }
+    return ws_session_queue(ws, binary, msg, len);
+}
+
+KILN_EXPORT int kiln_ws_send_text(kiln_ws *ws, const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n, rc;
+
+    va_start(ap, fmt);
+    n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    rc = kiln_ws_send(ws, 0, s, (size_t)n);
+    free(s);
+    return rc;
+}
+
+/* Valid codes to send: 1000-1003, 1007-1011 and the 3000-4999 range. */
+static int close_code_ok(int code)
+{
+    return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1011) ||
+           (code >= 3000 && code <= 4999);
+}
+
+KILN_EXPORT int kiln_ws_close(kiln_ws *ws, int code, const char *reason)
+{
+    if (ws == NULL || !close_code_ok(code) ||
+        (ws->state != WS_OPEN && ws->state != WS_PENDING))
+        return -1;
+    ws_session_close(ws, code, reason ? reason : "", 0);
+    return 0;
+}
+
+KILN_EXPORT int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg,
+                                  size_t len)
+{
+    struct kiln_ws *c, *next;
+    int n = 0;
+
+    if (ws == NULL)
+        return 0;
+    if (ws->state == WS_PENDING && kiln_ws_send(ws, binary, msg, len) == 0)
+        n++;
+    for (c = ws->rt->conns; c; c = next) {
+        next = c->next;
+        if (c->state == WS_OPEN && kiln_ws_send(c, binary, msg, len) == 0)
+            n++;
+    }
+    return n;
+}
+
+KILN_EXPORT void kiln_ws_set_data(kiln_ws *ws, void *user)
+{
+    if (ws)
+        ws->user = user;
+}
+
+KILN_EXPORT void *kiln_ws_data(const kiln_ws *ws)
+{
+    return ws ? ws->user : NULL;
+}
+
+KILN_EXPORT const char *kiln_ws_subprotocol(const kiln_ws *ws)
+{
+    return ws ? ws->proto : NULL;
+}
+
+KILN_EXPORT const char *kiln_ws_path(const kiln_ws *ws)
+{
+    return ws ? ws->path : NULL;
+}
+

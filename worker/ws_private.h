@@ -1,0 +1,136 @@
+/*
+ * ws_private.h -- what the four files of the WebSocket layer share: the
+ * route, connection and context structures, and the calls between them.
+ *
+ *   ws_handshake.c  the upgrade request's checks (pure C, unit-tested)
+ *   ws_session.c    a connection on libwebsockets: adoption, messages in
+ *                   and out, queues, heartbeats, closing
+ *   ws_context.c    the worker's libwebsockets context on its libev loop
+ *   ws_api.c        kiln_add_websocket() and the kiln_ws_* calls
+ * libwebsockets.h is included by ws_session.c and ws_context.c only (it
+ * clashes with http_parser.h); this header names its types opaquely.
+ * Nothing outside these files includes this header: the rest of the worker
+ * uses ws.h.
+ */
+#ifndef KILN_WS_PRIVATE_H
+#define KILN_WS_PRIVATE_H
+
+#include <stddef.h>
+#include <ev.h>
+
+#include "kiln.h"
+
+struct lws;
+struct lws_context;
+struct lws_vhost;
+struct lws_protocols;
+struct plugin;
+struct route;
+struct worker;
+
+#define WS_DEFAULT_MAX_MSG   ((size_t)4 << 20)  /* when the config says 0 */
+#define WS_DEFAULT_MAX_QUEUE ((size_t)16 << 20)
+#define WS_REASON_MAX    123                /* bytes of a close reason */
+
+enum ws_state {
+    WS_PENDING,                     /* accepted by ws_check_upgrade, not adopted */
+    WS_OPEN,                        /* handshake done: messages flow */
+    WS_CLOSING,                     /* a close of ours is on its way */
+    WS_CLOSED                       /* lws closed it: freed after the handler */
+};
+
+/* One queued outgoing message. */
+struct ws_msg {
+    struct ws_msg *next;
+    size_t len;                     /* payload bytes */
+    size_t sent;                    /* payload bytes written so far */
+    int binary;
+    unsigned char buf[];            /* lws' headroom, then the payload */
+};
+
+/* route->ws: what kiln_add_websocket registered; owned by the router. */
+struct ws_route {
+    struct kiln_ws_handlers h;      /* the plugin's, as its ABI minor reads;
+                                       h.subprotocols points at protos */
+    void *data;
+    struct plugin *plugin;
+    const struct route *route;      /* its entry in the router (pattern) */
+    char **protos;                  /* NULL-terminated copy, or NULL */
+    size_t max_msg;                 /* h.max_msg_size, else ws_max_msg_size */
+    struct kiln_ws *conns;          /* its open connections (broadcast) */
+};
+
+struct kiln_ws {
+    struct ws_ctx *ctx;
+    struct ws_route *rt;
+    struct lws *wsi;                /* NULL until adopted */
+    struct kiln_ws *prev, *next;    /* in rt->conns from ESTABLISHED to CLOSED */
+    void *user;                     /* kiln_ws_set_data */
+    char *path;
+    const char *proto;              /* in rt->protos, or NULL */
+    enum ws_state state;
+
+    struct ws_msg *qhead, *qtail;   /* to send, oldest first */
+    struct ws_msg *retired;         /* written, maybe still read by lws */
+    size_t qbytes;                  /* payload bytes of all of them */
+
+    unsigned char *rx;              /* the message being reassembled */
+    size_t rxlen, rxcap;
+    int rxbinary;
+    int in_msg;                     /* a fragment of it arrived */
+
+    double last_rx;                 /* when a frame last arrived */
+    double ping_at;                 /* when the last ping was queued; 0: none */
+    double closing_at;              /* when state became WS_CLOSING */
+    int close_code;                 /* ours while closing, or the peer's */
+    char close_reason[WS_REASON_MAX + 1];
+    unsigned ping_due : 1;          /* a ping waits for WRITEABLE */
+    unsigned close_now : 1;         /* close without sending the queue first */
+    unsigned got_close : 1;         /* close_code came from the peer */
+    unsigned sent_close : 1;        /* our close frame went to lws */
+    unsigned linked : 1;            /* established: in rt->conns, counted */
+};
+
+/* A worker's WebSocket state (w->ws): NULL when no plugin has a route. */
+struct ws_ctx {
+    struct worker *w;
+    struct lws_context *lws;
+    struct lws_vhost *vh;
+    struct lws_protocols *protocols;
+    void *loops[1];                 /* the worker's loop, for lws */
+    struct ws_route **routes;       /* the router's WebSocket routes */
+    size_t nroutes;
+    size_t nconns;                  /* established, not yet closed */
+    struct kiln_ws *adopting;       /* inside lws_adopt_socket_vhost_readbuf */
+    int adopt_fd;
+    ev_timer sweep;                 /* heartbeats, idle and close deadlines */
+    size_t max_queue;
+    double heartbeat, idle;
+    int shutting_down;
+};
+
+/* ---- ws_session.c ------------------------------------------------------------ */
+
+/* The vhost's protocol list: the default one and every route's
+ * subprotocols (once each), all on the session's callback.  Malloc'd, or
+ * NULL. */
+struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx);
+
+/* Heartbeats, idle timeouts and close deadlines of every connection. */
+void ws_session_sweep(struct ws_ctx *ctx, double now);
+
+/* Queues a message on ws (sent once open).  0, or -1 (no memory). */
+int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len);
+
+/*
+ * Starts a close of ours with `code` and `reason`: `now` drops what is
+ * queued, otherwise the queue is sent first.
+ */
+void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now);
+
+/* ---- ws_api.c ------------------------------------------------------------------ */
+
+/* Frees a route description (the router's destructor for route->ws). */
+void ws_route_free(void *wr);
+
+#endif

@@ -1,0 +1,710 @@
+/*
+ * ws_session.c -- a WebSocket connection on libwebsockets: the hand-off of an
+ * upgraded socket, whole messages in and out, send queues, heartbeats, idle
+ * timeouts and closing.
+ *
+ * Life of a connection: conn.c sees a request for a WebSocket route and calls
+ * ws_check_upgrade(), which checks the handshake (ws_handshake.c), creates
+ * the struct kiln_ws and runs the route's open callback, and gives the
+ * connection back to conn.c.  conn.c then calls ws_adopt() with it, which
+ * hands the socket to libwebsockets with a canonical upgrade request
+ * rebuilt from the checked headers, followed by whatever arrived after the
+ * header block.  lws answers 101 and calls back with ESTABLISHED inside the
+ * adoption; from then on ws_callback() dispatches to the route's handlers,
+ * until CLOSED.
+ *
+ * Timing (heartbeats, idle timeouts, close deadlines) runs on one ev_timer
+ * per worker (ws_context.c) that calls ws_session_sweep(): lws 4.1's own
+ * timers can fire late on libev, so nothing here depends on them.
+ *
+ * Close codes kiln chooses: 1009 for a message above the route's limit,
+ * 1008 when a send queue passes ws_max_queue, 1001 on a graceful stop and on
+ * ws_idle_timeout, 1011 when memory runs out, 1007 (from lws) for text that
+ * is not UTF-8.  A peer that does not answer a heartbeat ping within
+ * ws_heartbeat/2 is presumed dead and dropped without a close frame; its
+ * close handler sees 1006.  A close of ours waits WS_CLOSE_TIMEOUT for the
+ * peer's answering close, then the socket is closed regardless.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libwebsockets.h>
+
+#include "log.h"
+#include "plugin.h"
+#include "request.h"
+#include "router.h"
+#include "worker.h"
+#include "ws.h"
+#include "ws_handshake.h"
+#include "ws_private.h"
+
+#define WS_FRAG          ((size_t)64 << 10) /* payload bytes per frame written */
+#define WS_RX_BUFFER     4096               /* lws' receive buffer, per connection */
+#define WS_CLOSE_TIMEOUT 5.0                /* s from deciding to close to a hard close */
+#define WS_PROTO_DEFAULT "kiln"             /* lws protocol when none is negotiated */
+/* lws' own value for a close frame (kept out of its public enum). */
+#define WS_WRITE_CLOSE   ((enum lws_write_protocol)4)
+
+/* ---- small helpers --------------------------------------------------------- */
+
+/* Copies at most WS_REASON_MAX bytes of `reason`, not splitting a UTF-8
+ * sequence. */
+static void set_reason(struct kiln_ws *ws, const char *reason, size_t len)
+{
+    if (len > WS_REASON_MAX) {
+        len = WS_REASON_MAX;
+        while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
+            len--;
+    }
+    memcpy(ws->close_reason, reason, len);
+    ws->close_reason[len] = '\0';
+}
+
+static double ws_now(const struct ws_ctx *ctx)
+{
+    return ev_now(ctx->w->loop);
+}
+
+static void ws_enter(const struct ws_ctx *ctx, const struct ws_route *wr)
+{
+    plugin_enter(ctx->w->slot, wr->route, "WS");
+}
+
+static void ws_leave(const struct ws_ctx *ctx)
+{
+    plugin_leave(ctx->w->slot, 0);
+}
+
+/* Frees the message written last: called where lws cannot still be
+ * deflating from it (a new WRITEABLE, or the end). */
+static void retired_free(struct kiln_ws *ws)
+{
+    if (ws->retired) {
+        ws->qbytes -= ws->retired->len;
+        free(ws->retired);
+        ws->retired = NULL;
+    }
+}
+
+/* Drops what is queued; a message partly written is retired instead, as
+ * lws may still be reading from it. */
+static void queue_free(struct kiln_ws *ws)
+{
+    struct ws_msg *m = ws->qhead, *next;
+
+    if (m && m->sent > 0) {
+        retired_free(ws);
+        ws->retired = m;
+        m = m->next;
+    }
+    for (; m; m = next) {
+        next = m->next;
+        ws->qbytes -= m->len;
+        free(m);
+    }
+    ws->qhead = ws->qtail = NULL;
+}
+
+static void rx_reset(struct kiln_ws *ws)
+{
+    free(ws->rx);
+    ws->rx = NULL;
+    ws->rxlen = ws->rxcap = 0;
+    ws->in_msg = 0;
+}
+
+static void ws_free(struct kiln_ws *ws)
+{
+    queue_free(ws);
+    retired_free(ws);
+    rx_reset(ws);
+    free(ws->path);
+    free(ws);
+}
+
+/* Runs the route's close handler once, with the plugin marked as running. */
+static void run_close(struct kiln_ws *ws, int code, const char *reason)
+{
+    if (!ws->rt->h.close)
+        return;
+    ws_enter(ws->ctx, ws->rt);
+    ws->rt->h.close(ws, code, reason, ws->rt->data);
+    ws_leave(ws->ctx);
+}
+
+void ws_discard(struct kiln_ws *ws)
+{
+    ws->state = WS_CLOSED;
+    run_close(ws, 1006, "");
+    ws_free(ws);
+}
+
+/* ---- the upgrade --------------------------------------------------------------- */
+
+/* Runs the open callback: 0 to accept, else the HTTP status to answer. */
+static int run_open(struct kiln_ws *ws, struct kiln_req *req)
+{
+    const struct ws_route *wr = ws->rt;
+    int st;
+
+    if (!wr->h.open)
+        return 0;
+    ws_enter(ws->ctx, wr);
+    st = wr->h.open(ws, req, wr->data);
+    ws_leave(ws->ctx);
+    if (st == 0)
+        return 0;
+    if (st < 300 || st > 599) {
+        log_error("websocket %s: open callback of %s returned %d: answering 500",
+                  ws->path, plugin_name(wr->plugin), st);
+        return 500;
+    }
+    return st;
+}
+
+/* A connection of route wr, PENDING until adopted; NULL on OOM. */
+static struct kiln_ws *ws_new(struct ws_ctx *ctx, struct ws_route *wr,
+                              const char *path, const char *proto)
+{
+    struct kiln_ws *ws = calloc(1, sizeof(*ws));
+
+    if (!ws)
+        return NULL;
+    ws->path = strdup(path ? path : "/");
+    if (!ws->path) {
+        free(ws);
+        return NULL;
+    }
+    ws->ctx = ctx;
+    ws->rt = wr;
+    ws->proto = proto;
+    ws->state = WS_PENDING;
+    return ws;
+}
+
+int ws_check_upgrade(struct worker *w, const struct route *rt, struct kiln_req *req,
+                     int upgrade, struct kiln_ws **out, char *extra, size_t extralen)
+{
+    struct ws_ctx *ctx = w->ws;
+    struct ws_route *wr = rt->ws;
+    struct kiln_ws *ws;
+    const char *proto;
+    int st;
+
+    *out = NULL;
+    if (extralen > 0)
+        extra[0] = '\0';
+    if (!ctx || !wr)
+        return 500;
+    st = ws_handshake_check(req, upgrade, wr->protos, &proto, extra, extralen);
+    if (st != 0)
+        return st;
+    if (ctx->shutting_down || w->draining)
+        return 503;
+    ws = ws_new(ctx, wr, req->path, proto);
+    if (!ws)
+        return 500;
+    st = run_open(ws, req);
+    if (st != 0) {
+        ws_free(ws);
+        return st;
+    }
+    *out = ws;
+    return 0;
+}
+
+int ws_adopt(struct worker *w, int fd, struct kiln_ws *ws, struct kiln_req *req,
+             const char *bytes, size_t len)
+{
+    struct ws_ctx *ctx = w->ws;
+    struct lws *wsi;
+    size_t hlen = 0;
+    char *head = ws_handshake_request(req, ws->proto, ws->rt->h.deflate, bytes, len,
+                                      &hlen);
+
+    if (!head) {
+        close(fd);
+        ws_discard(ws);
+        return -1;
+    }
+    ctx->adopting = ws;
+    ctx->adopt_fd = fd;
+    wsi = lws_adopt_socket_vhost_readbuf(ctx->vh, fd, head, hlen);
+    free(head);
+    if (ctx->adopting == NULL)
+        return 0;               /* opened, and already closed inside */
+    ctx->adopting = NULL;
+    if (ws->wsi)
+        return 0;
+    if (wsi) {                  /* handshake still under way: bind now */
+        ws->wsi = wsi;
+        lws_set_opaque_user_data(wsi, ws);
+        return 0;
+    }
+    log_error("websocket %s: libwebsockets refused the connection", ws->path);
+    ws_discard(ws);             /* lws closed the fd */
+    return -1;
+}
+
+/* ---- messages in ---------------------------------------------------------------- */
+
+/* Makes room for `more` bytes plus a NUL in the reassembly buffer, growing
+ * with what arrives (not with what a frame header announces). */
+static int rx_reserve(struct kiln_ws *ws, size_t more)
+{
+    size_t need = ws->rxlen + more + 1, cap = ws->rxcap ? ws->rxcap : 256;
+    unsigned char *p;
+
+    if (need <= ws->rxcap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if (cap > ws->rt->max_msg + 1 && need <= ws->rt->max_msg + 1)
+        cap = ws->rt->max_msg + 1;
+    p = realloc(ws->rx, cap);
+    if (!p)
+        return -1;
+    ws->rx = p;
+    ws->rxcap = cap;
+    return 0;
+}
+
+/* Hands the reassembled message to the route's message handler. */
+static void deliver(struct kiln_ws *ws)
+{
+    const struct ws_route *wr = ws->rt;
+    static unsigned char empty[1];
+    unsigned char *msg = ws->rx ? ws->rx : empty;
+
+    msg[ws->rxlen] = '\0';
+    if (wr->h.message && ws->state == WS_OPEN) {
+        ws_enter(ws->ctx, wr);
+        wr->h.message(ws, ws->rxbinary, msg, ws->rxlen, wr->data);
+        ws_leave(ws->ctx);
+    }
+    rx_reset(ws);
+}
+
+/*
+ * LWS_CALLBACK_RECEIVE: a piece of a message (UTF-8 already checked by lws).
+ * Once closing, what arrives is dropped: the close goes out from WRITEABLE,
+ * so that lws then waits for the peer's close instead of resetting a peer
+ * that is still sending.
+ */
+static int on_receive(struct kiln_ws *ws, const void *in, size_t len)
+{
+    size_t rest = lws_remaining_packet_payload(ws->wsi);
+
+    ws->last_rx = ws_now(ws->ctx);
+    if (ws->state == WS_CLOSING) {
+        rx_reset(ws);
+        return 0;
+    }
+    if (!ws->in_msg) {
+        ws->in_msg = 1;
+        ws->rxlen = 0;
+        ws->rxbinary = lws_frame_is_binary(ws->wsi) ? 1 : 0;
+    }
+    if (len > ws->rt->max_msg - ws->rxlen ||
+        rest > ws->rt->max_msg - ws->rxlen - len) {
+        rx_reset(ws);
+        ws_session_close(ws, 1009, "message too big", 1);
+        return 0;
+    }
+    if (len > 0) {
+        if (rx_reserve(ws, len) < 0) {
+            rx_reset(ws);
+            ws_session_close(ws, 1011, "out of memory", 1);
+            return 0;
+        }
+        memcpy(ws->rx + ws->rxlen, in, len);
+        ws->rxlen += len;
+    }
+    if (lws_is_final_fragment(ws->wsi))
+        deliver(ws);
+    return 0;
+}
+
+/*
+ * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: keeps the peer's code and reason.
+ * Returns 0 to let lws answer with the same close, or -1 when this is the
+ * answer to our own close (lws then just closes the socket).
+ */
+static int on_peer_close(struct kiln_ws *ws, const unsigned char *in,
+                         size_t len)
+{
+    if (ws->sent_close)
+        return -1;
+    ws->got_close = 1;
+    if (len < 2) {
+        ws->close_code = 1005;          /* a close frame without a code */
+        ws->close_reason[0] = '\0';
+        return 0;
+    }
+    ws->close_code = (in[0] << 8) | in[1];
+    set_reason(ws, (const char *)in + 2, len - 2);
+    return 0;
+}
+
+/* ---- messages out --------------------------------------------------------------- */
+
+int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len)
+{
+    struct ws_msg *m = malloc(sizeof(*m) + LWS_PRE + len);
+
+    if (!m)
+        return -1;
+    m->next = NULL;
+    m->len = len;
+    m->sent = 0;
+    m->binary = binary ? 1 : 0;
+    if (len)
+        memcpy(m->buf + LWS_PRE, msg, len);
+    if (ws->qtail)
+        ws->qtail->next = m;
+    else
+        ws->qhead = m;
+    ws->qtail = m;
+    ws->qbytes += len;
+    if (ws->wsi && ws->state == WS_OPEN)
+        lws_callback_on_writable(ws->wsi);
+    return 0;
+}
+
+/*
+ * Writes an empty message as ready-made frame bytes: lws 4.1's
+ * permessage-deflate asserts on an empty write, and an uncompressed
+ * message is always allowed.
+ */
+static int write_empty(struct kiln_ws *ws, int binary)
+{
+    unsigned char f[LWS_PRE + 2];
+
+    f[LWS_PRE] = binary ? 0x82 : 0x81;      /* FIN, text or binary */
+    f[LWS_PRE + 1] = 0;                     /* unmasked, no payload */
+    return lws_write(ws->wsi, f + LWS_PRE, 2, LWS_WRITE_HTTP) < 0 ? -1 : 0;
+}
+
+/* Writes the next frame (up to WS_FRAG bytes) of message m. */
+static int write_data(struct kiln_ws *ws, struct ws_msg *m)
+{
+    size_t left = m->len - m->sent, n = left < WS_FRAG ? left : WS_FRAG;
+    int wp;
+
+    if (m->len == 0)
+        return write_empty(ws, m->binary);
+    if (m->sent == 0)
+        wp = m->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT;
+    else
+        wp = LWS_WRITE_CONTINUATION;
+    if (n < left)
+        wp |= LWS_WRITE_NO_FIN;
+    if (lws_write(ws->wsi, m->buf + LWS_PRE + m->sent, n,
+                  (enum lws_write_protocol)wp) < 0)
+        return -1;
+    m->sent += n;
+    return 0;
+}
+
+/*
+ * Writes the next frame of the oldest queued message.  A message written
+ * whole is retired, not freed: with permessage-deflate lws may still
+ * compress from it until it calls WRITEABLE again.
+ */
+static int write_fragment(struct kiln_ws *ws)
+{
+    struct ws_msg *m = ws->qhead;
+
+    if (write_data(ws, m) < 0)
+        return -1;
+    if (m->sent == m->len) {
+        ws->qhead = m->next;
+        if (!ws->qhead)
+            ws->qtail = NULL;
+        ws->retired = m;
+    }
+    return 0;
+}
+
+/*
+ * Writes our close frame.  It goes out as a plain frame rather than through
+ * lws_close_reason(): lws 4.1 closes the socket right after a close of its
+ * own, resetting a peer that is still sending, so it would never see the
+ * code.  This way lws keeps reading until the peer's close arrives
+ * (on_peer_close) or the sweep gives up after WS_CLOSE_TIMEOUT.
+ */
+static int send_close(struct kiln_ws *ws)
+{
+    unsigned char buf[LWS_PRE + 2 + WS_REASON_MAX];
+    size_t rl = strlen(ws->close_reason);
+
+    buf[LWS_PRE] = (unsigned char)(ws->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)ws->close_code;
+    memcpy(buf + LWS_PRE + 2, ws->close_reason, rl);
+    ws->sent_close = 1;
+    return lws_write(ws->wsi, buf + LWS_PRE, 2 + rl, WS_WRITE_CLOSE) < 0 ? -1 : 0;
+}
+
+/* LWS_CALLBACK_SERVER_WRITEABLE: one frame per call (a close, a ping, or a
+ * piece of the oldest message), then asks again if more is waiting. */
+static int on_writeable(struct kiln_ws *ws)
+{
+    /* lws hides empty pongs from us: the ping carries a payload. */
+    static unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'k', 'i', 'l', 'n'};
+
+    retired_free(ws);
+    if (ws->sent_close)
+        return 0;
+    if (ws->state == WS_CLOSING && (ws->close_now || !ws->qhead))
+        return send_close(ws);
+    if (ws->ping_due) {
+        ws->ping_due = 0;
+        if (lws_write(ws->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0)
+            return -1;
+    } else if (ws->qhead && write_fragment(ws) < 0) {
+        return -1;
+    }
+    if (ws->qhead || ws->ping_due || ws->state == WS_CLOSING)
+        lws_callback_on_writable(ws->wsi);
+    return 0;
+}
+
+/* ---- connection life -------------------------------------------------------------- */
+
+/* The connection behind `wsi`; ESTABLISHED binds the one being adopted. */
+static struct kiln_ws *ws_of(struct ws_ctx *ctx, struct lws *wsi,
+                             enum lws_callback_reasons reason)
+{
+    struct kiln_ws *ws = lws_get_opaque_user_data(wsi);
+
+    if (!ws && reason == LWS_CALLBACK_ESTABLISHED && ctx->adopting &&
+        !ctx->adopting->wsi && lws_get_socket_fd(wsi) == ctx->adopt_fd) {
+        ws = ctx->adopting;
+        ws->wsi = wsi;
+        lws_set_opaque_user_data(wsi, ws);
+    }
+    return ws;
+}
+
+/* LWS_CALLBACK_ESTABLISHED: the 101 went out; sends what open() queued. */
+static void on_established(struct kiln_ws *ws)
+{
+    struct ws_route *wr = ws->rt;
+    double now = ws_now(ws->ctx);
+
+    if (ws->state == WS_PENDING)
+        ws->state = WS_OPEN;
+    else
+        ws->closing_at = now;           /* open() already closed it */
+    ws->last_rx = now;
+    ws->linked = 1;
+    ws->next = wr->conns;
+    if (wr->conns)
+        wr->conns->prev = ws;
+    wr->conns = ws;
+    ws->ctx->nconns++;
+    if (ws->qhead || ws->state == WS_CLOSING)
+        lws_callback_on_writable(ws->wsi);
+}
+
+/* LWS_CALLBACK_CLOSED: reports the close, frees the connection and lets a
+ * draining worker exit once nothing is left. */
+static void on_closed(struct kiln_ws *ws)
+{
+    struct ws_ctx *ctx = ws->ctx;
+    struct ws_route *wr = ws->rt;
+    int code = ws->got_close || ws->state == WS_CLOSING ? ws->close_code : 1006;
+
+    lws_set_opaque_user_data(ws->wsi, NULL);
+    if (ws->linked) {
+        if (ws->prev)
+            ws->prev->next = ws->next;
+        else
+            wr->conns = ws->next;
+        if (ws->next)
+            ws->next->prev = ws->prev;
+        ctx->nconns--;
+    }
+    if (ctx->adopting == ws)
+        ctx->adopting = NULL;
+    ws->state = WS_CLOSED;
+    run_close(ws, code, code == 1006 ? "" : ws->close_reason);
+    ws_free(ws);
+}
+
+/* The one lws protocol callback, for every subprotocol. */
+static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                       void *user, void *in, size_t len)
+{
+    struct ws_ctx *ctx = lws_context_user(lws_get_context(wsi));
+    struct kiln_ws *ws;
+
+    (void)user;
+    if (!ctx)
+        return 0;
+    ws = ws_of(ctx, wsi, reason);
+    if (!ws)
+        return reason == LWS_CALLBACK_ESTABLISHED ? -1 : 0;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        on_established(ws);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return on_receive(ws, in, len);
+    case LWS_CALLBACK_RECEIVE_PONG:
+        ws->last_rx = ws_now(ctx);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return on_writeable(ws);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return on_peer_close(ws, in, len);
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WSI_DESTROY:
+        on_closed(ws);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int proto_known(const struct lws_protocols *p, size_t n,
+                       const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (strcmp(p[i].name, name) == 0)
+            return 1;
+    return 0;
+}
+
+struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx)
+{
+    struct lws_protocols *p, proto;
+    size_t n = 1, cap = 2;
+    char **s;
+
+    for (size_t i = 0; i < ctx->nroutes; i++)
+        for (s = ctx->routes[i]->protos; s && *s; s++)
+            cap++;
+    p = calloc(cap, sizeof(*p));
+    if (!p)
+        return NULL;
+    memset(&proto, 0, sizeof(proto));
+    proto.callback = ws_callback;
+    proto.rx_buffer_size = WS_RX_BUFFER;
+    proto.tx_packet_size = WS_FRAG + 16;    /* a whole frame per send() */
+    proto.name = WS_PROTO_DEFAULT;
+    p[0] = proto;
+    for (size_t i = 0; i < ctx->nroutes; i++) {
+        for (s = ctx->routes[i]->protos; s && *s; s++) {
+            if (proto_known(p, n, *s))
+                continue;
+            proto.name = *s;
+            p[n++] = proto;
+        }
+    }
+    return p;
+}
+
+/* ---- timers and closing ---------------------------------------------------------- */
+
+/* Closes the connection at once, without a close handshake. */
+static void kill_now(struct kiln_ws *ws)
+{
+    lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* Pings a connection that was silent for ws_heartbeat; drops one whose ping
+ * is unanswered after ws_heartbeat/2. */
+static void heartbeat(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
+{
+    if (ws->ping_at > ws->last_rx) {            /* a ping is unanswered */
+        if (now - ws->ping_at >= ctx->heartbeat / 2) {
+            log_info("websocket %s: no pong within %.3gs: dropping it",
+                     ws->path, ctx->heartbeat / 2);
+            kill_now(ws);
+        }
+        return;
+    }
+    if (now - ws->last_rx >= ctx->heartbeat) {
+        ws->ping_at = now;
+        ws->ping_due = 1;
+        lws_callback_on_writable(ws->wsi);
+    }
+}
+
+static void sweep_one(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
+{
+    if (ws->state == WS_CLOSING) {
+        if (now - ws->closing_at >= WS_CLOSE_TIMEOUT)
+            kill_now(ws);
+        return;
+    }
+    if (ws->state != WS_OPEN)
+        return;
+    if (ctx->idle > 0 && now - ws->last_rx >= ctx->idle) {
+        ws_session_close(ws, 1001, "idle timeout", 1);
+        return;
+    }
+    if (ctx->heartbeat > 0)
+        heartbeat(ctx, ws, now);
+}
+
+void ws_session_sweep(struct ws_ctx *ctx, double now)
+{
+    struct kiln_ws *ws, *next;
+
+    for (size_t i = 0; i < ctx->nroutes; i++) {
+        for (ws = ctx->routes[i]->conns; ws; ws = next) {
+            next = ws->next;
+            sweep_one(ctx, ws, now);
+        }
+    }
+}
+
+/* The close frame goes out from WRITEABLE; the sweep hard-closes after
+ * WS_CLOSE_TIMEOUT. */
+void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now)
+{
+    if (ws->state != WS_OPEN && ws->state != WS_PENDING)
+        return;
+    ws->state = WS_CLOSING;
+    ws->close_code = code;
+    set_reason(ws, reason, strlen(reason));
+    ws->close_now = now ? 1 : 0;
+    ws->closing_at = ws_now(ws->ctx);
+    if (now)
+        queue_free(ws);
+    if (ws->wsi)
+        lws_callback_on_writable(ws->wsi);
+}
+
+void ws_shutdown(struct worker *w)
+{
+    struct ws_ctx *ctx = w->ws;
+    struct kiln_ws *ws;
+
+    if (!ctx || ctx->shutting_down)
+        return;
+    ctx->shutting_down = 1;
+    for (size_t i = 0; i < ctx->nroutes; i++) {
+        for (ws = ctx->routes[i]->conns; ws; ws = ws->next) {
+            if (ws->state == WS_CLOSING) {
+                ws->close_now = 1;
+                queue_free(ws);
+                lws_callback_on_writable(ws->wsi);
+            } else {
+                ws_session_close(ws, 1001, "server shutting down", 1);
+            }
+        }
+    }
+}
+
+size_t ws_count(const struct worker *w)
+{
+    return w->ws ? w->ws->nconns : 0;
+}
