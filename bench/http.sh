@@ -47,11 +47,7 @@ NGINX_PID=
 cleanup() {
     stop_pid "$KILN_PID" TERM
     stop_pid "$NGINX_PID" QUIT
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        echo "temp dir kept: $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
+    remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -60,16 +56,7 @@ trap 'exit 130' INT TERM
 KILN_PORT=$(free_port)
 mkdir -p "$TMP/kiln/plugins"
 cp "$HELLO" "$TMP/kiln/plugins/hello.so"
-cat >"$TMP/kiln/kiln.conf" <<EOF
-# kiln configuration written by bench/http.sh
-[server]
-listen = 127.0.0.1:$KILN_PORT
-workers = $WORKERS
-plugin_dir = $TMP/kiln/plugins
-log_file = $TMP/kiln/kiln.log
-log_level = warn
-pidfile = $TMP/kiln/kiln.pid
-EOF
+kiln_conf "$TMP/kiln" "$KILN_PORT" warn
 "$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
 KILN_PID=$!
 wait_http "$KILN_PORT" || { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer on port $KILN_PORT"; }

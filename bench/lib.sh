@@ -1,4 +1,4 @@
-# bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server.
+# bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server, kiln's config.
 #
 # Sourced by bench/*.sh after they set ME (their name, for messages).
 
@@ -18,6 +18,14 @@ stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
+}
+
+remove_tmp() {  # remove_tmp: removes $TMP, or keeps it (and says where) with KEEP_TMP=1
+    if [ "${KEEP_TMP:-0}" = 1 ]; then
+        echo "temp dir kept: $TMP" >&2
+    else
+        rm -rf "$TMP"
+    fi
 }
 
 free_port() {  # free_port: a TCP port on 127.0.0.1 that nothing listens on now
@@ -42,4 +50,20 @@ wait_http() {  # wait_http PORT [BODY]: until GET / answers BODY (default "Hello
         sleep 0.1
     done
     return 1
+}
+
+kiln_conf() {  # kiln_conf DIR PORT LEVEL [LINE]...: DIR/kiln.conf serving DIR/plugins on 127.0.0.1:PORT
+    local dir=$1 port=$2 level=$3
+    shift 3
+    {
+        echo "# kiln configuration written by bench/$ME"
+        echo "[server]"
+        echo "listen = 127.0.0.1:$port"
+        echo "workers = $WORKERS"
+        echo "plugin_dir = $dir/plugins"
+        echo "log_file = $dir/kiln.log"
+        echo "log_level = $level"
+        echo "pidfile = $dir/kiln.pid"
+        if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; fi
+    } >"$dir/kiln.conf"
 }

@@ -72,16 +72,7 @@ start_kiln() {
     PORT=$(free_port)
     mkdir -p "$DIR/plugins"
     cp "$HELLO" "$DIR/plugins/hello.so"
-    cat >"$DIR/kiln.conf" <<EOF
-[server]
-listen = 127.0.0.1:$PORT
-workers = $WORKERS
-plugin_dir = $DIR/plugins
-log_file = $DIR/kiln.log
-log_level = info
-pidfile = $DIR/kiln.pid
-graceful_timeout = 10s
-EOF
+    kiln_conf "$DIR" "$PORT" info "graceful_timeout = 10s"
     "$KILN" -c "$DIR/kiln.conf" </dev/null >"$DIR/kiln.out" 2>&1 &
     MASTER=$!
     PIDS+=("$MASTER")

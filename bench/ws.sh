@@ -61,11 +61,7 @@ cleanup() {
     stop_pid "$KILN_PID" TERM
     stop_pid "$NODE_PID" TERM
     for p in $NODE_KIDS; do stop_pid "$p" TERM; done
-    if [ "${KEEP_TMP:-0}" = 1 ]; then
-        echo "temp dir kept: $TMP" >&2
-    else
-        rm -rf "$TMP"
-    fi
+    remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -99,16 +95,7 @@ mkdir -p "$TMP/kiln/plugins"
 cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
 [ -f "$KILN_BUILD/plugins/hello/.libs/hello.so" ] &&
     cp "$KILN_BUILD/plugins/hello/.libs/hello.so" "$TMP/kiln/plugins/hello.so"
-cat >"$TMP/kiln/kiln.conf" <<EOF
-# kiln configuration written by bench/ws.sh
-[server]
-listen = 127.0.0.1:$KILN_PORT
-workers = $WORKERS
-plugin_dir = $TMP/kiln/plugins
-log_file = $TMP/kiln/kiln.log
-log_level = warn
-graceful_timeout = 5s
-EOF
+kiln_conf "$TMP/kiln" "$KILN_PORT" warn "graceful_timeout = 5s"
 "$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
 KILN_PID=$!
 wait_http "$KILN_PORT" ||

@@ -7,7 +7,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "channel.h"
 #include "config.h"
 #include "log.h"
 #include "master.h"

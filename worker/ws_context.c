@@ -1,11 +1,14 @@
 /*
  * ws_context.c -- the worker's libwebsockets context: created after the fork
  * on the worker's libev loop when its router has WebSocket routes, with one
- * vhost speaking every route's subprotocols, and one sweep timer for the
- * sessions' deadlines.
+ * vhost speaking every route's subprotocols, and one sweep timer that
+ * enforces the sessions' deadlines (heartbeat pings, idle timeouts, the
+ * close handshake's time limit); and the adoption of an upgraded socket
+ * into the context.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
 
 #include <libwebsockets.h>
@@ -15,10 +18,13 @@
 #include "router.h"
 #include "worker.h"
 #include "ws.h"
+#include "ws_handshake.h"
 #include "ws_private.h"
 
 #define WS_SERV_BUF      (32u << 10)        /* lws' read buffer, per worker */
 #define WS_FD_LIMIT_MAX  262144             /* caps lws' fd tables (16 B per fd) */
+
+#define WS_CLOSE_TIMEOUT 5.0                /* s from deciding to close to a hard close */
 
 static const struct lws_extension ws_extensions[] = {
     {"permessage-deflate", lws_extension_callback_pm_deflate,
@@ -85,10 +91,68 @@ static int context_new(struct ws_ctx *ctx)
     return 0;
 }
 
+/* ---- deadlines -------------------------------------------------------------------- */
+
+/* Closes the connection at once, without a close handshake. */
+static void kill_now(struct kiln_ws *ws)
+{
+    lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* Pings a connection that was silent for ws_heartbeat; drops one whose ping
+ * is unanswered after ws_heartbeat/2. */
+static void heartbeat(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
+{
+    if (ws->ping_at > ws->last_rx) {            /* a ping is unanswered */
+        if (now - ws->ping_at >= ctx->heartbeat / 2) {
+            log_info("websocket %s: no pong within %.3gs: dropping it",
+                     ws->path, ctx->heartbeat / 2);
+            kill_now(ws);
+        }
+        return;
+    }
+    if (now - ws->last_rx >= ctx->heartbeat) {
+        ws->ping_at = now;
+        ws->ping_due = 1;
+        lws_callback_on_writable(ws->wsi);
+    }
+}
+
+static void sweep_one(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
+{
+    if (ws->state == WS_CLOSING) {
+        if (now - ws->closing_at >= WS_CLOSE_TIMEOUT)
+            kill_now(ws);
+        return;
+    }
+    if (ws->state != WS_OPEN)
+        return;
+    if (ctx->idle > 0 && now - ws->last_rx >= ctx->idle) {
+        ws_session_close(ws, 1001, "idle timeout", 1);
+        return;
+    }
+    if (ctx->heartbeat > 0)
+        heartbeat(ctx, ws, now);
+}
+
+/* Heartbeats, idle timeouts and close deadlines of every connection. */
+static void sweep(struct ws_ctx *ctx, double now)
+{
+    struct kiln_ws *ws, *next;
+
+    for (size_t i = 0; i < ctx->nroutes; i++) {
+        for (ws = ctx->routes[i]->conns; ws; ws = next) {
+            next = ws->next;
+            sweep_one(ctx, ws, now);
+        }
+    }
+}
+
+
 static void on_sweep(struct ev_loop *loop, ev_timer *t, int revents)
 {
     (void)revents;
-    ws_session_sweep(t->data, ev_now(loop));
+    sweep(t->data, ev_now(loop));
 }
 
 /* How often the sweep runs: a quarter of the shortest period, within
@@ -178,4 +242,39 @@ void ws_destroy(struct worker *w)
     free(ctx->routes);
     free(ctx);
     w->ws = NULL;
+}
+
+/* ---- adoption ------------------------------------------------------------------- */
+
+int ws_adopt(struct worker *w, int fd, struct kiln_ws *ws, struct kiln_req *req,
+             const char *bytes, size_t len)
+{
+    struct ws_ctx *ctx = w->ws;
+    struct lws *wsi;
+    size_t hlen = 0;
+    char *head = ws_handshake_request(req, ws->proto, ws->rt->h.deflate, bytes, len,
+                                      &hlen);
+
+    if (!head) {
+        close(fd);
+        ws_discard(ws);
+        return -1;
+    }
+    ctx->adopting = ws;
+    ctx->adopt_fd = fd;
+    wsi = lws_adopt_socket_vhost_readbuf(ctx->vh, fd, head, hlen);
+    free(head);
+    if (ctx->adopting == NULL)
+        return 0;               /* opened, and already closed inside */
+    ctx->adopting = NULL;
+    if (ws->wsi)
+        return 0;
+    if (wsi) {                  /* handshake still under way: bind now */
+        ws->wsi = wsi;
+        lws_set_opaque_user_data(wsi, ws);
+        return 0;
+    }
+    log_error("websocket %s: libwebsockets refused the connection", ws->path);
+    ws_discard(ws);             /* lws closed the fd */
+    return -1;
 }

@@ -116,9 +116,6 @@ struct ws_ctx {
  * NULL. */
 struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx);
 
-/* Heartbeats, idle timeouts and close deadlines of every connection. */
-void ws_session_sweep(struct ws_ctx *ctx, double now);
-
 /* Queues a message on ws (sent once open).  0, or -1 (no memory). */
 int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len);
 

@@ -14,8 +14,8 @@
  * until CLOSED.
  *
  * Timing (heartbeats, idle timeouts, close deadlines) runs on one ev_timer
- * per worker (ws_context.c) that calls ws_session_sweep(): lws 4.1's own
- * timers can fire late on libev, so nothing here depends on them.
+ * per worker (ws_context.c): lws 4.1's own timers can fire late on libev,
+ * so nothing here depends on them.
  *
  * Close codes kiln chooses: 1009 for a message above the route's limit,
  * 1008 when a send queue passes ws_max_queue, 1001 on a graceful stop and on
@@ -25,10 +25,8 @@
  * close handler sees 1006.  A close of ours waits WS_CLOSE_TIMEOUT for the
  * peer's answering close, then the socket is closed regardless.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <libwebsockets.h>
 
@@ -43,7 +41,6 @@
 
 #define WS_FRAG          ((size_t)64 << 10) /* payload bytes per frame written */
 #define WS_RX_BUFFER     4096               /* lws' receive buffer, per connection */
-#define WS_CLOSE_TIMEOUT 5.0                /* s from deciding to close to a hard close */
 #define WS_PROTO_DEFAULT "kiln"             /* lws protocol when none is negotiated */
 /* lws' own value for a close frame (kept out of its public enum). */
 #define WS_WRITE_CLOSE   ((enum lws_write_protocol)4)
@@ -216,38 +213,6 @@ int ws_check_upgrade(struct worker *w, const struct route *rt, struct kiln_req *
     return 0;
 }
 
-int ws_adopt(struct worker *w, int fd, struct kiln_ws *ws, struct kiln_req *req,
-             const char *bytes, size_t len)
-{
-    struct ws_ctx *ctx = w->ws;
-    struct lws *wsi;
-    size_t hlen = 0;
-    char *head = ws_handshake_request(req, ws->proto, ws->rt->h.deflate, bytes, len,
-                                      &hlen);
-
-    if (!head) {
-        close(fd);
-        ws_discard(ws);
-        return -1;
-    }
-    ctx->adopting = ws;
-    ctx->adopt_fd = fd;
-    wsi = lws_adopt_socket_vhost_readbuf(ctx->vh, fd, head, hlen);
-    free(head);
-    if (ctx->adopting == NULL)
-        return 0;               /* opened, and already closed inside */
-    ctx->adopting = NULL;
-    if (ws->wsi)
-        return 0;
-    if (wsi) {                  /* handshake still under way: bind now */
-        ws->wsi = wsi;
-        lws_set_opaque_user_data(wsi, ws);
-        return 0;
-    }
-    log_error("websocket %s: libwebsockets refused the connection", ws->path);
-    ws_discard(ws);             /* lws closed the fd */
-    return -1;
-}
 
 /* ---- messages in ---------------------------------------------------------------- */
 
@@ -610,61 +575,7 @@ struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx)
     return p;
 }
 
-/* ---- timers and closing ---------------------------------------------------------- */
-
-/* Closes the connection at once, without a close handshake. */
-static void kill_now(struct kiln_ws *ws)
-{
-    lws_set_timeout(ws->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
-}
-
-/* Pings a connection that was silent for ws_heartbeat; drops one whose ping
- * is unanswered after ws_heartbeat/2. */
-static void heartbeat(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
-{
-    if (ws->ping_at > ws->last_rx) {            /* a ping is unanswered */
-        if (now - ws->ping_at >= ctx->heartbeat / 2) {
-            log_info("websocket %s: no pong within %.3gs: dropping it",
-                     ws->path, ctx->heartbeat / 2);
-            kill_now(ws);
-        }
-        return;
-    }
-    if (now - ws->last_rx >= ctx->heartbeat) {
-        ws->ping_at = now;
-        ws->ping_due = 1;
-        lws_callback_on_writable(ws->wsi);
-    }
-}
-
-static void sweep_one(struct ws_ctx *ctx, struct kiln_ws *ws, double now)
-{
-    if (ws->state == WS_CLOSING) {
-        if (now - ws->closing_at >= WS_CLOSE_TIMEOUT)
-            kill_now(ws);
-        return;
-    }
-    if (ws->state != WS_OPEN)
-        return;
-    if (ctx->idle > 0 && now - ws->last_rx >= ctx->idle) {
-        ws_session_close(ws, 1001, "idle timeout", 1);
-        return;
-    }
-    if (ctx->heartbeat > 0)
-        heartbeat(ctx, ws, now);
-}
-
-void ws_session_sweep(struct ws_ctx *ctx, double now)
-{
-    struct kiln_ws *ws, *next;
-
-    for (size_t i = 0; i < ctx->nroutes; i++) {
-        for (ws = ctx->routes[i]->conns; ws; ws = next) {
-            next = ws->next;
-            sweep_one(ctx, ws, now);
-        }
-    }
-}
+/* ---- closing ---------------------------------------------------------------------- */
 
 /* The close frame goes out from WRITEABLE; the sweep hard-closes after
  * WS_CLOSE_TIMEOUT. */

@@ -550,8 +550,13 @@ class RawConn:
     It tells how the peer ended the connection: `eof` once it has, and
     `reset` when that was a reset (RST) rather than a clean close (FIN)."""
 
-    def __init__(self, port, timeout=5.0, host="127.0.0.1"):
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+    def __init__(self, port, timeout=5.0, host="127.0.0.1", rcvbuf=None):
+        """`rcvbuf` sets SO_RCVBUF before connecting (a small one makes a slow reader)."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(timeout)
+        self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.timeout = timeout
         self.buf = b""

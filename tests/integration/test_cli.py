@@ -1,4 +1,4 @@
-"""Tests of kiln's command line: -V, -h, bad options, -l and -w overriding the config, and kiln -t next to a live server."""
+"""Tests of kiln's command line: -V, -h, bad options, -l and -w overriding the config, kiln -t next to a live server, and kiln -s."""
 
 import http.client
 import os
@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import SRC, run_kiln
+from conftest import SRC, Background, pid_alive, run_kiln, wait_until
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -198,3 +198,56 @@ def test_config_test_leaves_a_live_server_alone(kiln_factory):
     assert unix_get(path, "/U")[::2] == (200, b"Hello, U")
     assert k.worker_pids() == pids
     assert k.stop() == 0
+
+
+# -- kiln -s -------------------------------------------------------------------------
+
+
+def kiln_s(k, action, conf=None):
+    """`kiln -c conf -s action`: (rc, stdout + stderr)."""
+    return k.signal_command(action, conf)
+
+
+def test_signal_command(kiln_factory):
+    k = kiln_factory.make(plugins=("hello",))
+    old = k.wait_workers(2)
+    mark = k.mark()
+    assert kiln_s(k, "reload") == (0, "")
+    k.wait_ready(2, since=mark)
+    assert wait_until(lambda: not [p for p in old if pid_alive(p)], 8)
+    mark = k.mark()
+    assert kiln_s(k, "reopen") == (0, "")
+    k.wait_log(r"%d#master: log file reopened" % k.pid, since=mark)
+    assert kiln_s(k, "quit") == (0, "")
+    assert k.wait_exit(8) == 0, k.describe()
+    assert "received SIGQUIT, stopping gracefully" in k.log()
+    # The pidfile went with the master: a clear error, exit 1.
+    rc, out = kiln_s(k, "reload")
+    assert rc == 1 and "cannot open pidfile %s" % k.pidfile in out and "is kiln running?" in out, out
+    # A pidfile left behind by a dead master names no process.
+    with open(k.pidfile, "w") as f:
+        f.write("%d\n" % k.pid)
+    rc, out = kiln_s(k, "stop")
+    assert rc == 1 and "stale pidfile" in out, out
+    os.unlink(k.pidfile)
+
+
+def test_signal_command_stop_is_fast(kiln_factory):
+    k = kiln_factory.make(plugins=("hello", "slow"))
+    bg = Background(lambda: k.request("/slow?ms=5000", timeout=10))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    assert kiln_s(k, "stop")[0] == 0
+    assert k.wait_exit(5) == 0, k.describe()
+    assert time.monotonic() - t0 < 3
+    assert "received SIGINT, stopping now" in k.log()
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
+        bg.result(10)
+
+
+def test_signal_command_errors(kiln_factory):
+    k = kiln_factory.make(start=False, plugins=("hello",), server={"pidfile": ""})
+    rc, out = kiln_s(k, "reload")
+    assert rc == 1 and "sets no pidfile" in out, out
+    rc, out = kiln_s(k, "restart")
+    assert rc == 2 and "expected reload, stop, quit or reopen" in out, out

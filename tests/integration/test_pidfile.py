@@ -7,11 +7,6 @@ import signal
 from conftest import run_kiln, wait_until
 
 
-def kiln_s(k, action):
-    rc, out, _ = run_kiln(["-c", k.conf, "-s", action], merge=True)
-    return rc, out
-
-
 def read_pid(path):
     with open(path) as f:
         return int(f.read())
@@ -39,7 +34,7 @@ def reload(k, generation):
 def test_pidfile_added_moved_and_dropped_by_reloads(kiln_factory):
     k = kiln_factory.make(plugins=("hello",), server={"pidfile": ""})
     assert not os.path.exists(k.pidfile)
-    assert kiln_s(k, "reload")[0] == 1
+    assert k.signal_command("reload")[0] == 1
     # Added: written at the reload that reads it, and `kiln -s` finds the master.
     k.server["pidfile"] = k.pidfile
     k.write_config()
@@ -47,7 +42,7 @@ def test_pidfile_added_moved_and_dropped_by_reloads(kiln_factory):
     k.wait_log(r"pidfile %s written" % re.escape(k.pidfile), since=mark)
     assert read_pid(k.pidfile) == k.pid
     mark = k.mark()
-    assert kiln_s(k, "reload") == (0, "")
+    assert k.signal_command("reload") == (0, "")
     k.wait_ready(3, since=mark)
     # Moved: the new file is written, the old one removed.
     other = os.path.join(k.dir, "other.pid")
@@ -109,7 +104,7 @@ def test_default_pidfile(kiln_factory):
         k.start()
         assert read_pid(path) == k.pid
         mark = k.mark()
-        assert kiln_s(k, "reload") == (0, "")
+        assert k.signal_command("reload") == (0, "")
         k.wait_ready(2, since=mark)
         assert k.stop() == 0
         assert not os.path.exists(path)

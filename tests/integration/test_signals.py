@@ -1,251 +1,18 @@
-"""Tests of the master's signal handling: reload (SIGHUP), graceful and fast stop, and worker respawn."""
+"""Tests of stopping and of the signals that are not reloads: graceful stop (SIGTERM), fast stop (SIGINT), log reopening (SIGUSR1)."""
 
 import http.client
 import os
-import re
 import signal
 import socket
 import time
 
 import pytest
 
-from conftest import Background, RawConn, http_request, pid_alive, server_read_all, wait_until
+from conftest import Background, RawConn, http_request, server_read_all
+from procs import slow_request, wait_gone
 
 
-def slow_request(k, ms, timeout=15):
-    return Background(lambda: http_request(k.port, "/slow?ms=%d" % ms, timeout=timeout))
-
-
-def answers(k, path, n):
-    """The distinct (status, body) pairs of n requests to path."""
-    return {k.get_text(path) for _ in range(n)}
-
-
-def wait_gone(pids, timeout):
-    return wait_until(lambda: not [p for p in pids if pid_alive(p)], timeout)
-
-
-# -- reload --------------------------------------------------------------------------
-
-
-def test_reload_swaps_plugin(kiln_factory):
-    k = kiln_factory.make(plugins=("hello",))
-    assert k.get_text("/") == (200, "Hello, Anonymous")
-    old = k.wait_workers(2)
-    k.install_plugin("hello2", as_name="hello")
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_ready(2, timeout=10, since=mark)
-    assert wait_gone(old, 8), "old workers %s did not exit after the reload\n%s" % (old, k.describe())
-    new = k.wait_workers(2)
-    assert not set(new) & set(old)
-    assert answers(k, "/", 10) == {(200, "Hi, Anonymous")}
-    assert k.get_text("/Bob") == (200, "Hi, Bob")
-    assert k.running()
-    assert k.stop() == 0
-
-
-def test_reload_keeps_inflight_request(kiln_factory):
-    k = kiln_factory.make(plugins=("hello", "slow"))
-    bg = slow_request(k, 1500)
-    time.sleep(0.3)
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_ready(2, timeout=10, since=mark)
-    assert k.get_text("/") == (200, "Hello, Anonymous")
-    status, _, body = bg.result(10)
-    assert (status, body) == (200, b"slow done")
-    assert k.stop() == 0
-
-
-def test_reload_broken_plugin_keeps_old_generation(kiln_factory):
-    k = kiln_factory.make(plugins=("hello",))
-    old = k.wait_workers(2)
-    path = k.install_plugin("abi_major")
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_log(r"reload failed", timeout=10, since=mark)
-    k.wait_log(re.escape(path), timeout=2, since=mark)
-    assert wait_until(lambda: k.worker_pids() == old, 5), \
-        "workers changed after a failed reload: %s -> %s\n%s" % (old, k.worker_pids(), k.describe())
-    assert answers(k, "/", 10) == {(200, "Hello, Anonymous")}
-    assert answers(k, "/Zed", 3) == {(200, "Hello, Zed")}
-    assert not re.search(r"generation 2 ready", k.log()[mark:])
-    assert k.worker_pids() == old
-    # Once the bad plugin is gone a reload works again.
-    os.unlink(path)
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_log(r"generation \d+ ready", timeout=10, since=mark)
-    assert wait_gone(old, 8)
-    assert k.get_text("/") == (200, "Hello, Anonymous")
-    assert k.stop() == 0
-
-
-def test_reload_bad_config_keeps_serving(kiln_factory):
-    k = kiln_factory.make(plugins=("hello",))
-    old = k.wait_workers(2)
-    good = k.config_text()
-    lines = good.rstrip("\n").split("\n")
-    lines.append("[server")
-    k.write_config("\n".join(lines) + "\n")
-    bad_line = len(lines)
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_log(r"reload failed", timeout=10, since=mark)
-    k.wait_log(re.escape("%s:%d" % (k.conf, bad_line)), timeout=2, since=mark)
-    assert answers(k, "/", 10) == {(200, "Hello, Anonymous")}
-    assert k.worker_pids() == old
-    k.write_config(good)
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_log(r"generation \d+ ready", timeout=10, since=mark)
-    assert k.get_text("/Again") == (200, "Hello, Again")
-    assert k.stop() == 0
-
-
-def loopback_alias():
-    """Whether 127.0.0.2 can be bound (the whole of 127/8 is loopback on Linux)."""
-    try:
-        with socket.socket() as s:
-            s.bind(("127.0.0.2", 0))
-        return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not loopback_alias(), reason="127.0.0.2 cannot be bound")
-def test_reload_applies_listen_changes(kiln_factory):
-    k = kiln_factory.make(plugins=("hello",))
-    old = k.wait_workers(2)
-    port_a = k.port
-    k.server["listen"] = "127.0.0.2:0"
-    k.write_config()
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_ready(2, since=mark)
-    port_b = int(k.wait_log(r"listening on 127\.0\.0\.2:(\d+)", since=mark).group(1))
-    k.wait_log(r"no longer listening on 127\.0\.0\.1:%d\n" % port_a, since=mark)
-    c = http.client.HTTPConnection("127.0.0.2", port_b, timeout=5)
-    try:
-        c.request("GET", "/B")
-        r = c.getresponse()
-        assert (r.status, r.read()) == (200, b"Hello, B")
-    finally:
-        c.close()
-    # Once the old generation is gone nothing holds the old socket.
-    assert wait_gone(old, 8), k.describe()
-    with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(("127.0.0.1", port_a), timeout=2).close()
-    assert k.stop() == 0
-
-
-def test_drain_past_graceful_timeout_is_killed(kiln_factory):
-    k = kiln_factory.make(plugins=("hello", "slow"),
-                          server={"workers": 1, "graceful_timeout": "1s"})
-    old, = k.wait_workers(1)
-    t0 = time.monotonic()
-    bg = slow_request(k, 4000)
-    time.sleep(0.3)
-    mark = k.mark()
-    k.signal(signal.SIGHUP)
-    k.wait_ready(2, since=mark)
-    drain = time.monotonic()
-    m = k.wait_log(r"worker (\d+) of generation 1 did not stop within graceful_timeout; "
-                   r"killed", timeout=3, since=mark)
-    killed = time.monotonic()
-    assert int(m.group(1)) == old
-    assert killed - drain >= 0.9, "killed %.2fs into a 1s graceful_timeout" % (killed - drain)
-    # The slow request is cut, well before its 4 s.
-    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError)):
-        bg.result(3)
-    assert time.monotonic() - t0 < 3.9
-    assert wait_gone([old], 2)
-    assert k.running()
-    assert answers(k, "/", 5) == {(200, "Hello, Anonymous")}
-    assert k.stop() == 0
-
-
-def drain_signal_sent(k, sig, mark):
-    """Sends `sig`; a function telling whether the master has begun the drain."""
-    k.signal(sig)
-    rx = re.compile(r"received SIGTERM, stopping gracefully" if sig == signal.SIGTERM
-                    else r"generation 2 ready, generation 1 draining")
-    return lambda: rx.search(k.log(), mark) is not None
-
-
-def fin_time(c, timeout):
-    """Waits for the server's FIN on RawConn `c`: when it came (fails on a
-    reset, on data, or when still open after `timeout`)."""
-    c.assert_fin(timeout)
-    return time.monotonic()
-
-
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["TERM", "HUP"])
-def test_drain_of_idle_keepalive_connections(kiln_factory, sig):
-    # A long keep-alive timeout: what closes the connections is the drain.
-    k = kiln_factory.make(plugins=("hello",),
-                          server={"workers": 1, "keepalive_timeout": "30s",
-                                  "graceful_timeout": "10s"})
-    busy, idle = RawConn(k.port), RawConn(k.port)
-    try:
-        for c in (busy, idle):
-            c.send(b"GET /One HTTP/1.1\r\nHost: t\r\n\r\n")
-            r = c.read_response()
-            assert (r.status, r.body, r.header("connection")) == (200, b"Hello, One", None), r
-        idle_since = time.monotonic()
-        idle_eof = Background(lambda: fin_time(idle, 8))
-        mark = k.mark()
-        draining = drain_signal_sent(k, sig, mark)
-        # (a) Requests keep coming on one connection: each is answered, and the
-        # first sent once the drain has begun says "Connection: close".
-        seen = None
-        deadline = time.monotonic() + 10
-        for i in range(1000):
-            if seen is None and draining():
-                seen = time.monotonic()
-            sent = time.monotonic()
-            busy.send(b"GET /N%d HTTP/1.1\r\nHost: t\r\n\r\n" % i)
-            r = busy.read_response()
-            assert (r.status, r.body) == (200, b"Hello, N%d" % i), r
-            if (r.header("connection") or "").lower() == "close":
-                break
-            assert r.header("connection") is None, r
-            # The master says it drains just before it tells the worker.
-            assert seen is None or sent - seen < 0.3, \
-                "a request %.2fs into the drain was kept alive" % (sent - seen)
-            assert time.monotonic() < deadline, "no drain within 10s\n" + k.describe()
-            time.sleep(0.1)
-        assert draining(), k.describe()
-        busy.assert_fin(3)
-        # (b) The idle one is closed with a FIN after the drain's idle window
-        # (1 s from its last request), not at once and not at its 30 s timeout.
-        closed = idle_eof.result(10)
-        if seen is None:
-            seen = time.monotonic()
-        assert closed - idle_since >= 0.9, "closed %.2fs after its request" % (closed - idle_since)
-        assert closed <= max(idle_since + 1.0, seen) + 0.6, \
-            "closed %.2fs after its request, %.2fs after the drain was seen" % (
-                closed - idle_since, closed - seen)
-        # A request sent into the closed connection is not answered.
-        try:
-            idle.sock.sendall(b"GET /Late HTTP/1.1\r\nHost: t\r\n\r\n")
-            idle.sock.settimeout(3)
-            late = idle.sock.recv(4096)
-        except (BrokenPipeError, ConnectionResetError):
-            late = b""
-        assert late == b"", "a request after the FIN got %r" % late[:200]
-    finally:
-        busy.close()
-        idle.close()
-    if sig == signal.SIGTERM:
-        assert k.wait_exit(5) == 0, k.describe()
-    else:
-        assert answers(k, "/", 3) == {(200, "Hello, Anonymous")}
-        assert k.stop() == 0
-
-
-# -- stop ------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------
 
 
 def not_served(port):
@@ -256,6 +23,9 @@ def not_served(port):
             http.client.RemoteDisconnected):
         return True
     pytest.fail("a request made after SIGTERM was served: %s %r" % (st, body))
+
+
+# -- tests ---------------------------------------------------------------------------
 
 
 def test_sigterm_drains_inflight(kiln_factory):
@@ -311,20 +81,57 @@ def test_sigint_fast_exit(kiln_factory):
     assert wait_gone(workers, 3), "workers outlived the master"
 
 
-# -- workers ----------------------------------------------------------------------------
+def test_graceful_stop_with_slow_request_and_websockets(kiln_factory):
+    """SIGTERM: an HTTP request in flight completes, every open WebSocket gets
+    1001, and the master exits 0 once both are done."""
+    import asyncio
+    import websockets
+
+    k = kiln_factory.make(plugins=("hello", "echo", "slow"),
+                          server={"graceful_timeout": "10s"})
+    slow = Background(lambda: http_request(k.port, "/slow?ms=1500", timeout=10))
+    time.sleep(0.3)
+
+    async def go():
+        conns = []
+        for _ in range(10):
+            ws = await websockets.connect("ws://127.0.0.1:%d/echo" % k.port)
+            await ws.send("x")
+            assert await asyncio.wait_for(ws.recv(), 5) == "Hello, x"
+            conns.append(ws)
+        k.signal(signal.SIGTERM)
+        codes = []
+        for ws in conns:
+            try:
+                await asyncio.wait_for(ws.recv(), 8)
+            except websockets.ConnectionClosed as e:
+                codes.append(e.code)
+        return codes
+
+    t0 = time.monotonic()
+    assert asyncio.run(go()) == [1001] * 10
+    status, _, body = slow.result(10)
+    assert (status, body) == (200, b"slow done")
+    assert k.wait_exit(8) == 0, k.describe()
+    assert time.monotonic() - t0 < 8
 
 
-def test_killed_worker_is_replaced(kiln_factory):
+def test_usr1_reopens_log_in_master_and_workers(kiln_factory):
     k = kiln_factory.make(plugins=("hello",))
-    pids = k.wait_workers(2)
-    victim = pids[0]
+    workers = k.wait_workers(2)
+    rotated = k.log_path + ".1"
+    os.rename(k.log_path, rotated)
+    k.signal(signal.SIGUSR1)
+    for pid in [k.pid] + workers:
+        k.wait_log(r"%d#\w+: log file reopened" % pid, timeout=5)
+    # New lines go to the new file, from the master and the workers alike.
     mark = k.mark()
-    os.kill(victim, signal.SIGKILL)
-    k.wait_log(r"worker %d killed by signal 9" % victim, timeout=5, since=mark)
-    new = k.wait_workers(2, timeout=5, exclude=(victim,))
-    assert pids[1] in new
-    assert victim not in new
-    results = [k.get_text("/W%d" % i) for i in range(50)]
-    assert results == [(200, "Hello, W%d" % i) for i in range(50)]
-    assert k.running()
+    k.signal(signal.SIGHUP)
+    k.wait_ready(2, since=mark)
+    k.wait_log(r"#worker: loaded plugin hello", since=mark)
+    with open(rotated) as f:
+        old_text = f.read()
+    assert "log file reopened" not in old_text
+    assert "generation 2" not in old_text
+    assert k.get_text("/") == (200, "Hello, Anonymous")
     assert k.stop() == 0

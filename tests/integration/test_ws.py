@@ -6,7 +6,6 @@ import hashlib
 import os
 import re
 import signal
-import socket
 import struct
 import time
 import zlib
@@ -93,62 +92,29 @@ def frame(opcode, payload=b"", fin=True, mask=True, rsv1=False):
     return head + key + masked
 
 
-class RawWS:
+class RawWS(RawConn):
     """A WebSocket client on a plain socket: handshake by hand, frames by hand, never answers pings."""
 
     def __init__(self, port, path="/echo", extra="", after=b"", rcvbuf=None, timeout=5.0):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        if rcvbuf:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        self.sock.settimeout(timeout)
-        self.sock.connect(("127.0.0.1", port))
-        self.buf = b""
-        self.eof = False
+        super().__init__(port, timeout, rcvbuf=rcvbuf)
         key = base64.b64encode(os.urandom(16)).decode()
         req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                "Sec-WebSocket-Version: 13\r\n%s\r\n" % (path, key, extra))
         self.sock.sendall(req.encode() + after)
-        head = self._until(b"\r\n\r\n", timeout)
+        head = self._read_until(b"\r\n\r\n", time.monotonic() + timeout)
         self.status = int(head.split(b" ")[1])
         self.head = head.decode("latin-1")
         if self.status == 101:
             want = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
             assert "sec-websocket-accept: " + want.lower() in self.head.lower(), self.head
 
-    def _fill(self, deadline):
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("nothing within the timeout; have %r" % self.buf[:100])
-        self.sock.settimeout(left)
-        try:
-            chunk = self.sock.recv(1 << 16)
-        except socket.timeout:
-            raise TimeoutError("nothing within the timeout; have %r" % self.buf[:100])
-        except ConnectionResetError:
-            chunk = b""
-        if not chunk:
-            self.eof = True
-        self.buf += chunk
-        return chunk
-
-    def _until(self, sep, timeout):
-        deadline = time.monotonic() + timeout
-        while sep not in self.buf:
-            if not self._fill(deadline):
-                raise ConnectionError("closed before %r: %r" % (sep, self.buf[:200]))
-        i = self.buf.index(sep) + len(sep)
-        out, self.buf = self.buf[:i], self.buf[i:]
-        return out
-
     def _need(self, n, deadline):
+        """Whether n bytes are buffered before EOF (reading until then)."""
         while len(self.buf) < n:
-            if not self._fill(deadline):
+            if self.eof or not self._fill(deadline):
                 return False
         return True
-
-    def send(self, data):
-        self.sock.sendall(data)
 
     def recv_frame(self, timeout=5.0):
         """(fin, opcode, payload), or None at EOF."""
@@ -199,14 +165,6 @@ class RawWS:
             return False
         return True
 
-    def close(self):
-        self.sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        self.close()
 
 
 @pytest.fixture

@@ -1,0 +1,103 @@
+/*
+ * conn_private.h -- a connection's state, shared by its two halves: conn.c
+ * (the socket: reading, writing, timeouts, lingering close, hand-off) and
+ * http.c (the bytes: parsing, the request, the answer).  Nothing else in
+ * the worker includes it; the rest of the worker sees conn.h.
+ */
+#ifndef KILN_CONN_PRIVATE_H
+#define KILN_CONN_PRIVATE_H
+
+#include <stddef.h>
+#include <ev.h>
+
+#include "pool.h"
+#include "request.h"
+#include "router.h"
+
+struct http_parser;
+struct kiln_ws;
+struct worker;
+
+enum conn_state {
+    CS_IDLE,                        /* between requests */
+    CS_HEAD,                        /* inside a header block */
+    CS_BODY,                        /* inside a body */
+    CS_LINGER                       /* response sent, waiting for EOF */
+};
+
+struct hdr_span {                   /* a header field, as offsets into c->in */
+    size_t name_off, name_len;
+    size_t val_off, val_len;
+};
+
+struct conn {
+    struct worker *w;
+    struct conn *prev, *next;
+    int fd;
+    enum conn_state state;
+    ev_io rio, wio;
+    ev_timer timer;
+    double timer_at;                /* when the armed timer fires */
+    double last_io;                 /* last read, or last write progress */
+    double head_start;              /* first byte of the current header block */
+    double idle_since;              /* end of the last response, or accept */
+    double linger_start;
+
+    struct http_parser *parser;     /* http.c's, allocated with the conn */
+    struct buf in;                  /* received, not yet dropped */
+    size_t parsed;                  /* bytes of `in` fed to the parser */
+    size_t msg_off;                 /* where the request line starts in `in` */
+    size_t url_off, url_len;
+    int have_url;
+    struct hdr_span *hdrs;
+    size_t nhdrs, cap_hdrs;
+    int in_value;                   /* last header callback was a value */
+    size_t head_bytes;              /* size of the header block so far */
+
+    struct pool pool;
+    struct buf body;                /* request body */
+    struct buf rhdr, rbody;         /* response being built by a handler */
+    struct buf out;                 /* bytes to write, in order */
+    struct kiln_req req;
+    enum router_result route_res;
+    char allow[128];
+
+    struct kiln_ws *ws;             /* an accepted upgrade, to hand the socket to */
+    int err_status;                 /* an error of ours to answer, or 0 */
+    unsigned requests;
+    unsigned want_close : 1;        /* close once `out` is written */
+    unsigned linger : 1;            /* ... and wait for the peer's EOF first */
+    unsigned read_eof : 1;
+    unsigned reading : 1;           /* rio is started */
+    unsigned nodelay : 1;           /* TCP_NODELAY is set */
+    unsigned upgraded : 1;          /* an upgrade request to a plain route
+                                       ended: the parser must restart */
+};
+
+/* ---- http.c ------------------------------------------------------------------ */
+
+/* Bytes of parser state conn_new() allocates right after struct conn. */
+size_t http_state_size(void);
+
+/* Starts (or restarts) parsing c->in as requests. */
+void http_init(struct conn *c);
+
+/*
+ * Feeds the unparsed part of c->in to the parser, answering what completes
+ * into c->out, then drops what is no longer needed (everything parsed,
+ * except the header block in progress).  Returns -1 when the connection
+ * must stop reading (error answered, close), 1 when an accepted WebSocket
+ * upgrade waits in c->ws for conn_handoff(), 0 otherwise.
+ */
+int http_parse(struct conn *c);
+
+/* Queues an error response of ours (408, 400, ...) and closes after it,
+ * lingering. */
+void http_error(struct conn *c, int status);
+
+/* ---- conn.c ------------------------------------------------------------------- */
+
+/* Writes what c->out holds, as far as the socket takes it now. */
+void conn_try_send(struct conn *c);
+
+#endif

@@ -1,0 +1,497 @@
+/*
+ * http.c -- HTTP/1.1 on a connection: feeding http-parser (the one file that
+ * includes http_parser.h), building the struct kiln_req, the limits, and
+ * answering a complete request (the route's handler, 404, 405, a WebSocket
+ * upgrade's verdict) into c->out.
+ *
+ * The callbacks record where the request line and header fields lie in c->in
+ * (offsets, since a field may span several reads), and at the end of the
+ * header block copy them into the connection's pool as a struct kiln_req.
+ * The body is collected in c->body.  When the message is complete the
+ * route's handler runs and its response is appended to c->out; pipelined
+ * requests in the same read are handled in turn (conn.c writes c->out once
+ * at the end of the read: one write(2) for the batch).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <http_parser.h>
+
+#include "config.h"
+#include "conn_private.h"
+#include "log.h"
+#include "plugin.h"
+#include "request.h"
+#include "response.h"
+#include "router.h"
+#include "url.h"
+#include "worker.h"
+#include "ws.h"
+
+static const http_parser_settings parser_settings;
+
+size_t http_state_size(void)
+{
+    return sizeof(http_parser);
+}
+
+void http_init(struct conn *c)
+{
+    http_parser_init(c->parser, HTTP_REQUEST);
+    c->parser->data = c;
+}
+
+/* ---- the request being parsed ------------------------------------------- */
+
+/* Forgets the finished request: its strings, headers, body and response. */
+static void req_reset(struct conn *c)
+{
+    pool_reset(&c->pool);
+    buf_reset(&c->body);
+    buf_reset(&c->rhdr);
+    buf_reset(&c->rbody);
+    c->have_url = 0;
+    c->url_len = 0;
+    c->hdrs = NULL;
+    c->nhdrs = 0;
+    c->cap_hdrs = 0;
+    c->in_value = 0;
+    c->head_bytes = 0;
+    memset(&c->req, 0, sizeof(c->req));
+}
+
+/* Stops the parser with an error status of ours; returns what the callback
+ * must return. */
+static int fail(struct conn *c, int status)
+{
+    if (!c->err_status)
+        c->err_status = status;
+    return -1;
+}
+
+/* Counts header-block bytes; 431 past max_header_size. */
+static int head_grow(struct conn *c, size_t len)
+{
+    c->head_bytes += len;
+    if (c->head_bytes > c->w->cfg->max_header_size)
+        return fail(c, 431);
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct conn *c = p->data;
+
+    c->state = CS_HEAD;
+    c->head_start = ev_now(c->w->loop);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+
+    if (!c->have_url) {
+        c->have_url = 1;
+        c->url_off = (size_t)(at - c->in.data);
+        /* the method and one space precede the target */
+        c->msg_off = c->url_off - strlen(http_method_str(p->method)) - 1;
+    }
+    c->url_len += len;
+    if (c->url_len > c->w->cfg->max_uri_size)
+        return fail(c, 414);
+    return head_grow(c, len);
+}
+
+/* Makes room for one more header field; 431 past max_headers. */
+static int hdr_push(struct conn *c, size_t off)
+{
+    struct hdr_span *h;
+
+    if (c->nhdrs >= c->w->cfg->max_headers)
+        return fail(c, 431);
+    if (c->nhdrs == c->cap_hdrs) {
+        /* The table lives in the request's pool: grown by copying, gone
+         * with the request. */
+        size_t cap = c->cap_hdrs ? c->cap_hdrs * 2 : 16;
+
+        h = pool_alloc(&c->pool, cap * sizeof(*h));
+        if (!h)
+            return fail(c, 500);
+        if (c->nhdrs)
+            memcpy(h, c->hdrs, c->nhdrs * sizeof(*h));
+        c->hdrs = h;
+        c->cap_hdrs = cap;
+    }
+    h = &c->hdrs[c->nhdrs++];
+    h->name_off = off;
+    h->name_len = 0;
+    h->val_off = off;
+    h->val_len = 0;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+
+    if ((c->nhdrs == 0 || c->in_value) &&
+        hdr_push(c, (size_t)(at - c->in.data)) < 0)
+        return -1;
+    c->in_value = 0;
+    c->hdrs[c->nhdrs - 1].name_len += len;
+    return head_grow(c, len);
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+    struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
+
+    if (!c->in_value) {
+        c->in_value = 1;
+        h->val_off = (size_t)(at - c->in.data);
+    } else if (at != c->in.data + h->val_off + h->val_len) {
+        return fail(c, 400);            /* obs-fold: a line folded into a value */
+    }
+    h->val_len += len;
+    return head_grow(c, len);
+}
+
+/* Copies the request line and header fields out of c->in into the pool. */
+static int req_materialize(struct conn *c)
+{
+    struct kiln_req *r = &c->req;
+    const char *in = c->in.data;
+    size_t i;
+
+    r->conn = c;
+    r->pool = &c->pool;
+    r->resp_headers = &c->rhdr;
+    r->resp_body = &c->rbody;
+    r->nparams = -1;
+    r->method = http_method_str(c->parser->method);
+    r->http_major = c->parser->http_major;
+    r->http_minor = c->parser->http_minor;
+    r->target = pool_strndup(&c->pool, in + c->url_off, c->url_len);
+    r->headers = pool_alloc(&c->pool, (c->nhdrs + 1) * sizeof(*r->headers));
+    if (!r->target || !r->headers)
+        return -1;
+    for (i = 0; i < c->nhdrs; i++) {
+        const struct hdr_span *h = &c->hdrs[i];
+        size_t vl = h->val_len;
+
+        while (vl > 0 && (in[h->val_off + vl - 1] == ' ' ||
+                          in[h->val_off + vl - 1] == '\t'))
+            vl--;
+        r->headers[i].name = pool_strndup(&c->pool, in + h->name_off, h->name_len);
+        r->headers[i].value = pool_strndup(&c->pool, in + h->val_off, vl);
+        if (!r->headers[i].name || !r->headers[i].value)
+            return -1;
+    }
+    r->nheaders = c->nhdrs;
+    return 0;
+}
+
+/*
+ * Splits the target into path and query and the path into decoded segments.
+ * Accepts origin-form ("/a?b") and absolute-form ("http://h/a").  400 else.
+ */
+static int req_split_target(struct conn *c)
+{
+    struct kiln_req *r = &c->req;
+    const char *path = r->target, *q;
+    size_t plen;
+
+    if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
+        /* absolute-form: the authority ends at the first '/', '?' or '#' */
+        const char *auth = strstr(path, "//") + 2;
+
+        path = auth + strcspn(auth, "/?#");
+        if (*path == '#')
+            path = "";
+        if (*path != '/') {
+            /* no path: "/" with whatever query followed */
+            char *p = pool_alloc(&c->pool, strlen(path) + 2);
+
+            if (!p)
+                return -1;
+            p[0] = '/';
+            strcpy(p + 1, path);
+            path = p;
+        }
+    }
+    if (path[0] != '/')
+        return -1;
+    q = strchr(path, '?');
+    plen = q ? (size_t)(q - path) : strlen(path);
+    r->query = q ? q + 1 : "";
+    r->segs = pool_alloc(&c->pool, URL_MAX_SEGMENTS * sizeof(char *));
+    if (!r->segs)
+        return -1;
+    r->nsegs = url_split_path(&c->pool, path, plen, r->segs, &r->path);
+    return r->nsegs < 0 ? -1 : 0;
+}
+
+/* Answers "Expect: 100-continue" once we know the body will be read. */
+static int req_expect(struct conn *c)
+{
+    const char *e = kiln_header(&c->req, "expect");
+
+    if (!e || c->req.http_minor == 0)
+        return 0;
+    if (strcasecmp(e, "100-continue") != 0)
+        return fail(c, 417);
+    if (c->route_res == ROUTER_NOT_FOUND)
+        return fail(c, 404);
+    if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
+        return fail(c, 405);
+    if (buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
+        return fail(c, 500);
+    conn_try_send(c);
+    return 0;
+}
+
+/* Only "chunked" is a transfer coding we implement; anything else is 501. */
+static int req_check_te(struct conn *c)
+{
+    const char *te = kiln_header(&c->req, "transfer-encoding");
+
+    if (te && strcasecmp(te, "chunked") != 0)
+        return fail(c, 501);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+    const struct config *cfg = c->w->cfg;
+
+    c->req.is_head = p->method == HTTP_HEAD;
+    if (req_materialize(c) < 0)
+        return fail(c, 500);
+    if (req_check_te(c) < 0)
+        return -1;
+    if (req_split_target(c) < 0)
+        return fail(c, 400);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > cfg->max_body_size)
+        return fail(c, 413);
+    c->req.keep_alive = http_should_keep_alive(p) && !c->w->draining &&
+                        c->requests + 1 < cfg->keepalive_requests;
+    c->route_res = router_match(c->w->router, c->req.method, c->req.segs,
+                                c->req.nsegs, &c->req.match, c->allow,
+                                sizeof(c->allow));
+    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws &&
+        ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)))
+        return fail(c, 400);            /* an upgrade carries no body */
+    if (req_expect(c) < 0)
+        return -1;
+    c->state = CS_BODY;
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    struct conn *c = p->data;
+
+    if (c->body.len + len > c->w->cfg->max_body_size)
+        return fail(c, 413);
+    if (buf_append(&c->body, at, len) < 0)
+        return fail(c, 500);
+    return 0;
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+/* Runs the matched handler; its response (or a 500) goes to c->out. */
+static int run_handler(struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+    int rc;
+
+    plugin_enter(c->w->slot, rt, rt->method);
+    rc = rt->handler(&c->req, rt->data);
+    plugin_leave(c->w->slot, 1);
+    if (rc != KILN_OK) {
+        log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
+                  c->req.target, rt->method, rt->pattern, rc);
+        return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
+    }
+    return response_serialize(&c->req, &c->out);
+}
+
+/* Answers the complete request in c->req. */
+static int dispatch(struct conn *c)
+{
+    char extra[sizeof(c->allow) + 16];
+    struct kiln_req *r = &c->req;
+
+    response_update_date(ev_now(c->w->loop));
+    r->body = c->body.len ? c->body.data : "";
+    r->body_len = c->body.len;
+    switch (c->route_res) {
+    case ROUTER_FOUND:
+        return run_handler(c);
+    case ROUTER_METHOD_NOT_ALLOWED:
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
+        return response_error(&c->out, 405, r->keep_alive, r->is_head, extra);
+    default:
+        return response_error(&c->out, 404, r->keep_alive, r->is_head, NULL);
+    }
+}
+
+/* Ends a request that was answered: ready for the next one, or closing. */
+static void req_done(struct conn *c)
+{
+    int keep = c->req.keep_alive;
+
+    c->requests++;
+    c->upgraded = c->parser->upgrade;
+    req_reset(c);
+    c->state = CS_IDLE;
+    c->idle_since = ev_now(c->w->loop);
+    if (keep && !c->nodelay) {
+        /* A kept connection will see small responses back to back: no
+         * Nagle delay for them (a closing one never needs the syscall). */
+        int one = 1;
+
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = 1;
+    }
+    if (!keep) {
+        /* The answer said "close": read nothing more of this connection.
+         * When the client did not ask for that, it may be sending more:
+         * close with a lingering read (see conn_linger). */
+        c->want_close = 1;
+        c->linger = http_should_keep_alive(c->parser) != 0;
+        http_parser_pause(c->parser, 1);
+    }
+}
+
+/*
+ * A complete request for a WebSocket route: a valid upgrade pauses the
+ * parser for the hand-off (conn.c does it when http_parse() says so); anything else is answered
+ * here (426 without an upgrade, 400 for a bad one, the open callback's
+ * refusal, 503 while draining).
+ */
+static int ws_request(struct conn *c, const struct route *rt)
+{
+    char extra[256] = "";
+    int upgrade = c->parser->upgrade, status;
+
+    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
+    if (status == 0) {
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
+    if (upgrade)
+        c->req.keep_alive = 0;      /* what follows is not HTTP */
+    response_update_date(ev_now(c->w->loop));
+    if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
+                       extra[0] ? extra : NULL) < 0)
+        return fail(c, 500);
+    req_done(c);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct conn *c = p->data;
+
+    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
+        return ws_request(c, c->req.match.route);
+    if (dispatch(c) < 0)
+        return fail(c, 500);
+    req_done(c);
+    return 0;
+}
+
+static const http_parser_settings parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* The status for a parser error that none of our callbacks chose. */
+static int parse_error_status(enum http_errno e)
+{
+    switch (e) {
+    case HPE_HEADER_OVERFLOW:
+        return 431;
+    case HPE_INVALID_TRANSFER_ENCODING:
+        return 501;
+    default:
+        return 400;
+    }
+}
+
+
+void http_error(struct conn *c, int status)
+{
+    int is_head = (c->state == CS_HEAD || c->state == CS_BODY) &&
+                  c->have_url && c->parser->method == HTTP_HEAD;
+
+    if (c->w->cfg->log_level >= LOG_DEBUG)
+        log_debug("connection %d: answering %d (%s)", c->fd, status,
+                  http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
+    response_update_date(ev_now(c->w->loop));
+    req_reset(c);
+    c->want_close = 1;
+    c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
+}
+
+int http_parse(struct conn *c)
+{
+    size_t n, avail = c->in.len - c->parsed, keep;
+    enum http_errno e;
+
+    n = http_parser_execute(c->parser, &parser_settings, c->in.data + c->parsed,
+                            avail);
+    c->parsed += n;
+    e = HTTP_PARSER_ERRNO(c->parser);
+    if (e == HPE_PAUSED && c->ws)
+        return 1;
+    if (e == HPE_PAUSED)
+        return -1;
+    if (e != HPE_OK || c->err_status) {
+        http_error(c, c->err_status ? c->err_status : parse_error_status(e));
+        return -1;
+    }
+    if (c->upgraded) {
+        /* An upgrade to a protocol we do not speak here: the request was
+         * answered as plain HTTP; what follows it is parsed as HTTP. */
+        c->upgraded = 0;
+        http_init(c);
+        if (c->parsed < c->in.len)
+            return http_parse(c);
+    }
+    /* Keep the header block in progress from its first byte (all of it
+     * while the request line is still incomplete). */
+    if (c->state == CS_HEAD)
+        keep = c->have_url ? c->msg_off : 0;
+    else
+        keep = c->parsed;
+    buf_consume(&c->in, keep);
+    c->parsed -= keep;
+    if (c->state == CS_HEAD && c->have_url) {
+        size_t i;
+
+        c->msg_off -= keep;
+        c->url_off -= keep;
+        for (i = 0; i < c->nhdrs; i++) {
+            c->hdrs[i].name_off -= keep;
+            c->hdrs[i].val_off -= keep;
+        }
+    }
+    return 0;
+}
