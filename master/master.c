@@ -11,9 +11,17 @@
 #include "config.h"
 #include "kiln.h"
 #include "log.h"
+#include "handover.h"
+#include "listeners.h"
 #include "master.h"
+#include "pidfile.h"
+#include "reload.h"
 #include "scoreboard.h"
+#include "spawn.h"
+#include "state.h"
+#include "supervise.h"
 #include "systemd.h"
+#include "watch.h"
 
 #define FAST_STOP_TIMEOUT 1.0   /* SIGINT: SIGKILL what is left after this */
 
@@ -82,7 +90,7 @@ static void worker_reaped(struct master *m, struct worker_proc *w, int status)
     if (m->stopping) {
         log_debug("worker %ld exited", (long)dead.pid);
         gen_maybe_free(m, dead.gen);
-        if (m->spawn.workers == NULL)
+        if (m->spawn->workers == NULL)
             ev_break(m->loop, EVBREAK_ALL);
     } else if (dead.gen->state == GEN_STARTING) {
         if (!reload_worker_died(m, dead.gen, dead.pid, status))
@@ -104,8 +112,8 @@ static void on_child(struct ev_loop *loop, ev_child *c, int revents)
     (void)revents;
     if (reload_reaped(m, c->rpid, c->rstatus))
         return;
-    if (c->rpid == m->ho.upgrade_pid) {
-        handover_ended(&m->ho, &m->pidfile, c->rstatus);
+    if (c->rpid == m->ho->upgrade_pid) {
+        handover_ended(m->ho, m->pidfile, c->rstatus);
         if (m->winched)
             reload_request(m, "the new binary is gone and our workers had left");
         return;
@@ -129,19 +137,19 @@ static void winch(struct master *m)
 {
     struct generation *g = m->current;
 
-    if (m->ho.upgrade_pid == 0 || m->stopping) {
+    if (m->ho->upgrade_pid == 0 || m->stopping) {
         log_info("SIGWINCH ignored: no binary upgrade in progress");
         return;
     }
     if (m->winched || g == NULL || g->state != GEN_ACTIVE ||
-        m->reload.state != RELOAD_IDLE) {
+        m->reload->state != RELOAD_IDLE) {
         log_warn("SIGWINCH ignored: generation %u is not serving steadily",
                  g != NULL ? g->id : 0);
         return;
     }
     m->winched = 1;
     log_info("received SIGWINCH: generation %u drains; the new binary (pid %ld) "
-             "serves", g->id, (long)m->ho.upgrade_pid);
+             "serves", g->id, (long)m->ho->upgrade_pid);
     gen_drain(m, g);
 }
 
@@ -167,7 +175,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     case SIGUSR1:  reopen_logs(m); break;
     case SIGUSR2:
         if (!m->stopping)
-            handover_upgrade(&m->ho, &m->ls, &m->pidfile, m->opt->argv);
+            handover_upgrade(m->ho, m->ls, m->pidfile, m->opt->argv);
         break;
     case SIGWINCH: winch(m); break;
     case SIGTTIN:  supervise_resize(m, 1); break;
@@ -196,12 +204,12 @@ static void stop_start(struct master *m, enum master_stop how)
 
     if (m->stopping == STOP_FAST || m->stopping == how)
         return;
-    if (!m->stopping && !handover_pending(&m->ho))
+    if (!m->stopping && !handover_pending(m->ho))
         systemd_notify("STOPPING=1");
     m->stopping = how;
     supervise_stop(m);
     reload_stop(m);
-    watch_close(&m->watch);
+    watch_close(m->watch);
     spawn_forget(m, NULL, 0);
     workers_send(m, NULL, how == STOP_FAST ? CHAN_STOP : CHAN_QUIT);
     if (how == STOP_GRACEFUL)
@@ -209,7 +217,7 @@ static void stop_start(struct master *m, enum master_stop how)
     ev_timer_stop(m->loop, &m->stop_timer);
     ev_timer_set(&m->stop_timer, deadline, 0);
     ev_timer_start(m->loop, &m->stop_timer);
-    if (m->spawn.workers == NULL)
+    if (m->spawn->workers == NULL)
         ev_break(m->loop, EVBREAK_ALL);
 }
 
@@ -250,7 +258,7 @@ static void stop_watchers(struct master *m, const struct plugin_files *keep, int
     supervise_stop(m);
     reload_forget(m, keep, in_child);
     spawn_forget(m, keep, in_child);
-    watch_close(&m->watch);
+    watch_close(m->watch);
 }
 
 /* spawn.c's hook, in a freshly forked child. */
@@ -277,7 +285,7 @@ static void start_error(const char *msg)
 static int start_pidfile(struct master *m, const struct config *c, char *err,
                          size_t errlen)
 {
-    if (pidfile_write(&m->pidfile, c->pidfile, err, errlen) == 0)
+    if (pidfile_write(m->pidfile, c->pidfile, err, errlen) == 0)
         return 0;
     if (!c->pidfile_is_default)
         return -1;
@@ -293,10 +301,10 @@ static int start_resources(struct master *m, struct generation *g, char *err,
 {
     const struct config *in_use[1] = { g->cfg };
 
-    if (handover_adopt(&m->ho, &m->ls, g->cfg, err, errlen) < 0 ||
-        listeners_open(&m->ls, g->cfg, err, errlen) < 0)
+    if (handover_adopt(m->ho, m->ls, g->cfg, err, errlen) < 0 ||
+        listeners_open(m->ls, g->cfg, err, errlen) < 0)
         return -1;
-    listeners_close_unused(&m->ls, in_use, 1);
+    listeners_close_unused(m->ls, in_use, 1);
     if (start_pidfile(m, g->cfg, err, errlen) < 0)
         return -1;
     if (plugin_files_open(g->cfg->plugin_dir, &g->plugins) < 0) {
@@ -342,7 +350,7 @@ static int master_start(struct master *m)
     if ((g->cfg->user != NULL || g->cfg->group != NULL) && geteuid() != 0)
         log_warn("user and group ignored: kiln does not run as root");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    watch_init(&m->watch, m->loop, on_plugins_changed, m);
+    watch_init(m->watch, m->loop, on_plugins_changed, m);
     if (start_resources(m, g, err, sizeof err) < 0)
         goto fail;
     start_watchers(m);
@@ -353,7 +361,7 @@ static int master_start(struct master *m)
         stop_start(m, STOP_FAST);
         return 0;
     }
-    watch_update(&m->watch, g->cfg);
+    watch_update(m->watch, g->cfg);
     return 0;
 
 fail:
@@ -374,13 +382,13 @@ static void master_cleanup(struct master *m)
 {
     if (m->loop != NULL)
         stop_watchers(m, NULL, 0);
-    while (m->spawn.workers != NULL)
-        worker_free(m, m->spawn.workers);
+    while (m->spawn->workers != NULL)
+        worker_free(m, m->spawn->workers);
     m->current = NULL;
     gen_free_all(m);
-    listeners_close_all(&m->ls, handover_pending(&m->ho));
-    pidfile_remove(&m->pidfile);
-    handover_free(&m->ho);
+    listeners_close_all(m->ls, handover_pending(m->ho));
+    pidfile_remove(m->pidfile);
+    handover_free(m->ho);
     scoreboard_free(m->sb);
     if (m->loop != NULL)
         ev_loop_destroy(m->loop);
@@ -389,14 +397,26 @@ static void master_cleanup(struct master *m)
 int master_run(const struct master_options *o)
 {
     struct master m;
+    struct {                    /* each part's state, which its file owns */
+        struct spawn spawn;
+        struct reload reload;
+        struct supervisor sup;
+        struct listeners ls;
+        struct pidfile pidfile;
+        struct handover ho;
+        struct plugin_watch watch;
+    } parts;
 
-    memset(&m, 0, sizeof m);
-    m.opt = o;
-    m.watch.fd = -1;
-    m.spawn.ready = on_ready;
-    m.spawn.forget = forget_in_child;
+    memset(&parts, 0, sizeof parts);
+    m = (struct master){
+        .opt = o, .spawn = &parts.spawn, .reload = &parts.reload, .sup = &parts.sup,
+        .ls = &parts.ls, .pidfile = &parts.pidfile, .ho = &parts.ho, .watch = &parts.watch
+    };
+    parts.watch.fd = -1;
+    parts.spawn.ready = on_ready;
+    parts.spawn.forget = forget_in_child;
     reload_init(&m);
-    if (master_start(&m) == 0 && !(m.stopping && m.spawn.workers == NULL))
+    if (master_start(&m) == 0 && !(m.stopping && m.spawn->workers == NULL))
         ev_run(m.loop, 0);
     if (m.sb != NULL)
         log_info("kiln stopped");

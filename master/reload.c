@@ -9,10 +9,15 @@
 
 #include "config.h"
 #include "log.h"
-#include "master.h"
+#include "listeners.h"
+#include "options.h"
+#include "pidfile.h"
 #include "privileges.h"
 #include "reload.h"
+#include "spawn.h"
+#include "state.h"
 #include "systemd.h"
+#include "watch.h"
 
 #define CHECK_TIMEOUT 30.0      /* the plugin check must end by then */
 #define READY_TIMEOUT 30.0      /* the new generation must be ready by then */
@@ -25,7 +30,7 @@ extern void __lsan_do_leak_check(void) __attribute__((weak));
 
 void reload_init(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
 
     memset(r, 0, sizeof *r);
     ev_init(&r->timer, on_timer);
@@ -34,9 +39,9 @@ void reload_init(struct master *m)
 
 static void arm(struct master *m, double after)
 {
-    ev_timer_stop(m->loop, &m->reload.timer);
-    ev_timer_set(&m->reload.timer, after, 0);
-    ev_timer_start(m->loop, &m->reload.timer);
+    ev_timer_stop(m->loop, &m->reload->timer);
+    ev_timer_set(&m->reload->timer, after, 0);
+    ev_timer_start(m->loop, &m->reload->timer);
 }
 
 /* Drops the config and files a reload held (not given to a generation). */
@@ -55,13 +60,13 @@ static void close_unused(struct master *m)
         m->current ? m->current->cfg : NULL, reload_config(m)
     };
 
-    listeners_close_unused(&m->ls, in_use, 2);
+    listeners_close_unused(m->ls, in_use, 2);
 }
 
 /* Back to idle; a reload queued meanwhile starts. */
 static void finish(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
 
     r->state = RELOAD_IDLE;
     r->pending = NULL;
@@ -79,10 +84,10 @@ static void failed(struct master *m, const char *why)
 {
     char err[512];
 
-    if (m->reload.pending != NULL)
-        gen_abort(m, m->reload.pending);
-    m->reload.pending = NULL;
-    drop_held(&m->reload);
+    if (m->reload->pending != NULL)
+        gen_abort(m, m->reload->pending);
+    m->reload->pending = NULL;
+    drop_held(m->reload);
     close_unused(m);
     if (options_apply_log(m->current->cfg, err, sizeof err) < 0)
         log_error("%s", err);
@@ -99,13 +104,13 @@ static void failed(struct master *m, const char *why)
  */
 static void __attribute__((noreturn)) check_child(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     char err[256];
     int rc;
 
     spawn_detach_child(m, &r->files);
-    for (size_t i = 0; i < m->ls.n; i++)
-        close(m->ls.v[i].fd);
+    for (size_t i = 0; i < m->ls->n; i++)
+        close(m->ls->v[i].fd);
     log_set_ident("check");
     if (privileges_drop(r->cfg, err, sizeof err) < 0) {
         log_error("plugin check cannot start: %s", err);
@@ -120,7 +125,7 @@ static void __attribute__((noreturn)) check_child(struct master *m)
 /* Forks the plugin check.  0, or -1 with err. */
 static int check_start(struct master *m, char *err, size_t errlen)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     pid_t pid = fork();
 
     if (pid < 0) {
@@ -140,14 +145,14 @@ static int check_start(struct master *m, char *err, size_t errlen)
  * plugin files, and forks their check. */
 static void reload_start(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     char err[1024];
 
     r->queued = 0;
     systemd_reloading();
     log_info("reloading %s", m->opt->conf_file);
     r->cfg = options_load_config(m->opt, err, sizeof err);
-    if (r->cfg == NULL || listeners_open(&m->ls, r->cfg, err, sizeof err) < 0 ||
+    if (r->cfg == NULL || listeners_open(m->ls, r->cfg, err, sizeof err) < 0 ||
         options_apply_log(r->cfg, err, sizeof err) < 0)
         goto fail;
     if (plugin_files_open(r->cfg->plugin_dir, &r->files) < 0) {
@@ -165,7 +170,7 @@ fail:
 
 void reload_request(struct master *m, const char *why)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
 
     if (m->stopping)
         return;
@@ -180,7 +185,7 @@ void reload_request(struct master *m, const char *why)
 
 void reload_booted(struct master *m)
 {
-    if (m->reload.queued && m->reload.state == RELOAD_IDLE)
+    if (m->reload->queued && m->reload->state == RELOAD_IDLE)
         reload_start(m);
 }
 
@@ -190,7 +195,7 @@ void reload_booted(struct master *m)
  * the checked files. */
 static void start_generation(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     struct generation *g = gen_new(m, r->cfg);
     char why[128];
 
@@ -212,7 +217,7 @@ static void start_generation(struct master *m)
 
 int reload_reaped(struct master *m, pid_t pid, int status)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     char how[128], why[256];
 
     if (pid != r->check_pid || r->check_pid == 0)
@@ -239,20 +244,20 @@ int reload_ready(struct master *m, struct generation *g)
 {
     struct generation *old = m->current;
 
-    if (g != m->reload.pending)
+    if (g != m->reload->pending)
         return 0;
     g->state = GEN_ACTIVE;
     m->current = g;
-    m->reload.pending = NULL;
+    m->reload->pending = NULL;
     log_info("reload: generation %u ready, generation %u draining", g->id, old->id);
-    pidfile_change(&m->pidfile, g->cfg->pidfile, g->cfg->pidfile_is_default);
+    pidfile_change(m->pidfile, g->cfg->pidfile, g->cfg->pidfile_is_default);
     gen_drain_old(m);
     close_unused(m);
-    for (struct generation *o = m->spawn.gens, *next; o; o = next) {
+    for (struct generation *o = m->spawn->gens, *next; o; o = next) {
         next = o->next;
         gen_maybe_free(m, o);
     }
-    watch_update(&m->watch, g->cfg);
+    watch_update(m->watch, g->cfg);
     finish(m);
     return 1;
 }
@@ -261,7 +266,7 @@ int reload_worker_died(struct master *m, struct generation *g, pid_t pid, int st
 {
     char why[256];
 
-    if (g != m->reload.pending)
+    if (g != m->reload->pending)
         return 0;
     snprintf(why, sizeof why, "worker %ld of generation %u could not start (%s %d)",
              (long)pid, g->id, WIFSIGNALED(status) ? "signal" : "exit",
@@ -274,7 +279,7 @@ int reload_worker_died(struct master *m, struct generation *g, pid_t pid, int st
 static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct master *m = t->data;
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
     char why[256];
     pid_t pid = 0;
 
@@ -286,7 +291,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
         kill(r->check_pid, SIGKILL);
         return;
     }
-    for (struct worker_proc *w = m->spawn.workers; w && !pid; w = w->next)
+    for (struct worker_proc *w = m->spawn->workers; w && !pid; w = w->next)
         if (w->gen == r->pending && !w->ready)
             pid = w->pid;
     snprintf(why, sizeof why, "worker %ld of generation %u could not start (not ready "
@@ -298,14 +303,14 @@ static void on_timer(struct ev_loop *loop, ev_timer *t, int revents)
 
 const struct config *reload_config(const struct master *m)
 {
-    const struct reload *r = &m->reload;
+    const struct reload *r = m->reload;
 
     return r->pending != NULL ? r->pending->cfg : r->cfg;
 }
 
 void reload_stop(struct master *m)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
 
     if (r->check_pid > 0)
         kill(r->check_pid, SIGKILL);
@@ -316,7 +321,7 @@ void reload_stop(struct master *m)
 
 void reload_forget(struct master *m, const struct plugin_files *keep, int in_child)
 {
-    struct reload *r = &m->reload;
+    struct reload *r = m->reload;
 
     ev_timer_stop(m->loop, &r->timer);
     if (in_child) {

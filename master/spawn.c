@@ -11,10 +11,11 @@
 #include "config.h"
 #include "listeners.h"
 #include "log.h"
-#include "master.h"
+#include "options.h"
 #include "privileges.h"
 #include "scoreboard.h"
 #include "spawn.h"
+#include "state.h"
 #include "worker/worker.h"
 
 #define ABORT_DEADLINE 1.0      /* a failed reload's workers: SIGKILL after this */
@@ -49,15 +50,15 @@ struct generation *gen_new(struct master *m, struct config *cfg)
 
     if (g == NULL)
         return NULL;
-    g->id = ++m->spawn.last_gen;
+    g->id = ++m->spawn->last_gen;
     g->state = GEN_STARTING;
     g->cfg = cfg;
     g->nworkers = worker_count(cfg);
     g->m = m;
     ev_timer_init(&g->deadline, on_deadline, 0, 0);
     g->deadline.data = g;
-    g->next = m->spawn.gens;
-    m->spawn.gens = g;
+    g->next = m->spawn->gens;
+    m->spawn->gens = g;
     return g;
 }
 
@@ -73,14 +74,14 @@ size_t gen_alive(const struct master *m, const struct generation *g)
 {
     size_t n = 0;
 
-    for (const struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (const struct worker_proc *w = m->spawn->workers; w; w = w->next)
         n += w->gen == g;
     return n;
 }
 
 int gen_has_worker(const struct master *m, const struct generation *g, unsigned id)
 {
-    for (const struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (const struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (w->gen == g && w->id == id)
             return 1;
     return 0;
@@ -88,7 +89,7 @@ int gen_has_worker(const struct master *m, const struct generation *g, unsigned 
 
 static void gen_free(struct master *m, struct generation *g)
 {
-    struct generation **pp = &m->spawn.gens;
+    struct generation **pp = &m->spawn->gens;
 
     while (*pp != g)
         pp = &(*pp)->next;
@@ -102,8 +103,8 @@ static void gen_free(struct master *m, struct generation *g)
 
 void gen_free_all(struct master *m)
 {
-    while (m->spawn.gens != NULL)
-        gen_free(m, m->spawn.gens);
+    while (m->spawn->gens != NULL)
+        gen_free(m, m->spawn->gens);
 }
 
 void gen_maybe_free(struct master *m, struct generation *g)
@@ -143,7 +144,7 @@ static size_t draining_count(const struct master *m, struct generation **oldest)
 {
     size_t n = 0;
 
-    for (struct generation *g = m->spawn.gens; g; g = g->next) {
+    for (struct generation *g = m->spawn->gens; g; g = g->next) {
         if (g->state != GEN_DRAINING || g->killed || gen_alive(m, g) == 0)
             continue;
         n++;
@@ -161,7 +162,7 @@ static void cap_draining(struct master *m)
         log_warn("more than %d generations draining: killing generation %u "
                  "(%zu workers) now", MAX_DRAINING, g->id, gen_alive(m, g));
         g->killed = 1;
-        for (struct worker_proc *w = m->spawn.workers; w; w = w->next)
+        for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
             if (w->gen == g)
                 kill(w->pid, SIGKILL);
     }
@@ -169,7 +170,7 @@ static void cap_draining(struct master *m)
 
 void gen_drain_old(struct master *m)
 {
-    for (struct generation *g = m->spawn.gens; g; g = g->next)
+    for (struct generation *g = m->spawn->gens; g; g = g->next)
         if (g != m->current && g->state == GEN_ACTIVE)
             gen_drain(m, g);
     cap_draining(m);
@@ -181,7 +182,7 @@ void gen_pids(const struct master *m, const struct generation *g, char *buf, siz
 
     buf[0] = '\0';
     for (unsigned id = 0; id < g->nworkers && len < size; id++) {
-        for (const struct worker_proc *w = m->spawn.workers; w; w = w->next) {
+        for (const struct worker_proc *w = m->spawn->workers; w; w = w->next) {
             int n;
             if (w->gen != g || w->id != id)
                 continue;
@@ -211,19 +212,19 @@ void spawn_detach_child(struct master *m, struct plugin_files *keep)
     sigset_t none;
 
     ev_loop_fork(m->loop);
-    m->spawn.forget(m, keep);
+    m->spawn->forget(m, keep);
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
 void spawn_forget(struct master *m, const struct plugin_files *keep, int in_child)
 {
-    for (struct generation *g = m->spawn.gens; g; g = g->next) {
+    for (struct generation *g = m->spawn->gens; g; g = g->next) {
         ev_timer_stop(m->loop, &g->deadline);
         if (in_child && &g->plugins != keep)
             plugin_files_close(&g->plugins);
     }
-    for (struct worker_proc *w = m->spawn.workers; w && in_child; w = w->next) {
+    for (struct worker_proc *w = m->spawn->workers; w && in_child; w = w->next) {
         ev_io_stop(m->loop, &w->io);
         if (w->chan >= 0)
             close(w->chan);
@@ -247,11 +248,11 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot, int cha
 
     spawn_detach_child(m, &g->plugins);
     close(master_end);
-    for (size_t i = 0; i < m->ls.n; i++) {
-        if (listeners_serves(g->cfg, &m->ls.v[i]))
-            ls[n++] = m->ls.v[i];
+    for (size_t i = 0; i < m->ls->n; i++) {
+        if (listeners_serves(g->cfg, &m->ls->v[i]))
+            ls[n++] = m->ls->v[i];
         else
-            close(m->ls.v[i].fd);
+            close(m->ls->v[i].fd);
     }
     log_set_ident("worker");
     m->sb->slot[slot].pid = getpid();
@@ -319,12 +320,12 @@ struct worker_proc *worker_spawn(struct master *m, struct generation *g, unsigne
     *w = (struct worker_proc){
         .pid = pid, .id = id, .slot = slot, .chan = sv[0],
         .max_requests = draw_max_requests(g),
-        .started = ev_now(m->loop), .gen = g, .m = m, .next = m->spawn.workers
+        .started = ev_now(m->loop), .gen = g, .m = m, .next = m->spawn->workers
     };
     ev_io_init(&w->io, on_chan, sv[0], EV_READ);
     w->io.data = w;
     ev_io_start(m->loop, &w->io);
-    m->spawn.workers = w;
+    m->spawn->workers = w;
     log_debug("worker %ld (%u of generation %u) started", (long)pid, id, g->id);
     return w;
 
@@ -366,7 +367,7 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
     }
     for (ssize_t i = 0; i < n; i++)
         if (buf[i] == CHAN_READY)
-            w->m->spawn.ready(w->m, w);
+            w->m->spawn->ready(w->m, w);
 }
 
 void worker_send(struct worker_proc *w, char cmd)
@@ -378,21 +379,21 @@ void worker_send(struct worker_proc *w, char cmd)
 
 void workers_send(struct master *m, struct generation *g, char cmd)
 {
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (g == NULL || w->gen == g)
             worker_send(w, cmd);
 }
 
 void workers_reopen(struct master *m, int fd)
 {
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (channel_send(w->chan, CHAN_REOPEN, fd) < 0)
             kill(w->pid, SIGUSR1);
 }
 
 void workers_kill(struct master *m, struct generation *g, const char *within)
 {
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next) {
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next) {
         if (g != NULL && w->gen != g)
             continue;
         log_warn("worker %ld of generation %u did not stop within %s; killed",
@@ -403,7 +404,7 @@ void workers_kill(struct master *m, struct generation *g, const char *within)
 
 struct worker_proc *worker_find(struct master *m, pid_t pid)
 {
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (w->pid == pid)
             return w;
     return NULL;
@@ -411,7 +412,7 @@ struct worker_proc *worker_find(struct master *m, pid_t pid)
 
 void worker_free(struct master *m, struct worker_proc *w)
 {
-    struct worker_proc **pp = &m->spawn.workers;
+    struct worker_proc **pp = &m->spawn->workers;
 
     while (*pp != w)
         pp = &(*pp)->next;

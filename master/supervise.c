@@ -8,8 +8,9 @@
 #include "channel.h"
 #include "config.h"
 #include "log.h"
-#include "master.h"
 #include "scoreboard.h"
+#include "spawn.h"
+#include "state.h"
 #include "supervise.h"
 
 #define BACKOFF_FIRST 0.1       /* respawn delay after a crash, doubling */
@@ -22,7 +23,7 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *t, int revents);
 
 void supervise_init(struct master *m)
 {
-    struct supervisor *s = &m->sup;
+    struct supervisor *s = m->sup;
 
     ev_timer_init(&s->respawn, on_respawn, 0, 0);
     s->respawn.data = m;
@@ -33,8 +34,8 @@ void supervise_init(struct master *m)
 
 void supervise_stop(struct master *m)
 {
-    ev_timer_stop(m->loop, &m->sup.respawn);
-    ev_timer_stop(m->loop, &m->sup.watchdog);
+    ev_timer_stop(m->loop, &m->sup->respawn);
+    ev_timer_stop(m->loop, &m->sup->watchdog);
 }
 
 /* ---- respawning ------------------------------------------------------------- */
@@ -59,7 +60,7 @@ static double crash_backoff(struct supervisor *s, double lived)
  * later respawn is already due.  1 when the timer was (re)armed. */
 static int respawn_in(struct master *m, double delay)
 {
-    ev_timer *t = &m->sup.respawn;
+    ev_timer *t = &m->sup->respawn;
 
     if (ev_is_active(t) && ev_timer_remaining(m->loop, t) >= delay)
         return 0;
@@ -72,7 +73,7 @@ static int respawn_in(struct master *m, double delay)
 /* Replaces a crashed worker after the back-off. */
 static void schedule_respawn(struct master *m, double lived)
 {
-    double delay = crash_backoff(&m->sup, lived);
+    double delay = crash_backoff(m->sup, lived);
 
     if (respawn_in(m, delay))
         log_info("replacing it in %.1f s", delay);
@@ -115,7 +116,7 @@ static void report_crash(pid_t pid, int status, const struct scoreboard_slot *s)
 /* The retiring worker that `w` was started to replace, or NULL. */
 static struct worker_proc *retiring_of(struct master *m, const struct worker_proc *w)
 {
-    for (struct worker_proc *o = m->spawn.workers; o; o = o->next)
+    for (struct worker_proc *o = m->spawn->workers; o; o = o->next)
         if (o != w && o->gen == w->gen && o->id == w->id && o->retiring && !o->told)
             return o;
     return NULL;
@@ -131,7 +132,7 @@ void supervise_gone(struct master *m, const struct worker_proc *dead, int status
         report_crash(dead->pid, status, slot);
     if (dead->replacing && (old = retiring_of(m, dead)) != NULL) {
         old->retiring = 0;
-        m->sup.recycle_after = ev_now(m->loop) + crash_backoff(&m->sup, lived);
+        m->sup->recycle_after = ev_now(m->loop) + crash_backoff(m->sup, lived);
         log_warn("worker %ld, started to replace worker %ld, is gone; worker %ld "
                  "keeps serving for now", (long)dead->pid, (long)old->pid, (long)old->pid);
         return;
@@ -191,13 +192,13 @@ static void check_recycle(struct master *m, struct worker_proc *w)
 
     if (w->max_requests == 0 || served < w->max_requests || w->retiring || w->told ||
         !w->ready || w->gen != m->current || w->gen->state != GEN_ACTIVE ||
-        ev_now(m->loop) < m->sup.recycle_after)
+        ev_now(m->loop) < m->sup->recycle_after)
         return;
     w->retiring = 1;
     r = worker_spawn(m, w->gen, w->id);
     if (r == NULL) {
         w->retiring = 0;
-        m->sup.recycle_after = ev_now(m->loop) + BACKOFF_MAX;
+        m->sup->recycle_after = ev_now(m->loop) + BACKOFF_MAX;
         return;
     }
     r->replacing = 1;
@@ -215,7 +216,7 @@ static void on_watchdog(struct ev_loop *loop, ev_timer *t, int revents)
     (void)revents;
     if (m->stopping)
         return;
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next)
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (!check_heartbeat(w, m->sb, now))
             check_recycle(m, w);
 }
@@ -245,7 +246,7 @@ void supervise_resize(struct master *m, int delta)
     }
     g->nworkers--;
     log_info("received SIGTTOU: generation %u shrinks to %zu workers", g->id, g->nworkers);
-    for (struct worker_proc *w = m->spawn.workers; w; w = w->next) {
+    for (struct worker_proc *w = m->spawn->workers; w; w = w->next) {
         if (w->gen != g || w->id != g->nworkers || w->told)
             continue;
         log_info("worker %ld drains and exits", (long)w->pid);

@@ -37,6 +37,7 @@
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
 
 static void conn_close(struct conn *c);
+static void conn_try_send(struct conn *c);
 static void conn_timer_update(struct conn *c);
 
 /* ---- the hand-off --------------------------------------------------------- */
@@ -121,7 +122,7 @@ static void conn_drained(struct conn *c)
 
 /* Sends what the socket takes now, without waiting or closing (safe inside
  * parser callbacks); conn_flush() finishes the job later. */
-void conn_try_send(struct conn *c)
+static void conn_try_send(struct conn *c)
 {
     ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 

@@ -14,6 +14,7 @@
 #include "request.h"
 #include "router.h"
 
+struct hdr_span;
 struct http_parser;
 struct kiln_ws;
 struct worker;
@@ -25,10 +26,6 @@ enum conn_state {
     CS_LINGER                       /* response sent, waiting for EOF */
 };
 
-struct hdr_span {                   /* a header field, as offsets into c->in */
-    size_t name_off, name_len;
-    size_t val_off, val_len;
-};
 
 struct conn {
     struct worker *w;
@@ -94,10 +91,5 @@ int http_parse(struct conn *c);
 /* Queues an error response of ours (408, 400, ...) and closes after it,
  * lingering. */
 void http_error(struct conn *c, int status);
-
-/* ---- conn.c ------------------------------------------------------------------- */
-
-/* Writes what c->out holds, as far as the socket takes it now. */
-void conn_try_send(struct conn *c);
 
 #endif

@@ -34,6 +34,11 @@
 #include "worker.h"
 #include "ws.h"
 
+struct hdr_span {                   /* a header field, as offsets into c->in */
+    size_t name_off, name_len;
+    size_t val_off, val_len;
+};
+
 static const http_parser_settings parser_settings;
 
 size_t http_state_size(void)
@@ -252,9 +257,10 @@ static int req_expect(struct conn *c)
         return fail(c, 404);
     if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
         return fail(c, 405);
+    /* conn.c writes c->out once the parser has taken what was read, before
+     * the body arrives */
     if (buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
         return fail(c, 500);
-    conn_try_send(c);
     return 0;
 }
 
