@@ -18,7 +18,6 @@
 #include "log.h"
 #include "plugin.h"
 #include "router.h"
-#include "scoreboard.h"
 
 /* Copies of a file that kept changing while it was read before giving up. */
 #define SEAL_ATTEMPTS 3
@@ -441,19 +440,6 @@ void plugins_report_sections(const struct plugin_set *ps)
         names[i] = ps->v[i].name != NULL ? ps->v[i].name : "";
     config_unclaimed_sections(ps->cfg, names, ps->n, warn_line, NULL);
     free(names);
-}
-
-void plugin_enter(struct scoreboard_slot *slot, const struct route *rt, const char *what)
-{
-    plugin_current = rt->plugin;
-    scoreboard_enter(slot, rt, rt->plugin ? plugin_name(rt->plugin) : "-", what,
-                     rt->pattern);
-}
-
-void plugin_leave(struct scoreboard_slot *slot, int request)
-{
-    plugin_current = NULL;
-    scoreboard_leave(slot, request);
 }
 
 int plugins_check(const struct config *cfg, const struct plugin_files *files)

@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 #include "kiln.h"
+#include "router.h"
+#include "scoreboard.h"
 
 struct config;
 struct router;
@@ -101,19 +103,6 @@ void plugins_unload(struct plugin_set *ps);
  */
 extern struct plugin *plugin_current;
 
-struct route;
-struct scoreboard_slot;
-
-/*
- * Around every call into a handler of route `rt`: sets plugin_current and
- * marks the worker's scoreboard slot "in plugin P, route WHAT PATTERN" (what
- * the master reports when the worker dies or hangs there).  `what` is the
- * method shown ("GET", "WS").  plugin_leave() counts a request served when
- * `request` is non-zero.
- */
-void plugin_enter(struct scoreboard_slot *slot, const struct route *rt, const char *what);
-void plugin_leave(struct scoreboard_slot *slot, int request);
-
 /*
  * Loads `files` (a snapshot of cfg->plugin_dir) into a scratch router, warns
  * of config sections no plugin claims, then unloads them (init and fini
@@ -125,5 +114,27 @@ int plugins_check(const struct config *cfg, const struct plugin_files *files);
 /* The name logs and the scoreboard use: the descriptor's (copied at load),
  * or, before the descriptor was checked, the file's base name. */
 const char *plugin_name(const struct plugin *p);
+
+/*
+ * Around every call into a handler of route `rt`: sets plugin_current and
+ * marks the worker's scoreboard slot "in plugin P, route WHAT PATTERN" (what
+ * the master reports when the worker dies or hangs there).  `what` is the
+ * method shown ("GET", "WS").  plugin_leave() counts a request served when
+ * `request` is non-zero.  Inline: they run around every handler.
+ */
+static inline void plugin_enter(struct scoreboard_slot *slot, const struct route *rt,
+                                const char *what)
+{
+    plugin_current = rt->plugin;
+    if (scoreboard_enter(slot, rt))
+        scoreboard_name(slot, rt, rt->plugin ? plugin_name(rt->plugin) : "-", what,
+                        rt->pattern);
+}
+
+static inline void plugin_leave(struct scoreboard_slot *slot, int request)
+{
+    plugin_current = NULL;
+    scoreboard_leave(slot, request);
+}
 
 #endif

@@ -42,24 +42,10 @@ void scoreboard_ready(struct scoreboard_slot *s)
     s->ready = 1;
 }
 
-void scoreboard_enter(struct scoreboard_slot *s, const void *key, const char *plugin,
-                      const char *what, const char *pattern)
+void scoreboard_name(struct scoreboard_slot *s, const void *key, const char *plugin,
+                     const char *what, const char *pattern)
 {
-    if (s == NULL)
-        return;
-    if (key != s->named) {
-        s->named = key;
-        snprintf(s->plugin, sizeof s->plugin, "%s", plugin);
-        snprintf(s->route, sizeof s->route, "%s %s", what, pattern);
-    }
-    s->in_handler = 1;
-}
-
-void scoreboard_leave(struct scoreboard_slot *s, int request)
-{
-    if (s == NULL)
-        return;
-    s->in_handler = 0;
-    if (request)
-        s->requests++;
+    s->named = key;
+    snprintf(s->plugin, sizeof s->plugin, "%s", plugin);
+    snprintf(s->route, sizeof s->route, "%s %s", what, pattern);
 }

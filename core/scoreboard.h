@@ -54,13 +54,30 @@ void scoreboard_ready(struct scoreboard_slot *s);
 
 /*
  * A plugin's code starts running for route `key`: marks the slot in a
- * handler, naming "PLUGIN" and "WHAT PATTERN" ("GET /{name}", "WS /chat").
- * The names are copied only when `key` differs from the last one.
+ * handler.  Returns 1 when the slot still names something else: the caller
+ * then names it with scoreboard_name() (so names are copied only when the
+ * route changes).  Inline: it runs around every handler.
  */
-void scoreboard_enter(struct scoreboard_slot *s, const void *key, const char *plugin,
-                      const char *what, const char *pattern);
+static inline int scoreboard_enter(struct scoreboard_slot *s, const void *key)
+{
+    if (s == NULL)
+        return 0;
+    s->in_handler = 1;
+    return key != s->named;
+}
+
+/* Names what runs for `key`: "PLUGIN" and "WHAT PATTERN" ("GET /{name}"). */
+void scoreboard_name(struct scoreboard_slot *s, const void *key, const char *plugin,
+                     const char *what, const char *pattern);
 
 /* The plugin's code returned; `request` counts one request served. */
-void scoreboard_leave(struct scoreboard_slot *s, int request);
+static inline void scoreboard_leave(struct scoreboard_slot *s, int request)
+{
+    if (s == NULL)
+        return;
+    s->in_handler = 0;
+    if (request)
+        s->requests++;
+}
 
 #endif

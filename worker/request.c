@@ -12,6 +12,8 @@ const char *request_header(const struct kiln_req *req, const char *name, int *co
     for (size_t i = 0; i < req->nheaders; i++) {
         if (strcasecmp(req->headers[i].name, name) != 0)
             continue;
+        if (count == NULL)              /* the first is all that is asked */
+            return req->headers[i].value;
         if (n++ == 0)
             v = req->headers[i].value;
     }

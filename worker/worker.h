@@ -46,7 +46,7 @@ struct worker {
     ev_timer drain_deadline;        /* graceful_timeout after a stop */
     ev_check drained;               /* while draining: exits once nothing is open */
 
-    struct ws_ctx *ws;              /* libwebsockets state (ws.c) */
+    struct ws_ctx *ws;              /* WebSocket state (ws_context.c), or NULL */
 
     struct conn *conns;             /* every open connection */
     size_t nconns;
