@@ -44,37 +44,90 @@ fail:
     return -1;
 }
 
-/*
- * Decodes every segment of path[1..len) into `segbuf` (room for len bytes)
- * and appends each to the decoded path `dec` after its leading '/'.
- * Returns the number of segments, or -1.
- */
-static int split_segments(const char *path, size_t len, char **segs,
-                          char *segbuf, char *dec)
+/* Whether raw segment s[0..n) is "." or "..": 1 or 2, else 0. */
+static int dot_segment(const char *s, size_t n)
 {
-    const char *p = path + 1, *end = path + len, *slash;
-    size_t spos = 0, dpos = 1;
-    int n = 0;
+    if (n == 1 && s[0] == '.')
+        return 1;
+    if (n == 2 && s[0] == '.' && s[1] == '.')
+        return 2;
+    return 0;
+}
+
+/* Whether a decoded segment reads "." or "..", or holds one between
+ * encoded slashes ("..%2F..%2Fetc"): an encoded dot-segment. */
+static int reads_as_dot(const char *seg)
+{
+    for (const char *p = seg;; ) {
+        size_t n = strcspn(p, "/");
+
+        if (dot_segment(p, n))
+            return 1;
+        if (p[n] == '\0')
+            return 0;
+        p += n + 1;
+    }
+}
+
+/*
+ * Decodes every segment of path[1..len) into `segbuf` (room for len bytes),
+ * removing dot-segments as RFC 3986 5.2.4 does ("/a/./b" and "/a/x/../b"
+ * are "/a/b"; one that ends the path leaves a trailing slash).  Returns the
+ * number of segments, or -1: a bad escape, too many segments, ".." above
+ * the root, or a segment that decodes to "." or ".." or holds one between
+ * encoded slashes (no plugin is handed a traversal).
+ */
+static int split_segments(const char *path, size_t len, char **segs, char *segbuf)
+{
+    const char *p = path + 1, *end = path + len, *stop;
+    size_t spos = 0;
+    int n = 0, dot = 0;
     long k;
 
     for (;;) {
-        slash = memchr(p, '/', (size_t)(end - p));
-        if (n == URL_MAX_SEGMENTS)
+        const char *slash = memchr(p, '/', (size_t)(end - p));
+
+        stop = slash ? slash : end;
+        dot = dot_segment(p, (size_t)(stop - p));
+        if (dot == 2 && n-- == 0)
             return -1;
-        k = url_decode(segbuf + spos, p, (size_t)((slash ? slash : end) - p), 0);
-        if (k < 0)
-            return -1;
-        segs[n++] = segbuf + spos;
-        memcpy(dec + dpos, segbuf + spos, (size_t)k);
-        dpos += (size_t)k;
-        spos += (size_t)k + 1;
+        if (dot == 0) {
+            if (n == URL_MAX_SEGMENTS)
+                return -1;
+            k = url_decode(segbuf + spos, p, (size_t)(stop - p), 0);
+            if (k < 0 || reads_as_dot(segbuf + spos))
+                return -1;
+            segs[n++] = segbuf + spos;
+            spos += (size_t)k + 1;
+        }
         if (slash == NULL)
             break;
-        dec[dpos++] = '/';
         p = slash + 1;
     }
-    dec[dpos] = '\0';
+    if (dot != 0 && n > 0) {            /* "/a/b/.." is "/a/": a trailing slash */
+        if (n == URL_MAX_SEGMENTS)
+            return -1;
+        segbuf[spos] = '\0';
+        segs[n++] = segbuf + spos;
+    }
     return n;
+}
+
+/* The decoded path "/" + the segments joined by '/', into dec. */
+static void join_segments(char **segs, int n, char *dec)
+{
+    size_t dpos = 1;
+
+    dec[0] = '/';
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(segs[i]);
+
+        memcpy(dec + dpos, segs[i], l);
+        dpos += l;
+        if (i + 1 < n)
+            dec[dpos++] = '/';
+    }
+    dec[dpos] = '\0';
 }
 
 int url_split_path(struct pool *pool, const char *path, size_t len,
@@ -92,12 +145,13 @@ int url_split_path(struct pool *pool, const char *path, size_t len,
     dec[1] = '\0';
     n = 0;
     if (len > 1) {
-        segbuf = pool_alloc(pool, len);
+        segbuf = pool_alloc(pool, len + 1);
         if (segbuf == NULL)
             return -1;
-        n = split_segments(path, len, segs, segbuf, dec);
+        n = split_segments(path, len, segs, segbuf);
         if (n < 0)
             return -1;
+        join_segments(segs, n, dec);
     }
     if (decoded != NULL)
         *decoded = dec;

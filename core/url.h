@@ -22,9 +22,12 @@ long url_decode(char *dst, const char *src, size_t len, int plus);
 /*
  * Splits an absolute path "/a/b%20c" (no query) at '/' into decoded segments
  * allocated from `pool`: "/" -> 0 segments; "/a" -> {"a"}; "/a/" -> {"a", ""}.
- * Also builds the decoded full path into *decoded.  Returns the number of
- * segments, or -1 when the path does not start with '/', has a bad escape,
- * more than URL_MAX_SEGMENTS segments, or on OOM.
+ * Dot-segments are removed first (RFC 3986 5.2.4: "/a/./b", "/a/x/../b" ->
+ * {"a", "b"}; "/a/b/.." -> {"a", ""}).  An encoded '/' (%2F) stays inside
+ * its segment.  Also builds the decoded full path into *decoded.  Returns
+ * the number of segments, or -1 when the path does not start with '/', has
+ * a bad escape, more than URL_MAX_SEGMENTS segments, a ".." that climbs
+ * above the root, a segment that decodes to "." or "..", or on OOM.
  */
 int url_split_path(struct pool *pool, const char *path, size_t len,
                    char **segs, char **decoded);

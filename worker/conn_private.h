@@ -49,7 +49,6 @@ struct conn {
     struct hdr_span *hdrs;
     size_t nhdrs, cap_hdrs;
     int in_value;                   /* last header callback was a value */
-    size_t head_bytes;              /* size of the header block so far */
 
     struct pool pool;
     struct buf body;                /* request body */
@@ -67,6 +66,8 @@ struct conn {
     unsigned read_eof : 1;
     unsigned reading : 1;           /* rio is started */
     unsigned nodelay : 1;           /* TCP_NODELAY is set */
+    unsigned http10_te : 1;         /* an HTTP/1.0 message with a
+                                       Transfer-Encoding: close after it */
     unsigned upgraded : 1;          /* an upgrade request to a plain route
                                        ended: the parser must restart */
 };

@@ -67,7 +67,7 @@ static void req_reset(struct conn *c)
     c->nhdrs = 0;
     c->cap_hdrs = 0;
     c->in_value = 0;
-    c->head_bytes = 0;
+    c->http10_te = 0;
     memset(&c->req, 0, sizeof(c->req));
 }
 
@@ -80,13 +80,51 @@ static int fail(struct conn *c, int status)
     return -1;
 }
 
-/* Counts header-block bytes; 431 past max_header_size. */
-static int head_grow(struct conn *c, size_t len)
+/*
+ * 431 once the header block passed max_header_size, counting every byte the
+ * client sent in it (padding included): in a callback, from the request
+ * line's first byte to `end`; between reads (end NULL), what http-parser
+ * counted of the message so far (its nread is current only then).
+ * Trailers are bounded by http-parser's own limit (80 kB).
+ */
+static int head_check(struct conn *c, const char *end)
 {
-    c->head_bytes += len;
-    if (c->head_bytes > c->w->cfg->max_header_size)
-        return fail(c, 431);
-    return 0;
+    size_t n;
+
+    if (c->state != CS_HEAD)
+        return 0;
+    if (end == NULL)
+        n = c->parser->nread;
+    else
+        n = (size_t)(end - c->in.data) - c->msg_off;
+    return n > c->w->cfg->max_header_size ? fail(c, 431) : 0;
+}
+
+/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+ * "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+static const unsigned char tchar[256] = {
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
+    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
+    ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
+    ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
+/* Whether s[0..len) are all tchar. */
+static int is_token(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!tchar[(unsigned char)s[i]])
+            return 0;
+    return 1;
 }
 
 static int on_message_begin(http_parser *p)
@@ -111,7 +149,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
     c->url_len += len;
     if (c->url_len > c->w->cfg->max_uri_size)
         return fail(c, 414);
-    return head_grow(c, len);
+    return head_check(c, at + len);
 }
 
 /* Makes room for one more header field; 431 past max_headers. */
@@ -142,31 +180,65 @@ static int hdr_push(struct conn *c, size_t off)
     return 0;
 }
 
+/*
+ * A piece of a field name.  Any byte outside tchar is 400 (RFC 9112 5.1):
+ * white space before the colon included, since a proxy that drops such a
+ * line and kiln would read the message differently.  Trailers (after a
+ * chunked body) are checked but not kept: kiln gives them to no one.
+ */
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
 
+    if (!is_token(at, len))
+        return fail(c, 400);
+    if (c->state == CS_BODY)
+        return 0;
     if ((c->nhdrs == 0 || c->in_value) &&
         hdr_push(c, (size_t)(at - c->in.data)) < 0)
         return -1;
     c->in_value = 0;
     c->hdrs[c->nhdrs - 1].name_len += len;
-    return head_grow(c, len);
+    return head_check(c, at + len);
 }
 
+/* Whether what lies between a field's name and the first byte of its value
+ * is ':' and spaces or tabs only (no line break: an obs-fold). */
+static int value_on_name_line(const struct conn *c, const struct hdr_span *h,
+                              const char *at)
+{
+    const char *s = c->in.data + h->name_off + h->name_len;
+
+    if (s >= at || *s != ':')
+        return 0;
+    for (s++; s < at; s++)
+        if (*s != ' ' && *s != '\t')
+            return 0;
+    return 1;
+}
+
+/* A piece of a field value.  A value continued on the next line (obs-fold),
+ * an empty one's included, is 400 (RFC 9112 5.2). */
 static int on_header_value(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
-    struct hdr_span *h = &c->hdrs[c->nhdrs - 1];
+    struct hdr_span *h;
 
+    if (c->state == CS_BODY)
+        return 0;
+    h = &c->hdrs[c->nhdrs - 1];
     if (!c->in_value) {
         c->in_value = 1;
+        if (len == 0)                   /* an empty value, reported at the next line */
+            return head_check(c, at);
+        if (!value_on_name_line(c, h, at))
+            return fail(c, 400);
         h->val_off = (size_t)(at - c->in.data);
     } else if (at != c->in.data + h->val_off + h->val_len) {
         return fail(c, 400);            /* obs-fold: a line folded into a value */
     }
     h->val_len += len;
-    return head_grow(c, len);
+    return head_check(c, at + len);
 }
 
 /* Copies the request line and header fields out of c->in into the pool. */
@@ -205,22 +277,28 @@ static int req_materialize(struct conn *c)
 }
 
 /*
- * Splits the target into path and query and the path into decoded segments.
- * Accepts origin-form ("/a?b") and absolute-form ("http://h/a").  400 else.
+ * Splits the target into path and query and the path into decoded segments
+ * (dot-segments removed); a fragment is dropped.  Accepts origin-form
+ * ("/a?b") and absolute-form ("http://h/a", whose authority goes to *auth,
+ * *alen; NULL for origin-form).  -1 for anything else (400).
  */
-static int req_split_target(struct conn *c)
+static int req_split_target(struct conn *c, const char **authp, size_t *alen)
 {
     struct kiln_req *r = &c->req;
     const char *path = r->target, *q;
     size_t plen;
 
+    r->target[strcspn(r->target, "#")] = '\0';
+    *authp = NULL;
     if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-        /* absolute-form: the authority ends at the first '/', '?' or '#' */
+        /* absolute-form: the authority ends at the first '/' or '?' */
         const char *auth = strstr(path, "//") + 2;
 
-        path = auth + strcspn(auth, "/?#");
-        if (*path == '#')
-            path = "";
+        path = auth + strcspn(auth, "/?");
+        *authp = auth;
+        *alen = (size_t)(path - auth);
+        if (*alen == 0 || memchr(auth, '@', *alen) != NULL)
+            return -1;                  /* no host, or userinfo (RFC 9110 4.2.4) */
         if (*path != '/') {
             /* no path: "/" with whatever query followed */
             char *p = pool_alloc(&c->pool, strlen(path) + 2);
@@ -264,14 +342,90 @@ static int req_expect(struct conn *c)
     return 0;
 }
 
-/* Only "chunked" is a transfer coding we implement; anything else is 501. */
+/*
+ * Only "chunked", once, is a transfer coding kiln implements: any other
+ * list, on one line or several, is 501.  After an HTTP/1.0 message with a
+ * Transfer-Encoding the connection closes (RFC 9112 6.1).
+ */
 static int req_check_te(struct conn *c)
 {
-    const char *te = kiln_header(&c->req, "transfer-encoding");
+    int n;
+    const char *te = request_header(&c->req, "transfer-encoding", &n);
 
-    if (te && strcasecmp(te, "chunked") != 0)
+    if (te == NULL)
+        return 0;
+    if (n > 1 || strcasecmp(te, "chunked") != 0)
         return fail(c, 501);
+    if (c->req.http_minor == 0)
+        c->http10_te = 1;
     return 0;
+}
+
+/* HTTP/1.0 and 1.1 are served, a higher 1.x as 1.1 (RFC 9110 2.5); 2 and
+ * above are 505; what http-parser took for HTTP/0.9 (no version) is 400. */
+static int req_check_version(struct conn *c)
+{
+    if (c->req.http_major == 0)
+        return fail(c, 400);
+    if (c->req.http_major > 1)
+        return fail(c, 505);
+    return 0;
+}
+
+/* Whether `h` is a valid Host: uri-host [ ":" port ] (RFC 3986 3.2.2), or
+ * empty. */
+static int host_ok(const char *h)
+{
+    static const char reg[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                              "0123456789-._~!$&'()*+,;=%";
+    size_t n;
+
+    if (h[0] == '[') {
+        n = 1 + strspn(h + 1, "0123456789abcdefABCDEF:.");
+        if (h[n] != ']')
+            return 0;
+        h += n + 1;
+    } else {
+        h += strspn(h, reg);
+    }
+    if (*h == ':')
+        h += 1 + strspn(h + 1, "0123456789");
+    return *h == '\0';
+}
+
+/*
+ * An HTTP/1.1 request needs exactly one valid Host (RFC 9112 3.2): 400
+ * otherwise.  With an absolute-form target, the target's authority is the
+ * host, and what the Host field reports.
+ */
+static int req_check_host(struct conn *c, const char *authority, size_t alen)
+{
+    struct kiln_req *r = &c->req;
+    int n;
+    const char *host = request_header(r, "host", &n);
+
+    if (n > 1 || (n == 0 && r->http_minor >= 1) || (host && !host_ok(host)))
+        return fail(c, 400);
+    if (authority == NULL || host == NULL)
+        return 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, "host") == 0 &&
+            (r->headers[i].value = pool_strndup(&c->pool, authority, alen)) == NULL)
+            return fail(c, 500);
+    return 0;
+}
+
+/* The message's framing, version, target and Host: 0, or -1 (failed). */
+static int req_check_message(struct conn *c)
+{
+    const char *auth;
+    size_t alen = 0;
+
+    if (req_check_version(c) < 0 || req_check_te(c) < 0)
+        return -1;
+    if (req_split_target(c, &auth, &alen) < 0)
+        return fail(c, 400);
+    return req_check_host(c, auth, alen);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -282,13 +436,11 @@ static int on_headers_complete(http_parser *p)
     c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
-    if (req_check_te(c) < 0)
+    if (req_check_message(c) < 0)
         return -1;
-    if (req_split_target(c) < 0)
-        return fail(c, 400);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > cfg->max_body_size)
         return fail(c, 413);
-    c->req.keep_alive = http_should_keep_alive(p) && !c->w->draining &&
+    c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
     c->route_res = router_match(c->w->router, c->req.method, c->req.segs,
                                 c->req.nsegs, &c->req.match, c->allow,
@@ -428,14 +580,32 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* The status for a parser error that none of our callbacks chose. */
-static int parse_error_status(enum http_errno e)
+/* Whether the line that http-parser stopped in (at c->in.data + pos)
+ * starts with a well-formed method, a token followed by a space, that it
+ * does not know. */
+static int unknown_method(const struct conn *c, size_t pos)
+{
+    const char *start = c->in.data, *end = start + c->in.len, *s, *m;
+
+    for (m = start + (pos < c->in.len ? pos : c->in.len); m > start && m[-1] != '\n'; m--)
+        ;
+    for (s = m; s < end && tchar[(unsigned char)*s]; s++)
+        ;
+    return s > m && s < end && *s == ' ';
+}
+
+/* The status for a parser error that none of our callbacks chose: 501 for
+ * a method kiln does not implement (RFC 9110 9.1), 431, 501 for a transfer
+ * coding, 400 else. */
+static int parse_error_status(const struct conn *c, enum http_errno e, size_t pos)
 {
     switch (e) {
     case HPE_HEADER_OVERFLOW:
         return 431;
     case HPE_INVALID_TRANSFER_ENCODING:
         return 501;
+    case HPE_INVALID_METHOD:
+        return unknown_method(c, pos) ? 501 : 400;
     default:
         return 400;
     }
@@ -470,7 +640,11 @@ int http_parse(struct conn *c)
     if (e == HPE_PAUSED)
         return -1;
     if (e != HPE_OK || c->err_status) {
-        http_error(c, c->err_status ? c->err_status : parse_error_status(e));
+        http_error(c, c->err_status ? c->err_status : parse_error_status(c, e, c->parsed));
+        return -1;
+    }
+    if (head_check(c, NULL) < 0) {      /* a block in progress: padding included */
+        http_error(c, c->err_status);
         return -1;
     }
     if (c->upgraded) {

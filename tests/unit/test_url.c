@@ -79,6 +79,43 @@ static void test_split(void)
     pool_free(&p);
 }
 
+static void test_dot_segments(void)
+{
+    struct pool p;
+    char *segs[URL_MAX_SEGMENTS], *d = NULL;
+    int n;
+
+#define SPLIT(s) url_split_path(&p, (s), strlen(s), segs, &d)
+    pool_init(&p, 4096);
+    n = SPLIT("/a/./b");
+    CHECK(n == 2 && strcmp(segs[0], "a") == 0 && strcmp(segs[1], "b") == 0, "/a/./b -> a, b");
+    CHECK_STR(d, "/a/b", "... and the decoded path has no dot");
+    n = SPLIT("/a/x/../b");
+    CHECK(n == 2 && strcmp(segs[1], "b") == 0, "/a/x/../b -> a, b");
+    CHECK_STR(d, "/a/b", "/a/x/../b decodes to /a/b");
+    n = SPLIT("/a/b/..");
+    CHECK(n == 2 && strcmp(segs[1], "") == 0, "/a/b/.. -> a, \"\" (a trailing slash)");
+    CHECK_STR(d, "/a/", "/a/b/.. decodes to /a/");
+    n = SPLIT("/a/.");
+    CHECK(n == 2 && strcmp(segs[1], "") == 0, "/a/. -> a, \"\"");
+    n = SPLIT("/a/..");
+    CHECK(n == 0, "/a/.. is the root");
+    CHECK_STR(d, "/", "/a/.. decodes to /");
+    n = SPLIT("/.a/..b/...");
+    CHECK(n == 3 && strcmp(segs[2], "...") == 0, "dots that are names stay");
+    CHECK(SPLIT("/..") == -1, "/.. climbs above the root");
+    CHECK(SPLIT("/a/../../b") == -1, "/a/../../b climbs above the root");
+    CHECK(SPLIT("/%2e%2e/a") == -1, "an encoded .. fails");
+    CHECK(SPLIT("/a/%2E") == -1, "an encoded . fails");
+    CHECK(SPLIT("/a/.%2e") == -1, "a half-encoded .. fails");
+    CHECK(SPLIT("/%2e%2e%2fetc") == -1, "../etc inside one segment fails");
+    CHECK(SPLIT("/a%2F..%2Fb") == -1, "a/../b inside one segment fails");
+    n = SPLIT("/a%2Fb..c");
+    CHECK(n == 1 && strcmp(segs[0], "a/b..c") == 0, "dots inside a name inside a segment stay");
+#undef SPLIT
+    pool_free(&p);
+}
+
 static void test_query(void)
 {
     struct pool p;
@@ -114,6 +151,7 @@ static void test_query(void)
 
 int main(void)
 {
+    test_dot_segments();
     test_decode();
     test_split();
     test_query();
