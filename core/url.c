@@ -95,7 +95,8 @@ static int split_segments(const char *path, size_t len, char **segs, char *segbu
             if (n == URL_MAX_SEGMENTS)
                 return -1;
             k = url_decode(segbuf + spos, p, (size_t)(stop - p), 0);
-            if (k < 0 || reads_as_dot(segbuf + spos))
+            if (k < 0 || (memchr(segbuf + spos, '.', (size_t)k) != NULL &&
+                          reads_as_dot(segbuf + spos)))
                 return -1;
             segs[n++] = segbuf + spos;
             spos += (size_t)k + 1;

@@ -49,6 +49,8 @@ struct conn {
     struct hdr_span *hdrs;
     size_t nhdrs, cap_hdrs;
     int in_value;                   /* last header callback was a value */
+    unsigned nhost, nte;            /* Host and Transfer-Encoding fields */
+    size_t host, te;                /* the first of each, in req.headers */
 
     struct pool pool;
     struct buf body;                /* request body */

@@ -67,6 +67,7 @@ static void req_reset(struct conn *c)
     c->nhdrs = 0;
     c->cap_hdrs = 0;
     c->in_value = 0;
+    c->nhost = c->nte = 0;
     c->http10_te = 0;
     memset(&c->req, 0, sizeof(c->req));
 }
@@ -241,6 +242,21 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return head_check(c, at + len);
 }
 
+/* Notes where header i is when it is a Host or a Transfer-Encoding (the
+ * fields the message's checks need), while the headers are copied. */
+static void note_framing(struct conn *c, size_t i, size_t len)
+{
+    const char *name = c->req.headers[i].name;
+
+    if (len == 4 && strcasecmp(name, "host") == 0) {
+        if (c->nhost++ == 0)
+            c->host = i;
+    } else if (len == 17 && strcasecmp(name, "transfer-encoding") == 0) {
+        if (c->nte++ == 0)
+            c->te = i;
+    }
+}
+
 /* Copies the request line and header fields out of c->in into the pool. */
 static int req_materialize(struct conn *c)
 {
@@ -271,6 +287,7 @@ static int req_materialize(struct conn *c)
         r->headers[i].value = pool_strndup(&c->pool, in + h->val_off, vl);
         if (!r->headers[i].name || !r->headers[i].value)
             return -1;
+        note_framing(c, i, h->name_len);
     }
     r->nheaders = c->nhdrs;
     return 0;
@@ -287,8 +304,10 @@ static int req_split_target(struct conn *c, const char **authp, size_t *alen)
     struct kiln_req *r = &c->req;
     const char *path = r->target, *q;
     size_t plen;
+    char *hash = memchr(r->target, '#', c->url_len);
 
-    r->target[strcspn(r->target, "#")] = '\0';
+    if (hash != NULL)
+        *hash = '\0';
     *authp = NULL;
     if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
         /* absolute-form: the authority ends at the first '/' or '?' */
@@ -349,12 +368,9 @@ static int req_expect(struct conn *c)
  */
 static int req_check_te(struct conn *c)
 {
-    int n;
-    const char *te = request_header(&c->req, "transfer-encoding", &n);
-
-    if (te == NULL)
+    if (c->nte == 0)
         return 0;
-    if (n > 1 || strcasecmp(te, "chunked") != 0)
+    if (c->nte > 1 || strcasecmp(c->req.headers[c->te].value, "chunked") != 0)
         return fail(c, 501);
     if (c->req.http_minor == 0)
         c->http10_te = 1;
@@ -372,24 +388,40 @@ static int req_check_version(struct conn *c)
     return 0;
 }
 
+/* Bytes of a reg-name or IPv4 host (RFC 3986 3.2.2): unreserved,
+ * pct-encoded and sub-delims; 2 also marks the hex digits, ':' and '.' of
+ * an IP-literal. */
+static unsigned char host_chars[256];
+
+static void host_chars_init(void)
+{
+    const char *reg = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                      "0123456789-._~!$&'()*+,;=%";
+
+    for (const char *p = reg; *p; p++)
+        host_chars[(unsigned char)*p] = 1;
+    for (const char *p = "0123456789abcdefABCDEF:."; *p; p++)
+        host_chars[(unsigned char)*p] |= 2;
+}
+
 /* Whether `h` is a valid Host: uri-host [ ":" port ] (RFC 3986 3.2.2), or
  * empty. */
 static int host_ok(const char *h)
 {
-    static const char reg[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                              "0123456789-._~!$&'()*+,;=%";
-    size_t n;
-
-    if (h[0] == '[') {
-        n = 1 + strspn(h + 1, "0123456789abcdefABCDEF:.");
-        if (h[n] != ']')
+    if (!host_chars['a'])
+        host_chars_init();
+    if (*h == '[') {
+        for (h++; host_chars[(unsigned char)*h] & 2; h++)
+            ;
+        if (*h++ != ']')
             return 0;
-        h += n + 1;
     } else {
-        h += strspn(h, reg);
+        while (host_chars[(unsigned char)*h] & 1)
+            h++;
     }
     if (*h == ':')
-        h += 1 + strspn(h + 1, "0123456789");
+        for (h++; *h >= '0' && *h <= '9'; h++)
+            ;
     return *h == '\0';
 }
 
@@ -401,18 +433,14 @@ static int host_ok(const char *h)
 static int req_check_host(struct conn *c, const char *authority, size_t alen)
 {
     struct kiln_req *r = &c->req;
-    int n;
-    const char *host = request_header(r, "host", &n);
 
-    if (n > 1 || (n == 0 && r->http_minor >= 1) || (host && !host_ok(host)))
+    if (c->nhost > 1 || (c->nhost == 0 && r->http_minor >= 1) ||
+        (c->nhost == 1 && !host_ok(r->headers[c->host].value)))
         return fail(c, 400);
-    if (authority == NULL || host == NULL)
+    if (authority == NULL || c->nhost == 0)
         return 0;
-    for (size_t i = 0; i < r->nheaders; i++)
-        if (strcasecmp(r->headers[i].name, "host") == 0 &&
-            (r->headers[i].value = pool_strndup(&c->pool, authority, alen)) == NULL)
-            return fail(c, 500);
-    return 0;
+    r->headers[c->host].value = pool_strndup(&c->pool, authority, alen);
+    return r->headers[c->host].value == NULL ? fail(c, 500) : 0;
 }
 
 /* The message's framing, version, target and Host: 0, or -1 (failed). */
