@@ -64,6 +64,7 @@ static const struct server_key server_keys[] = {
     { "max_headers",        K_SIZE,    F(max_headers),        1 },
     { "max_body_size",      K_SIZE,    F(max_body_size),      0 },
     { "keepalive_requests", K_SIZE,    F(keepalive_requests), 1 },
+    { "max_connections",    K_COUNT,   F(max_connections),    1 },
     { "ws_max_msg_size",    K_SIZE,    F(ws_max_msg_size),    1 },
     { "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
     { "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
@@ -105,6 +106,7 @@ void config_defaults(struct config *c)
     c->max_headers = 100;
     c->max_body_size = 1024 * 1024;
     c->keepalive_requests = 10000;
+    c->max_connections = 4096;
     c->ws_max_msg_size = 4 * 1024 * 1024;
     c->ws_max_queue = 16 * 1024 * 1024;
     c->ws_heartbeat = 0;
@@ -365,15 +367,16 @@ static int set_size(struct parse_state *st, const struct server_key *k,
     return 1;
 }
 
-/* A plain number of requests (0 allowed). */
+/* A plain number (0 allowed, meaning off, unless the key's min is 1). */
 static int set_count(struct parse_state *st, const struct server_key *k,
                      size_t *dst, const char *value)
 {
     size_t n;
 
     if (strspn(value, "0123456789") != strlen(value) ||
-        config_parse_size(value, &n) < 0)
-        return fail(st, "%s: expected a number (0: off), got \"%s\"", k->name, value);
+        config_parse_size(value, &n) < 0 || n < k->min)
+        return fail(st, "%s: expected a number%s, got \"%s\"", k->name,
+                    k->min ? " of at least 1" : " (0: off)", value);
     *dst = n;
     return 1;
 }

@@ -52,6 +52,8 @@ struct config {
     size_t max_headers;         /* number of header fields (100) -> 431 */
     size_t max_body_size;       /* request body, bytes (1m) -> 413 */
     size_t keepalive_requests;  /* requests per connection (10000) */
+    size_t max_connections;     /* open connections per worker, HTTP and
+                                   WebSocket (4096); above, no accept */
 
     /* WebSocket connections */
     size_t ws_max_msg_size;     /* whole message, bytes (4m) -> close 1009 */

@@ -50,34 +50,82 @@ static void accept_enable(struct worker *w, int on)
     }
 }
 
+/* Connections open in this worker, HTTP and WebSocket. */
+static size_t open_conns(const struct worker *w)
+{
+    return w->nconns + ws_count(w);
+}
+
+/* Accepts again once below max_connections (checked each loop turn while
+ * at capacity only). */
+static void on_capacity(struct ev_loop *loop, ev_check *c, int revents)
+{
+    struct worker *w = c->data;
+
+    (void)revents;
+    if (open_conns(w) >= w->cfg->max_connections)
+        return;
+    ev_check_stop(loop, c);
+    log_info("below max_connections (%zu) again: accepting", w->cfg->max_connections);
+    if (!w->draining && !ev_is_active(&w->accept_pause))
+        accept_enable(w, 1);
+}
+
 static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
 {
     struct worker *w = t->data;
 
     (void)loop;
     (void)revents;
-    if (!w->draining)
+    if (!w->draining && !ev_is_active(&w->capacity))
         accept_enable(w, 1);
 }
 
-/* Accepts what is queued on one listening socket (up to a batch). */
+/*
+ * accept() ran out of descriptors or memory: accepts pause for ACCEPT_PAUSE
+ * (the connections stay queued for this worker or another), logged once
+ * until an accept succeeds again.
+ */
+static void accept_failed(struct worker *w, int err)
+{
+    if (!w->accept_failing)
+        log_error("accept() failed: %s; pausing accepts (every %.1f s until one "
+                  "succeeds)", strerror(err), ACCEPT_PAUSE);
+    w->accept_failing = 1;
+    accept_enable(w, 0);
+    ev_timer_set(&w->accept_pause, ACCEPT_PAUSE, 0.);
+    ev_timer_start(w->loop, &w->accept_pause);
+}
+
+/*
+ * Accepts what is queued on one listening socket (up to a batch), as long as
+ * the worker is below max_connections; at it, stops accepting (the queue
+ * is left to the other workers) until a connection closes.
+ */
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
     int i, fd;
 
+    (void)loop;
     (void)revents;
     for (i = 0; i < ACCEPT_BATCH; i++) {
+        if (open_conns(w) >= w->cfg->max_connections) {
+            log_warn("max_connections (%zu) reached: not accepting until one closes",
+                     w->cfg->max_connections);
+            accept_enable(w, 0);
+            ev_check_start(w->loop, &w->capacity);
+            return;
+        }
         fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-                errno == ENOMEM) {
-                log_error("accept() failed: %s; pausing accepts", strerror(errno));
-                accept_enable(w, 0);
-                ev_timer_set(&w->accept_pause, ACCEPT_PAUSE, 0.);
-                ev_timer_start(loop, &w->accept_pause);
-            }
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_failed(w, errno);
             return;     /* EAGAIN: another worker took it, or queue empty */
+        }
+        if (w->accept_failing) {
+            w->accept_failing = 0;
+            log_info("accept() works again");
         }
         conn_new(w, fd);
     }
@@ -220,6 +268,8 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
         w->accept_w[i].data = w;
     }
     ev_init(&w->accept_pause, on_accept_pause);
+    ev_check_init(&w->capacity, on_capacity);
+    w->capacity.data = w;
     ev_init(&w->drain_deadline, on_drain_deadline);
     ev_check_init(&w->drained, on_drained);
     w->accept_pause.data = w->drain_deadline.data = w->drained.data = w;
@@ -258,6 +308,7 @@ static void worker_cleanup(struct worker *w)
     conn_close_all(w);
     accept_enable(w, 0);
     ev_timer_stop(w->loop, &w->accept_pause);
+    ev_check_stop(w->loop, &w->capacity);
     ev_timer_stop(w->loop, &w->drain_deadline);
     ev_check_stop(w->loop, &w->drained);
     ev_ref(w->loop);

@@ -40,6 +40,8 @@ struct worker {
     ev_io *accept_w;                /* one per listening socket */
     size_t naccept;
     ev_timer accept_pause;          /* re-arms accept after EMFILE */
+    ev_check capacity;              /* at max_connections: resumes below it */
+    int accept_failing;             /* accept() failed (EMFILE...): logged once */
     ev_io chan_w;                   /* master channel */
     ev_signal sig[5];
     ev_timer tick;                  /* heartbeat, once a second */
