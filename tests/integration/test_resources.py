@@ -4,7 +4,7 @@ import re
 import socket
 import time
 
-from conftest import RawConn
+from conftest import RawConn, sanitized_build
 
 
 def cpu_seconds(pid):
@@ -102,9 +102,11 @@ def test_pipelining_client_that_never_reads(kiln_factory):
         except BlockingIOError:
             time.sleep(0.05)
     # kiln stopped reading once its output queue was full: what it took is
-    # bounded, and so is its memory.
+    # bounded, and so is its memory (AddressSanitizer keeps freed memory in
+    # quarantine, 256 MB at most: a looser bound there).
     assert sent < 64 << 20, sent
-    assert rss_kb(worker) - before < 8 * 1024, (before, rss_kb(worker))
+    bound = 64 * 1024 if sanitized_build() else 8 * 1024
+    assert rss_kb(worker) - before < bound, (before, rss_kb(worker))
     s.close()
     assert k.get_text("/Bob") == (200, "Hello, Bob")
     assert k.stop() == 0
