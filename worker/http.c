@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "conn_private.h"
+#include "http_rules.h"
 #include "log.h"
 #include "plugin.h"
 #include "request.h"
@@ -101,33 +102,6 @@ static int head_check(struct conn *c, const char *end)
     return n > c->w->cfg->max_header_size ? fail(c, 431) : 0;
 }
 
-/* RFC 9110 5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
- * "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-static const unsigned char tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,
-    ['~'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,
-    ['7'] = 1, ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
-    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
-    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
-    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
-    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
-    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
-};
-
-/* Whether s[0..len) are all tchar. */
-static int is_token(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (!tchar[(unsigned char)s[i]])
-            return 0;
-    return 1;
-}
-
 static int on_message_begin(http_parser *p)
 {
     struct conn *c = p->data;
@@ -191,7 +165,7 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
 
-    if (!is_token(at, len))
+    if (!http_is_token(at, len))
         return fail(c, 400);
     if (c->state == CS_BODY)
         return 0;
@@ -201,21 +175,6 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
     c->in_value = 0;
     c->hdrs[c->nhdrs - 1].name_len += len;
     return head_check(c, at + len);
-}
-
-/* Whether what lies between a field's name and the first byte of its value
- * is ':' and spaces or tabs only (no line break: an obs-fold). */
-static int value_on_name_line(const struct conn *c, const struct hdr_span *h,
-                              const char *at)
-{
-    const char *s = c->in.data + h->name_off + h->name_len;
-
-    if (s >= at || *s != ':')
-        return 0;
-    for (s++; s < at; s++)
-        if (*s != ' ' && *s != '\t')
-            return 0;
-    return 1;
 }
 
 /* A piece of a field value.  A value continued on the next line (obs-fold),
@@ -232,7 +191,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         c->in_value = 1;
         if (len == 0)                   /* an empty value, reported at the next line */
             return head_check(c, at);
-        if (!value_on_name_line(c, h, at))
+        if (!http_value_on_name_line(c->in.data + h->name_off + h->name_len, at))
             return fail(c, 400);
         h->val_off = (size_t)(at - c->in.data);
     } else if (at != c->in.data + h->val_off + h->val_len) {
@@ -294,50 +253,25 @@ static int req_materialize(struct conn *c)
 }
 
 /*
- * Splits the target into path and query and the path into decoded segments
- * (dot-segments removed); a fragment is dropped.  Accepts origin-form
- * ("/a?b") and absolute-form ("http://h/a", whose authority goes to *auth,
- * *alen; NULL for origin-form).  -1 for anything else (400).
+ * Splits the target (http_split_target: origin- or absolute-form, fragment
+ * dropped) and its path into decoded segments, dot-segments removed; the
+ * authority of an absolute-form target goes to *authp, *alen (NULL: none).
+ * -1 for a bad target (400).
  */
 static int req_split_target(struct conn *c, const char **authp, size_t *alen)
 {
     struct kiln_req *r = &c->req;
-    const char *path = r->target, *q;
-    size_t plen;
-    char *hash = memchr(r->target, '#', c->url_len);
+    struct http_target t;
 
-    if (hash != NULL)
-        *hash = '\0';
-    *authp = NULL;
-    if (strncasecmp(path, "http://", 7) == 0 || strncasecmp(path, "https://", 8) == 0) {
-        /* absolute-form: the authority ends at the first '/' or '?' */
-        const char *auth = strstr(path, "//") + 2;
-
-        path = auth + strcspn(auth, "/?");
-        *authp = auth;
-        *alen = (size_t)(path - auth);
-        if (*alen == 0 || memchr(auth, '@', *alen) != NULL)
-            return -1;                  /* no host, or userinfo (RFC 9110 4.2.4) */
-        if (*path != '/') {
-            /* no path: "/" with whatever query followed */
-            char *p = pool_alloc(&c->pool, strlen(path) + 2);
-
-            if (!p)
-                return -1;
-            p[0] = '/';
-            strcpy(p + 1, path);
-            path = p;
-        }
-    }
-    if (path[0] != '/')
+    if (http_split_target(&c->pool, r->target, &t) < 0)
         return -1;
-    q = strchr(path, '?');
-    plen = q ? (size_t)(q - path) : strlen(path);
-    r->query = q ? q + 1 : "";
+    *authp = t.authority;
+    *alen = t.alen;
+    r->query = t.query;
     r->segs = pool_alloc(&c->pool, URL_MAX_SEGMENTS * sizeof(char *));
     if (!r->segs)
         return -1;
-    r->nsegs = url_split_path(&c->pool, path, plen, r->segs, &r->path);
+    r->nsegs = url_split_path(&c->pool, t.path, t.plen, r->segs, &r->path);
     return r->nsegs < 0 ? -1 : 0;
 }
 
@@ -388,43 +322,6 @@ static int req_check_version(struct conn *c)
     return 0;
 }
 
-/* Bytes of a reg-name or IPv4 host (RFC 3986 3.2.2): unreserved,
- * pct-encoded and sub-delims; 2 also marks the hex digits, ':' and '.' of
- * an IP-literal. */
-static unsigned char host_chars[256];
-
-static void host_chars_init(void)
-{
-    const char *reg = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                      "0123456789-._~!$&'()*+,;=%";
-
-    for (const char *p = reg; *p; p++)
-        host_chars[(unsigned char)*p] = 1;
-    for (const char *p = "0123456789abcdefABCDEF:."; *p; p++)
-        host_chars[(unsigned char)*p] |= 2;
-}
-
-/* Whether `h` is a valid Host: uri-host [ ":" port ] (RFC 3986 3.2.2), or
- * empty. */
-static int host_ok(const char *h)
-{
-    if (!host_chars['a'])
-        host_chars_init();
-    if (*h == '[') {
-        for (h++; host_chars[(unsigned char)*h] & 2; h++)
-            ;
-        if (*h++ != ']')
-            return 0;
-    } else {
-        while (host_chars[(unsigned char)*h] & 1)
-            h++;
-    }
-    if (*h == ':')
-        for (h++; *h >= '0' && *h <= '9'; h++)
-            ;
-    return *h == '\0';
-}
-
 /*
  * An HTTP/1.1 request needs exactly one valid Host (RFC 9112 3.2): 400
  * otherwise.  With an absolute-form target, the target's authority is the
@@ -435,7 +332,7 @@ static int req_check_host(struct conn *c, const char *authority, size_t alen)
     struct kiln_req *r = &c->req;
 
     if (c->nhost > 1 || (c->nhost == 0 && r->http_minor >= 1) ||
-        (c->nhost == 1 && !host_ok(r->headers[c->host].value)))
+        (c->nhost == 1 && !http_host_ok(r->headers[c->host].value)))
         return fail(c, 400);
     if (authority == NULL || c->nhost == 0)
         return 0;
@@ -608,18 +505,15 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* Whether the line that http-parser stopped in (at c->in.data + pos)
- * starts with a well-formed method, a token followed by a space, that it
- * does not know. */
-static int unknown_method(const struct conn *c, size_t pos)
+/* Whether the line http-parser stopped in (at c->in.data + pos) starts with
+ * a well-formed method that it does not know. */
+static int method_unknown(const struct conn *c, size_t pos)
 {
-    const char *start = c->in.data, *end = start + c->in.len, *s, *m;
+    const char *start = c->in.data, *m = start + (pos < c->in.len ? pos : c->in.len);
 
-    for (m = start + (pos < c->in.len ? pos : c->in.len); m > start && m[-1] != '\n'; m--)
-        ;
-    for (s = m; s < end && tchar[(unsigned char)*s]; s++)
-        ;
-    return s > m && s < end && *s == ' ';
+    while (m > start && m[-1] != '\n')
+        m--;
+    return http_method_token(m, start + c->in.len);
 }
 
 /* The status for a parser error that none of our callbacks chose: 501 for
@@ -633,7 +527,7 @@ static int parse_error_status(const struct conn *c, enum http_errno e, size_t po
     case HPE_INVALID_TRANSFER_ENCODING:
         return 501;
     case HPE_INVALID_METHOD:
-        return unknown_method(c, pos) ? 501 : 400;
+        return method_unknown(c, pos) ? 501 : 400;
     default:
         return 400;
     }

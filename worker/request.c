@@ -22,7 +22,11 @@ const char *request_header(const struct kiln_req *req, const char *name, int *co
     return v;
 }
 
-int request_next_token(const char **p, const char **tok, size_t *len)
+/*
+ * The next comma-separated token of a header value at *p: sets *tok and
+ * *len (white space trimmed) and advances *p.  0 at the end of the value.
+ */
+static int next_token(const char **p, const char **tok, size_t *len)
 {
     const char *s = *p, *e;
 
@@ -50,7 +54,7 @@ int request_has_token(const struct kiln_req *req, const char *name, const char *
         if (strcasecmp(req->headers[i].name, name) != 0)
             continue;
         p = req->headers[i].value;
-        while (request_next_token(&p, &t, &len))
+        while (next_token(&p, &t, &len))
             if (token == NULL || (len == tl && strncasecmp(t, token, len) == 0))
                 return 1;
     }

@@ -61,12 +61,6 @@ struct kiln_req {
  * `count`, how many fields have that name. */
 const char *request_header(const struct kiln_req *req, const char *name, int *count);
 
-/*
- * The next comma-separated token of a header value at *p: sets *tok and
- * *len (white space trimmed) and advances *p.  0 at the end of the value.
- */
-int request_next_token(const char **p, const char **tok, size_t *len);
-
 /* Whether a header `name` (any of them) lists `token` (case-insensitive);
  * with `token` NULL, whether any of them lists a token at all. */
 int request_has_token(const struct kiln_req *req, const char *name, const char *token);

@@ -5,8 +5,9 @@ import glob
 import os
 import socket
 import struct
+import subprocess
 
-from conftest import HERE, RawConn
+from conftest import HERE, SRC, RawConn
 
 # Functions of conftest.py that may name the kiln binary in a subprocess:
 # the one runner of short-lived kilns, the server start, and ldd.
@@ -108,3 +109,20 @@ def test_raw_conn_tells_fin_from_rst():
                 s.close()
     finally:
         ls.close()
+
+
+def test_scripts_run_installs_only_what_building_and_running_need():
+    """scripts/run (plain scripts/deps) leaves test tools and benchmark peers
+    to scripts/test (--test) and bench/ (--bench)."""
+    def packages(*args):
+        r = subprocess.run(["bash", os.path.join(SRC, "scripts", "deps"), "--list"] + list(args),
+                           stdout=subprocess.PIPE, check=True)
+        return set(r.stdout.decode().split())
+    base, test = packages(), packages("--test")
+    assert {"gcc", "make", "autoconf", "automake", "libtool", "pkg-config", "libev-dev",
+            "libhttp-parser-dev", "libinih-dev", "libwebsockets-dev",
+            "libwebsockets-evlib-ev"} <= base, base
+    tools = {"chromium", "valgrind", "wrk", "nginx-light", "curl", "python3-pytest"}
+    assert not tools & base, tools & base
+    assert base < test and {"chromium", "valgrind", "python3-pytest"} <= test, test
+    assert "nginx-light" in packages("--bench")
