@@ -240,9 +240,11 @@ struct kiln_ws_handlers {
     /* The connection closed.  When the peer closed first: its close code
      * and reason; when kiln or the handler closed first (kiln_ws_close,
      * max_msg_size 1009, send queue 1008, shutdown 1001): that code and
-     * reason; 1006 "" when the connection ended without a close handshake
-     * (peer gone, heartbeat missed, invalid UTF-8 answered by 1007 on the
-     * wire).  `ws` is freed after this returns.  May be NULL. */
+     * reason (1002 and kiln's reason for a close frame RFC 6455 forbids);
+     * 1006 "" when the connection ended without a close handshake (peer
+     * gone, heartbeat missed, a protocol error or invalid UTF-8 answered by
+     * 1002 or 1007 on the wire).  `ws` is freed after this returns.  May be
+     * NULL. */
     void (*close)(kiln_ws *ws, int code, const char *reason, void *data);
     /* Subprotocols this route speaks, NULL-terminated, in preference order;
      * NULL: none (a client that asks only for others gets a 400). */

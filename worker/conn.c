@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -65,6 +67,7 @@ static void conn_handoff(struct conn *c)
         conn_close(c);
         return;
     }
+    conn_nodelay(c);                    /* lws keeps the socket's options */
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     c->reading = 0;
@@ -76,6 +79,16 @@ static void conn_handoff(struct conn *c)
 }
 
 /* ---- I/O ---------------------------------------------------------------- */
+
+void conn_nodelay(struct conn *c)
+{
+    int one = 1;
+
+    if (c->nodelay)
+        return;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->nodelay = 1;
+}
 
 static void conn_reading(struct conn *c, int on)
 {

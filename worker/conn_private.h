@@ -74,6 +74,16 @@ struct conn {
                                        ended: the parser must restart */
 };
 
+/* ---- conn.c ------------------------------------------------------------------ */
+
+/*
+ * Sets TCP_NODELAY once: on a connection that will carry more than one
+ * answer (kept alive, or upgraded to a WebSocket), so that small writes
+ * back to back never wait for the peer's delayed ACK.  A connection closed
+ * after one response never needs the syscall.
+ */
+void conn_nodelay(struct conn *c);
+
 /* ---- http.c ------------------------------------------------------------------ */
 
 /* Bytes of parser state conn_new() allocates right after struct conn. */

@@ -17,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 
 #include <http_parser.h>
 
@@ -439,14 +436,8 @@ static void req_done(struct conn *c)
     req_reset(c);
     c->state = CS_IDLE;
     c->idle_since = ev_now(c->w->loop);
-    if (keep && !c->nodelay) {
-        /* A kept connection will see small responses back to back: no
-         * Nagle delay for them (a closing one never needs the syscall). */
-        int one = 1;
-
-        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->nodelay = 1;
-    }
+    if (keep)
+        conn_nodelay(c);
     if (!keep) {
         /* The answer said "close": read nothing more of this connection.
          * When the client did not ask for that, it may be sending more:

@@ -25,9 +25,23 @@ int ws_handshake_check(const struct kiln_req *req, int upgrade, char *const *pro
                        const char **proto, char *extra, size_t extralen);
 
 /*
+ * The permessage-deflate offer to accept (RFC 7692), in the form handed to
+ * libwebsockets, or NULL to decline compression.  The first offer among the
+ * client's Sec-WebSocket-Extensions that holds only what kiln keeps to
+ * wins: server_no_context_takeover (answered together with
+ * client_no_context_takeover, so that both sides reset per message, the
+ * only reset lws 4.1 does right), client_no_context_takeover and
+ * client_max_window_bits (hints kiln may ignore).  An offer with
+ * server_max_window_bits is declined: lws 4.1 cannot compress with a
+ * smaller window; so is one with an unknown, repeated or badly valued
+ * parameter.
+ */
+const char *ws_deflate_offer(const struct kiln_req *req);
+
+/*
  * The bytes libwebsockets gets for a checked request: a canonical upgrade
  * request carrying the checked key, the chosen subprotocol `proto` and,
- * with `deflate`, the client's extension offers (when they fit), then what
+ * with `deflate`, the offer ws_deflate_offer() accepts, then what
  * followed the header block in `bytes` (the request as received from its
  * first byte).  So lws never sees a header kiln did not check, and the
  * only subprotocol it is offered is the one chosen.  Malloc'd (*outlen

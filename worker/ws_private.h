@@ -89,6 +89,7 @@ struct kiln_ws {
     unsigned got_close : 1;         /* close_code came from the peer */
     unsigned sent_close : 1;        /* our close frame went to lws */
     unsigned linked : 1;            /* established: in rt->conns, counted */
+    unsigned rx_paused : 1;         /* lws reads nothing: a frame is half sent */
 };
 
 /* A worker's WebSocket state (w->ws): NULL when no plugin has a route. */

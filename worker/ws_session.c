@@ -19,10 +19,11 @@
  *
  * Close codes kiln chooses: 1009 for a message above the route's limit,
  * 1008 when a send queue passes ws_max_queue, 1001 on a graceful stop and on
- * ws_idle_timeout, 1011 when memory runs out, 1007 (from lws) for text that
- * is not UTF-8.  A peer that does not answer a heartbeat ping within
- * ws_heartbeat/2 is presumed dead and dropped without a close frame; its
- * close handler sees 1006.  A close of ours waits WS_CLOSE_TIMEOUT for the
+ * ws_idle_timeout, 1011 when memory runs out, 1002 for a close frame RFC
+ * 6455 forbids; lws sends 1002 for other protocol errors and 1007 for text
+ * that is not UTF-8, after which the socket is closed at once.  A peer
+ * that does not answer a heartbeat ping within ws_heartbeat/2 is presumed
+ * dead and dropped without a close frame; its close handler sees 1006.  A close of ours waits WS_CLOSE_TIMEOUT for the
  * peer's answering close, then the socket is closed regardless.
  */
 #include <stdlib.h>
@@ -40,6 +41,7 @@
 #include "ws_private.h"
 
 #define WS_FRAG          ((size_t)64 << 10) /* payload bytes per frame written */
+#define WS_SYNC_FRAG     ((size_t)16 << 10) /* the same, written outside WRITEABLE */
 #define WS_RX_BUFFER     4096               /* lws' receive buffer, per connection */
 #define WS_PROTO_DEFAULT "kiln"             /* lws protocol when none is negotiated */
 /* lws' own value for a close frame (kept out of its public enum). */
@@ -75,15 +77,26 @@ static void ws_leave(const struct ws_ctx *ctx)
     plugin_leave(ctx->w->slot, 0);
 }
 
-/* Frees the message written last: called where lws cannot still be
- * deflating from it (a new WRITEABLE, or the end). */
+/* Keeps a message lws has been given whole until lws cannot still be
+ * deflating from it. */
+static void retire(struct kiln_ws *ws, struct ws_msg *m)
+{
+    m->next = ws->retired;
+    ws->retired = m;
+}
+
+/* Frees the messages written: called where lws cannot still be deflating
+ * from them (a new WRITEABLE, or the end). */
 static void retired_free(struct kiln_ws *ws)
 {
-    if (ws->retired) {
-        ws->qbytes -= ws->retired->len;
-        free(ws->retired);
-        ws->retired = NULL;
+    struct ws_msg *m, *next;
+
+    for (m = ws->retired; m; m = next) {
+        next = m->next;
+        ws->qbytes -= m->len;
+        free(m);
     }
+    ws->retired = NULL;
 }
 
 /* Drops what is queued; a message partly written is retired instead, as
@@ -93,9 +106,9 @@ static void queue_free(struct kiln_ws *ws)
     struct ws_msg *m = ws->qhead, *next;
 
     if (m && m->sent > 0) {
-        retired_free(ws);
-        ws->retired = m;
-        m = m->next;
+        next = m->next;
+        retire(ws, m);
+        m = next;
     }
     for (; m; m = next) {
         next = m->next;
@@ -293,27 +306,6 @@ static int on_receive(struct kiln_ws *ws, const void *in, size_t len)
     return 0;
 }
 
-/*
- * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: keeps the peer's code and reason.
- * Returns 0 to let lws answer with the same close, or -1 when this is the
- * answer to our own close (lws then just closes the socket).
- */
-static int on_peer_close(struct kiln_ws *ws, const unsigned char *in,
-                         size_t len)
-{
-    if (ws->sent_close)
-        return -1;
-    ws->got_close = 1;
-    if (len < 2) {
-        ws->close_code = 1005;          /* a close frame without a code */
-        ws->close_reason[0] = '\0';
-        return 0;
-    }
-    ws->close_code = (in[0] << 8) | in[1];
-    set_reason(ws, (const char *)in + 2, len - 2);
-    return 0;
-}
-
 /* ---- messages out --------------------------------------------------------------- */
 
 int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len)
@@ -353,10 +345,10 @@ static int write_empty(struct kiln_ws *ws, int binary)
     return lws_write(ws->wsi, f + LWS_PRE, 2, LWS_WRITE_HTTP) < 0 ? -1 : 0;
 }
 
-/* Writes the next frame (up to WS_FRAG bytes) of message m. */
-static int write_data(struct kiln_ws *ws, struct ws_msg *m)
+/* Writes the next frame (up to `max` bytes) of message m. */
+static int write_data(struct kiln_ws *ws, struct ws_msg *m, size_t max)
 {
-    size_t left = m->len - m->sent, n = left < WS_FRAG ? left : WS_FRAG;
+    size_t left = m->len - m->sent, n = left < max ? left : max;
     int wp;
 
     if (m->len == 0)
@@ -379,19 +371,36 @@ static int write_data(struct kiln_ws *ws, struct ws_msg *m)
  * whole is retired, not freed: with permessage-deflate lws may still
  * compress from it until it calls WRITEABLE again.
  */
-static int write_fragment(struct kiln_ws *ws)
+static int write_fragment(struct kiln_ws *ws, size_t max)
 {
     struct ws_msg *m = ws->qhead;
 
-    if (write_data(ws, m) < 0)
+    if (write_data(ws, m, max) < 0)
         return -1;
     if (m->sent == m->len) {
         ws->qhead = m->next;
         if (!ws->qhead)
             ws->qtail = NULL;
-        ws->retired = m;
+        retire(ws, m);
     }
     return 0;
+}
+
+/*
+ * Writes what is queued at once, for a close of the peer that arrived
+ * behind messages whose answers are still queued: lws answers a close
+ * before anything else, so they would never go out.  It stops at the
+ * first frame the socket does not take whole: lws sends the rest of that
+ * frame ahead of its close, but would write a frame given after it without
+ * its header.  What is left is dropped with the queue (RFC 6455 5.5.1 lets
+ * the close go before it).  Frames of WS_SYNC_FRAG leave permessage-deflate
+ * no output for a later WRITEABLE.
+ */
+static void flush_queue(struct kiln_ws *ws)
+{
+    while (ws->qhead && !lws_partial_buffered(ws->wsi) &&
+           write_fragment(ws, WS_SYNC_FRAG) == 0)
+        ;
 }
 
 /*
@@ -413,6 +422,21 @@ static int send_close(struct kiln_ws *ws)
     return lws_write(ws->wsi, buf + LWS_PRE, 2 + rl, WS_WRITE_CLOSE) < 0 ? -1 : 0;
 }
 
+/*
+ * Reads nothing more while lws holds part of a frame the socket did not
+ * take: lws 4.1 drops the connection without a close frame when the peer's
+ * close arrives then, and a peer that sends without reading is held back
+ * by TCP instead of by kiln's memory.  Reading resumes at the next
+ * WRITEABLE (lws calls it once the frame is out) and whenever kiln closes.
+ */
+static void rx_pause(struct kiln_ws *ws, int pause)
+{
+    if (pause != ws->rx_paused) {
+        ws->rx_paused = pause ? 1 : 0;
+        lws_rx_flow_control(ws->wsi, !pause);
+    }
+}
+
 /* LWS_CALLBACK_SERVER_WRITEABLE: one frame per call (a close, a ping, or a
  * piece of the oldest message), then asks again if more is waiting. */
 static int on_writeable(struct kiln_ws *ws)
@@ -423,17 +447,76 @@ static int on_writeable(struct kiln_ws *ws)
     retired_free(ws);
     if (ws->sent_close)
         return 0;
-    if (ws->state == WS_CLOSING && (ws->close_now || !ws->qhead))
+    if (lws_get_close_length(ws->wsi) > 0) {
+        /*
+         * lws failed the connection (a protocol error, 1002, or text that
+         * is not UTF-8, 1007) and sent its close frame, which is what it
+         * does before anything else once it has a close to send.  Nothing
+         * may follow that frame (RFC 6455 5.5.1), and lws would now wait
+         * 5 s for an answer its parser, left inside the bad frame, cannot
+         * recognise: close the socket instead (RFC 6455 7.1.7).
+         */
+        queue_free(ws);
+        return -1;
+    }
+    if (ws->state == WS_CLOSING && (ws->close_now || !ws->qhead)) {
+        rx_pause(ws, 0);                /* the peer's close must be read */
         return send_close(ws);
+    }
     if (ws->ping_due) {
         ws->ping_due = 0;
         if (lws_write(ws->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 0)
             return -1;
-    } else if (ws->qhead && write_fragment(ws) < 0) {
+    } else if (ws->qhead && write_fragment(ws, WS_FRAG) < 0) {
         return -1;
     }
+    rx_pause(ws, ws->state == WS_OPEN && lws_partial_buffered(ws->wsi));
     if (ws->qhead || ws->ping_due || ws->state == WS_CLOSING)
         lws_callback_on_writable(ws->wsi);
+    return 0;
+}
+
+/* ---- the peer's close ----------------------------------------------------------- */
+
+/* Answers a close frame that breaks RFC 6455 with 1002, and closes. */
+static int peer_close_invalid(struct kiln_ws *ws, const char *why)
+{
+    ws->state = WS_CLOSING;
+    ws->close_code = 1002;
+    set_reason(ws, why, strlen(why));
+    lws_close_reason(ws->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
+                     (unsigned char *)ws->close_reason, strlen(ws->close_reason));
+    return -1;
+}
+
+/*
+ * LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: keeps the peer's code and reason,
+ * after sending what is still queued.  lws has already turned the codes
+ * below 5000 that RFC 6455 7.4 forbids into 1002, and failed the connection
+ * on a reason that is not UTF-8; a lone byte, which no code fits, and codes
+ * from 5000 up are answered 1002 here.  Returns 0 to let lws answer with
+ * the same close, or -1 when this is the answer to our own close (lws then
+ * just closes the socket) or an invalid one.
+ */
+static int on_peer_close(struct kiln_ws *ws, const unsigned char *in,
+                         size_t len)
+{
+    if (ws->sent_close)
+        return -1;
+    if (len == 1)
+        return peer_close_invalid(ws, "close frame of one byte");
+    if (len >= 2 && ((in[0] << 8) | in[1]) >= 5000)
+        return peer_close_invalid(ws, "close code out of range");
+    if (ws->state == WS_OPEN)
+        flush_queue(ws);
+    ws->got_close = 1;
+    if (len == 0) {
+        ws->close_code = 1005;          /* a close frame without a code */
+        ws->close_reason[0] = '\0';
+        return 0;
+    }
+    ws->close_code = (in[0] << 8) | in[1];
+    set_reason(ws, (const char *)in + 2, len - 2);
     return 0;
 }
 
@@ -471,6 +554,10 @@ static void on_established(struct kiln_ws *ws)
         wr->conns->prev = ws;
     wr->conns = ws;
     ws->ctx->nconns++;
+    /* A compressed message goes out in frames of up to 64 KiB, as a plain
+     * one does, not lws' default of 1 KiB per frame and per send(). */
+    if (wr->h.deflate)
+        lws_set_extension_option(ws->wsi, "permessage-deflate", "tx_buf_size", "16");
     if (ws->qhead || ws->state == WS_CLOSING)
         lws_callback_on_writable(ws->wsi);
 }

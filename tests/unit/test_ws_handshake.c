@@ -134,8 +134,70 @@ static void test_request_for_lws(void)
     free(out);
 }
 
+/* The offer ws_deflate_offer() picks from one Sec-WebSocket-Extensions value. */
+static const char *offer(const char *value)
+{
+    struct kiln_req r = REQ(GOOD, "Sec-WebSocket-Extensions", value);
+
+    return ws_deflate_offer(&r);
+}
+
+#define PMD "permessage-deflate"
+#define PMD_RESET "permessage-deflate; server_no_context_takeover; client_no_context_takeover"
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void test_deflate_offers(void)
+{
+    struct kiln_req r = REQ(GOOD, "Sec-WebSocket-Extensions", "x-webkit-deflate-frame",
+                            "Sec-WebSocket-Extensions", "permessage-deflate; client_max_window_bits");
+
+    CHECK(same(offer("permessage-deflate"), PMD), "a plain offer is accepted");
+    CHECK(same(offer("Permessage-Deflate ;  client_max_window_bits"), PMD),
+          "names are case-insensitive, spaces allowed; client_max_window_bits is a hint");
+    CHECK(same(offer("permessage-deflate; client_max_window_bits=10"), PMD),
+          "a client window size is the client's business");
+    CHECK(same(offer("permessage-deflate; client_max_window_bits=\"12\""), PMD),
+          "a quoted value is a value");
+    CHECK(same(offer("permessage-deflate; client_no_context_takeover"), PMD),
+          "client_no_context_takeover alone is a hint kiln may ignore");
+    CHECK(same(offer("permessage-deflate; server_no_context_takeover"), PMD_RESET),
+          "server_no_context_takeover: both sides reset per message");
+    CHECK(same(offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover"),
+               PMD_RESET), "both resets asked: both answered");
+    CHECK(offer("permessage-deflate; server_max_window_bits=10") == NULL,
+          "a smaller server window is declined");
+    CHECK(offer("permessage-deflate; server_max_window_bits=15") == NULL,
+          "server_max_window_bits is declined whatever its value");
+    CHECK(same(offer("permessage-deflate; server_max_window_bits=9, permessage-deflate"), PMD),
+          "a declined offer falls back to the next one");
+    CHECK(same(offer("permessage-deflate; server_max_window_bits=8, "
+                     "permessage-deflate; server_no_context_takeover, permessage-deflate"),
+               PMD_RESET), "the first acceptable offer wins");
+    CHECK(offer("permessage-deflate; client_max_window_bits=7") == NULL &&
+          offer("permessage-deflate; client_max_window_bits=16") == NULL &&
+          offer("permessage-deflate; client_max_window_bits=010") == NULL &&
+          offer("permessage-deflate; client_max_window_bits=") == NULL,
+          "window sizes outside 8..15 (or written oddly) are declined");
+    CHECK(offer("permessage-deflate; server_no_context_takeover; server_no_context_takeover") == NULL,
+          "a repeated parameter is declined");
+    CHECK(offer("permessage-deflate; server_no_context_takeover=1") == NULL,
+          "a flag with a value is declined");
+    CHECK(offer("permessage-deflate; mystery") == NULL, "an unknown parameter is declined");
+    CHECK(offer("permessage-deflate x") == NULL && offer("permessage-deflate;") == NULL &&
+          offer("; permessage-deflate") == NULL,
+          "malformed offers are declined");
+    CHECK(offer("x-webkit-deflate-frame, deflate-stream") == NULL && offer("") == NULL &&
+          offer("permessage-deflatex") == NULL, "other extensions are not deflate");
+    CHECK(same(ws_deflate_offer(&r), PMD), "offers may span several header lines");
+}
+
 int main(void)
 {
+    test_deflate_offers();
     test_accepts();
     test_refusals();
     test_subprotocols();
