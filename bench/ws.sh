@@ -95,7 +95,8 @@ mkdir -p "$TMP/kiln/plugins"
 cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
 [ -f "$KILN_BUILD/plugins/hello/.libs/hello.so" ] &&
     cp "$KILN_BUILD/plugins/hello/.libs/hello.so" "$TMP/kiln/plugins/hello.so"
-kiln_conf "$TMP/kiln" "$KILN_PORT" warn "graceful_timeout = 5s"
+# Each worker may end up holding most of the idle connections.
+kiln_conf "$TMP/kiln" "$KILN_PORT" warn "graceful_timeout = 5s" "max_connections = $((IDLE + CONNS + 16))"
 "$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
 KILN_PID=$!
 wait_http "$KILN_PORT" ||
