@@ -1,4 +1,4 @@
-"""Bounded resources: max_connections, running out of file descriptors, a client that pipelines and never reads, and a slow reader of a large response."""
+"""Bounded resources: max_connections, running out of file descriptors, a client that pipelines and never reads, a slow reader of a large response, and 500 slowloris connections."""
 
 import re
 import socket
@@ -136,3 +136,57 @@ def test_slow_reader_of_a_large_response_is_cut(kiln_factory):
     c.close()
     assert k.get_text("/Bob") == (200, "Hello, Bob")
     assert k.stop() == 0
+
+
+def test_slowloris_is_cut_at_the_header_timeout_while_others_are_served(kiln_factory):
+    # 500 connections each trickle a request line and headers, one byte
+    # every 0.4 s, which never completes.  header_timeout counts from the
+    # request's first byte, so the trickle does not extend it: every one is
+    # answered 408 (or closed) after about 2 s, none before, and meanwhile
+    # other clients are served at once, every request of theirs.
+    k = kiln_factory.make(plugins=("hello",), server={"header_timeout": "2s"})
+    slow = []
+    for _ in range(500):
+        s = socket.create_connection(("127.0.0.1", k.port))
+        s.setblocking(False)
+        slow.append(s)
+    start = time.monotonic()
+    trickle = b"GET / HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 64
+    open_ = {s: 0 for s in slow}
+    ended = {}
+    served, worst = 0, 0.0
+    while open_ and time.monotonic() - start < 8:
+        for s in list(open_):
+            try:
+                data = s.recv(4096)
+            except BlockingIOError:
+                data = None
+            except ConnectionResetError:
+                data = b""
+            if data is not None:
+                ended[s] = (time.monotonic() - start, data)
+                del open_[s]
+                continue
+            i = open_[s]
+            if i < len(trickle):
+                try:
+                    s.send(trickle[i:i + 1])
+                    open_[s] = i + 1
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+        t0 = time.monotonic()
+        with RawConn(k.port) as c:
+            r = get(c)
+        worst = max(worst, time.monotonic() - t0)
+        assert (r.status, r.body) == (200, b"Hello, Ann"), r
+        served += 1
+        time.sleep(0.4)
+    for s in slow:
+        s.close()
+    assert not open_, "%d slow connections still open after 8 s" % len(open_)
+    times = sorted(t for t, _ in ended.values())
+    assert times[0] >= 1.5, times[:5]
+    assert times[-1] < 4.5, times[-5:]
+    answered = [d for _, d in ended.values() if d]
+    assert all(d.startswith(b"HTTP/1.1 408 ") for d in answered), answered[:3]
+    assert served >= 4 and worst < 1.0, (served, worst)
