@@ -1,6 +1,7 @@
 /* master.c -- the master process: start, signals, stop, and what the loop reports about its children. */
 #include <errno.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,22 @@ static void boot_failed(struct master *m, pid_t pid, int status)
 }
 
 /* A worker was reaped: what follows depends on its generation's state. */
+/* A worker of a stopping or draining generation is gone: an exit of 0, or
+ * the master's own kill at graceful_timeout (logged when it is sent), is
+ * routine; anything else (a crash while finishing its requests) is not. */
+static void draining_gone(pid_t pid, unsigned gen, int status)
+{
+    char why[96];
+
+    if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+        (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)) {
+        log_debug("worker %ld of generation %u exited", (long)pid, gen);
+        return;
+    }
+    status_long(status, why, sizeof(why));
+    log_warn("worker %ld of generation %u %s while draining", (long)pid, gen, why);
+}
+
 static void worker_reaped(struct master *m, struct worker_proc *w, int status)
 {
     struct worker_proc dead = *w;
@@ -87,8 +104,9 @@ static void worker_reaped(struct master *m, struct worker_proc *w, int status)
 
     memcpy(&slot, (const void *)&m->sb->slot[w->slot], sizeof slot);
     worker_free(m, w);
+    if (m->stopping || (dead.gen->state != GEN_STARTING && dead.gen->state != GEN_ACTIVE))
+        draining_gone(dead.pid, dead.gen->id, status);
     if (m->stopping) {
-        log_debug("worker %ld exited", (long)dead.pid);
         gen_maybe_free(m, dead.gen);
         if (m->spawn->workers == NULL)
             ev_break(m->loop, EVBREAK_ALL);
@@ -98,7 +116,6 @@ static void worker_reaped(struct master *m, struct worker_proc *w, int status)
     } else if (dead.gen->state == GEN_ACTIVE) {
         supervise_gone(m, &dead, status, &slot, lived);
     } else {
-        log_debug("worker %ld of generation %u exited", (long)dead.pid, dead.gen->id);
         gen_maybe_free(m, dead.gen);
     }
 }

@@ -47,7 +47,8 @@ int ws_adopt(struct worker *w, int fd, struct kiln_ws *ws, struct kiln_req *req,
  * handler sees 1006, then it is freed. */
 void ws_discard(struct kiln_ws *ws);
 
-/* Graceful stop or reload: every open WebSocket gets close 1001. */
+/* Graceful stop or reload: every open WebSocket gets close 1001 after what
+ * is queued for it, and so does one whose upgrade completes afterwards. */
 void ws_shutdown(struct worker *w);
 
 /* Open WebSocket connections in this worker. */

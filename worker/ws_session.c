@@ -212,8 +212,6 @@ int ws_check_upgrade(struct worker *w, const struct route *rt, struct kiln_req *
     st = ws_handshake_check(req, upgrade, wr->protos, &proto, extra, extralen);
     if (st != 0)
         return st;
-    if (ctx->shutting_down || w->draining)
-        return 503;
     ws = ws_new(ctx, wr, req->path, proto);
     if (!ws)
         return 500;
@@ -547,6 +545,9 @@ static void on_established(struct kiln_ws *ws)
         ws->state = WS_OPEN;
     else
         ws->closing_at = now;           /* open() already closed it */
+    if (ws->ctx->shutting_down)         /* accepted just before a stop: it
+                                           goes the way of the others */
+        ws_session_close(ws, 1001, "server shutting down", 0);
     ws->last_rx = now;
     ws->linked = 1;
     ws->next = wr->conns;
@@ -690,15 +691,8 @@ void ws_shutdown(struct worker *w)
         return;
     ctx->shutting_down = 1;
     for (size_t i = 0; i < ctx->nroutes; i++) {
-        for (ws = ctx->routes[i]->conns; ws; ws = ws->next) {
-            if (ws->state == WS_CLOSING) {
-                ws->close_now = 1;
-                queue_free(ws);
-                lws_callback_on_writable(ws->wsi);
-            } else {
-                ws_session_close(ws, 1001, "server shutting down", 1);
-            }
-        }
+        for (ws = ctx->routes[i]->conns; ws; ws = ws->next)
+            ws_session_close(ws, 1001, "server shutting down", 0);   /* not if closing */
     }
 }
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import Background, wait_until
+from conftest import Background, RawConn, wait_until
 
 
 # -- helpers -------------------------------------------------------------------------
@@ -161,3 +161,23 @@ def test_ttin_ttou_change_worker_count(kiln_factory):
     assert len(k.worker_pids()) == 1
     assert k.get_text("/Last") == (200, "Hello, Last")
     assert k.stop() == 0
+
+
+def test_a_crash_while_draining_is_logged(kiln_factory):
+    # A request reaches the old generation's worker after a reload began and
+    # crashes it: the master says so, though the worker was on its way out.
+    k = kiln_factory.make(plugins=("hello", "crash"), server={"workers": 1})
+    old, = k.wait_workers(1)
+    mark = k.mark()
+    c = RawConn(k.port)
+    try:
+        c.send("GET /crash HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        k.signal(signal.SIGHUP)
+        k.wait_log(r"generation 2 ready", timeout=10, since=mark)
+        c.send("\r\n")
+        k.wait_log(r"worker %d of generation 1 killed by signal 11 \(Segmentation fault\)"
+                   r".* while draining" % old, timeout=10, since=mark)
+    finally:
+        c.close()
+    assert k.get_text("/Ann") == (200, "Hello, Ann")

@@ -387,6 +387,55 @@ def test_reload_sends_1001_and_new_generation_serves(kiln_factory):
     assert k.running()
 
 
+def test_a_reload_sends_what_is_queued_before_its_1001(kiln_factory):
+    # 40 messages of 64 KiB are queued for a client that does not read yet;
+    # the reload's 1001 follows all of them, none is dropped.
+    k = make_server(kiln_factory)
+    since = k.mark()
+    ws = RawWS(k.port, "/flood", rcvbuf=4096)
+    try:
+        ws.send(frame(1, b"flood 40 65536"))
+        k.wait_log(r"flood queued 40 of 40", since=since)
+        k.signal(signal.SIGHUP)
+        k.wait_log(r"generation 2 ready", timeout=10, since=since)
+        got = 0
+        while True:
+            f = ws.recv_frame(10)
+            assert f is not None, "EOF after %d messages" % got
+            if f[1] == 8:
+                break
+            got += f[0] and f[1] in (0, 2)
+        assert got == 40
+        assert struct.unpack("!H", f[2][:2])[0] == 1001
+    finally:
+        ws.close()
+
+
+def test_an_upgrade_that_completes_during_a_drain_is_opened_then_closed_1001(kiln_factory):
+    # A connection the old generation accepted before a reload sends the
+    # rest of its upgrade once it drains: it gets its 101 (not a 503), then
+    # the 1001 every WebSocket of a stopping worker gets.
+    k = make_server(kiln_factory, workers=1)
+    since = k.mark()
+    key = base64.b64encode(os.urandom(16)).decode()
+    c = RawConn(k.port)
+    try:
+        c.send("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        time.sleep(0.2)
+        k.signal(signal.SIGHUP)
+        k.wait_log(r"generation 2 ready", timeout=10, since=since)
+        c.send("Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+               "Sec-WebSocket-Version: 13\r\n\r\n" % key)
+        r = c.read_response(head=True)
+        assert r.status == 101, r
+        ws = RawWS.__new__(RawWS)
+        ws.sock, ws.buf, ws.eof, ws.reset, ws.timeout = c.sock, c.buf, c.eof, c.reset, c.timeout
+        assert ws.recv_close(10) == (1001, "server shutting down")
+    finally:
+        c.close()
+    assert_serving(k)
+
+
 # -- heartbeat and idle ------------------------------------------------------------------
 
 
