@@ -62,7 +62,9 @@ class Counts:
             self.n[key] += 1
             self.n["failed"] += 1
             if len(self.notes) < MAX_NOTES:
-                self.notes.append("%.3f %s: %s" % (time.time(), key, what))
+                now = time.time()
+                self.notes.append("%s.%03d %s: %s" % (time.strftime("%H:%M:%S", time.localtime(now)),
+                                                      int(now * 1000) % 1000, key, what))
 
     def write(self, out, keys):
         with open(out + ".err", "w") as f:
@@ -199,7 +201,7 @@ def ws(port, seconds, nconns, out):
                 return carry
             counts.fail("errors", "closed with %s: %s" % (code, e))
         except websockets.InvalidStatusCode as e:
-            counts.fail("errors", "handshake answered %s" % e.status_code)
+            counts.fail("refused", "handshake answered %s" % e.status_code)
         except (OSError, asyncio.TimeoutError, websockets.WebSocketException) as e:
             counts.fail("errors", "%s: %s" % (type(e).__name__, e))
         return None
@@ -215,7 +217,7 @@ def ws(port, seconds, nconns, out):
         await asyncio.gather(*(slot(i, until) for i in range(nconns)))
 
     asyncio.run(main())
-    counts.write(out, ("msgs", "failed", "bad", "errors", "resent", "sessions",
+    counts.write(out, ("msgs", "failed", "bad", "errors", "refused", "resent", "sessions",
                        "closed_by_client", "closed_1001"))
 
 
@@ -447,10 +449,11 @@ def report(csv, log, warmup, seconds, reloads_sent):
         print("  %-12s %12s %8s  no result" % ("websocket", "-", "-"))
     else:
         failed_total += w["failed"]
-        print("  %-12s %12d %8d  messages; bad echo %d, errors %d; %d sessions: %d closed by "
-              "the client, %d by kiln with 1001 (%d with a message in flight, sent again)" % (
-                  "websocket", w["msgs"], w["failed"], w["bad"], w["errors"], w["sessions"],
-                  w["closed_by_client"], w["closed_1001"], w["resent"]))
+        print("  %-12s %12d %8d  messages; bad echo %d, errors %d, handshakes refused %d; "
+              "%d sessions: %d closed by the client, %d by kiln with 1001 (%d with a message "
+              "in flight, sent again)" % (
+                  "websocket", w["msgs"], w["failed"], w["bad"], w["errors"], w["refused"],
+                  w["sessions"], w["closed_by_client"], w["closed_1001"], w["resent"]))
     for name in ("upload", "ws"):
         try:
             notes = open(os.path.join(tmp, name + ".txt.err")).read().splitlines()
