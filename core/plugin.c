@@ -23,6 +23,7 @@
 #define SEAL_ATTEMPTS 3
 
 struct plugin *plugin_current;
+const struct route *plugin_route;
 
 const char *plugin_name(const struct plugin *p)
 {

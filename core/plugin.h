@@ -102,6 +102,9 @@ void plugins_unload(struct plugin_set *ps);
  * plugin_enter()/plugin_leave() for handlers.
  */
 extern struct plugin *plugin_current;
+/* The route whose handler runs now (set with plugin_current by
+ * plugin_enter()), or NULL: what a timer started there is attributed to. */
+extern const struct route *plugin_route;
 
 /*
  * Loads `files` (a snapshot of cfg->plugin_dir) into a scratch router, warns
@@ -126,6 +129,7 @@ static inline void plugin_enter(struct scoreboard_slot *slot, const struct route
                                 const char *what)
 {
     plugin_current = rt->plugin;
+    plugin_route = rt;
     if (scoreboard_enter(slot, rt))
         scoreboard_name(slot, rt, rt->plugin ? plugin_name(rt->plugin) : "-", what,
                         rt->pattern);
@@ -134,6 +138,7 @@ static inline void plugin_enter(struct scoreboard_slot *slot, const struct route
 static inline void plugin_leave(struct scoreboard_slot *slot, int request)
 {
     plugin_current = NULL;
+    plugin_route = NULL;
     scoreboard_leave(slot, request);
 }
 

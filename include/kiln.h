@@ -38,10 +38,12 @@
  * starting with '.', rename it to hello.so, and reload (kiln -s reload).
  *
  * Threading: a worker is one thread running one event loop.  Every function
- * here must be called from that thread, from inside init/fini or a handler.
+ * here must be called from that thread: from inside init/fini, a handler,
+ * or a callback kiln runs on the loop (a timer's, a cancel callback).
  *
  * Memory: strings returned by request accessors belong to the request and
- * stay valid until the handler's response is complete; copy what you keep.
+ * stay valid until its response is complete (for a pending request: until
+ * kiln_resume() or its cancel callback has returned); copy what you keep.
  * Everything a plugin passes in (strings, bodies) is copied by kiln before the
  * call returns.
  *
@@ -51,6 +53,8 @@
  *                    per-plugin config, logging, WebSocket routes.
  *   1.1  2026-12-01  struct kiln_ws_handlers: max_msg_size (a per-route
  *                    message limit).
+ *   1.2  2026-12-02  answering later: KILN_PENDING, kiln_defer(),
+ *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -75,7 +79,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 1
+#define KILN_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -101,14 +105,18 @@ typedef struct kiln_ws kiln_ws;
 
 /* What a handler returns. */
 enum {
-    KILN_OK = 0,     /* the response is complete: send it */
-    KILN_ERROR = -1  /* the handler failed: kiln answers 500 */
+    KILN_OK = 0,      /* the response is complete: send it */
+    KILN_ERROR = -1,  /* the handler failed: kiln answers 500 */
+    KILN_PENDING = 1  /* 1.2: kiln_defer() was called, kiln_resume() will
+                         complete the response */
 };
 
 /*
  * A request handler.  `data` is the pointer given at registration.  It builds
  * the response with the kiln_text()/kiln_set_*() family and returns KILN_OK,
- * or KILN_ERROR for a 500.  A handler that sets nothing answers 204.
+ * or KILN_ERROR for a 500.  A handler that sets nothing answers 204.  One
+ * that must wait (for a timer, a database, another connection) calls
+ * kiln_defer() and returns KILN_PENDING (see "answering later" below).
  */
 typedef int (*kiln_handler)(kiln_req *req, void *data);
 
@@ -300,6 +308,68 @@ enum kiln_log_level {
 
 /* Writes a line to kiln's log, prefixed with the plugin's name. */
 void kiln_log(enum kiln_log_level level, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+/* ---- answering later (1.2) --------------------------------------------------- */
+
+/*
+ * What aiohttp's `await` is to a handler: the handler calls kiln_defer(),
+ * starts what it waits for and returns KILN_PENDING; the worker goes on
+ * serving every other connection; a callback on the loop later builds the
+ * response on kiln_pending(id) with the usual calls and sends it with
+ * kiln_resume(id, KILN_OK).  Requests pipelined behind a pending one wait
+ * their turn.
+ *
+ * A pending request is named by an id, never 0, that stays safe to use
+ * after the request is gone: once it was resumed or cancelled, kiln_pending()
+ * gives NULL and kiln_resume() does nothing and returns -1.  The request
+ * is cancelled, and `cancel` (may be NULL) runs once, when the client goes
+ * away (KILN_CANCEL_GONE), when pending_timeout passes (KILN_CANCEL_DEADLINE;
+ * kiln then answers 504) or when the worker stops before the request was
+ * resumed (KILN_CANCEL_STOP; a graceful stop first waits for it, up to
+ * graceful_timeout).  The cancel callback releases what the handler started
+ * (stops its timer, gives its database connection back); the id is dead
+ * from its first line.
+ */
+typedef unsigned long long kiln_id;
+
+enum kiln_cancel {
+    KILN_CANCEL_GONE = 1,       /* the client closed the connection */
+    KILN_CANCEL_DEADLINE = 2,   /* pending_timeout passed: 504 */
+    KILN_CANCEL_STOP = 3        /* the worker is stopping */
+};
+
+typedef void (*kiln_cancel_fn)(kiln_id id, enum kiln_cancel why, void *arg);
+
+/* From a handler, before it returns KILN_PENDING: the request's id, or 0
+ * (called twice, outside a handler, or out of memory). */
+kiln_id kiln_defer(kiln_req *req, kiln_cancel_fn cancel, void *arg);
+
+/* The pending request `id`, to read it and build its response; NULL once
+ * the id is dead. */
+kiln_req *kiln_pending(kiln_id id);
+
+/*
+ * Completes the pending request `id`: KILN_OK sends the response built on
+ * kiln_pending(id) (204 when nothing was set), KILN_ERROR answers 500.  The
+ * answer goes out from the loop right after the current callback, never
+ * from inside it.  0, or -1 when the id is dead (a no-op).
+ */
+int kiln_resume(kiln_id id, int result);
+
+/*
+ * Timers on the worker's loop.  The callback runs `after` seconds from
+ * now, then every `repeat` seconds if `repeat` > 0.  A one-shot timer is
+ * freed once its callback has returned; a repeating one when stopped.
+ * kiln_timer_stop() stops and frees a timer that has not fired (or a
+ * repeating one), also from inside its own callback; do not use the
+ * pointer afterwards.  Timers still running when the worker stops are
+ * freed after the plugins' fini hooks.  NULL on bad arguments or no memory.
+ */
+typedef struct kiln_timer kiln_timer;
+typedef void (*kiln_timer_fn)(kiln_timer *t, void *arg);
+
+kiln_timer *kiln_timer_start(double after, double repeat, kiln_timer_fn cb, void *arg);
+void kiln_timer_stop(kiln_timer *t);
 
 #ifdef __cplusplus
 }

@@ -23,11 +23,13 @@
 #include "conn.h"
 #include "listen.h"
 #include "log.h"
+#include "pending.h"
 #include "plugin.h"
 #include "pool.h"
 #include "response.h"
 #include "router.h"
 #include "scoreboard.h"
+#include "timer.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -318,6 +320,8 @@ static void worker_cleanup(struct worker *w)
         ev_signal_stop(w->loop, &w->sig[i]);
     ws_destroy(w);
     plugins_unload(&w->plugins);
+    timers_shutdown();                  /* those the plugins left running */
+    pending_shutdown();
     router_free(w->router);
     free(w->accept_w);
     block_cache_clear();
@@ -335,6 +339,8 @@ void worker_main(const struct worker_args *a)
     if (w.slot)
         w.slot->pid = getpid();
     response_update_date(ev_now(w.loop));
+    timers_init(&w);
+    pending_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",
