@@ -12,6 +12,7 @@
 
 struct late {
     kiln_id id;
+    kiln_timer *timer;
     long ms;
 };
 
@@ -25,6 +26,19 @@ static void log_cancel(kiln_id id, enum kiln_cancel why, void *arg)
     (void)arg;
     kiln_log(KILN_LOG_INFO, "cancelled %s: pending %s", why_name(why),
              kiln_pending(id) ? "alive" : "dead");
+}
+
+/* /late keeps its timer when cancelled, to show what a dead id gives;
+ * only a stopping worker, where the timer would never fire, frees it. */
+static void late_cancel(kiln_id id, enum kiln_cancel why, void *arg)
+{
+    struct late *l = arg;
+
+    log_cancel(id, why, NULL);
+    if (why == KILN_CANCEL_STOP) {
+        kiln_timer_stop(l->timer);
+        free(l);
+    }
 }
 
 static void late_wake(kiln_timer *t, void *arg)
@@ -51,8 +65,9 @@ static int late(kiln_req *req, void *data)
     if (!l)
         return KILN_ERROR;
     l->ms = v ? atol(v) : 100;
-    l->id = kiln_defer(req, log_cancel, NULL);
-    if (!l->id || !kiln_timer_start(l->ms / 1000.0, 0, late_wake, l)) {
+    l->id = kiln_defer(req, late_cancel, l);
+    l->timer = l->id ? kiln_timer_start(l->ms / 1000.0, 0, late_wake, l) : NULL;
+    if (!l->timer) {
         free(l);
         return KILN_ERROR;
     }
