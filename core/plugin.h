@@ -37,6 +37,9 @@ struct plugin {
     const struct kiln_plugin *desc; /* the exported descriptor */
     char *name;                     /* a copy of desc->name, once checked */
     int initialized;                /* init returned 0: fini is owed */
+    void (*on_start)(kiln_app *app);    /* kiln_worker_hooks(), or NULL */
+    void (*on_stop)(kiln_app *app);
+    int started;                    /* on_start ran: on_stop is owed */
 };
 
 /* What init/fini receive, as the opaque kiln_app. */
@@ -88,6 +91,12 @@ void plugin_files_close(struct plugin_files *f);
  */
 int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router);
+
+/* A worker's start and stop (never the reload's check process): runs each
+ * plugin's start hook in load order, and the stop hooks of those started in
+ * reverse order.  Stop is safe to call twice. */
+void plugins_start(struct plugin_set *ps);
+void plugins_stop(struct plugin_set *ps);
 
 /* Logs a warning (file:line) for each plugin section of the config that
  * names none of the loaded plugins. */

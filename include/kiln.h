@@ -54,7 +54,9 @@
  *   1.1  2026-12-01  struct kiln_ws_handlers: max_msg_size (a per-route
  *                    message limit).
  *   1.2  2026-12-02  answering later: KILN_PENDING, kiln_defer(),
- *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*).
+ *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*),
+ *                    readiness watchers (kiln_watch_*), kiln_loop();
+ *                    worker start and stop hooks (kiln_worker_hooks).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -168,6 +170,17 @@ static inline int kiln_add_patch(kiln_app *app, const char *pattern,
 static inline int kiln_add_delete(kiln_app *app, const char *pattern,
                                   kiln_handler handler, void *data)
 { return kiln_add_route(app, "DELETE", pattern, handler, data); }
+
+/*
+ * 1.2: hooks run in each worker, never in the process a reload uses to
+ * check the plugins (where init and fini run too): `start` once the worker
+ * has loaded every plugin, before it accepts a connection (connect to a
+ * database here); `stop` when it stops, after its connections are closed
+ * (pending requests cancelled, WebSockets closed) and before fini.  Either
+ * may be NULL; from init only.  0, or -1.
+ */
+int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
+                      void (*stop)(kiln_app *app));
 
 /*
  * A value of this plugin's config section ([name] in kiln.conf, where name
@@ -363,13 +376,40 @@ int kiln_resume(kiln_id id, int result);
  * kiln_timer_stop() stops and frees a timer that has not fired (or a
  * repeating one), also from inside its own callback; do not use the
  * pointer afterwards.  Timers still running when the worker stops are
- * freed after the plugins' fini hooks.  NULL on bad arguments or no memory.
+ * freed after the plugins' fini hooks.  NULL on bad arguments, no memory,
+ * or outside a worker (in init when a reload checks the plugins).
  */
 typedef struct kiln_timer kiln_timer;
 typedef void (*kiln_timer_fn)(kiln_timer *t, void *arg);
 
 kiln_timer *kiln_timer_start(double after, double repeat, kiln_timer_fn cb, void *arg);
 void kiln_timer_stop(kiln_timer *t);
+
+/*
+ * Readiness of a plugin's own file descriptor (a socket of a database
+ * client, a pipe): `cb` runs with the events that are ready, while `events`
+ * (KILN_READ, KILN_WRITE, both, or 0 to pause) asks for them.  The fd stays
+ * the plugin's: stop the watcher before closing it.  kiln_watch_stop()
+ * frees the watcher, also from inside its callback.  NULL on bad arguments
+ * or no memory; kiln_watch_set() returns 0 or -1.
+ */
+enum { KILN_READ = 1, KILN_WRITE = 2 };
+typedef struct kiln_watch kiln_watch;
+typedef void (*kiln_watch_fn)(kiln_watch *w, int fd, int revents, void *arg);
+
+kiln_watch *kiln_watch_fd(int fd, int events, kiln_watch_fn cb, void *arg);
+int kiln_watch_set(kiln_watch *w, int events);
+void kiln_watch_stop(kiln_watch *w);
+
+/*
+ * The worker's libev loop, a `struct ev_loop *`, for a library that brings
+ * a libev adapter (hiredis' adapters/libev.h): kiln runs on libev 4, and
+ * the plugin must be built against the same major.  Watchers the plugin
+ * (or its library) adds there run outside kiln's marking of the running
+ * plugin, and must be stopped by the plugin's stop hook or fini.  NULL
+ * outside a worker.
+ */
+void *kiln_loop(void);
 
 #ifdef __cplusplus
 }

@@ -97,6 +97,16 @@ KILN_EXPORT int kiln_add_route(kiln_app *app, const char *method,
     return -1;
 }
 
+KILN_EXPORT int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
+                                  void (*stop)(kiln_app *app))
+{
+    if (app == NULL || app->plugin == NULL)
+        return -1;
+    app->plugin->on_start = start;
+    app->plugin->on_stop = stop;
+    return 0;
+}
+
 KILN_EXPORT const char *kiln_config(kiln_app *app, const char *key,
                                     const char *def)
 {

@@ -29,7 +29,7 @@
 #include "response.h"
 #include "router.h"
 #include "scoreboard.h"
-#include "timer.h"
+#include "loop.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -319,8 +319,9 @@ static void worker_cleanup(struct worker *w)
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
     ws_destroy(w);
+    plugins_stop(&w->plugins);
     plugins_unload(&w->plugins);
-    timers_shutdown();                  /* those the plugins left running */
+    loop_shutdown();                    /* what the plugins left running */
     pending_shutdown();
     router_free(w->router);
     free(w->accept_w);
@@ -339,7 +340,7 @@ void worker_main(const struct worker_args *a)
     if (w.slot)
         w.slot->pid = getpid();
     response_update_date(ev_now(w.loop));
-    timers_init(&w);
+    loop_init(&w);
     pending_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
@@ -359,6 +360,7 @@ void worker_main(const struct worker_args *a)
         log_error("worker cannot start: out of memory");
         exit(EXIT_BOOT_FAILURE);
     }
+    plugins_start(&w.plugins);
     accept_enable(&w, 1);
     worker_ready(&w, a->chan_fd);
     log_debug("worker %u of generation %u serving (%zu routes)", a->id,

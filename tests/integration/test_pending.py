@@ -158,3 +158,25 @@ def test_pending_requests_across_a_reload(kiln_factory):
     c.close()
     assert (r.status, r.body) == (200, b"slept 700 ms\n")
     assert wait_until(lambda: "generation 2 ready" in k.log(), 10)
+
+
+def test_worker_hooks_watchers_and_the_loop(kiln_factory):
+    # The start hook runs in each worker (not in the check process kiln -t
+    # runs, where init has no loop), opens a pipe and watches it; a request
+    # waits for what it wrote to come back through the watcher.  The stop
+    # hook runs at the stop, before fini.
+    k = make(kiln_factory)
+    assert wait_until(lambda: k.log().count("pending: worker start: watcher on") == 2, 5)
+    assert k.log().count("pending: init: timer started, loop yes") == 2
+    for msg in ("one", "two", "three"):
+        r = get(k, "/pipe?msg=" + msg)
+        assert (r.status, r.body) == (200, b"piped %s\n" % msg.encode())
+    assert get(k, "/loop").body == b"loop yes\n"
+    mark = k.mark()
+    rc, out = k.check()
+    assert rc == 0, out
+    assert "init: timer NULL, loop no" in out, out
+    assert "worker start" not in k.log()[mark:]
+    k.signal(signal.SIGTERM)
+    assert k.wait_exit(10) == 0
+    assert k.log().count("pending: worker stop") == 2

@@ -4,10 +4,15 @@
  * kiln_pending() and kiln_resume() give for its dead id; /inside defers and
  * resumes before returning; /forgot returns KILN_PENDING without deferring;
  * /fails resumes with KILN_ERROR; /empty resumes with nothing set; /ticks
- * answers after three ticks of a repeating timer; /twice defers twice.
- * Every cancel is logged with its reason.
+ * answers after three ticks of a repeating timer; /twice defers twice;
+ * /pipe?msg=M sends M through a pipe that a readiness watcher, opened by
+ * the worker start hook, reads and answers with; /loop tells whether
+ * kiln_loop() gives a loop.  Every cancel is logged with its reason, and
+ * the start and stop hooks log themselves.
  */
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <kiln.h>
 
 struct late {
@@ -171,8 +176,80 @@ static int twice(kiln_req *req, void *data)
     return kiln_text(req, 200, "first %s, second %s\n", a ? "id" : "0", b ? "id" : "0");
 }
 
+/* ---- a pipe read by a watcher, opened by the start hook ---- */
+
+static int pipefd[2] = {-1, -1};
+static kiln_watch *reader;
+static kiln_id waiting;             /* the /pipe request the watcher answers */
+
+static void on_pipe(kiln_watch *w, int fd, int revents, void *arg)
+{
+    char buf[256];
+    ssize_t n = read(fd, buf, sizeof(buf));
+    kiln_req *req = kiln_pending(waiting);
+
+    (void)w;
+    (void)arg;
+    if (n <= 0 || !(revents & KILN_READ) || !req)
+        return;
+    kiln_text(req, 200, "piped %.*s\n", (int)n, buf);
+    kiln_resume(waiting, KILN_OK);
+    waiting = 0;
+}
+
+static int pipe_route(kiln_req *req, void *data)
+{
+    const char *msg = kiln_query(req, "msg");
+
+    (void)data;
+    if (!msg || waiting || !reader)
+        return kiln_text(req, 409, "busy\n");
+    waiting = kiln_defer(req, log_cancel, NULL);
+    if (!waiting || write(pipefd[1], msg, strlen(msg)) < 0)
+        return KILN_ERROR;
+    return KILN_PENDING;
+}
+
+static int loop_route(kiln_req *req, void *data)
+{
+    (void)data;
+    return kiln_text(req, 200, "loop %s\n", kiln_loop() ? "yes" : "no");
+}
+
+static void start(kiln_app *app)
+{
+    (void)app;
+    if (pipe(pipefd) == 0)
+        reader = kiln_watch_fd(pipefd[0], KILN_READ, on_pipe, NULL);
+    kiln_log(KILN_LOG_INFO, "worker start: watcher %s", reader ? "on" : "off");
+}
+
+static void stop(kiln_app *app)
+{
+    (void)app;
+    kiln_watch_stop(reader);
+    reader = NULL;
+    close(pipefd[0]);
+    close(pipefd[1]);
+    kiln_log(KILN_LOG_INFO, "worker stop");
+}
+
+static void never(kiln_timer *t, void *arg)
+{
+    (void)t;
+    (void)arg;
+}
+
 static int init(kiln_app *app)
 {
+    kiln_timer *t = kiln_timer_start(60, 0, never, NULL);
+
+    kiln_log(KILN_LOG_INFO, "init: timer %s, loop %s", t ? "started" : "NULL",
+             kiln_loop() ? "yes" : "no");
+    kiln_timer_stop(t);
+    if (kiln_worker_hooks(app, start, stop) != 0 ||
+        kiln_add_get(app, "/pipe", pipe_route, NULL) || kiln_add_get(app, "/loop", loop_route, NULL))
+        return -1;
     return kiln_add_get(app, "/late", late, NULL) || kiln_add_get(app, "/inside", inside, NULL) ||
            kiln_add_get(app, "/forgot", forgot, NULL) || kiln_add_get(app, "/fails", fails, NULL) ||
            kiln_add_get(app, "/empty", empty, NULL) || kiln_add_get(app, "/ticks", ticks, NULL) ||
