@@ -56,7 +56,8 @@
  *   1.2  2026-12-02  answering later: KILN_PENDING, kiln_defer(),
  *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*),
  *                    readiness watchers (kiln_watch_*), kiln_loop();
- *                    worker start and stop hooks (kiln_worker_hooks).
+ *                    worker start and stop hooks (kiln_worker_hooks);
+ *                    WebSocket ids (kiln_ws_id, kiln_ws_get).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -102,6 +103,9 @@ typedef struct kiln_app kiln_app;
 typedef struct kiln_req kiln_req;
 /* One open WebSocket connection. */
 typedef struct kiln_ws kiln_ws;
+/* 1.2: a name for a pending request or a WebSocket that stays safe to use
+ * after it is gone (see kiln_defer() and kiln_ws_id()); never 0. */
+typedef unsigned long long kiln_id;
 
 /* ---- handlers ------------------------------------------------------------- */
 
@@ -302,6 +306,17 @@ int kiln_ws_close(kiln_ws *ws, int code, const char *reason);
  * (ws included).  Returns how many it was queued for. */
 int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg, size_t len);
 
+/*
+ * 1.2: an id for ws, never 0 (0 only when out of memory), that stays safe
+ * to use after the connection is gone: kiln_ws_get() gives the connection
+ * until its close handler has returned, NULL afterwards.  Keep the id, not
+ * the pointer, where a timer, a database reply or another connection's
+ * message will send to it later.  (A WebSocket's ids and a pending
+ * request's are not interchangeable.)
+ */
+kiln_id kiln_ws_id(const kiln_ws *ws);
+kiln_ws *kiln_ws_get(kiln_id id);
+
 /* Per-connection user data (NULL at first). */
 void kiln_ws_set_data(kiln_ws *ws, void *user);
 void *kiln_ws_data(const kiln_ws *ws);
@@ -343,7 +358,6 @@ void kiln_log(enum kiln_log_level level, const char *fmt, ...) KILN_PRINTF(2, 3)
  * (stops its timer, gives its database connection back); the id is dead
  * from its first line.
  */
-typedef unsigned long long kiln_id;
 
 enum kiln_cancel {
     KILN_CANCEL_GONE = 1,       /* the client closed the connection */

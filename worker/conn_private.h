@@ -67,6 +67,8 @@ struct conn {
     struct kiln_ws *ws;             /* an accepted upgrade, to hand the socket to */
     int err_status;                 /* an error of ours to answer, or 0 */
     kiln_id pending;                /* kiln_defer()'s id, or 0 */
+    kiln_cancel_fn cancel;          /* ... and what it asked to run if */
+    void *cancel_arg;               /* the request is cancelled */
     int resume_result;              /* kiln_resume() inside the handler: */
     unsigned resumed : 1;           /* ... its result, and that it came */
     unsigned in_handler : 1;        /* the route's handler is running */

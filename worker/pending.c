@@ -3,30 +3,20 @@
  * resumption on the loop, and their cancellation.
  *
  * A pending request is a connection in CS_PENDING whose handler called
- * kiln_defer().  Its id names a slot of a table (low 32 bits: the slot,
- * high 32 bits: the slot's generation), so that an id outlives its request
- * safely: a dead id finds a slot of another generation, or a free one.
+ * kiln_defer().  Its id is a handle (core/handles.c) of the connection, so
+ * that an id outlives its request safely.
  * kiln_resume() only queues the id; a prepare watcher completes the queued
  * requests before the loop next waits, so a response never goes out from
  * inside a plugin's callback (and a handler never runs inside another).
  */
-#include <stdint.h>
 #include <stdlib.h>
 
 #include "conn_private.h"
+#include "handles.h"
 #include "log.h"
 #include "pending.h"
 #include "plugin.h"
 #include "worker.h"
-
-struct slot {
-    uint32_t gen;                   /* odd while in use */
-    uint32_t next_free;             /* index + 1, or 0 */
-    struct conn *conn;
-    kiln_cancel_fn cancel;
-    void *arg;
-    const struct route *route;      /* whose handler deferred it */
-};
 
 struct resume {
     kiln_id id;
@@ -34,101 +24,39 @@ struct resume {
 };
 
 static struct worker *self;
-static struct slot *slots;
-static uint32_t nslots, cap_slots, free_head;
+static struct handles ids;          /* id -> the pending request's conn */
 static struct resume *queue;        /* resumed, not yet completed */
 static size_t nqueue, cap_queue;
 static ev_prepare completer;
 
-static kiln_id id_of(uint32_t i)
-{
-    return ((kiln_id)slots[i].gen << 32) | (i + 1);
-}
-
-/* The slot of a live id, or NULL. */
-static struct slot *slot_of(kiln_id id)
-{
-    uint32_t i = (uint32_t)(id & 0xffffffffu), gen = (uint32_t)(id >> 32);
-
-    if (i == 0 || i > nslots || slots[i - 1].gen != gen || !(gen & 1))
-        return NULL;
-    return &slots[i - 1];
-}
-
-static void slot_free(struct slot *s)
-{
-    s->gen++;                       /* even: free, and every old id is dead */
-    s->conn = NULL;
-    s->next_free = free_head;
-    free_head = (uint32_t)(s - slots) + 1;
-}
-
-static int slots_grow(void)
-{
-    uint32_t cap = cap_slots ? cap_slots * 2 : 64;
-    struct slot *p = realloc(slots, cap * sizeof(*p));
-
-    if (!p)
-        return -1;
-    slots = p;
-    cap_slots = cap;
-    return 0;
-}
-
 kiln_id pending_new(struct conn *c, kiln_cancel_fn cancel, void *arg)
 {
-    struct slot *s;
-    uint32_t i;
-
-    if (free_head) {
-        i = free_head - 1;
-        free_head = slots[i].next_free;
-    } else {
-        if (nslots == cap_slots && slots_grow() < 0)
-            return 0;
-        i = nslots++;
-        slots[i].gen = 0;
-    }
-    s = &slots[i];
-    s->gen++;                       /* odd: in use */
-    s->next_free = 0;
-    s->conn = c;
-    s->cancel = cancel;
-    s->arg = arg;
-    s->route = c->req.match.route;
-    return id_of(i);
+    c->cancel = cancel;
+    c->cancel_arg = arg;
+    return handle_new(&ids, c);
 }
 
 void pending_forget(kiln_id id)
 {
-    struct slot *s = slot_of(id);
-
-    if (s)
-        slot_free(s);
+    handle_free(&ids, id);
 }
 
 void pending_cancel(struct conn *c, enum kiln_cancel why)
 {
-    struct slot *s = slot_of(c->pending);
-    kiln_cancel_fn cancel;
+    const struct route *rt = c->req.match.route;
     kiln_id id = c->pending;
-    void *arg;
 
     c->pending = 0;
-    if (!s)
+    if (!handle_get(&ids, id))
         return;
-    cancel = s->cancel;
-    arg = s->arg;
+    handle_free(&ids, id);          /* dead from the callback's first line */
     log_debug("%s %s: pending request cancelled (%s)", c->req.method, c->req.target,
-                  why == KILN_CANCEL_GONE ? "client gone" :
+              why == KILN_CANCEL_GONE ? "client gone" :
               why == KILN_CANCEL_DEADLINE ? "pending_timeout" : "worker stopping");
-    if (cancel && s->route) {
-        plugin_enter(self->slot, s->route, c->req.method);
-        slot_free(s);               /* dead from the callback's first line */
-        cancel(id, why, arg);
+    if (c->cancel && rt) {
+        plugin_enter(self->slot, rt, c->req.method);
+        c->cancel(id, why, c->cancel_arg);
         plugin_leave(self->slot, 0);
-    } else {
-        slot_free(s);
     }
 }
 
@@ -142,13 +70,11 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)revents;
     /* A completion may run handlers that resume others: take them in turns. */
     for (i = 0; i < nqueue; i++) {
-        struct slot *s = slot_of(queue[i].id);
-        struct conn *c;
+        struct conn *c = handle_get(&ids, queue[i].id);
 
-        if (!s)
+        if (!c)
             continue;               /* cancelled since */
-        c = s->conn;
-        slot_free(s);
+        handle_free(&ids, queue[i].id);
         c->pending = 0;
         conn_resume(c, queue[i].result);
     }
@@ -189,20 +115,20 @@ KILN_EXPORT kiln_id kiln_defer(kiln_req *req, kiln_cancel_fn cancel, void *arg)
 
 KILN_EXPORT kiln_req *kiln_pending(kiln_id id)
 {
-    struct slot *s = slot_of(id);
+    struct conn *c = handle_get(&ids, id);
 
-    return s ? &s->conn->req : NULL;
+    return c ? &c->req : NULL;
 }
 
 KILN_EXPORT int kiln_resume(kiln_id id, int result)
 {
-    struct slot *s = slot_of(id);
+    struct conn *c = handle_get(&ids, id);
 
-    if (!s)
+    if (!c)
         return -1;
-    if (s->conn->in_handler) {      /* resumed before its handler returned */
-        s->conn->resumed = 1;
-        s->conn->resume_result = result;
+    if (c->in_handler) {            /* resumed before its handler returned */
+        c->resumed = 1;
+        c->resume_result = result;
         return 0;
     }
     return queue_push(id, result);
@@ -218,10 +144,8 @@ void pending_shutdown(void)
 {
     if (self && ev_is_active(&completer))
         ev_prepare_stop(self->loop, &completer);
-    free(slots);
+    handles_clear(&ids);
     free(queue);
-    slots = NULL;
     queue = NULL;
-    nslots = cap_slots = free_head = 0;
     nqueue = cap_queue = 0;
 }

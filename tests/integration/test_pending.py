@@ -5,6 +5,7 @@ import signal
 import time
 
 import aiohttp
+import websockets
 
 from conftest import RawConn, wait_until
 
@@ -180,3 +181,22 @@ def test_worker_hooks_watchers_and_the_loop(kiln_factory):
     k.signal(signal.SIGTERM)
     assert k.wait_exit(10) == 0
     assert k.log().count("pending: worker stop") == 2
+
+
+def test_websocket_sent_to_by_id_after_its_peer_left(kiln_factory):
+    # A timer sends to a WebSocket through its id: the client that stayed
+    # gets the message; for the one that left, kiln_ws_get() gives NULL.
+    k = make(kiln_factory)
+    mark = k.mark()
+
+    async def main():
+        async with websockets.connect("ws://127.0.0.1:%d/ws-later" % k.port) as ws:
+            await ws.send("later 200")
+            stayed = await asyncio.wait_for(ws.recv(), 5)
+        async with websockets.connect("ws://127.0.0.1:%d/ws-later" % k.port) as ws:
+            await ws.send("later 300")
+        return stayed
+
+    assert asyncio.run(main()) == "later done"
+    k.wait_log(r"pending: ws-later: connection gone", since=mark)
+    assert get(k, "/Ann").body == b"Hello, Ann"

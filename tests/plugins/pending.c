@@ -7,8 +7,10 @@
  * answers after three ticks of a repeating timer; /twice defers twice;
  * /pipe?msg=M sends M through a pipe that a readiness watcher, opened by
  * the worker start hook, reads and answers with; /loop tells whether
- * kiln_loop() gives a loop.  Every cancel is logged with its reason, and
- * the start and stop hooks log themselves.
+ * kiln_loop() gives a loop; on the WebSocket /ws-later, "later N" makes a
+ * timer send "later done" N ms later through the connection's id, and logs
+ * when the connection was gone by then.  Every cancel is logged with its
+ * reason, and the start and stop hooks log themselves.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -234,6 +236,36 @@ static void stop(kiln_app *app)
     kiln_log(KILN_LOG_INFO, "worker stop");
 }
 
+/* ---- a WebSocket sent to from a timer, by id ---- */
+
+static void ws_later_fire(kiln_timer *t, void *arg)
+{
+    kiln_id *id = arg;
+    kiln_ws *ws = kiln_ws_get(*id);
+
+    (void)t;
+    if (ws)
+        kiln_ws_send_text(ws, "later done");
+    else
+        kiln_log(KILN_LOG_INFO, "ws-later: connection gone");
+    free(id);
+}
+
+static void ws_later_message(kiln_ws *ws, int binary, const void *msg, size_t len, void *data)
+{
+    kiln_id *id;
+    long ms;
+
+    (void)binary;
+    (void)data;
+    if (len < 7 || memcmp(msg, "later ", 6) != 0 || (id = malloc(sizeof(*id))) == NULL)
+        return;
+    ms = atol((const char *)msg + 6);
+    *id = kiln_ws_id(ws);
+    if (!kiln_timer_start(ms / 1000.0, 0, ws_later_fire, id))
+        free(id);
+}
+
 static void never(kiln_timer *t, void *arg)
 {
     (void)t;
@@ -247,7 +279,10 @@ static int init(kiln_app *app)
     kiln_log(KILN_LOG_INFO, "init: timer %s, loop %s", t ? "started" : "NULL",
              kiln_loop() ? "yes" : "no");
     kiln_timer_stop(t);
+    static const struct kiln_ws_handlers ws_later = {.message = ws_later_message};
+
     if (kiln_worker_hooks(app, start, stop) != 0 ||
+        kiln_add_websocket(app, "/ws-later", &ws_later, NULL) != 0 ||
         kiln_add_get(app, "/pipe", pipe_route, NULL) || kiln_add_get(app, "/loop", loop_route, NULL))
         return -1;
     return kiln_add_get(app, "/late", late, NULL) || kiln_add_get(app, "/inside", inside, NULL) ||
