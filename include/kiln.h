@@ -57,7 +57,8 @@
  *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*),
  *                    readiness watchers (kiln_watch_*), kiln_loop();
  *                    worker start and stop hooks (kiln_worker_hooks);
- *                    WebSocket ids (kiln_ws_id, kiln_ws_get).
+ *                    WebSocket ids (kiln_ws_id, kiln_ws_get); a thread
+ *                    pool per worker (kiln_offload).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -424,6 +425,22 @@ void kiln_watch_stop(kiln_watch *w);
  * outside a worker.
  */
 void *kiln_loop(void);
+
+/*
+ * A worker's thread pool (thread_pool threads, 4 by default; they start
+ * with the first job): run(arg) runs on a pool thread, then done(arg, 0)
+ * on the loop, in the order the jobs finish.  A pool thread may call no
+ * kiln_* function at all, and touches no request: run() works on what arg
+ * gives it (copies made by the handler), done() answers (kiln_resume()).
+ * When the worker stops, the jobs not started yet do not run: their done
+ * runs with cancelled = 1; running ones are waited for, within
+ * graceful_timeout (after it the master kills the worker).  0, or -1 (no
+ * pool: thread_pool = 0, no memory, outside a worker, stopping).
+ */
+typedef void (*kiln_job_fn)(void *arg);
+typedef void (*kiln_done_fn)(void *arg, int cancelled);
+
+int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg);
 
 #ifdef __cplusplus
 }

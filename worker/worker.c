@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "listen.h"
 #include "log.h"
+#include "offload.h"
 #include "pending.h"
 #include "plugin.h"
 #include "pool.h"
@@ -318,6 +319,7 @@ static void worker_cleanup(struct worker *w)
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
+    offload_shutdown();                 /* jobs run or dropped, threads gone */
     ws_destroy(w);
     plugins_stop(&w->plugins);
     plugins_unload(&w->plugins);
@@ -341,6 +343,7 @@ void worker_main(const struct worker_args *a)
         w.slot->pid = getpid();
     response_update_date(ev_now(w.loop));
     loop_init(&w);
+    offload_init(&w);
     pending_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {

@@ -200,3 +200,62 @@ def test_websocket_sent_to_by_id_after_its_peer_left(kiln_factory):
     assert asyncio.run(main()) == "later done"
     k.wait_log(r"pending: ws-later: connection gone", since=mark)
     assert get(k, "/Ann").body == b"Hello, Ann"
+
+
+def expected_hash(mb):
+    x = 1469598103934665603
+    for i in range(mb << 20):
+        x = ((x ^ ((i * 31) & 0xFF)) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return "%d MiB: %x\n" % (mb, x)
+
+
+def test_thread_pool_work_does_not_block_the_loop(kiln_factory):
+    # Eight checksums of 64 MiB each run on the pool threads: while they
+    # run, plain requests on the same workers are answered at once.
+    k = make(kiln_factory, workers=1)
+    want = expected_hash(1)
+
+    async def main():
+        async with aiohttp.ClientSession() as s:
+            async def one(path):
+                async with s.get("http://127.0.0.1:%d%s" % (k.port, path)) as r:
+                    return r.status, await r.text()
+            big = [asyncio.ensure_future(one("/hash?mb=64")) for _ in range(8)]
+            await asyncio.sleep(0.1)
+            t0 = time.monotonic()
+            quick = [await one("/Ann") for _ in range(10)]
+            quick_time = time.monotonic() - t0
+            small = await one("/hash?mb=1")
+            return await asyncio.gather(*big), quick, quick_time, small
+
+    big, quick, quick_time, small = asyncio.run(asyncio.wait_for(main(), 120))
+    assert small == (200, want)
+    assert len({b for b in big}) == 1 and big[0][0] == 200 and big[0][1].startswith("64 MiB: ")
+    assert quick == [(200, "Hello, Ann")] * 10
+    assert quick_time < 1.0, quick_time
+
+
+def test_a_stop_drops_the_jobs_not_started(kiln_factory):
+    # One pool thread, five jobs of about half a second each, and a stop
+    # with graceful_timeout = 1s: the jobs done by then are answered, the
+    # running one is waited for, the ones still queued are dropped (their
+    # done runs with cancelled = 1), and the worker exits cleanly.
+    k = make(kiln_factory, workers=1, thread_pool=1, graceful_timeout="1s")
+    mark = k.mark()
+    conns = []
+    for _ in range(5):
+        c = RawConn(k.port, timeout=10)
+        c.send("GET /hash?mb=256 HTTP/1.1\r\nHost: x\r\n\r\n")
+        conns.append(c)
+    time.sleep(0.3)
+    k.signal(signal.SIGTERM)
+    answered = 0
+    for c in conns:
+        try:
+            answered += c.read_response().status == 200
+        except (ConnectionError, TimeoutError):
+            pass
+        c.close()
+    assert k.wait_exit(30) == 0
+    dropped = k.log()[mark:].count("pending: hash: job dropped")
+    assert dropped >= 1 and answered + dropped in (4, 5), (answered, dropped)

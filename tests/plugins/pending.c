@@ -9,7 +9,8 @@
  * the worker start hook, reads and answers with; /loop tells whether
  * kiln_loop() gives a loop; on the WebSocket /ws-later, "later N" makes a
  * timer send "later done" N ms later through the connection's id, and logs
- * when the connection was gone by then.  Every cancel is logged with its
+ * when the connection was gone by then; /hash?mb=N checksums N MiB on the
+ * thread pool and logs the jobs that a stop dropped.  Every cancel is logged with its
  * reason, and the start and stop hooks log themselves.
  */
 #include <stdlib.h>
@@ -266,6 +267,55 @@ static void ws_later_message(kiln_ws *ws, int binary, const void *msg, size_t le
         free(id);
 }
 
+/* ---- work on the thread pool ---- */
+
+struct hash_job {
+    kiln_id id;
+    long mb;
+    unsigned long sum;
+};
+
+static void hash_run(void *arg)
+{
+    struct hash_job *h = arg;
+    unsigned long x = 1469598103934665603ul;
+
+    for (long i = 0; i < h->mb << 20; i++)
+        x = (x ^ (unsigned char)(i * 31)) * 1099511628211ul;
+    h->sum = x;
+}
+
+static void hash_done(void *arg, int cancelled)
+{
+    struct hash_job *h = arg;
+    kiln_req *req = kiln_pending(h->id);
+
+    if (cancelled)
+        kiln_log(KILN_LOG_INFO, "hash: job dropped");
+    else if (req) {
+        kiln_text(req, 200, "%ld MiB: %lx\n", h->mb, h->sum);
+        kiln_resume(h->id, KILN_OK);
+    }
+    free(h);
+}
+
+static int hash_route(kiln_req *req, void *data)
+{
+    const char *v = kiln_query(req, "mb");
+    struct hash_job *h = calloc(1, sizeof(*h));
+
+    (void)data;
+    if (!h)
+        return KILN_ERROR;
+    h->mb = v ? atol(v) : 1;
+    h->id = kiln_defer(req, log_cancel, NULL);
+    if (!h->id || kiln_offload(hash_run, hash_done, h) != 0) {
+        free(h);
+        return KILN_ERROR;
+    }
+    return KILN_PENDING;
+}
+
 static void never(kiln_timer *t, void *arg)
 {
     (void)t;
@@ -283,7 +333,7 @@ static int init(kiln_app *app)
 
     if (kiln_worker_hooks(app, start, stop) != 0 ||
         kiln_add_websocket(app, "/ws-later", &ws_later, NULL) != 0 ||
-        kiln_add_get(app, "/pipe", pipe_route, NULL) || kiln_add_get(app, "/loop", loop_route, NULL))
+        kiln_add_get(app, "/pipe", pipe_route, NULL) || kiln_add_get(app, "/hash", hash_route, NULL) || kiln_add_get(app, "/loop", loop_route, NULL))
         return -1;
     return kiln_add_get(app, "/late", late, NULL) || kiln_add_get(app, "/inside", inside, NULL) ||
            kiln_add_get(app, "/forgot", forgot, NULL) || kiln_add_get(app, "/fails", fails, NULL) ||
