@@ -58,7 +58,8 @@
  *                    readiness watchers (kiln_watch_*), kiln_loop();
  *                    worker start and stop hooks (kiln_worker_hooks);
  *                    WebSocket ids (kiln_ws_id, kiln_ws_get); a thread
- *                    pool per worker (kiln_offload).
+ *                    pool per worker (kiln_offload); per-route
+ *                    pending_timeout (kiln_route_pending_timeout).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -159,6 +160,15 @@ struct kiln_plugin {
  */
 int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
                    kiln_handler handler, void *data);
+
+/*
+ * 1.2: the time a pending request of the route `method pattern` (added by
+ * this plugin before) has to be answered, instead of the server's
+ * pending_timeout; past it the request is cancelled and answered 504.
+ * From init; 0, or -1 with the reason logged (the plugin is then refused).
+ */
+int kiln_route_pending_timeout(kiln_app *app, const char *method, const char *pattern,
+                               double seconds);
 
 static inline int kiln_add_get(kiln_app *app, const char *pattern,
                                kiln_handler handler, void *data)

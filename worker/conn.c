@@ -299,6 +299,14 @@ void conn_resume(struct conn *c, int result)
 
 /* ---- timers ------------------------------------------------------------- */
 
+/* A pending request's time to answer: its route's, or the server's. */
+static double conn_pending_timeout(const struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+
+    return rt && rt->pending_timeout > 0 ? rt->pending_timeout : c->w->cfg->pending_timeout;
+}
+
 /* The deadline of the connection's current state. */
 static double conn_deadline(const struct conn *c)
 {
@@ -314,7 +322,7 @@ static double conn_deadline(const struct conn *c)
     case CS_BODY:
         return c->last_io + cfg->body_timeout;
     case CS_PENDING:
-        return c->pending_since + cfg->pending_timeout;
+        return c->pending_since + conn_pending_timeout(c);
     default:
         /* From the end of the last response: bytes that start no request
          * (bare CRLFs) do not keep a connection open. */
@@ -358,7 +366,7 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (c->state == CS_PENDING && c->out.len == 0) {
         log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->req.method,
-                 c->req.target, c->w->cfg->pending_timeout);
+                 c->req.target, conn_pending_timeout(c));
         pending_cancel(c, KILN_CANCEL_DEADLINE);
         conn_parsed(c, http_resume(c, 504));
         return;

@@ -259,3 +259,11 @@ def test_a_stop_drops_the_jobs_not_started(kiln_factory):
     assert k.wait_exit(30) == 0
     dropped = k.log()[mark:].count("pending: hash: job dropped")
     assert dropped >= 1 and answered + dropped in (4, 5), (answered, dropped)
+
+
+def test_a_route_of_its_own_pending_timeout(kiln_factory):
+    k = make(kiln_factory)                  # the server's: 60 s
+    t0 = time.monotonic()
+    r = get(k, "/late-short?ms=3000")
+    assert r.status == 504 and 0.4 <= time.monotonic() - t0 < 2.0
+    k.wait_log(r"GET /late-short\?ms=3000: no answer within pending_timeout \(0.5s\): 504")

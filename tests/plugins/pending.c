@@ -333,6 +333,8 @@ static int init(kiln_app *app)
 
     if (kiln_worker_hooks(app, start, stop) != 0 ||
         kiln_add_websocket(app, "/ws-later", &ws_later, NULL) != 0 ||
+        kiln_add_get(app, "/late-short", late, NULL) ||
+        kiln_route_pending_timeout(app, "GET", "/late-short", 0.5) ||
         kiln_add_get(app, "/pipe", pipe_route, NULL) || kiln_add_get(app, "/hash", hash_route, NULL) || kiln_add_get(app, "/loop", loop_route, NULL))
         return -1;
     return kiln_add_get(app, "/late", late, NULL) || kiln_add_get(app, "/inside", inside, NULL) ||
