@@ -59,6 +59,8 @@ static const struct server_key server_keys[] = {
     { "header_timeout",     K_TIME,    F(header_timeout),     1 },
     { "body_timeout",       K_TIME,    F(body_timeout),       1 },
     { "graceful_timeout",   K_TIME,    F(graceful_timeout),   1 },
+    { "pending_timeout",    K_TIME,    F(pending_timeout),    1 },
+    { "thread_pool",        K_COUNT,   F(thread_pool),        0 },
     { "max_uri_size",       K_SIZE,    F(max_uri_size),       1 },
     { "max_header_size",    K_SIZE,    F(max_header_size),    1 },
     { "max_headers",        K_SIZE,    F(max_headers),        1 },
@@ -98,6 +100,8 @@ void config_defaults(struct config *c)
     c->log_level = LOG_INFO;
     c->backlog = 511;
     c->keepalive_timeout = 75;
+    c->pending_timeout = 60;
+    c->thread_pool = 4;
     c->header_timeout = 10;
     c->body_timeout = 30;
     c->graceful_timeout = 30;

@@ -43,6 +43,8 @@ struct config {
     int backlog;                /* listen(2) backlog, default 511 */
 
     double keepalive_timeout;   /* idle time between requests, s (75) */
+    double pending_timeout;     /* a pending request's deadline: 504, s (60) */
+    size_t thread_pool;         /* threads for kiln_offload() per worker (4) */
     double header_timeout;      /* to receive a whole header block, s (10) */
     double body_timeout;        /* between two reads of a body, s (30) */
     double graceful_timeout;    /* drain bound on stop/reload, s (30) */

@@ -23,6 +23,7 @@
 #define SEAL_ATTEMPTS 3
 
 struct plugin *plugin_current;
+const struct route *plugin_route;
 
 const char *plugin_name(const struct plugin *p)
 {
@@ -247,6 +248,40 @@ fail:
     if (rc != 0)
         plugin_files_close(out);
     return rc;
+}
+
+/* ---- a worker's start and stop ------------------------------------------------ */
+
+static void plugin_hook(struct plugin_set *ps, struct plugin *p, void (*hook)(kiln_app *))
+{
+    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct plugin *prev = plugin_current;
+
+    plugin_current = p;
+    hook(&app);
+    plugin_current = prev;
+}
+
+void plugins_start(struct plugin_set *ps)
+{
+    for (size_t i = 0; i < ps->n; i++) {
+        struct plugin *p = &ps->v[i];
+
+        if (p->initialized && p->on_start)
+            plugin_hook(ps, p, p->on_start);
+        p->started = p->initialized;
+    }
+}
+
+void plugins_stop(struct plugin_set *ps)
+{
+    for (size_t i = ps->n; i-- > 0;) {
+        struct plugin *p = &ps->v[i];
+
+        if (p->started && p->on_stop)
+            plugin_hook(ps, p, p->on_stop);
+        p->started = 0;
+    }
 }
 
 /* ---- loading ---------------------------------------------------------------- */

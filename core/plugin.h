@@ -37,6 +37,9 @@ struct plugin {
     const struct kiln_plugin *desc; /* the exported descriptor */
     char *name;                     /* a copy of desc->name, once checked */
     int initialized;                /* init returned 0: fini is owed */
+    void (*on_start)(kiln_app *app);    /* kiln_worker_hooks(), or NULL */
+    void (*on_stop)(kiln_app *app);
+    int started;                    /* on_start ran: on_stop is owed */
 };
 
 /* What init/fini receive, as the opaque kiln_app. */
@@ -89,6 +92,12 @@ void plugin_files_close(struct plugin_files *f);
 int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router);
 
+/* A worker's start and stop (never the reload's check process): runs each
+ * plugin's start hook in load order, and the stop hooks of those started in
+ * reverse order.  Stop is safe to call twice. */
+void plugins_start(struct plugin_set *ps);
+void plugins_stop(struct plugin_set *ps);
+
 /* Logs a warning (file:line) for each plugin section of the config that
  * names none of the loaded plugins. */
 void plugins_report_sections(const struct plugin_set *ps);
@@ -102,6 +111,9 @@ void plugins_unload(struct plugin_set *ps);
  * plugin_enter()/plugin_leave() for handlers.
  */
 extern struct plugin *plugin_current;
+/* The route whose handler runs now (set with plugin_current by
+ * plugin_enter()), or NULL: what a timer started there is attributed to. */
+extern const struct route *plugin_route;
 
 /*
  * Loads `files` (a snapshot of cfg->plugin_dir) into a scratch router, warns
@@ -126,6 +138,7 @@ static inline void plugin_enter(struct scoreboard_slot *slot, const struct route
                                 const char *what)
 {
     plugin_current = rt->plugin;
+    plugin_route = rt;
     if (scoreboard_enter(slot, rt))
         scoreboard_name(slot, rt, rt->plugin ? plugin_name(rt->plugin) : "-", what,
                         rt->pattern);
@@ -134,6 +147,7 @@ static inline void plugin_enter(struct scoreboard_slot *slot, const struct route
 static inline void plugin_leave(struct scoreboard_slot *slot, int request)
 {
     plugin_current = NULL;
+    plugin_route = NULL;
     scoreboard_leave(slot, request);
 }
 

@@ -429,6 +429,27 @@ void router_each(const struct router *r, void (*fn)(const struct route *rt, void
     each_route(&r->root, fn, arg);
 }
 
+struct find {
+    const char *method, *pattern;
+    const struct route *found;
+};
+
+static void find_one(const struct route *rt, void *arg)
+{
+    struct find *f = arg;
+
+    if (!f->found && strcmp(rt->method, f->method) == 0 && strcmp(rt->pattern, f->pattern) == 0)
+        f->found = rt;
+}
+
+struct route *router_find(const struct router *r, const char *method, const char *pattern)
+{
+    struct find f = { method, pattern, NULL };
+
+    each_route(&r->root, find_one, &f);
+    return (struct route *)f.found;     /* the router's own: it may change it */
+}
+
 /* A new route, or NULL on OOM. */
 static struct route *route_new(const char *method, const char *pattern,
                                kiln_handler handler, void *data,

@@ -28,6 +28,8 @@ struct route {
                                    owned by the route: ws_free(ws) frees it
                                    with the router */
     void (*ws_free)(void *ws);
+    double pending_timeout;     /* a pending request's deadline; 0: the
+                                   server's pending_timeout */
     struct route *next;         /* next route at the same node */
 };
 
@@ -70,6 +72,9 @@ enum router_result router_match(const struct router *r, const char *method,
 
 /* Number of routes registered. */
 size_t router_count(const struct router *r);
+
+/* The route registered with exactly this method and pattern, or NULL. */
+struct route *router_find(const struct router *r, const char *method, const char *pattern);
 
 /* Calls fn(route, arg) on every route registered. */
 void router_each(const struct router *r, void (*fn)(const struct route *rt, void *arg),

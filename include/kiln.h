@@ -38,10 +38,12 @@
  * starting with '.', rename it to hello.so, and reload (kiln -s reload).
  *
  * Threading: a worker is one thread running one event loop.  Every function
- * here must be called from that thread, from inside init/fini or a handler.
+ * here must be called from that thread: from inside init/fini, a handler,
+ * or a callback kiln runs on the loop (a timer's, a cancel callback).
  *
  * Memory: strings returned by request accessors belong to the request and
- * stay valid until the handler's response is complete; copy what you keep.
+ * stay valid until its response is complete (for a pending request: until
+ * kiln_resume() or its cancel callback has returned); copy what you keep.
  * Everything a plugin passes in (strings, bodies) is copied by kiln before the
  * call returns.
  *
@@ -51,6 +53,13 @@
  *                    per-plugin config, logging, WebSocket routes.
  *   1.1  2026-12-01  struct kiln_ws_handlers: max_msg_size (a per-route
  *                    message limit).
+ *   1.2  2026-12-02  answering later: KILN_PENDING, kiln_defer(),
+ *                    kiln_pending(), kiln_resume(); timers (kiln_timer_*),
+ *                    readiness watchers (kiln_watch_*), kiln_loop();
+ *                    worker start and stop hooks (kiln_worker_hooks);
+ *                    WebSocket ids (kiln_ws_id, kiln_ws_get); a thread
+ *                    pool per worker (kiln_offload); per-route
+ *                    pending_timeout (kiln_route_pending_timeout).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -75,7 +84,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 1
+#define KILN_ABI_MINOR 2
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -96,19 +105,26 @@ typedef struct kiln_app kiln_app;
 typedef struct kiln_req kiln_req;
 /* One open WebSocket connection. */
 typedef struct kiln_ws kiln_ws;
+/* 1.2: a name for a pending request or a WebSocket that stays safe to use
+ * after it is gone (see kiln_defer() and kiln_ws_id()); never 0. */
+typedef unsigned long long kiln_id;
 
 /* ---- handlers ------------------------------------------------------------- */
 
 /* What a handler returns. */
 enum {
-    KILN_OK = 0,     /* the response is complete: send it */
-    KILN_ERROR = -1  /* the handler failed: kiln answers 500 */
+    KILN_OK = 0,      /* the response is complete: send it */
+    KILN_ERROR = -1,  /* the handler failed: kiln answers 500 */
+    KILN_PENDING = 1  /* 1.2: kiln_defer() was called, kiln_resume() will
+                         complete the response */
 };
 
 /*
  * A request handler.  `data` is the pointer given at registration.  It builds
  * the response with the kiln_text()/kiln_set_*() family and returns KILN_OK,
- * or KILN_ERROR for a 500.  A handler that sets nothing answers 204.
+ * or KILN_ERROR for a 500.  A handler that sets nothing answers 204.  One
+ * that must wait (for a timer, a database, another connection) calls
+ * kiln_defer() and returns KILN_PENDING (see "answering later" below).
  */
 typedef int (*kiln_handler)(kiln_req *req, void *data);
 
@@ -145,6 +161,15 @@ struct kiln_plugin {
 int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
                    kiln_handler handler, void *data);
 
+/*
+ * 1.2: the time a pending request of the route `method pattern` (added by
+ * this plugin before) has to be answered, instead of the server's
+ * pending_timeout; past it the request is cancelled and answered 504.
+ * From init; 0, or -1 with the reason logged (the plugin is then refused).
+ */
+int kiln_route_pending_timeout(kiln_app *app, const char *method, const char *pattern,
+                               double seconds);
+
 static inline int kiln_add_get(kiln_app *app, const char *pattern,
                                kiln_handler handler, void *data)
 { return kiln_add_route(app, "GET", pattern, handler, data); }
@@ -160,6 +185,17 @@ static inline int kiln_add_patch(kiln_app *app, const char *pattern,
 static inline int kiln_add_delete(kiln_app *app, const char *pattern,
                                   kiln_handler handler, void *data)
 { return kiln_add_route(app, "DELETE", pattern, handler, data); }
+
+/*
+ * 1.2: hooks run in each worker, never in the process a reload uses to
+ * check the plugins (where init and fini run too): `start` once the worker
+ * has loaded every plugin, before it accepts a connection (connect to a
+ * database here); `stop` when it stops, after its connections are closed
+ * (pending requests cancelled, WebSockets closed) and before fini.  Either
+ * may be NULL; from init only.  0, or -1.
+ */
+int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
+                      void (*stop)(kiln_app *app));
 
 /*
  * A value of this plugin's config section ([name] in kiln.conf, where name
@@ -281,6 +317,17 @@ int kiln_ws_close(kiln_ws *ws, int code, const char *reason);
  * (ws included).  Returns how many it was queued for. */
 int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg, size_t len);
 
+/*
+ * 1.2: an id for ws, never 0 (0 only when out of memory), that stays safe
+ * to use after the connection is gone: kiln_ws_get() gives the connection
+ * until its close handler has returned, NULL afterwards.  Keep the id, not
+ * the pointer, where a timer, a database reply or another connection's
+ * message will send to it later.  (A WebSocket's ids and a pending
+ * request's are not interchangeable.)
+ */
+kiln_id kiln_ws_id(const kiln_ws *ws);
+kiln_ws *kiln_ws_get(kiln_id id);
+
 /* Per-connection user data (NULL at first). */
 void kiln_ws_set_data(kiln_ws *ws, void *user);
 void *kiln_ws_data(const kiln_ws *ws);
@@ -300,6 +347,110 @@ enum kiln_log_level {
 
 /* Writes a line to kiln's log, prefixed with the plugin's name. */
 void kiln_log(enum kiln_log_level level, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+/* ---- answering later (1.2) --------------------------------------------------- */
+
+/*
+ * What aiohttp's `await` is to a handler: the handler calls kiln_defer(),
+ * starts what it waits for and returns KILN_PENDING; the worker goes on
+ * serving every other connection; a callback on the loop later builds the
+ * response on kiln_pending(id) with the usual calls and sends it with
+ * kiln_resume(id, KILN_OK).  Requests pipelined behind a pending one wait
+ * their turn.
+ *
+ * A pending request is named by an id, never 0, that stays safe to use
+ * after the request is gone: once it was resumed or cancelled, kiln_pending()
+ * gives NULL and kiln_resume() does nothing and returns -1.  The request
+ * is cancelled, and `cancel` (may be NULL) runs once, when the client goes
+ * away (KILN_CANCEL_GONE), when pending_timeout passes (KILN_CANCEL_DEADLINE;
+ * kiln then answers 504) or when the worker stops before the request was
+ * resumed (KILN_CANCEL_STOP; a graceful stop first waits for it, up to
+ * graceful_timeout).  The cancel callback releases what the handler started
+ * (stops its timer, gives its database connection back); the id is dead
+ * from its first line.
+ */
+
+enum kiln_cancel {
+    KILN_CANCEL_GONE = 1,       /* the client closed the connection */
+    KILN_CANCEL_DEADLINE = 2,   /* pending_timeout passed: 504 */
+    KILN_CANCEL_STOP = 3        /* the worker is stopping */
+};
+
+typedef void (*kiln_cancel_fn)(kiln_id id, enum kiln_cancel why, void *arg);
+
+/* From a handler, before it returns KILN_PENDING: the request's id, or 0
+ * (called twice, outside a handler, or out of memory). */
+kiln_id kiln_defer(kiln_req *req, kiln_cancel_fn cancel, void *arg);
+
+/* The pending request `id`, to read it and build its response; NULL once
+ * the id is dead. */
+kiln_req *kiln_pending(kiln_id id);
+
+/*
+ * Completes the pending request `id`: KILN_OK sends the response built on
+ * kiln_pending(id) (204 when nothing was set), KILN_ERROR answers 500.  The
+ * answer goes out from the loop right after the current callback, never
+ * from inside it.  0, or -1 when the id is dead (a no-op).
+ */
+int kiln_resume(kiln_id id, int result);
+
+/*
+ * Timers on the worker's loop.  The callback runs `after` seconds from
+ * now, then every `repeat` seconds if `repeat` > 0.  A one-shot timer is
+ * freed once its callback has returned; a repeating one when stopped.
+ * kiln_timer_stop() stops and frees a timer that has not fired (or a
+ * repeating one), also from inside its own callback; do not use the
+ * pointer afterwards.  Timers still running when the worker stops are
+ * freed after the plugins' fini hooks.  NULL on bad arguments, no memory,
+ * or outside a worker (in init when a reload checks the plugins).
+ */
+typedef struct kiln_timer kiln_timer;
+typedef void (*kiln_timer_fn)(kiln_timer *t, void *arg);
+
+kiln_timer *kiln_timer_start(double after, double repeat, kiln_timer_fn cb, void *arg);
+void kiln_timer_stop(kiln_timer *t);
+
+/*
+ * Readiness of a plugin's own file descriptor (a socket of a database
+ * client, a pipe): `cb` runs with the events that are ready, while `events`
+ * (KILN_READ, KILN_WRITE, both, or 0 to pause) asks for them.  The fd stays
+ * the plugin's: stop the watcher before closing it.  kiln_watch_stop()
+ * frees the watcher, also from inside its callback.  NULL on bad arguments
+ * or no memory; kiln_watch_set() returns 0 or -1.
+ */
+enum { KILN_READ = 1, KILN_WRITE = 2 };
+typedef struct kiln_watch kiln_watch;
+typedef void (*kiln_watch_fn)(kiln_watch *w, int fd, int revents, void *arg);
+
+kiln_watch *kiln_watch_fd(int fd, int events, kiln_watch_fn cb, void *arg);
+int kiln_watch_set(kiln_watch *w, int events);
+void kiln_watch_stop(kiln_watch *w);
+
+/*
+ * The worker's libev loop, a `struct ev_loop *`, for a library that brings
+ * a libev adapter (hiredis' adapters/libev.h): kiln runs on libev 4, and
+ * the plugin must be built against the same major.  Watchers the plugin
+ * (or its library) adds there run outside kiln's marking of the running
+ * plugin, and must be stopped by the plugin's stop hook or fini.  NULL
+ * outside a worker.
+ */
+void *kiln_loop(void);
+
+/*
+ * A worker's thread pool (thread_pool threads, 4 by default; they start
+ * with the first job): run(arg) runs on a pool thread, then done(arg, 0)
+ * on the loop, in the order the jobs finish.  A pool thread may call no
+ * kiln_* function at all, and touches no request: run() works on what arg
+ * gives it (copies made by the handler), done() answers (kiln_resume()).
+ * When the worker stops, the jobs not started yet do not run: their done
+ * runs with cancelled = 1; running ones are waited for, within
+ * graceful_timeout (after it the master kills the worker).  0, or -1 (no
+ * pool: thread_pool = 0, no memory, outside a worker, stopping).
+ */
+typedef void (*kiln_job_fn)(void *arg);
+typedef void (*kiln_done_fn)(void *arg, int cancelled);
+
+int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg);
 
 #ifdef __cplusplus
 }

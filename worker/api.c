@@ -97,6 +97,35 @@ KILN_EXPORT int kiln_add_route(kiln_app *app, const char *method,
     return -1;
 }
 
+KILN_EXPORT int kiln_route_pending_timeout(kiln_app *app, const char *method,
+                                           const char *pattern, double seconds)
+{
+    struct route *rt;
+
+    if (app == NULL || method == NULL || pattern == NULL)
+        return -1;
+    rt = router_find(app->router, method, pattern);
+    if (rt == NULL || rt->plugin != app->plugin || rt->ws || !(seconds > 0) || seconds > 1e6) {
+        log_error("%s: route_pending_timeout(%s %s, %g): %s", plugin_name(app->plugin), method,
+                  pattern, seconds, rt == NULL || rt->plugin != app->plugin || rt->ws
+                      ? "no such route of this plugin" : "seconds must be above 0");
+        app->failed = 1;
+        return -1;
+    }
+    rt->pending_timeout = seconds;
+    return 0;
+}
+
+KILN_EXPORT int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
+                                  void (*stop)(kiln_app *app))
+{
+    if (app == NULL || app->plugin == NULL)
+        return -1;
+    app->plugin->on_start = start;
+    app->plugin->on_stop = stop;
+    return 0;
+}
+
 KILN_EXPORT const char *kiln_config(kiln_app *app, const char *key,
                                     const char *def)
 {

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "conn_private.h"
 #include "log.h"
+#include "pending.h"
 #include "pool.h"
 #include "worker.h"
 #include "ws.h"
@@ -37,10 +38,13 @@
                                        more request while the worker drains */
 #define POOL_FIRST 4096
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
+#define PENDING_INPUT 65536         /* pipelined bytes read behind a pending request */
 
 static void conn_close(struct conn *c);
+static int closing_all;                 /* conn_close_all() runs: the worker stops */
 static void conn_try_send(struct conn *c);
 static void conn_timer_update(struct conn *c);
+static void conn_parsed(struct conn *c, int parsed);
 
 /* ---- the hand-off --------------------------------------------------------- */
 
@@ -265,7 +269,14 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
     }
     c->in.len += (size_t)n;
     c->last_io = ev_now(loop);
-    if (http_parse(c) > 0) {
+    conn_parsed(c, http_parse(c));
+}
+
+/* What follows parsing (after a read, or a pending request's answer):
+ * the hand-off of an upgrade, writing, the timer. */
+static void conn_parsed(struct conn *c, int parsed)
+{
+    if (parsed > 0) {
         conn_handoff(c);
         return;
     }
@@ -273,13 +284,28 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         conn_release_idle(c);
     if (c->want_close)
         conn_reading(c, 0);     /* nothing more is parsed: do not buffer it */
+    else if (c->state == CS_PENDING && c->in.len - c->parsed >= PENDING_INPUT)
+        conn_reading(c, 0);     /* enough waits behind the pending one */
     if (c->out.len > 0 || c->want_close)
         conn_flush(c);      /* may close c */
-    else if (c->state == CS_HEAD || c->state == CS_BODY)
+    else if (c->state == CS_HEAD || c->state == CS_BODY || c->state == CS_PENDING)
         conn_timer_update(c);
 }
 
+void conn_resume(struct conn *c, int result)
+{
+    conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
+}
+
 /* ---- timers ------------------------------------------------------------- */
+
+/* A pending request's time to answer: its route's, or the server's. */
+static double conn_pending_timeout(const struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+
+    return rt && rt->pending_timeout > 0 ? rt->pending_timeout : c->w->cfg->pending_timeout;
+}
 
 /* The deadline of the connection's current state. */
 static double conn_deadline(const struct conn *c)
@@ -295,6 +321,8 @@ static double conn_deadline(const struct conn *c)
         return c->head_start + cfg->header_timeout;
     case CS_BODY:
         return c->last_io + cfg->body_timeout;
+    case CS_PENDING:
+        return c->pending_since + conn_pending_timeout(c);
     default:
         /* From the end of the last response: bytes that start no request
          * (bare CRLFs) do not keep a connection open. */
@@ -336,6 +364,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         conn_flush(c);
         return;
     }
+    if (c->state == CS_PENDING && c->out.len == 0) {
+        log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->req.method,
+                 c->req.target, conn_pending_timeout(c));
+        pending_cancel(c, KILN_CANCEL_DEADLINE);
+        conn_parsed(c, http_resume(c, 504));
+        return;
+    }
     if (c->state == CS_IDLE && c->out.len == 0 && !c->read_eof) {
         /* Idle: a request may be on its way.  FIN first and read on, so
          * that it meets a clean end of stream, not a reset. */
@@ -351,6 +386,8 @@ static void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
 
+    if (c->pending)
+        pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     ev_timer_stop(w->loop, &c->timer);
@@ -424,7 +461,7 @@ void conn_drain_all(struct worker *w)
     for (c = w->conns; c; c = c->next) {
         if (c->state == CS_LINGER)
             continue;
-        if (c->state == CS_BODY)
+        if (c->state == CS_BODY || c->state == CS_PENDING)
             c->req.keep_alive = 0;
         conn_timer_update(c);
     }
@@ -432,6 +469,8 @@ void conn_drain_all(struct worker *w)
 
 void conn_close_all(struct worker *w)
 {
+    closing_all = 1;
     while (w->conns)
         conn_close(w->conns);
+    closing_all = 0;
 }

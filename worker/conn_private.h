@@ -1,8 +1,9 @@
 /*
  * conn_private.h -- a connection's state, shared by its two halves: conn.c
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
- * http.c (the bytes: parsing, the request, the answer).  Nothing else in
- * the worker includes it; the rest of the worker sees conn.h.
+ * http.c (the bytes: parsing, the request, the answer), and by pending.c
+ * (a request answered later).  Nothing else in the worker includes it; the
+ * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H
 #define KILN_CONN_PRIVATE_H
@@ -10,6 +11,7 @@
 #include <stddef.h>
 #include <ev.h>
 
+#include "kiln.h"
 #include "pool.h"
 #include "request.h"
 #include "router.h"
@@ -23,6 +25,7 @@ enum conn_state {
     CS_IDLE,                        /* between requests */
     CS_HEAD,                        /* inside a header block */
     CS_BODY,                        /* inside a body */
+    CS_PENDING,                     /* its handler answers later (pending.c) */
     CS_LINGER                       /* response sent, waiting for EOF */
 };
 
@@ -39,6 +42,7 @@ struct conn {
     double head_start;              /* first byte of the current header block */
     double idle_since;              /* end of the last response, or accept */
     double linger_start;
+    double pending_since;           /* when the handler returned KILN_PENDING */
 
     struct http_parser *parser;     /* http.c's, allocated with the conn */
     struct buf in;                  /* received, not yet dropped */
@@ -62,6 +66,12 @@ struct conn {
 
     struct kiln_ws *ws;             /* an accepted upgrade, to hand the socket to */
     int err_status;                 /* an error of ours to answer, or 0 */
+    kiln_id pending;                /* kiln_defer()'s id, or 0 */
+    kiln_cancel_fn cancel;          /* ... and what it asked to run if */
+    void *cancel_arg;               /* the request is cancelled */
+    int resume_result;              /* kiln_resume() inside the handler: */
+    unsigned resumed : 1;           /* ... its result, and that it came */
+    unsigned in_handler : 1;        /* the route's handler is running */
     unsigned requests;
     unsigned want_close : 1;        /* close once `out` is written */
     unsigned linger : 1;            /* ... and wait for the peer's EOF first */
@@ -104,5 +114,12 @@ int http_parse(struct conn *c);
 /* Queues an error response of ours (408, 400, ...) and closes after it,
  * lingering. */
 void http_error(struct conn *c, int status);
+
+/*
+ * Completes the pending request of c (CS_PENDING): `status` 0 sends the
+ * response its plugin built, another status answers that error (500,
+ * 504); then parses what was pipelined behind it.  Returns as http_parse().
+ */
+int http_resume(struct conn *c, int status);
 
 #endif

@@ -24,6 +24,7 @@
 #include "conn_private.h"
 #include "http_rules.h"
 #include "log.h"
+#include "pending.h"
 #include "plugin.h"
 #include "request.h"
 #include "response.h"
@@ -389,15 +390,37 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-/* Runs the matched handler; its response (or a 500) goes to c->out. */
+/*
+ * Runs the matched handler; its response (or a 500) goes to c->out.  A
+ * handler that deferred its answer and returned KILN_PENDING leaves the
+ * connection in CS_PENDING, its parser paused, with nothing to send.
+ */
 static int run_handler(struct conn *c)
 {
     const struct route *rt = c->req.match.route;
     int rc;
 
     plugin_enter(c->w->slot, rt, rt->method);
+    c->in_handler = 1;
     rc = rt->handler(&c->req, rt->data);
+    c->in_handler = 0;
     plugin_leave(c->w->slot, 1);
+    if (c->pending && rc == KILN_PENDING && !c->resumed) {
+        c->state = CS_PENDING;
+        c->pending_since = ev_now(c->w->loop);
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
+    if (c->pending) {               /* answered after all */
+        if (rc == KILN_PENDING)
+            rc = c->resume_result;
+        pending_forget(c->pending);
+        c->pending = 0;
+        c->resumed = 0;
+    }
+    if (rc == KILN_PENDING)
+        log_error("%s %s: handler of \"%s %s\" returned KILN_PENDING without kiln_defer()",
+                  c->req.method, c->req.target, rt->method, rt->pattern);
     if (rc != KILN_OK) {
         log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
                   c->req.target, rt->method, rt->pattern, rc);
@@ -482,8 +505,28 @@ static int on_message_complete(http_parser *p)
         return ws_request(c, c->req.match.route);
     if (dispatch(c) < 0)
         return fail(c, 500);
-    req_done(c);
+    if (c->state != CS_PENDING)
+        req_done(c);
     return 0;
+}
+
+int http_resume(struct conn *c, int status)
+{
+    struct kiln_req *r = &c->req;
+    int rc;
+
+    response_update_date(ev_now(c->w->loop));
+    if (status == 0)
+        rc = response_serialize(r, &c->out);
+    else
+        rc = response_error(&c->out, status, r->keep_alive, r->is_head, NULL);
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    http_parser_pause(c->parser, 0);
+    req_done(c);                    /* pauses it again when closing */
+    return http_parse(c);
 }
 
 static const http_parser_settings parser_settings = {
@@ -544,6 +587,8 @@ int http_parse(struct conn *c)
     size_t n, avail = c->in.len - c->parsed, keep;
     enum http_errno e;
 
+    if (c->state == CS_PENDING)
+        return 0;                   /* what follows waits its turn */
     n = http_parser_execute(c->parser, &parser_settings, c->in.data + c->parsed,
                             avail);
     c->parsed += n;

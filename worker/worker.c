@@ -23,11 +23,14 @@
 #include "conn.h"
 #include "listen.h"
 #include "log.h"
+#include "offload.h"
+#include "pending.h"
 #include "plugin.h"
 #include "pool.h"
 #include "response.h"
 #include "router.h"
 #include "scoreboard.h"
+#include "loop.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -316,8 +319,12 @@ static void worker_cleanup(struct worker *w)
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
+    offload_shutdown();                 /* jobs run or dropped, threads gone */
     ws_destroy(w);
+    plugins_stop(&w->plugins);
     plugins_unload(&w->plugins);
+    loop_shutdown();                    /* what the plugins left running */
+    pending_shutdown();
     router_free(w->router);
     free(w->accept_w);
     block_cache_clear();
@@ -335,6 +342,9 @@ void worker_main(const struct worker_args *a)
     if (w.slot)
         w.slot->pid = getpid();
     response_update_date(ev_now(w.loop));
+    loop_init(&w);
+    offload_init(&w);
+    pending_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",
@@ -353,6 +363,7 @@ void worker_main(const struct worker_args *a)
         log_error("worker cannot start: out of memory");
         exit(EXIT_BOOT_FAILURE);
     }
+    plugins_start(&w.plugins);
     accept_enable(&w, 1);
     worker_ready(&w, a->chan_fd);
     log_debug("worker %u of generation %u serving (%zu routes)", a->id,

@@ -62,6 +62,7 @@ struct ws_route {
 
 struct kiln_ws {
     struct ws_ctx *ctx;
+    kiln_id id;                     /* kiln_ws_id(): a handle, or 0 */
     struct ws_route *rt;
     struct lws *wsi;                /* NULL until adopted */
     struct kiln_ws *prev, *next;    /* in rt->conns from ESTABLISHED to CLOSED */
@@ -130,5 +131,10 @@ void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now)
 
 /* Frees a route description (the router's destructor for route->ws). */
 void ws_route_free(void *wr);
+
+/* ws's handle (kiln_ws_id), or 0 when out of memory; and its end, when
+ * ws is freed. */
+kiln_id ws_id_new(struct kiln_ws *ws);
+void ws_id_free(kiln_id id);
 
 #endif

@@ -128,6 +128,7 @@ static void rx_reset(struct kiln_ws *ws)
 
 static void ws_free(struct kiln_ws *ws)
 {
+    ws_id_free(ws->id);
     queue_free(ws);
     retired_free(ws);
     rx_reset(ws);
@@ -192,6 +193,7 @@ static struct kiln_ws *ws_new(struct ws_ctx *ctx, struct ws_route *wr,
     ws->rt = wr;
     ws->proto = proto;
     ws->state = WS_PENDING;
+    ws->id = ws_id_new(ws);
     return ws;
 }
 

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import signal
+import time
 
 import pytest
 import websockets
@@ -70,6 +71,22 @@ def http_traffic(k):
     expect_close(k, b"GET / HTTP/1.1\r\nHost: t\r\n", 408)           # header_timeout
 
 
+def pending_traffic(k):
+    """Answers from a timer and from the thread pool, pipelined behind a
+    pending one, and a pending request whose client leaves (its cancel)."""
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /sleep?ms=50 HTTP/1.1\r\nHost: t\r\n\r\nGET /hash?mb=1 HTTP/1.1\r\n"
+               b"Host: t\r\n\r\nGET /x HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body == b"slept 50 ms\n"
+        assert c.read_response().body.startswith(b"1 MiB: ")
+        assert c.read_response().body == b"Hello, x"
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /late?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.2)
+    c.close()
+    k.wait_log(r"pending: late: pending NULL, resume -1", timeout=SLOW)
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -95,7 +112,8 @@ async def ws_traffic(k):
 
 
 def test_no_errors_or_leaks_under_valgrind(kiln_factory):
-    k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood"),
+    k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
+                                                "pending"),
                           log_level="debug",
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
@@ -111,6 +129,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory):
     first, = k.wait_workers(1, timeout=SLOW)
 
     http_traffic(k)
+    pending_traffic(k)
     asyncio.run(asyncio.wait_for(ws_traffic(k), 120))
     k.wait_log(r'flood closed 4000 "see you"', timeout=SLOW)
 
