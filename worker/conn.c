@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -84,15 +82,7 @@ static void conn_handoff(struct conn *c)
 
 /* ---- I/O ---------------------------------------------------------------- */
 
-void conn_nodelay(struct conn *c)
-{
-    int one = 1;
 
-    if (c->nodelay)
-        return;
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    c->nodelay = 1;
-}
 
 static void conn_reading(struct conn *c, int on)
 {

@@ -9,6 +9,7 @@
 #ifndef KILN_CONN_H
 #define KILN_CONN_H
 
+struct conn;
 struct worker;
 
 /*
@@ -23,5 +24,9 @@ void conn_drain_all(struct worker *w);
 
 /* Fast stop: closes every connection at once. */
 void conn_close_all(struct worker *w);
+
+/* Completes c's pending request with `result` (KILN_OK: the response its
+ * plugin built; else a 500), from the loop: what pending.c is given to call. */
+void conn_resume(struct conn *c, int result);
 
 #endif

@@ -9,6 +9,9 @@
 #define KILN_CONN_PRIVATE_H
 
 #include <stddef.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <ev.h>
 
 #include "kiln.h"
@@ -84,15 +87,21 @@ struct conn {
                                        ended: the parser must restart */
 };
 
-/* ---- conn.c ------------------------------------------------------------------ */
-
 /*
  * Sets TCP_NODELAY once: on a connection that will carry more than one
  * answer (kept alive, or upgraded to a WebSocket), so that small writes
  * back to back never wait for the peer's delayed ACK.  A connection closed
  * after one response never needs the syscall.
  */
-void conn_nodelay(struct conn *c);
+static inline void conn_nodelay(struct conn *c)
+{
+    int one = 1;
+
+    if (c->nodelay)
+        return;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c->nodelay = 1;
+}
 
 /* ---- http.c ------------------------------------------------------------------ */
 

@@ -28,6 +28,7 @@ static struct handles ids;          /* id -> the pending request's conn */
 static struct resume *queue;        /* resumed, not yet completed */
 static size_t nqueue, cap_queue;
 static ev_prepare completer;
+static void (*complete)(struct conn *c, int result);    /* conn_resume */
 
 kiln_id pending_new(struct conn *c, kiln_cancel_fn cancel, void *arg)
 {
@@ -76,7 +77,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
             continue;               /* cancelled since */
         handle_free(&ids, queue[i].id);
         c->pending = 0;
-        conn_resume(c, queue[i].result);
+        complete(c, queue[i].result);
     }
     nqueue = 0;
     ev_prepare_stop(loop, w);
@@ -134,9 +135,10 @@ KILN_EXPORT int kiln_resume(kiln_id id, int result)
     return queue_push(id, result);
 }
 
-void pending_init(struct worker *w)
+void pending_init(struct worker *w, void (*completion)(struct conn *c, int result))
 {
     self = w;
+    complete = completion;
     ev_prepare_init(&completer, on_prepare);
 }
 

@@ -1,7 +1,8 @@
 /*
  * pending.h -- requests answered later (pending.c): what http.c and conn.c
- * call when a handler defers its answer, when a connection that waits for
- * one ends, and what pending.c calls back when it may be completed.
+ * call when a handler defers its answer and when a connection that waits
+ * for one ends.  pending.c calls back up only through the completion
+ * function it is given at start.
  */
 #ifndef KILN_PENDING_H
 #define KILN_PENDING_H
@@ -11,8 +12,9 @@
 struct conn;
 struct worker;
 
-/* At worker start, and after the plugins' fini hooks at its end. */
-void pending_init(struct worker *w);
+/* At worker start, with what completes a resumed request (conn_resume),
+ * and after the plugins' fini hooks at its end. */
+void pending_init(struct worker *w, void (*complete)(struct conn *c, int result));
 void pending_shutdown(void);
 
 /* A new id for c's request (its handler runs), or 0 (no memory). */
@@ -26,9 +28,5 @@ void pending_forget(kiln_id id);
  * runs the cancel callback (with the plugin marked as running).  c stays
  * valid; the caller answers or closes it. */
 void pending_cancel(struct conn *c, enum kiln_cancel why);
-
-/* conn.c: completes c's pending request with `result` (KILN_OK: the
- * response the plugin built; else a 500), from the loop. */
-void conn_resume(struct conn *c, int result);
 
 #endif

@@ -344,7 +344,7 @@ void worker_main(const struct worker_args *a)
     response_update_date(ev_now(w.loop));
     loop_init(&w);
     offload_init(&w);
-    pending_init(&w);
+    pending_init(&w, conn_resume);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "handles.h"
 #include "kiln.h"
 #include "log.h"
 #include "plugin.h"
@@ -50,18 +49,6 @@ static int protos_copy(struct ws_route *wr, const char *const *src,
     return 0;
 }
 
-static struct handles ids;          /* kiln_ws_id() -> the connection */
-
-kiln_id ws_id_new(struct kiln_ws *ws)
-{
-    return handle_new(&ids, ws);
-}
-
-void ws_id_free(kiln_id id)
-{
-    handle_free(&ids, id);
-}
-
 KILN_EXPORT kiln_id kiln_ws_id(const kiln_ws *ws)
 {
     return ws ? ws->id : 0;
@@ -69,7 +56,7 @@ KILN_EXPORT kiln_id kiln_ws_id(const kiln_ws *ws)
 
 KILN_EXPORT kiln_ws *kiln_ws_get(kiln_id id)
 {
-    return handle_get(&ids, id);
+    return ws_by_id(id);
 }
 
 void ws_route_free(void *arg)

@@ -118,6 +118,9 @@ struct ws_ctx {
  * NULL. */
 struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx);
 
+/* The connection of a live id (kiln_ws_get), or NULL. */
+struct kiln_ws *ws_by_id(kiln_id id);
+
 /* Queues a message on ws (sent once open).  0, or -1 (no memory). */
 int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len);
 
@@ -131,10 +134,5 @@ void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now)
 
 /* Frees a route description (the router's destructor for route->ws). */
 void ws_route_free(void *wr);
-
-/* ws's handle (kiln_ws_id), or 0 when out of memory; and its end, when
- * ws is freed. */
-kiln_id ws_id_new(struct kiln_ws *ws);
-void ws_id_free(kiln_id id);
 
 #endif

@@ -31,6 +31,7 @@
 
 #include <libwebsockets.h>
 
+#include "handles.h"
 #include "log.h"
 #include "plugin.h"
 #include "request.h"
@@ -47,7 +48,14 @@
 /* lws' own value for a close frame (kept out of its public enum). */
 #define WS_WRITE_CLOSE   ((enum lws_write_protocol)4)
 
+static struct handles ids;          /* kiln_ws_id() -> the connection */
+
 /* ---- small helpers --------------------------------------------------------- */
+
+struct kiln_ws *ws_by_id(kiln_id id)
+{
+    return handle_get(&ids, id);
+}
 
 /* Copies at most WS_REASON_MAX bytes of `reason`, not splitting a UTF-8
  * sequence. */
@@ -128,7 +136,7 @@ static void rx_reset(struct kiln_ws *ws)
 
 static void ws_free(struct kiln_ws *ws)
 {
-    ws_id_free(ws->id);
+    handle_free(&ids, ws->id);
     queue_free(ws);
     retired_free(ws);
     rx_reset(ws);
@@ -193,7 +201,7 @@ static struct kiln_ws *ws_new(struct ws_ctx *ctx, struct ws_route *wr,
     ws->rt = wr;
     ws->proto = proto;
     ws->state = WS_PENDING;
-    ws->id = ws_id_new(ws);
+    ws->id = handle_new(&ids, ws);
     return ws;
 }
 
