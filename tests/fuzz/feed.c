@@ -93,8 +93,9 @@ static void drain(int fd)
 
 /* Runs the loop until nothing moves: turns in a row that run no callback
  * (a callback's new watchers are armed at the next turn, which would run
- * theirs) and read nothing of ours. */
-static void settle(struct worker *w, int fd)
+ * theirs) and read nothing of ours; with `reading`, the client reads what
+ * comes. */
+static void settle(struct worker *w, int fd, int reading)
 {
     int quiet = 0;
 
@@ -107,14 +108,15 @@ static void settle(struct worker *w, int fd)
             abort();
         }
         ev_run(w->loop, EVRUN_NOWAIT);
-        drain(fd);
+        if (reading)
+            drain(fd);
         quiet = invoked == ran && out.len == had ? quiet + 1 : 0;
     }
 }
 
 /* Writes one piece as a client would: all of it, unless kiln stops reading
  * (the rest is then never sent) or closes. */
-static void put(struct worker *w, int fd, const uint8_t *p, size_t len)
+static void put(struct worker *w, int fd, const uint8_t *p, size_t len, int reading)
 {
     int stalled = 0;
 
@@ -128,31 +130,35 @@ static void put(struct worker *w, int fd, const uint8_t *p, size_t len)
         } else if (n < 0 && errno == EINTR) {
             continue;
         } else if (n < 0 && errno == EAGAIN && !stalled) {
-            settle(w, fd);              /* let kiln read, then try again */
+            settle(w, fd, reading);     /* let kiln read, then try again */
             stalled = 1;
         } else {
             break;                      /* closed, or not reading any more */
         }
     }
-    settle(w, fd);
+    settle(w, fd, reading);
 }
 
 void feed_serve(struct worker *w, const uint8_t *const *parts, const size_t *lens,
-                size_t n, const char **data, size_t *len)
+                size_t n, int slow, const char **data, size_t *len)
 {
-    int sv[2];
+    int sv[2], tiny = 1;
 
     buf_reset(&out);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0) {
         perror("feed: socketpair");
         abort();
     }
+    /* a slow reader: kiln's writes stall at once (the smallest buffer the
+     * kernel allows), and nothing is read until the end */
+    if (slow && setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny) < 0)
+        perror("feed: SO_SNDBUF");
     conn_new(w, sv[0]);                 /* the fd is kiln's now */
     for (size_t i = 0; i < n; i++)
         if (lens[i] > 0)
-            put(w, sv[1], parts[i], lens[i]);
+            put(w, sv[1], parts[i], lens[i], !slow);
     shutdown(sv[1], SHUT_WR);
-    settle(w, sv[1]);
+    settle(w, sv[1], 1);
     if (w->nconns != 0 || ws_count(w) != 0) {
         fprintf(stderr, "feed: %zu connection(s) and %zu WebSocket(s) still open after "
                 "the client's end of stream\n", w->nconns, ws_count(w));

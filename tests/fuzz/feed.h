@@ -32,13 +32,14 @@ struct worker *feed_worker(const struct config *cfg, struct router *router);
  * written in turn, each once the worker has taken what came before it (so
  * each piece is read on its own), then the client shuts down its writing
  * side, and the loop runs until the connection, and any WebSocket it
- * became, is gone.  What kiln wrote back is in *out (feed's buffer, valid
- * until the next call; with FEED_SHOW in the environment, also copied to
- * stderr).  A connection that outlives its client's end of
- * stream is a defect: abort().
+ * became, is gone.  A `slow` client reads nothing before that, and kiln's
+ * socket buffer is as small as the kernel allows, so that its writes
+ * stall.  What kiln wrote back is in *out (feed's buffer, valid until the
+ * next call; with FEED_SHOW in the environment, also copied to stderr).  A
+ * connection that outlives its client's end of stream is a defect: abort().
  */
 void feed_serve(struct worker *w, const uint8_t *const *parts, const size_t *lens,
-                size_t n, const char **out, size_t *outlen);
+                size_t n, int slow, const char **out, size_t *outlen);
 
 /*
  * Cuts data[0..size) into three reads, at two offsets chosen by the bytes a

@@ -8,10 +8,11 @@
  * routes, upgraded and handed to libwebsockets.
  *
  * Input: byte 0 chooses the worker's settings (bit 0: tight limits, bit 1:
- * draining, bit 2: debug logging), bytes 1 and 2 two offsets at which the
- * rest is cut into three reads (the split-read bug class), the rest is what
- * the client sends (pipelined requests welcome).  Whatever kiln writes must
- * start with a status line.
+ * draining, bit 2: debug logging) and the client (bit 3: a slow reader,
+ * whose answers stall in kiln's buffers), bytes 1 and 2 two offsets at
+ * which the rest is cut into three reads (the split-read bug class), the
+ * rest is what the client sends (pipelined requests welcome).  Whatever
+ * kiln writes must start with a status line.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -198,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     w = feed_worker(cfg, w->router);
     w->draining = (data[0] & 2) != 0;
     feed_split(data + 3, size - 3, data[1], data[2], parts, lens);
-    feed_serve(w, parts, lens, 3, &out, &outlen);
+    feed_serve(w, parts, lens, 3, (data[0] & 8) != 0, &out, &outlen);
     w->draining = 0;
     if (outlen > 0 && (outlen < 9 || memcmp(out, "HTTP/1.1 ", 9) != 0)) {
         fprintf(stderr, "fuzz_request: kiln answered with no status line\n");

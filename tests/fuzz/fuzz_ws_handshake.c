@@ -149,6 +149,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     stream = (const char *)data + 3;
     stream_len = size - 3;
     feed_split(data + 3, stream_len, data[1], data[2], parts, lens);
-    feed_serve(w, parts, lens, 3, &out, &outlen);
+    feed_serve(w, parts, lens, 3, 0, &out, &outlen);
     return 0;
 }
