@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/run_selftest.sh -- checks that tests/run fails on a build that did not really run its tests (missing programs, short TAP plans, nothing collected, refused skips).
+# tests/run_selftest.sh -- checks that tests/run fails on a build that did not really run its tests (missing programs, short TAP plans, fuzz corpora not replayed, nothing collected, refused skips).
 #
 # Usage: bash tests/run_selftest.sh    (about 5 s; scripts/test runs it)
 # Builds small fake trees in a temp dir, each a KILN_SRC with its
@@ -87,6 +87,35 @@ unit test_a 'echo "ok 1 - a"; echo "1..1"'
 : >"$SRC/tests/unit/test_b.c"
 pyfile test_x "$PASSING"
 expect "a unit test that was not built fails" 1 "2 passed, 1 failed"
+
+# fuzz NAME BODY: a fuzz harness source, its corpus, and a stand-in replayer
+# running BODY (sh; "$@" are the directories it is given).
+fuzz() {
+    mkdir -p "$SRC/tests/fuzz/corpus/fuzz_$1" "$BLD/tests/fuzz"
+    : >"$SRC/tests/fuzz/fuzz_$1.c"
+    : >"$SRC/tests/fuzz/corpus/fuzz_$1/seed"
+    printf '#!/bin/sh\n%s\n' "$2" >"$BLD/tests/fuzz/replay_$1"
+    chmod +x "$BLD/tests/fuzz/replay_$1"
+}
+
+tree fuzz_replayed
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+fuzz x 'for d; do test -f "$d/seed" || exit 1; done; echo "ok 1 - corpus"; echo "1..1"'
+pyfile test_x "$PASSING"
+expect "a fuzz corpus replayed passes" 0 "3 passed, 0 failed"
+
+tree fuzz_not_built
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+fuzz x 'echo "ok 1 - corpus"; echo "1..1"'
+rm "$BLD/tests/fuzz/replay_x"
+pyfile test_x "$PASSING"
+expect "a fuzz harness whose replayer was not built fails" 1 "2 passed, 1 failed"
+
+tree fuzz_crash
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+fuzz x 'kill -SEGV $$'
+pyfile test_x "$PASSING"
+expect "a replayer that crashes fails" 1 "2 passed, 2 failed"
 
 tree no_integration
 unit test_a 'echo "ok 1 - a"; echo "1..1"'
