@@ -489,6 +489,34 @@ def kiln_factory(tmp_path):
     f.close()
 
 
+# -- the test services (scripts/services) ------------------------------------------
+
+SERVICES_HINT = ("run through scripts/test, or start the services with "
+                 "scripts/services start DIR and source DIR/env")
+
+
+def service_env(name):
+    """The value scripts/services wrote for `name` (DIR/env); fails the test
+    when it is not set: a test that needs a service never skips."""
+    value = os.environ.get(name, "")
+    if not value:
+        pytest.fail("%s is not set: %s" % (name, SERVICES_HINT))
+    return value
+
+
+@pytest.fixture
+def pg_dsn():
+    """The libpq connection string of the test PostgreSQL's kiln_test
+    database ("host=127.0.0.1 port=N dbname=kiln_test user=kiln")."""
+    return service_env("KILN_TEST_PG_DSN")
+
+
+@pytest.fixture
+def redis_addr():
+    """The test redis-server's address, "127.0.0.1:N"."""
+    return service_env("KILN_TEST_REDIS")
+
+
 class Background:
     """Runs fn() in a thread; result() returns its value or re-raises its exception."""
 

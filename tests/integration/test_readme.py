@@ -150,7 +150,8 @@ def session(blocks, after_install):
 
 def copy_source(dest):
     """The source tree as a new user has it: a git checkout's files, or the tarball's."""
-    if os.path.exists(os.path.join(SRC, ".git")):      # a directory, or a worktree's file
+    # .git is a directory in a clone and a file in a worktree (git worktree add).
+    if os.path.exists(os.path.join(SRC, ".git")):
         files = subprocess.run(["git", "-C", SRC, "ls-files", "-z", "-co", "--exclude-standard"],
                                stdout=subprocess.PIPE, check=True).stdout.split(b"\0")
         for f in filter(None, (x.decode() for x in files)):

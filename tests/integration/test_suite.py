@@ -122,7 +122,10 @@ def test_scripts_run_installs_only_what_building_and_running_need():
     assert {"gcc", "make", "autoconf", "automake", "libtool", "pkg-config", "libev-dev",
             "libhttp-parser-dev", "libinih-dev", "libwebsockets-dev",
             "libwebsockets-evlib-ev"} <= base, base
-    tools = {"chromium", "valgrind", "wrk", "nginx-light", "curl", "python3-pytest"}
+    # The test services and their client libraries, which no C code links yet.
+    tools = {"chromium", "valgrind", "wrk", "nginx-light", "curl", "python3-pytest",
+             "postgresql", "postgresql-client", "redis-server", "libpq-dev", "libhiredis-dev"}
     assert not tools & base, tools & base
-    assert base < test and {"chromium", "valgrind", "python3-pytest"} <= test, test
+    assert base < test and {"chromium", "valgrind", "python3-pytest", "postgresql",
+                            "postgresql-client", "redis-server", "redis-tools"} <= test, test
     assert "nginx-light" in packages("--bench")
