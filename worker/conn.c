@@ -16,7 +16,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -37,12 +39,14 @@
 #define POOL_FIRST 4096
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
 #define PENDING_INPUT 65536         /* pipelined bytes read behind a pending request */
+#define HANDOFF_RETRY 0.01          /* s between checks of a hand-off waiting for the peer */
 
 static void conn_close(struct conn *c);
 static int closing_all;                 /* conn_close_all() runs: the worker stops */
 static void conn_try_send(struct conn *c);
 static void conn_timer_update(struct conn *c);
 static void conn_parsed(struct conn *c, int parsed);
+static void conn_reading(struct conn *c, int on);
 
 /* ---- the hand-off --------------------------------------------------------- */
 
@@ -51,6 +55,14 @@ static void conn_parsed(struct conn *c, int parsed);
  * whatever followed them), after what was queued for earlier requests.  The
  * connection is freed; the fd now belongs to the WebSocket layer.
  */
+/* Bytes written to the socket that the peer has not acknowledged yet. */
+static int conn_unacked(int fd)
+{
+    int n = 0;
+
+    return ioctl(fd, SIOCOUTQ, &n) == 0 ? n : 0;
+}
+
 static void conn_handoff(struct conn *c)
 {
     struct worker *w = c->w;
@@ -62,6 +74,33 @@ static void conn_handoff(struct conn *c)
     if (c->out.len > 0) {               /* cannot block here: give up */
         log_debug("connection %d: output pending at upgrade; closing", fd);
         conn_close(c);
+        return;
+    }
+    /*
+     * libwebsockets 4.1 writes the 101 itself, and when the socket does not
+     * take it whole while input waits in its buffer, its loop hook spins
+     * until the peer reads.  So the socket is handed over once the peer has
+     * taken what was sent before (at once on a first request; after a round
+     * trip behind a response), waiting no longer than body_timeout; meanwhile
+ * it is read on, so that a peer that leaves is seen.
+     */
+    if (conn_unacked(fd) > 0) {
+        double now = ev_now(w->loop);
+
+        if (!c->handoff_wait) {
+            c->handoff_wait = 1;
+            c->handoff_since = now;
+        } else if (now - c->handoff_since >= w->cfg->body_timeout) {
+            log_debug("connection %d: the peer takes nothing; closing before the upgrade", fd);
+            conn_close(c);
+            return;
+        }
+        /* Reading on sees the peer leave; what it sends is handed over too. */
+        conn_reading(c, c->in.len - c->msg_off < PENDING_INPUT);
+        ev_timer_stop(w->loop, &c->timer);
+        ev_timer_set(&c->timer, HANDOFF_RETRY, 0.);
+        ev_timer_start(w->loop, &c->timer);
+        c->timer_at = now + HANDOFF_RETRY;
         return;
     }
     if (c->msg_off > c->in.len) {       /* cannot happen; never hand off junk */
@@ -343,6 +382,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     double at = conn_deadline(c), now = ev_now(loop);
 
     (void)revents;
+    if (c->handoff_wait) {
+        conn_handoff(c);
+        return;
+    }
     if (at > now + 0.001) {             /* activity since: sleep on */
         ev_timer_set(&c->timer, at - now, 0.);
         ev_timer_start(loop, &c->timer);

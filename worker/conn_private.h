@@ -46,6 +46,7 @@ struct conn {
     double idle_since;              /* end of the last response, or accept */
     double linger_start;
     double pending_since;           /* when the handler returned KILN_PENDING */
+    double handoff_since;           /* when an upgrade began waiting for the peer */
 
     struct http_parser *parser;     /* http.c's, allocated with the conn */
     struct buf in;                  /* received, not yet dropped */
@@ -75,6 +76,8 @@ struct conn {
     int resume_result;              /* kiln_resume() inside the handler: */
     unsigned resumed : 1;           /* ... its result, and that it came */
     unsigned in_handler : 1;        /* the route's handler is running */
+    unsigned handoff_wait : 1;      /* an accepted upgrade waits for the peer
+                                       to take what was sent (conn_handoff) */
     unsigned requests;
     unsigned want_close : 1;        /* close once `out` is written */
     unsigned linger : 1;            /* ... and wait for the peer's EOF first */
