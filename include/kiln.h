@@ -38,8 +38,10 @@
  * starting with '.', rename it to hello.so, and reload (kiln -s reload).
  *
  * Threading: a worker is one thread running one event loop.  Every function
- * here must be called from that thread: from inside init/fini, a handler,
- * or a callback kiln runs on the loop (a timer's, a cancel callback).
+ * here must be called from that thread: from inside init/fini, the worker
+ * hooks, a handler, or a callback kiln runs on the loop (a timer's, a
+ * watcher's, a cancel callback, a pool job's done).  Pool threads
+ * (kiln_offload) call none of them.
  *
  * Memory: strings returned by request accessors belong to the request and
  * stay valid until its response is complete (for a pending request: until
