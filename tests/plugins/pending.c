@@ -22,7 +22,21 @@ struct late {
     kiln_id id;
     kiln_timer *timer;
     long ms;
+    struct late *prev, *next;       /* in lates, until its timer fires */
 };
+
+static struct late *lates;          /* freed by the stop hook if still there */
+
+static void late_unlink_free(struct late *l)
+{
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        lates = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    free(l);
+}
 
 static const char *why_name(enum kiln_cancel why)
 {
@@ -45,7 +59,7 @@ static void late_cancel(kiln_id id, enum kiln_cancel why, void *arg)
     log_cancel(id, why, NULL);
     if (why == KILN_CANCEL_STOP) {
         kiln_timer_stop(l->timer);
-        free(l);
+        late_unlink_free(l);
     }
 }
 
@@ -61,22 +75,26 @@ static void late_wake(kiln_timer *t, void *arg)
         kiln_log(KILN_LOG_INFO, "late: pending NULL, resume %d", kiln_resume(l->id, KILN_OK));
     if (req)
         kiln_resume(l->id, KILN_OK);
-    free(l);
+    late_unlink_free(l);
 }
 
 static int late(kiln_req *req, void *data)
 {
     const char *v = kiln_query(req, "ms");
-    struct late *l = malloc(sizeof(*l));
+    struct late *l = calloc(1, sizeof(*l));
 
     (void)data;
     if (!l)
         return KILN_ERROR;
+    l->next = lates;
+    if (lates)
+        lates->prev = l;
+    lates = l;
     l->ms = v ? atol(v) : 100;
     l->id = kiln_defer(req, late_cancel, l);
     l->timer = l->id ? kiln_timer_start(l->ms / 1000.0, 0, late_wake, l) : NULL;
     if (!l->timer) {
-        free(l);
+        late_unlink_free(l);
         return KILN_ERROR;
     }
     return KILN_PENDING;
@@ -230,6 +248,10 @@ static void start(kiln_app *app)
 static void stop(kiln_app *app)
 {
     (void)app;
+    while (lates) {                 /* cancelled earlier, timer not fired yet */
+        kiln_timer_stop(lates->timer);
+        late_unlink_free(lates);
+    }
     kiln_watch_stop(reader);
     reader = NULL;
     close(pipefd[0]);
