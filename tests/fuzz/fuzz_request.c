@@ -138,16 +138,18 @@ static struct router *routes(void)
     static const struct kiln_ws_handlers echo = {
         .open = ws_open, .message = ws_message, .close = ws_close,
     };
-    /* No deflate for now: with it, a Sec-WebSocket-Extensions of 400 bytes
+    /* Deflate only with FUZZ_OPEN: a Sec-WebSocket-Extensions of 400 bytes
      * or more, which worker/ws_handshake.c hands on (up to WS_EXT_MAX),
-     * overwrites libwebsockets 4.1's 101 answer in its buffer (the inputs
-     * of tests/fuzz/open/fuzz_request/).  Turn it on with their fix. */
-    static const struct kiln_ws_handlers chat = {
+     * overwrites libwebsockets 4.1's 101 answer in its buffer
+     * (tests/fuzz/open/fuzz_request/lws-extensions-*). */
+    static struct kiln_ws_handlers chat = {
         .open = ws_open, .message = ws_message, .close = ws_close,
         .subprotocols = protos, .deflate = 0, .max_msg_size = 64,
     };
     struct router *r = router_new();
     struct kiln_app app = { .plugin = feed_plugin(), .router = r, .cfg = &normal };
+
+    chat.deflate = feed_open();
 
     if (r == NULL ||
         kiln_add_get(&app, "/", h_root, NULL) < 0 ||
