@@ -33,6 +33,15 @@ struct plugin *feed_plugin(void)
     return &plugin;
 }
 
+int feed_open(void)
+{
+    static int open = -1;
+
+    if (open < 0)
+        open = getenv("FUZZ_OPEN") != NULL;
+    return open;
+}
+
 /* The loop's way of running callbacks, counting them: a turn that runs
  * none changed nothing. */
 static void invoke_pending(struct ev_loop *loop)
@@ -91,10 +100,15 @@ static void drain(int fd)
             abort();
 }
 
-/* Runs the loop until nothing moves: turns in a row that run no callback
+/*
+ * Runs the loop until nothing moves: turns in a row that run no callback
  * (a callback's new watchers are armed at the next turn, which would run
  * theirs) and read nothing of ours; with `reading`, the client reads what
- * comes. */
+ * comes.  A slow client reads once its connection has become a WebSocket:
+ * libwebsockets 4.1 spins (an idle watcher run at every turn) while it
+ * holds bytes that came with the upgrade and cannot write, until kiln's
+ * close deadline, 5 s later (tests/fuzz/open/fuzz_request/spin-*).
+ */
 static void settle(struct worker *w, int fd, int reading)
 {
     int quiet = 0;

@@ -20,6 +20,14 @@ struct worker;
 struct plugin *feed_plugin(void);
 
 /*
+ * Whether FUZZ_OPEN is set in the environment: a harness may keep out of
+ * the way of a defect of tests/fuzz/open/ unless it is set (to reproduce
+ * those inputs: FUZZ_OPEN=1 build-fuzz/NAME FILE).  No defect is open now:
+ * slow clients stay slow after their upgrade, and the deflate route is on.
+ */
+int feed_open(void);
+
+/*
  * The harness's worker, made on the first call: the default libev loop,
  * `router` (the harness's; kept), a scoreboard slot and a plugin to name in
  * it, the log sent to /dev/null.  `cfg` may change from one call to the
@@ -32,9 +40,10 @@ struct worker *feed_worker(const struct config *cfg, struct router *router);
  * written in turn, each once the worker has taken what came before it (so
  * each piece is read on its own), then the client shuts down its writing
  * side, and the loop runs until the connection, and any WebSocket it
- * became, is gone.  A `slow` client reads nothing before that, and kiln's
- * socket buffer is as small as the kernel allows, so that its writes
- * stall.  What kiln wrote back is in *out (feed's buffer, valid until the
+ * became, is gone.  A `slow` client reads nothing before that (unless
+ * the connection was handed to the WebSocket layer, without FUZZ_OPEN),
+ * and kiln's socket buffer is as small as the kernel allows, so that its
+ * writes stall.  What kiln wrote back is in *out (feed's buffer, valid until the
  * next call; with FEED_SHOW in the environment, also copied to stderr).  A
  * connection that outlives its client's end of stream is a defect: abort().
  */

@@ -140,13 +140,14 @@ static struct router *routes(void)
     };
     /* With deflate: a long Sec-WebSocket-Extensions once overwrote
      * libwebsockets 4.1's 101 answer in its buffer (crashers/fuzz_request/
-     * lws-extensions-overwrite-101); lws now gets one short offer. */
-    static const struct kiln_ws_handlers chat = {
+     * lws-extensions-*); lws now gets one short offer. */
+    static struct kiln_ws_handlers chat = {
         .open = ws_open, .message = ws_message, .close = ws_close,
         .subprotocols = protos, .deflate = 1, .max_msg_size = 64,
     };
     struct router *r = router_new();
     struct kiln_app app = { .plugin = feed_plugin(), .router = r, .cfg = &normal };
+
 
     if (r == NULL ||
         kiln_add_get(&app, "/", h_root, NULL) < 0 ||
