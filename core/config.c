@@ -1,4 +1,4 @@
-/* config.c -- reads kiln.conf with inih: [server] keys checked into struct config, other sections kept for plugins. */
+/* config.c -- reads kiln.conf with inih: [server], [postgres] and [redis] keys checked into struct config, other sections kept for plugins. */
 #include <errno.h>
 #include <grp.h>
 #include <ini.h>
@@ -35,10 +35,12 @@ struct parse_state {
 /* The kinds of [server] values, and where each goes in struct config. */
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
-    K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE
+    K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS
 };
 
+/* A key of one of kiln's own sections. */
 struct server_key {
+    const char *section;        /* "server", "postgres" or "redis" */
     const char *name;
     enum key_kind kind;
     size_t off;
@@ -48,44 +50,59 @@ struct server_key {
 
 #define F(field) offsetof(struct config, field)
 static const struct server_key server_keys[] = {
-    { "listen",             K_LISTEN,  0,                     0 },
-    { "workers",            K_WORKERS, F(workers),            0 },
-    { "plugin_dir",         K_DIR,     F(plugin_dir),         0 },
-    { "pidfile",            K_PIDFILE, F(pidfile),            0 },
-    { "log_file",           K_PATH,    F(log_file),           0 },
-    { "log_level",          K_LEVEL,   F(log_level),          0 },
-    { "backlog",            K_BACKLOG, F(backlog),            0 },
-    { "keepalive_timeout",  K_TIME,    F(keepalive_timeout),  1 },
-    { "header_timeout",     K_TIME,    F(header_timeout),     1 },
-    { "body_timeout",       K_TIME,    F(body_timeout),       1 },
-    { "graceful_timeout",   K_TIME,    F(graceful_timeout),   1 },
-    { "pending_timeout",    K_TIME,    F(pending_timeout),    1 },
-    { "thread_pool",        K_COUNT,   F(thread_pool),        0 },
-    { "max_uri_size",       K_SIZE,    F(max_uri_size),       1 },
-    { "max_header_size",    K_SIZE,    F(max_header_size),    1 },
-    { "max_headers",        K_SIZE,    F(max_headers),        1 },
-    { "max_body_size",      K_SIZE,    F(max_body_size),      0 },
-    { "keepalive_requests", K_SIZE,    F(keepalive_requests), 1 },
-    { "max_connections",    K_COUNT,   F(max_connections),    1 },
-    { "ws_max_msg_size",    K_SIZE,    F(ws_max_msg_size),    1 },
-    { "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
-    { "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
-    { "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
-    { "worker_timeout",     K_TIME,    F(worker_timeout),     0 },
-    { "max_requests",       K_COUNT,   F(max_requests),       0 },
-    { "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
-    { "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
-    { "user",               K_USER,    0,                     0 },
-    { "group",              K_GROUP,   0,                     0 },
+    { "server", "listen",             K_LISTEN,  0,                     0 },
+    { "server", "workers",            K_WORKERS, F(workers),            0 },
+    { "server", "plugin_dir",         K_DIR,     F(plugin_dir),         0 },
+    { "server", "pidfile",            K_PIDFILE, F(pidfile),            0 },
+    { "server", "log_file",           K_PATH,    F(log_file),           0 },
+    { "server", "log_level",          K_LEVEL,   F(log_level),          0 },
+    { "server", "backlog",            K_BACKLOG, F(backlog),            0 },
+    { "server", "keepalive_timeout",  K_TIME,    F(keepalive_timeout),  1 },
+    { "server", "header_timeout",     K_TIME,    F(header_timeout),     1 },
+    { "server", "body_timeout",       K_TIME,    F(body_timeout),       1 },
+    { "server", "graceful_timeout",   K_TIME,    F(graceful_timeout),   1 },
+    { "server", "pending_timeout",    K_TIME,    F(pending_timeout),    1 },
+    { "server", "thread_pool",        K_COUNT,   F(thread_pool),        0 },
+    { "server", "max_uri_size",       K_SIZE,    F(max_uri_size),       1 },
+    { "server", "max_header_size",    K_SIZE,    F(max_header_size),    1 },
+    { "server", "max_headers",        K_SIZE,    F(max_headers),        1 },
+    { "server", "max_body_size",      K_SIZE,    F(max_body_size),      0 },
+    { "server", "keepalive_requests", K_SIZE,    F(keepalive_requests), 1 },
+    { "server", "max_connections",    K_COUNT,   F(max_connections),    1 },
+    { "server", "ws_max_msg_size",    K_SIZE,    F(ws_max_msg_size),    1 },
+    { "server", "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
+    { "server", "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
+    { "server", "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
+    { "server", "worker_timeout",     K_TIME,    F(worker_timeout),     0 },
+    { "server", "max_requests",       K_COUNT,   F(max_requests),       0 },
+    { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
+    { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
+    { "server", "user",               K_USER,    0,                     0 },
+    { "server", "group",              K_GROUP,   0,                     0 },
+    { "postgres", "dsn",             K_TEXT,    F(pg_dsn),             0 },
+    { "postgres", "pool_size",       K_COUNT,   F(pg_pool_size),       1 },
+    { "postgres", "connect_timeout", K_TIME,    F(pg_connect_timeout), 1 },
+    { "redis",  "address",           K_ADDRESS, F(redis_address),      0 },
+    { "redis",  "db",                K_COUNT,   F(redis_db),           0 },
+    { "redis",  "password",          K_TEXT,    F(redis_password),     0 },
+    { "redis",  "connect_timeout",   K_TIME,    F(redis_connect_timeout), 1 },
 };
 #undef F
 
-static const struct server_key *find_server_key(const char *name)
+static const struct server_key *find_server_key(const char *section, const char *name)
 {
     for (size_t i = 0; i < sizeof server_keys / sizeof server_keys[0]; i++)
-        if (strcmp(server_keys[i].name, name) == 0)
+        if (strcmp(server_keys[i].section, section) == 0 &&
+            strcmp(server_keys[i].name, name) == 0)
             return &server_keys[i];
     return NULL;
+}
+
+/* Whether `section` is one of kiln's own (the others belong to plugins). */
+int config_own_section(const char *section)
+{
+    return strcmp(section, "server") == 0 || strcmp(section, "postgres") == 0 ||
+           strcmp(section, "redis") == 0;
 }
 
 void config_defaults(struct config *c)
@@ -116,6 +133,9 @@ void config_defaults(struct config *c)
     c->ws_heartbeat = 0;
     c->ws_idle_timeout = 0;
     c->worker_timeout = 30;
+    c->pg_pool_size = 4;
+    c->pg_connect_timeout = 5;
+    c->redis_connect_timeout = 5;
 }
 
 /* ---- value parsers ---------------------------------------------------------- */
@@ -380,7 +400,8 @@ static int set_count(struct parse_state *st, const struct server_key *k,
     if (strspn(value, "0123456789") != strlen(value) ||
         config_parse_size(value, &n) < 0 || n < k->min)
         return fail(st, "%s: expected a number%s, got \"%s\"", k->name,
-                    k->min ? " of at least 1" : " (0: off)", value);
+                    k->min ? " of at least 1" :
+                    strcmp(k->section, "server") == 0 ? " (0: off)" : "", value);
     *dst = n;
     return 1;
 }
@@ -428,14 +449,52 @@ static int set_group(struct parse_state *st, const char *value)
     return set_string(st, "group", &st->c->group, value, 1);
 }
 
-/* Applies one [server] key.  1, or 0 with the error noted. */
-static int server_key(struct parse_state *st, const char *name, const char *value)
+/* A value that may be anything but empty (a DSN, a password). */
+static int set_text(struct parse_state *st, const struct server_key *k,
+                    char **dst, const char *value)
 {
-    const struct server_key *k = find_server_key(name);
+    if (value[0] == '\0')
+        return fail(st, "%s: expected a value, got \"\" (leave the key out instead)",
+                    k->name);
+    return set_string(st, k->name, dst, value, 0);
+}
+
+/* [redis] address: "host:port" (port 1-65535) or "unix:/absolute/path". */
+static int set_address(struct parse_state *st, const struct server_key *k,
+                       char **dst, const char *value)
+{
+    const char *colon = strrchr(value, ':');
+    size_t port;
+
+    if (strncmp(value, "unix:/", 6) == 0)
+        return set_string(st, k->name, dst, value, 1);
+    if (colon == NULL || colon == value || colon[1] == '\0' ||
+        strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        config_parse_size(colon + 1, &port) < 0 || port < 1 || port > 65535)
+        return fail(st, "%s: expected host:port or unix:/path, got \"%s\"",
+                    k->name, value);
+    return set_string(st, k->name, dst, value, 1);
+}
+
+/* Applies one key of kiln's own sections.  1, or 0 with the error noted. */
+static int server_key(struct parse_state *st, const char *section, const char *name,
+                      const char *value)
+{
+    const struct server_key *k = find_server_key(section, name);
     char *base = (char *)st->c;
 
     if (k == NULL)
-        return fail(st, "unknown key \"%s\" in [server]", name);
+        return fail(st, "unknown key \"%s\" in [%s]", name, section);
+#ifndef KILN_WITH_POSTGRES
+    if (strcmp(section, "postgres") == 0)
+        return fail(st, "[postgres]: this kiln was built without PostgreSQL "
+                    "(configure found no libpq, or was given --without-postgres)");
+#endif
+#ifndef KILN_WITH_REDIS
+    if (strcmp(section, "redis") == 0)
+        return fail(st, "[redis]: this kiln was built without Redis "
+                    "(configure found no hiredis, or was given --without-redis)");
+#endif
     switch (k->kind) {
     case K_LISTEN:  return set_listen(st, value);
     case K_WORKERS: return set_workers(st, (int *)(base + k->off), value);
@@ -452,6 +511,8 @@ static int server_key(struct parse_state *st, const char *name, const char *valu
     case K_BOOL:    return set_bool(st, k, (int *)(base + k->off), value);
     case K_USER:    return set_user(st, value);
     case K_GROUP:   return set_group(st, value);
+    case K_TEXT:    return set_text(st, k, (char **)(base + k->off), value);
+    case K_ADDRESS: return set_address(st, k, (char **)(base + k->off), value);
     }
     return 0;
 }
@@ -465,7 +526,7 @@ static int plugin_key(struct parse_state *st, const char *section,
     struct config *c = st->c;
     struct config_kv *kv, *v;
 
-    if (find_server_key(name) != NULL)
+    if (find_server_key("server", name) != NULL)
         warn(st, "\"%s\" is a [server] key, but it is in [%s], where only the "
              "plugin named %s reads it (move it under [server] if it is the "
              "server's)", name, section, section);
@@ -547,8 +608,8 @@ static int on_key(void *user, const char *section, const char *name,
 
     if (section[0] == '\0')
         return fail(st, "key \"%s\" outside any section", name);
-    if (strcmp(section, "server") == 0)
-        return server_key(st, name, value);
+    if (config_own_section(section))
+        return server_key(st, section, name, value);
     return plugin_key(st, section, name, value);
 }
 
@@ -640,6 +701,9 @@ void config_free(struct config *c)
     free(c->log_file);
     free(c->user);
     free(c->group);
+    free(c->pg_dsn);
+    free(c->redis_address);
+    free(c->redis_password);
     for (size_t i = 0; i < c->nkv; i++) {
         free(c->kv[i].section);
         free(c->kv[i].key);

@@ -77,6 +77,17 @@ struct config {
     gid_t user_gid;             /* user's primary group */
     gid_t gid;                  /* of group */
 
+    /* [postgres]: the workers' connection pools (kiln_pg_query) */
+    char *pg_dsn;               /* libpq connection string; NULL: none */
+    size_t pg_pool_size;        /* connections per worker (4) */
+    double pg_connect_timeout;  /* to establish one connection, s (5) */
+
+    /* [redis]: each worker's connection (kiln_redis) */
+    char *redis_address;        /* "host:port" or "unix:/path"; NULL: none */
+    size_t redis_db;            /* SELECTed after connecting (0) */
+    char *redis_password;       /* AUTH after connecting; NULL: none */
+    double redis_connect_timeout; /* s (5) */
+
     /* plugin sections */
     struct config_kv *kv;
     size_t nkv;
@@ -99,6 +110,10 @@ void config_defaults(struct config *c);
 int config_load(struct config *c, const char *file, char *err, size_t errlen);
 
 void config_free(struct config *c);
+
+/* Whether `section` is one of kiln's own ([server], [postgres], [redis]);
+ * the others belong to the plugins named after them. */
+int config_own_section(const char *section);
 
 /*
  * The plugin sections of `c` that none of `names` (n plugin names) claims,

@@ -381,6 +381,27 @@ static int plugin_init(struct plugin_set *ps, struct plugin *p)
 }
 
 /*
+ * What a plugin that binds to a kiln_* call this kiln lacks needs: the
+ * PostgreSQL and Redis calls exist only when configure built them in.
+ */
+static const char *missing_feature(const char *msg)
+{
+    static const struct { const char *prefix, *what; } features[] = {
+        { "undefined symbol: kiln_pg_",
+          ": the plugin needs PostgreSQL, and this kiln was built without it "
+          "(see kiln -V; rebuild with libpq-dev installed)" },
+        { "undefined symbol: kiln_redis",
+          ": the plugin needs Redis, and this kiln was built without it "
+          "(see kiln -V; rebuild with libhiredis-dev installed)" },
+    };
+
+    for (size_t i = 0; i < sizeof features / sizeof features[0]; i++)
+        if (strstr(msg, features[i].prefix) != NULL)
+            return features[i].what;
+    return "";
+}
+
+/*
  * Logs a dlopen failure of p, naming the file by its path where dlerror()
  * names it by the /proc/self/fd link it was opened through.
  */
@@ -392,9 +413,10 @@ static void log_dlopen_error(const struct plugin *p, const char *link)
     if (msg == NULL)
         msg = "unknown error";
     if (strncmp(msg, link, len) == 0 && msg[len] == ':')
-        log_error("%s: dlopen failed: %s%s", p->path, p->path, msg + len);
+        log_error("%s: dlopen failed: %s%s%s", p->path, p->path, msg + len,
+                  missing_feature(msg));
     else
-        log_error("%s: dlopen failed: %s", p->path, msg);
+        log_error("%s: dlopen failed: %s%s", p->path, msg, missing_feature(msg));
 }
 
 /*

@@ -62,6 +62,10 @@
  *                    WebSocket ids (kiln_ws_id, kiln_ws_get); a thread
  *                    pool per worker (kiln_offload); per-route
  *                    pending_timeout (kiln_route_pending_timeout).
+ *   1.3  2026-12-02  PostgreSQL (kiln_pg_*) and Redis (kiln_redis_*)
+ *                    clients on the worker's loop, configured in [postgres]
+ *                    and [redis]; built in unless configure was told
+ *                    --without-postgres / --without-redis.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -86,7 +90,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 2
+#define KILN_ABI_MINOR 3
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -453,6 +457,109 @@ typedef void (*kiln_job_fn)(void *arg);
 typedef void (*kiln_done_fn)(void *arg, int cancelled);
 
 int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg);
+
+/* ---- PostgreSQL (1.3) ------------------------------------------------------ */
+
+/*
+ * What asyncpg is to aiohttp: queries on a pool of connections that each
+ * worker keeps to the server of the [postgres] section (dsn, pool_size,
+ * connect_timeout), run without blocking the loop.  kiln_pg_query() sends
+ * `sql` with `nparams` text parameters ($1, $2, ...; NULL for SQL NULL) on
+ * an idle connection, or queues it until one is free, and returns an id,
+ * never 0.  `cb` runs later on the loop, once, with the result; the result
+ * and every string read from it are valid until cb returns.
+ *
+ * Each connection prepares a statement the first time it runs its text and
+ * reuses it afterwards.  kiln_pg_cancel(id) (from a pending request's cancel
+ * callback, say) means cb will not run: a query still queued is dropped, one
+ * running is cancelled on the server and its connection goes back to the
+ * pool only once it is idle again, never mid-result.  0, or -1 when id is
+ * not a live query.
+ *
+ * When the server goes away, the queries on it and those queued get an error
+ * result (SQLSTATE 08006 or 08001, never a hang), and the pool reconnects
+ * with back-off.  kiln_pg_query() returns 0 (and cb never runs) outside a
+ * worker, or with no [postgres] dsn configured.
+ *
+ * A kiln built --without-postgres has none of these functions: a plugin that
+ * calls them is refused at load, with a message saying so.
+ */
+typedef struct kiln_pg_result kiln_pg_result;
+typedef void (*kiln_pg_fn)(const kiln_pg_result *res, void *arg);
+
+kiln_id kiln_pg_query(const char *sql, int nparams, const char *const *params,
+                      kiln_pg_fn cb, void *arg);
+int kiln_pg_cancel(kiln_id id);
+
+/* NULL when the query succeeded; else the server's (or the connection's)
+ * message, and its five-character SQLSTATE ("23505", "57014", "08006"). */
+const char *kiln_pg_error(const kiln_pg_result *res);
+const char *kiln_pg_sqlstate(const kiln_pg_result *res);
+/* Rows and columns of a result (0 for an error or a command without rows);
+ * the rows a command touched (UPDATE 3 -> 3). */
+int kiln_pg_rows(const kiln_pg_result *res);
+int kiln_pg_cols(const kiln_pg_result *res);
+long long kiln_pg_affected(const kiln_pg_result *res);
+/* A column's name, or its number for a name (-1 when absent). */
+const char *kiln_pg_colname(const kiln_pg_result *res, int col);
+int kiln_pg_colnum(const kiln_pg_result *res, const char *name);
+/* A value as text (PostgreSQL's output format), NULL for SQL NULL or out of
+ * range; its length in bytes. */
+const char *kiln_pg_text(const kiln_pg_result *res, int row, int col);
+size_t kiln_pg_len(const kiln_pg_result *res, int row, int col);
+int kiln_pg_isnull(const kiln_pg_result *res, int row, int col);
+/* Typed getters: 0 with *out set, or -1 (NULL, out of range, or not a
+ * value of that type: an integer column read as a bool, "abc" as a number). */
+int kiln_pg_int(const kiln_pg_result *res, int row, int col, long long *out);
+int kiln_pg_double(const kiln_pg_result *res, int row, int col, double *out);
+int kiln_pg_bool(const kiln_pg_result *res, int row, int col, int *out);
+
+/* ---- Redis (1.3) -------------------------------------------------------------- */
+
+/*
+ * What redis.asyncio is to aiohttp: commands on one connection per worker to
+ * the server of the [redis] section (address host:port or unix:/path, db,
+ * password, connect_timeout), pipelined, with replies on the loop.
+ * kiln_redis_command() sends the `argc` arguments (argv[i], argvlen[i] bytes
+ * each; argvlen NULL: NUL-terminated strings) and returns an id, never 0;
+ * `cb` runs once with the reply, valid until cb returns.  kiln_redis() is
+ * the same with NUL-terminated arguments ending with NULL:
+ *     kiln_redis(on_incr, arg, "INCR", name, NULL);
+ * kiln_redis_cancel(id): cb will not run (the reply is read and dropped, so
+ * the connection stays in step).  0, or -1 when id is not a live command.
+ *
+ * While the connection is down, commands get an error reply at once (from
+ * the loop, never from inside kiln_redis_command), those in flight when it
+ * drops get one too, and kiln reconnects with back-off.  0 (cb never runs)
+ * outside a worker or with no [redis] address configured.  A kiln built
+ * --without-redis has none of these functions (see PostgreSQL above).
+ */
+typedef struct kiln_redis_reply kiln_redis_reply;
+typedef void (*kiln_redis_fn)(const kiln_redis_reply *r, void *arg);
+
+enum kiln_redis_type {
+    KILN_REDIS_ERROR = 0,   /* an error reply, or the connection's error */
+    KILN_REDIS_STRING = 1,  /* a bulk string */
+    KILN_REDIS_STATUS = 2,  /* a status reply ("OK") */
+    KILN_REDIS_INTEGER = 3,
+    KILN_REDIS_NIL = 4,
+    KILN_REDIS_ARRAY = 5
+};
+
+kiln_id kiln_redis_command(kiln_redis_fn cb, void *arg, int argc,
+                           const char *const *argv, const size_t *argvlen);
+kiln_id kiln_redis(kiln_redis_fn cb, void *arg, const char *arg0, ...);
+int kiln_redis_cancel(kiln_id id);
+
+enum kiln_redis_type kiln_redis_type(const kiln_redis_reply *r);
+/* The text of an error, status or string reply (NUL-terminated; len may be
+ * NULL), else NULL. */
+const char *kiln_redis_str(const kiln_redis_reply *r, size_t *len);
+/* An integer reply's value (0 for other types). */
+long long kiln_redis_int(const kiln_redis_reply *r);
+/* An array's length and its i-th element (NULL out of range). */
+size_t kiln_redis_len(const kiln_redis_reply *r);
+const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
 
 #ifdef __cplusplus
 }

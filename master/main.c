@@ -45,6 +45,18 @@ static void version(void)
            "pidfile: %s\n",
            KILN_VERSION_MAJOR, KILN_VERSION_MINOR, KILN_VERSION_PATCH,
            KILN_ABI_MAJOR, KILN_ABI_MINOR, KILN_CONF, PLUGINDIR, KILN_PIDFILE);
+    printf("built with: PostgreSQL (libpq) %s, Redis (hiredis) %s\n",
+#ifdef KILN_WITH_POSTGRES
+           "yes",
+#else
+           "no",
+#endif
+#ifdef KILN_WITH_REDIS
+           "yes"
+#else
+           "no"
+#endif
+           );
 }
 
 /* -l: checks the address and adds it.  0, or -1 with a message printed. */

@@ -21,6 +21,7 @@
 #include "channel.h"
 #include "config.h"
 #include "conn.h"
+#include "db.h"
 #include "listen.h"
 #include "log.h"
 #include "offload.h"
@@ -320,6 +321,8 @@ static void worker_cleanup(struct worker *w)
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
     offload_shutdown();                 /* jobs run or dropped, threads gone */
+    pg_shutdown();                      /* queries left answered with an error */
+    redis_shutdown();
     ws_destroy(w);
     plugins_stop(&w->plugins);
     plugins_unload(&w->plugins);
@@ -363,6 +366,8 @@ void worker_main(const struct worker_args *a)
         log_error("worker cannot start: out of memory");
         exit(EXIT_BOOT_FAILURE);
     }
+    pg_init(&w);
+    redis_init(&w);
     plugins_start(&w.plugins);
     accept_enable(&w, 1);
     worker_ready(&w, a->chan_fd);

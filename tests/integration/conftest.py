@@ -741,3 +741,13 @@ def parse_curl_i(out):
             hdrs[k.strip().lower()] = v.strip()
         responses.append((status, hdrs))
     return responses, rest
+
+
+def services(cmd, which):
+    """scripts/services down|up DIR pg|redis on the suite's services: stops
+    the PostgreSQL or Redis server, or starts it again on its port with its
+    data (for a test of a database restarted under traffic; the test brings
+    it back up, in a finally)."""
+    d = service_env("KILN_TEST_SERVICES_DIR")
+    subprocess.run(["bash", os.path.join(SRC, "scripts", "services"), cmd, d, which],
+                   check=True, stdin=subprocess.DEVNULL, timeout=120)

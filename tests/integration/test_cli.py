@@ -89,8 +89,10 @@ def test_version():
     assert re.fullmatch(r"kiln %s \(plugin ABI \d+\.\d+\)" % re.escape(version()), lines[0]), out
     # The built-in paths, each the default of what the config may set.
     keys = [line.split(": ", 1)[0] for line in lines[1:]]
-    assert keys == ["configuration file", "plugin_dir", "pidfile"], out
-    assert all(line.split(": ", 1)[1].startswith("/") for line in lines[1:]), out
+    assert keys == ["configuration file", "plugin_dir", "pidfile", "built with"], out
+    assert all(line.split(": ", 1)[1].startswith("/") for line in lines[1:4]), out
+    # Which optional clients configure built in (this build: both).
+    assert lines[4] == "built with: PostgreSQL (libpq) yes, Redis (hiredis) yes", out
 
 
 def test_help():

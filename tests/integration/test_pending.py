@@ -236,7 +236,8 @@ def test_thread_pool_work_does_not_block_the_loop(kiln_factory):
 
 
 def test_a_stop_drops_the_jobs_not_started(kiln_factory):
-    # One pool thread, five jobs of about half a second each, and a stop
+    # One pool thread, five jobs of half a second each (a sleep on the pool
+    # thread, so that the machine's speed does not matter), and a stop
     # with graceful_timeout = 1s: the jobs done by then are answered, the
     # running one is waited for, the ones still queued are dropped (their
     # done runs with cancelled = 1), and the worker exits cleanly.
@@ -245,7 +246,7 @@ def test_a_stop_drops_the_jobs_not_started(kiln_factory):
     conns = []
     for _ in range(5):
         c = RawConn(k.port, timeout=10)
-        c.send("GET /hash?mb=256 HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.send("GET /hash?mb=1&ms=500 HTTP/1.1\r\nHost: x\r\n\r\n")
         conns.append(c)
     time.sleep(0.3)
     k.signal(signal.SIGTERM)

@@ -121,10 +121,10 @@ def test_scripts_run_installs_only_what_building_and_running_need():
     base, test = packages(), packages("--test")
     assert {"gcc", "make", "autoconf", "automake", "libtool", "pkg-config", "libev-dev",
             "libhttp-parser-dev", "libinih-dev", "libwebsockets-dev",
-            "libwebsockets-evlib-ev"} <= base, base
-    # The test services and their client libraries, which no C code links yet.
+            "libwebsockets-evlib-ev", "libpq-dev", "libhiredis-dev"} <= base, base
+    # The test services and the clients.
     tools = {"chromium", "valgrind", "wrk", "nginx-light", "curl", "python3-pytest",
-             "postgresql", "postgresql-client", "redis-server", "libpq-dev", "libhiredis-dev"}
+             "postgresql", "postgresql-client", "redis-server"}
     assert not tools & base, tools & base
     assert base < test and {"chromium", "valgrind", "python3-pytest", "postgresql",
                             "postgresql-client", "redis-server", "redis-tools"} <= test, test

@@ -9,11 +9,12 @@
  * the worker start hook, reads and answers with; /loop tells whether
  * kiln_loop() gives a loop; on the WebSocket /ws-later, "later N" makes a
  * timer send "later done" N ms later through the connection's id, and logs
- * when the connection was gone by then; /hash?mb=N checksums N MiB on the
+ * when the connection was gone by then; /hash?mb=N[&ms=M] checksums N MiB (then sleeps M ms) on the
  * thread pool and logs the jobs that a stop dropped.  Every cancel is logged with its
  * reason, and the start and stop hooks log themselves.
  */
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <kiln.h>
@@ -294,6 +295,7 @@ static void ws_later_message(kiln_ws *ws, int binary, const void *msg, size_t le
 struct hash_job {
     kiln_id id;
     long mb;
+    long ms;                    /* and then sleeps this long */
     unsigned long sum;
 };
 
@@ -301,10 +303,13 @@ static void hash_run(void *arg)
 {
     struct hash_job *h = arg;
     unsigned long x = 1469598103934665603ul;
+    struct timespec ts = { h->ms / 1000, h->ms % 1000 * 1000000L };
 
     for (long i = 0; i < h->mb << 20; i++)
         x = (x ^ (unsigned char)(i * 31)) * 1099511628211ul;
     h->sum = x;
+    if (h->ms > 0)
+        nanosleep(&ts, NULL);
 }
 
 static void hash_done(void *arg, int cancelled)
@@ -323,13 +328,14 @@ static void hash_done(void *arg, int cancelled)
 
 static int hash_route(kiln_req *req, void *data)
 {
-    const char *v = kiln_query(req, "mb");
+    const char *v = kiln_query(req, "mb"), *ms = kiln_query(req, "ms");
     struct hash_job *h = calloc(1, sizeof(*h));
 
     (void)data;
     if (!h)
         return KILN_ERROR;
     h->mb = v ? atol(v) : 1;
+    h->ms = ms ? atol(ms) : 0;
     h->id = kiln_defer(req, log_cancel, NULL);
     if (!h->id || kiln_offload(hash_run, hash_done, h) != 0) {
         free(h);

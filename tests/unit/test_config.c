@@ -156,6 +156,51 @@ static void test_every_key(void)
     config_free(&c);
 }
 
+/* [postgres] and [redis] are kiln's own sections, checked like [server]. */
+static void test_database_sections(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "[server]\nworkers = 1\n", err, sizeof err) == 0, "no sections");
+    CHECK(c.pg_dsn == NULL && c.pg_pool_size == 4 && c.pg_connect_timeout == 5,
+          "postgres defaults");
+    CHECK(c.redis_address == NULL && c.redis_db == 0 && c.redis_password == NULL &&
+          c.redis_connect_timeout == 5, "redis defaults");
+    config_free(&c);
+
+    CHECK(load(&c, "[postgres]\ndsn = host=127.0.0.1 port=5432 dbname=app\n"
+                   "pool_size = 16\nconnect_timeout = 250ms\n"
+                   "[redis]\naddress = 127.0.0.1:6379\ndb = 3\npassword = s3 cret\n"
+                   "connect_timeout = 2\n", err, sizeof err) == 0, "both load");
+    CHECK_STR(c.pg_dsn, "host=127.0.0.1 port=5432 dbname=app", "dsn as written");
+    CHECK(c.pg_pool_size == 16 && c.pg_connect_timeout == 0.25, "pool size, timeout");
+    CHECK_STR(c.redis_address, "127.0.0.1:6379", "redis address");
+    CHECK(c.redis_db == 3 && c.redis_connect_timeout == 2, "db, timeout");
+    CHECK_STR(c.redis_password, "s3 cret", "password");
+    CHECK(c.nkv == 0, "not kept as plugin sections");
+    config_free(&c);
+
+    CHECK(load(&c, "[redis]\naddress = unix:/run/redis/redis.sock\n", err,
+               sizeof err) == 0, "a unix socket");
+    CHECK_STR(c.redis_address, "unix:/run/redis/redis.sock", "unix address");
+    config_free(&c);
+
+    expect_error("[postgres]\nhost = x\n", 2, "unknown key \"host\" in [postgres]");
+    expect_error("[postgres]\npool_size = 0\n", 2,
+                 "pool_size: expected a number of at least 1, got \"0\"");
+    expect_error("[postgres]\ndsn =\n", 2,
+                 "dsn: expected a value, got \"\" (leave the key out instead)");
+    expect_error("[redis]\naddress = localhost\n", 2,
+                 "address: expected host:port or unix:/path, got \"localhost\"");
+    expect_error("[redis]\naddress = :6379\n", 2,
+                 "address: expected host:port or unix:/path, got \":6379\"");
+    expect_error("[redis]\n\naddress = h:65536\n", 3,
+                 "address: expected host:port or unix:/path, got \"h:65536\"");
+    expect_error("[redis]\ndb = one\n", 2,
+                 "db: expected a number, got \"one\"");
+}
+
 static void test_listen_lines(void)
 {
     struct config c;
@@ -343,6 +388,7 @@ int main(void)
     test_defaults();
     test_every_key();
     test_listen_lines();
+    test_database_sections();
     test_errors();
     test_long_line_limit();
     test_missing_file();
