@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# bench/instructions.sh -- instructions per keep-alive request of one kiln worker, counted by callgrind: a figure that machine load does not move.
+#
+# Usage: bench/instructions.sh        (KILN_BUILD: the build to measure)
+# Runs kiln with one worker and the hello plugin under valgrind's callgrind
+# twice, replaying N1 then N2 identical keep-alive requests (GET /Ann on one
+# connection, one at a time), and prints (I2 - I1) / (N2 - N1): the worker's
+# instructions per request, start-up and shutdown cancelled out.  The same
+# binary and inputs give the same figure to within a few instructions; quote
+# it before and after a change of the hot path.
+set -euo pipefail
+ME=instructions.sh
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. bench/lib.sh
+BUILD=$(cd "${KILN_BUILD:-.}" && pwd)
+N1=${N1:-2000}
+N2=${N2:-6000}
+WORKERS=1
+[ -x "$BUILD/kiln" ] || die "$BUILD/kiln not built"
+[ -f "$BUILD/plugins/hello/.libs/hello.so" ] || die "$BUILD/plugins/hello/.libs/hello.so not built"
+command -v valgrind > /dev/null || die "valgrind not found (apt-get install valgrind)"
+TMP=$(mktemp -d)
+KILN_PID=
+trap 'stop_pid "$KILN_PID" TERM; remove_tmp' EXIT
+
+# replay PORT N: N requests on one connection, each answer read before the next.
+replay() {
+    timeout 300 python3 - "$1" "$2" <<'PY'
+import socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+s = socket.create_connection(("127.0.0.1", port))
+req = b"GET /Ann HTTP/1.1\r\nHost: x\r\n\r\n"
+want = b"Hello, Ann"
+buf = b""
+for _ in range(n):
+    s.sendall(req)
+    while not buf.endswith(want):
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("connection closed")
+        buf += chunk
+    buf = b""
+s.close()
+PY
+}
+
+# count N: the worker's instructions for N requests (Ir of its callgrind file).
+count() {
+    local n=$1 port out pid master
+    rm -rf "$TMP/run" && mkdir -p "$TMP/run/plugins"
+    cp "$BUILD/plugins/hello/.libs/hello.so" "$TMP/run/plugins/"
+    port=$(free_port)
+    kiln_conf "$TMP/run" "$port" warn
+    valgrind --tool=callgrind --trace-children=yes \
+        --callgrind-out-file="$TMP/run/cg.%p" "$BUILD/kiln" -c "$TMP/run/kiln.conf" \
+        > "$TMP/run/valgrind.log" 2>&1 &
+    KILN_PID=$!
+    # No probe requests (their number would vary): the replay's connection
+    # waits in the listening socket's backlog until the worker accepts it.
+    for _ in $(seq 300); do
+        [ -s "$TMP/run/kiln.pid" ] && break
+        sleep 0.1
+    done
+    replay "$port" "$n"
+    master=$KILN_PID
+    stop_pid "$KILN_PID" TERM
+    KILN_PID=
+    # The worker is the child: the file that is not the master's.
+    out=
+    for f in "$TMP"/run/cg.*; do
+        pid=${f##*.}
+        [ "$pid" = "$master" ] && continue
+        grep -q "^cmd:" "$f" || continue
+        out=$(awk '/^summary:/ { print $2 }' "$f")
+    done
+    [ "${VERBOSE:-0}" = 0 ] || grep -H "^summary:\|^cmd:\|^pid:" "$TMP"/run/cg.* >&2
+    [ -n "$out" ] || die "no callgrind output of the worker (see $TMP/run/valgrind.log)"
+    echo "$out"
+}
+
+i1=$(count "$N1")
+i2=$(count "$N2")
+echo "instructions per keep-alive request: $(( (i2 - i1) / (N2 - N1) ))  ($N1 requests: $i1, $N2 requests: $i2)"
