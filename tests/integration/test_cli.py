@@ -253,3 +253,52 @@ def test_signal_command_errors(kiln_factory):
     assert rc == 1 and "sets no pidfile" in out, out
     rc, out = kiln_s(k, "restart")
     assert rc == 2 and "expected reload, stop, quit or reopen" in out, out
+
+
+# -- the documented keys -------------------------------------------------------------
+
+
+def example_keys():
+    """(section, key, value) of every key conf/kiln.conf.example shows, in
+    [server] as set or commented out, in the other sections commented out
+    under a commented-out header (#[postgres])."""
+    keys, section = [], None
+    for line in read_file(os.path.join(SRC, "conf", "kiln.conf.example")).splitlines():
+        m = re.fullmatch(r"#?\[(\w+)\]", line)
+        if m:
+            section = m.group(1)
+            continue
+        m = re.fullmatch(r"#?(\w+) = (.*)", line)
+        if m and section:
+            keys.append((section, m.group(1), m.group(2)))
+    return keys
+
+
+def own_keys():
+    """(section, key) of every key core/config.c checks itself."""
+    text = read_file(os.path.join(SRC, "core", "config.c"))
+    return set(re.findall(r'\{ "(server|postgres|redis)",\s*"(\w+)",', text))
+
+
+def test_every_key_is_documented_with_a_value_that_loads(tmp_path):
+    shown = example_keys()
+    assert own_keys() and own_keys() <= {(s, k) for s, k, _ in shown}, \
+        own_keys() - {(s, k) for s, k, _ in shown}
+    # Each documented value of kiln's own sections loads (those naming
+    # this machine's users and files aside).
+    skip = {"listen", "user", "group", "plugin_dir", "pidfile", "log_file"}
+    sections = {}
+    for s, k, v in shown:
+        if s in ("server", "postgres", "redis") and k not in skip:
+            sections.setdefault(s, {})[k] = v
+    assert set(sections) == {"server", "postgres", "redis"}, sections
+    conf = tmp_path / "kiln.conf"
+    with open(conf, "w") as f:
+        for s, kv in sections.items():
+            f.write("[%s]\n" % s)
+            if s == "server":
+                f.write("listen = 127.0.0.1:0\nplugin_dir = %s\npidfile =\n" %
+                        os.path.join(SRC, "plugins"))
+            f.writelines("%s = %s\n" % item for item in kv.items())
+    rc, out, err = kiln_run("-t", "-c", str(conf), timeout=30)
+    assert rc == 0, out + err
