@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <ev.h>
@@ -51,6 +52,8 @@
 #define ERR_NOT_CONNECTED "not connected"
 #define ERR_LOST "connection lost"
 #define ERR_STOPPING "the worker is stopping"
+#define ERR_REFUSED "not allowed on the shared connection: SELECT, AUTH, HELLO, QUIT, " \
+    "RESET, MONITOR, CLIENT REPLY, (P|S)(UN)SUBSCRIBE"
 
 enum link { LINK_OFF, LINK_CONNECTING, LINK_READY, LINK_DOWN, LINK_STOPPED };
 enum where { AT_QUEUE, AT_FAILING, AT_SERVER };
@@ -559,6 +562,36 @@ void redis_shutdown(void)
 
 /* ---- the plugin API --------------------------------------------------------- */
 
+/* Whether argument i is `word`, in any case. */
+static int arg_is(const char *const *argv, const size_t *argvlen, int i, const char *word)
+{
+    size_t n = argvlen ? argvlen[i] : strlen(argv[i]);
+
+    return n == strlen(word) && strncasecmp(argv[i], word, n) == 0;
+}
+
+/*
+ * Commands that would change the connection under every other plugin of
+ * the worker (its db, its user, its protocol), close it, or break the one
+ * reply per command that keeps it in step (hiredis takes a subscribing
+ * connection's messages as replies).
+ */
+static int refused(int argc, const char *const *argv, const size_t *argvlen)
+{
+    static const char *const words[] = {
+        "SELECT", "AUTH", "HELLO", "QUIT", "RESET", "MONITOR",
+        "SUBSCRIBE", "UNSUBSCRIBE", "PSUBSCRIBE", "PUNSUBSCRIBE",
+        "SSUBSCRIBE", "SUNSUBSCRIBE",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+        if (arg_is(argv, argvlen, 0, words[i]))
+            return 1;
+    return argc >= 2 && arg_is(argv, argvlen, 0, "CLIENT") &&
+           arg_is(argv, argvlen, 1, "REPLY");
+}
+
 static int valid_args(int argc, const char *const *argv)
 {
     int i;
@@ -586,6 +619,10 @@ KILN_EXPORT kiln_id kiln_redis_command(kiln_redis_fn cb, void *arg, int argc,
     c->plugin = plugin_current;
     c->route = plugin_route;
     c->id = handle_new(&R.ids, c);
+    if (c->id && refused(argc, argv, argvlen)) {
+        fail_later(c, ERR_REFUSED);
+        return c->id;
+    }
     if (!c->id || submit(c, argc, (const char **)argv, argvlen) < 0) {
         handle_free(&R.ids, c->id);
         cmd_free(c);

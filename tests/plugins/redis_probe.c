@@ -336,7 +336,7 @@ static int rules_handler(kiln_req *req, void *data)
              "argc 0: %llu\nnull arg0: %llu\nnull argv[1]: %llu\n"
              "cancel: %d, again: %d, id 0: %d\n",
              kiln_redis_command(never, NULL, 0, holed, NULL),
-             kiln_redis(never, NULL, NULL),
+             kiln_redis(never, NULL, (const char *)NULL, (char *)NULL),
              kiln_redis_command(never, NULL, 3, holed, NULL),
              first, again, kiln_redis_cancel(0));
     submitting = 1;
