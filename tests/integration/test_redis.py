@@ -301,6 +301,7 @@ def test_a_wrong_password_is_logged_and_the_rest_serves(kiln_factory, tmp_path):
         assert count(k, r"\[redis\] password: AUTH refused") == 2, k.log()
         assert "[redis] connected" not in k.log()
         assert get(k, "/counter/x").status == 500
+        assert "callback inside its submission" not in k.log()
         k.stop()
         # A db the server does not have: SELECT's refusal names [redis] db.
         k2 = make(kiln_factory, addr, redis={"password": "right", "db": 99})
@@ -399,6 +400,7 @@ def test_redis_down_at_start_then_up(kiln_factory, tmp_path):
     assert time.monotonic() - t0 < 1
     time.sleep(1.5)
     assert count(k, r"\[redis\] cannot connect") == 2, k.log()
+    assert "callback inside its submission" not in k.log()
     with private_redis(tmp_path / "r", port=port):
         assert wait_until(lambda: count(k, r"\[redis\] connected to %s again"
                                         % re.escape(addr)) == 2, 10), k.log()
