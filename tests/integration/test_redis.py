@@ -313,9 +313,17 @@ def test_a_wrong_password_is_logged_and_the_rest_serves(kiln_factory, tmp_path):
 
 
 def test_a_unix_socket_address(kiln_factory, tmp_path):
+    # No socket yet: the connect fails at once (ENOENT), said once; then a
+    # server there is connected to within the back-off.
     sock = str(tmp_path / "redis.sock")
+    k = make(kiln_factory, "unix:" + sock)
+    k.wait_log(r"\[redis\] cannot connect to unix:%s: No such file or directory; retrying"
+               % re.escape(sock))
+    assert get(k, "/counter/u").status == 500
     with private_redis(tmp_path / "r", port=0, unixsocket=sock):
-        k = make(kiln_factory, "unix:" + sock)
+        assert wait_until(lambda: count(k, r"\[redis\] connected to unix:%s again"
+                                        % re.escape(sock)) == 2, 10), k.log()
+        assert count(k, r"\[redis\] cannot connect") == 2, k.log()
         assert [get(k, "/counter/u").body for _ in range(2)] == [b"1\n", b"2\n"]
         assert redis_cli("GET", "counter:u", sock=sock) == "2"
         k.stop()
