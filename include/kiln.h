@@ -95,9 +95,11 @@ extern "C" {
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #define KILN_EXPORT __attribute__((visibility("default")))
+#define KILN_SENTINEL __attribute__((sentinel))
 #else
 #define KILN_PRINTF(f, a)
 #define KILN_EXPORT
+#define KILN_SENTINEL
 #endif
 
 /* The server's version at run time, e.g. "0.1.0". */
@@ -519,45 +521,94 @@ int kiln_pg_bool(const kiln_pg_result *res, int row, int col, int *out);
 /*
  * What redis.asyncio is to aiohttp: commands on one connection per worker to
  * the server of the [redis] section (address host:port or unix:/path, db,
- * password, connect_timeout), pipelined, with replies on the loop.
- * kiln_redis_command() sends the `argc` arguments (argv[i], argvlen[i] bytes
- * each; argvlen NULL: NUL-terminated strings) and returns an id, never 0;
- * `cb` runs once with the reply, valid until cb returns.  kiln_redis() is
- * the same with NUL-terminated arguments ending with NULL:
- *     kiln_redis(on_incr, arg, "INCR", name, NULL);
- * kiln_redis_cancel(id): cb will not run (the reply is read and dropped, so
- * the connection stays in step).  0, or -1 when id is not a live command.
+ * password, connect_timeout), pipelined, with replies on the loop:
  *
- * While the connection is down, commands get an error reply at once (from
- * the loop, never from inside kiln_redis_command), those in flight when it
- * drops get one too, and kiln reconnects with back-off.  0 (cb never runs)
- * outside a worker or with no [redis] address configured.  A kiln built
- * --without-redis has none of these functions (see PostgreSQL above).
+ *     static void on_incr(const kiln_redis_reply *r, void *arg)
+ *     {
+ *         ... kiln_redis_int(r) ...
+ *     }
+ *
+ *     kiln_id id = kiln_redis(on_incr, arg, "INCR", key, NULL);
+ *
+ * kiln_redis_command() sends the `argc` (>= 1) arguments (argv[i],
+ * argvlen[i] bytes each, any byte allowed; argvlen NULL: NUL-terminated
+ * strings), copied before it returns, and returns an id, never 0.
+ * kiln_redis() is the same with NUL-terminated arguments ending with NULL.
+ * `cb` runs once, later, on the loop, never from inside the call that sent
+ * the command, with the plugin (and the route, for a command sent from a
+ * handler or its callbacks) that sent it marked as running, as for a timer;
+ * the reply, and every string and element read from it, are valid until cb
+ * returns, and the id is dead from its first line.  cb may send commands
+ * (they go on the same connection, after the ones already sent); cb NULL:
+ * the reply is read and dropped.  Replies come in the order the commands
+ * were sent, so a MULTI ... EXEC sent from one callback is not interleaved
+ * with other plugins' commands.
+ *
+ * kiln_redis_cancel(id) (from a pending request's cancel callback, say):
+ * cb will not run.  A command kiln has sent already still runs on the
+ * server (a cancelled INCR still counts); its reply is read and dropped, so
+ * the connection stays in step.  0, or -1 when id is not a live command
+ * (cancelled before, answered, or 0).
+ *
+ * The connection: each worker connects when it starts, sending AUTH
+ * (password) and SELECT (db) first; a refusal of either is logged naming
+ * the key, and counts as a failed connect.  Commands sent before the first
+ * connect is through (from a start hook) wait for it, at most
+ * connect_timeout.  Errors that kiln makes up, rather than the server, are
+ * KILN_REDIS_ERROR replies whose text starts in lower case:
+ *     "not connected"           sent while the connection is down (or the
+ *                               first connect failed)
+ *     "connection lost"         in flight when the connection dropped
+ *     "the worker is stopping"  in flight when the worker stopped
+ *     "not allowed on the shared connection: ..."
+ *                               commands that would change the connection
+ *                               for every plugin of the worker or break its
+ *                               request/reply order: SELECT, AUTH, HELLO,
+ *                               QUIT, RESET, MONITOR, CLIENT REPLY and the
+ *                               (P|S)(UN)SUBSCRIBE family
+ * (the server's own start with a code in capitals: "ERR ...", "WRONGTYPE
+ * ...", "NOAUTH ...").  When the connection drops, kiln logs one warning,
+ * reconnects with back-off (0.1 s doubling to 5 s, with jitter) and logs
+ * one line once it is back.  There is no time limit on a command the
+ * server is slow to answer: a blocking command (BLPOP, WAIT, XREAD BLOCK)
+ * holds up every command behind it on its worker's connection, and a
+ * request waiting for one ends at pending_timeout (504, the cancel runs).
+ *
+ * At a worker's stop, after its pending requests were cancelled and before
+ * the stop hooks, the commands still in flight get "the worker is
+ * stopping" and the connection closes; kiln_redis_command() returns 0 from
+ * then on (in stop hooks and fini).  It returns 0 too (and cb never runs)
+ * outside a worker (init in the process a reload checks the plugins in),
+ * with no [redis] address configured, on bad arguments (argc < 1, a NULL
+ * argument) or out of memory.  A kiln built --without-redis has none of
+ * these functions (see PostgreSQL above).
  */
 typedef struct kiln_redis_reply kiln_redis_reply;
 typedef void (*kiln_redis_fn)(const kiln_redis_reply *r, void *arg);
 
 enum kiln_redis_type {
-    KILN_REDIS_ERROR = 0,   /* an error reply, or the connection's error */
-    KILN_REDIS_STRING = 1,  /* a bulk string */
-    KILN_REDIS_STATUS = 2,  /* a status reply ("OK") */
+    KILN_REDIS_ERROR = 0,   /* an error reply, or one kiln made up (above) */
+    KILN_REDIS_STRING = 1,  /* a bulk string (may hold NUL bytes) */
+    KILN_REDIS_STATUS = 2,  /* a status reply ("OK", "PONG") */
     KILN_REDIS_INTEGER = 3,
-    KILN_REDIS_NIL = 4,
-    KILN_REDIS_ARRAY = 5
+    KILN_REDIS_NIL = 4,     /* a nil bulk string or array (GET of a missing key) */
+    KILN_REDIS_ARRAY = 5    /* may be empty; its elements are replies of any type */
 };
 
 kiln_id kiln_redis_command(kiln_redis_fn cb, void *arg, int argc,
                            const char *const *argv, const size_t *argvlen);
-kiln_id kiln_redis(kiln_redis_fn cb, void *arg, const char *arg0, ...);
+kiln_id kiln_redis(kiln_redis_fn cb, void *arg, const char *arg0, ...) KILN_SENTINEL;
 int kiln_redis_cancel(kiln_id id);
 
 enum kiln_redis_type kiln_redis_type(const kiln_redis_reply *r);
-/* The text of an error, status or string reply (NUL-terminated; len may be
- * NULL), else NULL. */
+/* The text of an error, status or string reply (NUL-terminated, and *len
+ * its length without the NUL, for a string holding NULs; len may be NULL),
+ * else NULL (and *len 0). */
 const char *kiln_redis_str(const kiln_redis_reply *r, size_t *len);
 /* An integer reply's value (0 for other types). */
 long long kiln_redis_int(const kiln_redis_reply *r);
-/* An array's length and its i-th element (NULL out of range). */
+/* An array's length (0 for other types) and its i-th element (NULL out of
+ * range), valid as long as the array. */
 size_t kiln_redis_len(const kiln_redis_reply *r);
 const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
 

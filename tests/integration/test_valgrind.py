@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), WebSockets (closes, a size limit) and Redis commands (a cancel, one pending at the stop), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -87,6 +87,23 @@ def pending_traffic(k):
     k.wait_log(r"pending: late: pending NULL, resume -1", timeout=SLOW)
 
 
+def redis_traffic(k):
+    """A command answered (/counter), a reply of every type nested in one, and
+    a command whose request leaves while it waits (its cancel, the reply
+    dropped when it comes)."""
+    name = "vg-%d-%d" % (os.getpid(), time.monotonic_ns())
+    assert k.get_text("/counter/" + name, timeout=SLOW) == (200, "1\n")
+    st, _, body = k.request("/redis/cmd", method="POST", timeout=SLOW,
+                            body=b"|EVAL|return {1, 'x', {}, false, {err='E'}}|0")
+    assert (st, body) == (200, b"array 5 [integer 1, string 1 x, array 0 [], nil, error E]\n")
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /redis/wait?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.2)
+    c.close()
+    k.wait_log(r"wait cancelled gone: cancel 0, again -1", timeout=SLOW)
+    assert k.get_text("/counter/" + name, timeout=SLOW) == (200, "2\n")
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -111,10 +128,10 @@ async def ws_traffic(k):
         assert (e.value.code, e.value.reason) == (1009, "message too big")
 
 
-def test_no_errors_or_leaks_under_valgrind(kiln_factory):
+def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
-                                                "pending"),
-                          log_level="debug",
+                                                "pending", "counter", "redis_probe"),
+                          log_level="debug", sections={"redis": {"address": redis_addr}},
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
@@ -130,6 +147,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory):
 
     http_traffic(k)
     pending_traffic(k)
+    redis_traffic(k)
     asyncio.run(asyncio.wait_for(ws_traffic(k), 120))
     k.wait_log(r'flood closed 4000 "see you"', timeout=SLOW)
 
@@ -152,7 +170,12 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory):
     k.wait_log(r"generation 1 stopped", timeout=SLOW, since=mark)
     assert k.get_text("/", timeout=SLOW) == (200, "Hello, Anonymous")
 
+    # A Redis command still waiting for its reply when the worker stops.
+    mark = k.mark()
+    assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
+    k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
     assert k.stop(signal.SIGTERM, timeout=60) == 0, k.describe()
+    assert "later: reply error the worker is stopping" in k.log()[mark:], k.describe()
     logs = valgrind_logs(k.dir)
     # One log per process: the master, the killed worker (valgrind dies with
     # it, before any summary), its replacement, the reload's check, generation 2.
