@@ -31,7 +31,8 @@
  *                       400 when the hash is not one libcrypt counts as
  *                       current (crypt_checksalt(): malformed, a disabled
  *                       or a legacy method such as DES or MD5).
- *   Both: 413 for a body over 1 KiB, 400 for one holding a NUL byte,
+ *   Both: 413 for a body over 1 KiB; 400 for one holding a NUL byte or a
+ *   password of 512 bytes or more (libcrypt's CRYPT_MAX_PASSPHRASE_SIZE);
  *   503 when the worker has no thread pool (thread_pool = 0).
  *
  * [hash] cost = N: yescrypt's cost factor, 1 to 11 (default 5, libxcrypt's
@@ -57,7 +58,7 @@ struct job {
     enum kind kind;
     int gone;                   /* the request was cancelled: done() only frees */
     int status;                 /* run()'s verdict: 200, 403, or 500 */
-    char password[MAX_BODY + 1];
+    char password[CRYPT_MAX_PASSPHRASE_SIZE];
     char hash[CRYPT_OUTPUT_SIZE];   /* VERIFY: the hash to check; NEW_HASH: the result */
     struct crypt_data work;     /* crypt_rn()'s scratch area (32 KiB) */
 };
@@ -155,8 +156,19 @@ static void cancel(kiln_id id, enum kiln_cancel why, void *arg)
     j->gone = 1;
 }
 
+/* Copies the password of `len` bytes into the job; 0, or -2 when it is
+ * too long for libcrypt. */
+static int take_password(struct job *j, const char *password, size_t len)
+{
+    if (len >= sizeof(j->password))
+        return -2;
+    memcpy(j->password, password, len);
+    return 0;
+}
+
 /* Splits a verify body, "PASSWORD\nHASH" with an optional "\n" after it,
- * into the job.  0, or -1 when it is not of that form. */
+ * into the job.  0, -1 when it is not of that form, or -2 when the
+ * password is too long. */
 static int split(struct job *j, const char *body, size_t len)
 {
     const char *nl;
@@ -171,9 +183,8 @@ static int split(struct job *j, const char *body, size_t len)
     hlen = len - plen - 1;
     if (hlen == 0 || hlen >= sizeof(j->hash))
         return -1;
-    memcpy(j->password, body, plen);
     memcpy(j->hash, nl + 1, hlen);
-    return 0;
+    return take_password(j, body, plen);
 }
 
 /* The hash to check is one libcrypt reads and does not count as legacy. */
@@ -189,6 +200,7 @@ static int handle(kiln_req *req, enum kind kind)
     size_t len;
     const char *body = kiln_body(req, &len);
     struct job *j;
+    int rc;
 
     if (len > MAX_BODY)
         return kiln_text(req, 413, "the body is over %d bytes\n", MAX_BODY);
@@ -198,10 +210,14 @@ static int handle(kiln_req *req, enum kind kind)
     if (!j)
         return KILN_ERROR;
     j->kind = kind;
-    if (kind == NEW_HASH) {
-        memcpy(j->password, body, len);
-    } else if (split(j, body, len) < 0 || !current_hash(j->hash)) {
+    rc = kind == NEW_HASH ? take_password(j, body, len) : split(j, body, len);
+    if (rc == 0 && kind == VERIFY && !current_hash(j->hash))
+        rc = -1;
+    if (rc < 0) {
         job_free(j);
+        if (rc == -2)
+            return kiln_text(req, 400, "the password is over %d bytes\n",
+                             CRYPT_MAX_PASSPHRASE_SIZE - 1);
         return kiln_text(req, 400, "expected the password, a newline and a current "
                          "crypt hash ($y$, $6$, $2b$, ...)\n");
     }
@@ -215,6 +231,7 @@ static int handle(kiln_req *req, enum kind kind)
         job_free(j);
         return kiln_text(req, 503, "no thread pool to hash on (thread_pool = 0)\n");
     }
+    kiln_log(KILN_LOG_DEBUG, "%s: a job for the pool", kind == NEW_HASH ? "/hash" : "/hash/verify");
     return KILN_PENDING;
 }
 
