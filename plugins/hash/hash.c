@@ -134,7 +134,7 @@ static void done(void *arg, int cancelled)
     kiln_req *req = j->gone ? NULL : kiln_pending(j->id);
 
     if (j->gone)
-        kiln_log(KILN_LOG_DEBUG, "the client of %s left before its job was done",
+        kiln_log(KILN_LOG_DEBUG, "%s: cancelled before its job was done",
                  j->kind == NEW_HASH ? "/hash" : "/hash/verify");
     if (req && cancelled)       /* the pool stopped before the job ran */
         kiln_resume(j->id, kiln_text(req, 503, "the worker is stopping\n"));

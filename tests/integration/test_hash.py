@@ -157,7 +157,7 @@ def test_a_client_gone_mid_hash(kiln_factory):
     k.wait_log(r"hash: /hash: a job for the pool", since=mark)
     c.close()
     k.wait_log(r"POST /hash: pending request cancelled \(client gone\)", since=mark)
-    k.wait_log(r"hash: the client of /hash left before its job was done", timeout=10, since=mark)
+    k.wait_log(r"hash: /hash: cancelled before its job was done", timeout=10, since=mark)
     assert k.get_text("/still") == (200, "Hello, still")
     hashed = make_hash(k, "next")
     assert verify(k, "next", hashed) == (200, "ok\n")

@@ -100,7 +100,7 @@ def hash_traffic(k):
     c.send(b"POST /hash HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\ngone")
     k.wait_log(r"hash: /hash: a job for the pool", timeout=SLOW, since=mark)
     c.close()
-    k.wait_log(r"hash: the client of /hash left before its job was done", timeout=SLOW,
+    k.wait_log(r"hash: /hash: cancelled before its job was done", timeout=SLOW,
                since=mark)
 
 
