@@ -375,7 +375,9 @@ void kiln_log(enum kiln_log_level level, const char *fmt, ...) KILN_PRINTF(2, 3)
  * resumed (KILN_CANCEL_STOP; a graceful stop first waits for it, up to
  * graceful_timeout).  The cancel callback releases what the handler started
  * (stops its timer, gives its database connection back); the id is dead
- * from its first line.
+ * from its first line.  Once kiln_resume() has been called the request is
+ * answered and `cancel` never runs, even if the connection ends before the
+ * answer goes out: the callback that resumes may free the state at once.
  */
 
 enum kiln_cancel {

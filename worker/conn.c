@@ -397,6 +397,8 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         conn_flush(c);
         return;
     }
+    if (c->state == CS_PENDING && c->resumed)
+        return;                         /* answered: sent before the loop waits */
     if (c->state == CS_PENDING && c->out.len == 0) {
         log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->req.method,
                  c->req.target, conn_pending_timeout(c));

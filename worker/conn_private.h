@@ -73,8 +73,9 @@ struct conn {
     kiln_id pending;                /* kiln_defer()'s id, or 0 */
     kiln_cancel_fn cancel;          /* ... and what it asked to run if */
     void *cancel_arg;               /* the request is cancelled */
-    int resume_result;              /* kiln_resume() inside the handler: */
-    unsigned resumed : 1;           /* ... its result, and that it came */
+    int resume_result;              /* kiln_resume() inside the handler: its result */
+    unsigned resumed : 1;           /* kiln_resume() came (inside the handler, or
+                                       queued for the loop's next prepare) */
     unsigned in_handler : 1;        /* the route's handler is running */
     unsigned handoff_wait : 1;      /* an accepted upgrade waits for the peer
                                        to take what was sent (conn_handoff) */

@@ -8,6 +8,10 @@
  * kiln_resume() only queues the id; a prepare watcher completes the queued
  * requests before the loop next waits, so a response never goes out from
  * inside a plugin's callback (and a handler never runs inside another).
+ * From kiln_resume() on, the request counts as answered (c->resumed): the
+ * plugin may free what its cancel callback would use, so a connection that
+ * ends before the completion (its EOF read later in the same loop turn)
+ * drops the request without running that callback.
  */
 #include <stdlib.h>
 
@@ -51,6 +55,12 @@ void pending_cancel(struct conn *c, enum kiln_cancel why)
     if (!handle_get(&ids, id))
         return;
     handle_free(&ids, id);          /* dead from the callback's first line */
+    if (c->resumed) {               /* answered, not sent yet: nothing to cancel */
+        c->resumed = 0;
+        log_debug("%s %s: answered, but the connection ended before it was sent",
+                  c->req.method, c->req.target);
+        return;
+    }
     log_debug("%s %s: pending request cancelled (%s)", c->req.method, c->req.target,
               why == KILN_CANCEL_GONE ? "client gone" :
               why == KILN_CANCEL_DEADLINE ? "pending_timeout" : "worker stopping");
@@ -74,9 +84,10 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
         struct conn *c = handle_get(&ids, queue[i].id);
 
         if (!c)
-            continue;               /* cancelled since */
+            continue;               /* its connection ended since */
         handle_free(&ids, queue[i].id);
         c->pending = 0;
+        c->resumed = 0;
         complete(c, queue[i].result);
     }
     nqueue = 0;
@@ -118,21 +129,24 @@ KILN_EXPORT kiln_req *kiln_pending(kiln_id id)
 {
     struct conn *c = handle_get(&ids, id);
 
-    return c ? &c->req : NULL;
+    return c && !c->resumed ? &c->req : NULL;
 }
 
 KILN_EXPORT int kiln_resume(kiln_id id, int result)
 {
     struct conn *c = handle_get(&ids, id);
 
-    if (!c)
+    if (!c || c->resumed)
         return -1;
     if (c->in_handler) {            /* resumed before its handler returned */
         c->resumed = 1;
         c->resume_result = result;
         return 0;
     }
-    return queue_push(id, result);
+    if (queue_push(id, result) < 0)
+        return -1;
+    c->resumed = 1;                 /* answered: no cancel callback from now on */
+    return 0;
 }
 
 void pending_init(struct worker *w, void (*completion)(struct conn *c, int result))

@@ -8,6 +8,7 @@ import aiohttp
 import websockets
 
 from conftest import RawConn, wait_until
+from procs import slow_request
 
 
 def make(kiln_factory, **server):
@@ -85,6 +86,42 @@ def test_client_gone_cancels_and_a_late_resume_is_a_no_op(kiln_factory):
     k.wait_log(r"pending: cancelled gone: pending dead", since=mark)
     k.wait_log(r"pending: late: pending NULL, resume -1", since=mark)
     assert get(k, "/Ann").body == b"Hello, Ann"
+
+
+def test_no_cancel_once_resumed(kiln_factory):
+    # /late's timer resumes its request in the same loop turn as the one
+    # that reads its client's end (both wait while /slow holds the worker
+    # up, and libev runs the timer first): the request was answered, so its
+    # cancel callback must not run (it would meet the state the timer's
+    # callback freed); the connection just goes.  Then the same with the
+    # pending_timeout deadline due in that turn: no 504 over the answer.
+    k = kiln_factory.make(plugins=("hello", "sleep", "pending", "slow"),
+                          server={"log_level": "debug", "workers": 1})
+    mark = k.mark()
+    c = RawConn(k.port)
+    c.send("GET /late?ms=200 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.1)
+    slow = slow_request(k, 600)
+    time.sleep(0.3)                     # the timer is due; the worker sleeps
+    c.close()
+    assert slow.result(10)[0] == 200
+    assert get(k, "/Ann").body == b"Hello, Ann"
+    log = k.log()[mark:]
+    assert "pending: cancelled" not in log, log
+
+    k2 = kiln_factory.make(plugins=("hello", "sleep", "pending", "slow"),
+                           server={"log_level": "debug", "workers": 1,
+                                   "pending_timeout": "1s"})
+    mark = k2.mark()
+    with RawConn(k2.port) as c:
+        c.send("GET /late?ms=900 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(0.1)
+        slow = slow_request(k2, 1300)   # past both the timer and the deadline
+        r = c.read_response(timeout=10)
+        assert (r.status, r.body) == (200, b"late 900\n")
+    assert slow.result(10)[0] == 200
+    log = k2.log()[mark:]
+    assert "pending: cancelled" not in log and "504" not in log, log
 
 
 def test_pending_timeout_answers_504_and_cancels(kiln_factory):

@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), WebSockets (closes, a size limit) and Redis commands (a cancel, one pending at the stop), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a password hash whose client leaves), Redis commands (a cancel, one pending at the stop) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -104,6 +104,23 @@ def redis_traffic(k):
     assert k.get_text("/counter/" + name, timeout=SLOW) == (200, "2\n")
 
 
+def hash_traffic(k):
+    """The hash plugin's jobs on the pool: a hash, its check, and a client
+    that leaves while its hash runs (the cancel marks the job, done frees it)."""
+    st, _, hashed = k.request("/hash", method="POST", body=b"valgrind", timeout=SLOW)
+    assert st == 200 and hashed.startswith(b"$y$"), hashed
+    st, _, body = k.request("/hash/verify", method="POST", body=b"valgrind\n" + hashed,
+                            timeout=SLOW)
+    assert (st, body) == (200, b"ok\n")
+    mark = k.mark()
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"POST /hash HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\ngone")
+    k.wait_log(r"hash: /hash: a job for the pool", timeout=SLOW, since=mark)
+    c.close()
+    k.wait_log(r"hash: /hash: cancelled before its job was done", timeout=SLOW,
+               since=mark)
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -130,8 +147,9 @@ async def ws_traffic(k):
 
 def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
-                                                "pending", "counter", "redis_probe"),
-                          log_level="debug", sections={"redis": {"address": redis_addr}},
+                                                "pending", "counter", "redis_probe", "hash"),
+                          log_level="debug", sections={"redis": {"address": redis_addr},
+                                                       "hash": {"cost": 6}},
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
@@ -148,6 +166,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
     http_traffic(k)
     pending_traffic(k)
     redis_traffic(k)
+    hash_traffic(k)
     asyncio.run(asyncio.wait_for(ws_traffic(k), 120))
     k.wait_log(r'flood closed 4000 "see you"', timeout=SLOW)
 
