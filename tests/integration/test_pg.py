@@ -149,7 +149,7 @@ def test_pipelined_requests_behind_a_pending_query(kiln_factory, pg_dsn):
         c.send("GET /row/9 HTTP/1.1\r\nHost: x\r\n\r\n"
                "GET /Bob HTTP/1.1\r\nHost: x\r\n\r\n"
                "GET /queries?n=3 HTTP/1.1\r\nHost: x\r\n\r\n"
-               "GET /sleep?s=0.2 HTTP/1.1\r\nHost: x\r\n\r\n"
+               "GET /pg-sleep?s=0.2 HTTP/1.1\r\nHost: x\r\n\r\n"
                "GET /row/10 HTTP/1.1\r\nHost: x\r\n\r\n")
         r = c.read_responses(5)
     assert r[0].body == b"id=9 randomnumber=%d\n" % w[9]
@@ -172,7 +172,7 @@ def test_client_gone_cancels_the_query_on_the_server(kiln_factory, pg_dsn):
     wait_until(lambda: len(backends(pg_dsn, app)) == 1, 5)
     mark = k.mark()
     c = RawConn(k.port)
-    c.send("GET /sleep?s=5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.send("GET /pg-sleep?s=5 HTTP/1.1\r\nHost: x\r\n\r\n")
     pid = wait_sleeping(pg_dsn, app)
     t0 = time.monotonic()
     c.close()
@@ -190,7 +190,7 @@ def test_without_a_thread_pool_a_cancel_reopens_the_connection(kiln_factory, pg_
     k = make(kiln_factory, pg_dsn, app, postgres={"pool_size": 1}, workers=1, thread_pool=0)
     wait_until(lambda: len(backends(pg_dsn, app)) == 1, 5)
     c = RawConn(k.port)
-    c.send("GET /sleep?s=3 HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.send("GET /pg-sleep?s=3 HTTP/1.1\r\nHost: x\r\n\r\n")
     old = wait_sleeping(pg_dsn, app)
     c.close()
     t0 = time.monotonic()
@@ -209,7 +209,7 @@ def test_pending_timeout_on_a_query_answers_504_and_cancels_it(kiln_factory, pg_
     mark = k.mark()
     t0 = time.monotonic()
     with RawConn(k.port) as c:
-        c.send("GET /sleep-short?s=3 HTTP/1.1\r\nHost: x\r\n\r\nGET /row/3 HTTP/1.1\r\n"
+        c.send("GET /pg-sleep-short?s=3 HTTP/1.1\r\nHost: x\r\n\r\nGET /row/3 HTTP/1.1\r\n"
                "Host: x\r\n\r\n")
         assert c.read_response().status == 504
         assert 0.4 <= time.monotonic() - t0 < 1.5
@@ -403,7 +403,7 @@ def test_reload_with_queries_pending(kiln_factory, pg_dsn):
     conns = []
     for _ in range(3):
         c = RawConn(k.port, timeout=10)
-        c.send("GET /sleep?s=0.8 HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.send("GET /pg-sleep?s=0.8 HTTP/1.1\r\nHost: x\r\n\r\n")
         conns.append(c)
     time.sleep(0.3)
     mark = k.mark()
@@ -419,7 +419,7 @@ def test_reload_with_queries_pending(kiln_factory, pg_dsn):
 def test_graceful_stop_with_queries_pending(kiln_factory, pg_dsn):
     k = make(kiln_factory, pg_dsn, graceful_timeout="10s")
     conns = []
-    for path in ("/sleep?s=0.8", "/queries?n=50", "/sleep?s=0.5"):
+    for path in ("/pg-sleep?s=0.8", "/queries?n=50", "/pg-sleep?s=0.5"):
         c = RawConn(k.port, timeout=10)
         c.send("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path)
         conns.append(c)
@@ -445,7 +445,7 @@ def test_a_stop_answers_the_queries_left(kiln_factory, pg_dsn):
     conns = []
     for _ in range(2):
         c = RawConn(k.port)
-        c.send("GET /sleep?s=4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        c.send("GET /pg-sleep?s=4 HTTP/1.1\r\nHost: x\r\n\r\n")
         conns.append(c)
     time.sleep(0.3)
     mark = k.mark()

@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), WebSockets (closes, a size limit) and PostgreSQL queries (errors, a cancel), replace a killed worker, reload and stop with queries pending, with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -87,6 +87,29 @@ def pending_traffic(k):
     k.wait_log(r"pending: late: pending NULL, resume -1", timeout=SLOW)
 
 
+def pg_traffic(k):
+    """Queries: rows, every getter, an error, and one cancelled on the server
+    when its client leaves."""
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /row/5 HTTP/1.1\r\nHost: t\r\n\r\nGET /types HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /run/unique HTTP/1.1\r\nHost: t\r\n\r\nGET /db HTTP/1.1\r\n"
+               b"Host: t\r\n\r\nGET /queries?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body.startswith(b"id=5 randomnumber=")
+        assert c.read_response().body.startswith(b"rows=1 cols=14 error=none")
+        assert c.read_response().body.startswith(b"error 23505 ")
+        assert c.read_response().body.startswith(b'{"id":')
+        assert c.read_response().body.startswith(b'[{"id":')
+    mark = k.mark()
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /pg-sleep?s=5 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(1)
+    c.close()
+    k.wait_log(r"pg_probe: sleep cancelled \(gone\): kiln_pg_cancel 0", timeout=SLOW, since=mark)
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /row/6 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body.startswith(b"id=6 randomnumber=")
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -111,10 +134,11 @@ async def ws_traffic(k):
         assert (e.value.code, e.value.reason) == (1009, "message too big")
 
 
-def test_no_errors_or_leaks_under_valgrind(kiln_factory):
+def test_no_errors_or_leaks_under_valgrind(kiln_factory, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
-                                                "pending"),
+                                                "pending", "db", "pg_probe"),
                           log_level="debug",
+                          sections={"postgres": {"dsn": pg_dsn, "pool_size": 2}},
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
@@ -130,6 +154,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory):
 
     http_traffic(k)
     pending_traffic(k)
+    pg_traffic(k)
     asyncio.run(asyncio.wait_for(ws_traffic(k), 120))
     k.wait_log(r'flood closed 4000 "see you"', timeout=SLOW)
 
@@ -152,7 +177,18 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory):
     k.wait_log(r"generation 1 stopped", timeout=SLOW, since=mark)
     assert k.get_text("/", timeout=SLOW) == (200, "Hello, Anonymous")
 
+    # A stop with queries pending: one a request waits for (answered before
+    # the worker exits), one of no request (answered 57P01 at the stop).
+    pg_traffic(k)
+    assert k.get_text("/orphan?s=10", timeout=SLOW) == (200, "sent\n")
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /pg-sleep?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
+    mark = k.mark()
     assert k.stop(signal.SIGTERM, timeout=60) == 0, k.describe()
+    assert c.read_response().body == b"slept\n"
+    c.close()
+    assert "pg_probe: orphan: 57P01 the worker is stopping" in k.log()[mark:]
     logs = valgrind_logs(k.dir)
     # One log per process: the master, the killed worker (valgrind dies with
     # it, before any summary), its replacement, the reload's check, generation 2.

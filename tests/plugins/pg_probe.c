@@ -1,6 +1,6 @@
 /*
  * Test plugin: the PostgreSQL client, one rule per route.  /row/{id} reads
- * a row of world; /sleep?s=S runs pg_sleep(S) (/sleep-short too, with a
+ * a row of world; /pg-sleep?s=S runs pg_sleep(S) (/pg-sleep-short too, with a
  * pending_timeout of 0.5 s), and its cancel callback logs what
  * kiln_pg_cancel() returned; /run/{name} runs one statement of a fixed
  * list (a unique violation, a syntax error, BEGIN, COPY...) and tells its
@@ -81,7 +81,7 @@ static int answered_error(kiln_req *req, kiln_id id, const kiln_pg_result *res)
     return 1;
 }
 
-/* ---- /row, /sleep, /run ----------------------------------------------------------- */
+/* ---- /row, /pg-sleep, /run ----------------------------------------------------------- */
 
 static void on_row(const kiln_pg_result *res, void *arg)
 {
@@ -438,9 +438,9 @@ static int init(kiln_app *app)
     kiln_log(KILN_LOG_INFO, "init: query id %llu",
              kiln_pg_query("SELECT 1", 0, NULL, on_start_query, NULL));
     if (kiln_add_get(app, "/row/{id}", row, NULL) < 0 ||
-        kiln_add_get(app, "/sleep", sleep_handler, NULL) < 0 ||
-        kiln_add_get(app, "/sleep-short", sleep_handler, NULL) < 0 ||
-        kiln_route_pending_timeout(app, "GET", "/sleep-short", 0.5) < 0 ||
+        kiln_add_get(app, "/pg-sleep", sleep_handler, NULL) < 0 ||
+        kiln_add_get(app, "/pg-sleep-short", sleep_handler, NULL) < 0 ||
+        kiln_route_pending_timeout(app, "GET", "/pg-sleep-short", 0.5) < 0 ||
         kiln_add_get(app, "/run/{name}", run, NULL) < 0 ||
         kiln_add_get(app, "/types", types, NULL) < 0 ||
         kiln_add_get(app, "/params", params_handler, NULL) < 0 ||
