@@ -3,8 +3,8 @@
  * a row of world; /pg-sleep?s=S runs pg_sleep(S) (/pg-sleep-short too, with a
  * pending_timeout of 0.5 s), and its cancel callback logs what
  * kiln_pg_cancel() returned; /run/{name} runs one statement of a fixed
- * list (a unique violation, a syntax error, BEGIN, COPY...) and tells its
- * outcome; /types reads values of every kind with every getter, NULLs and
+ * list (a unique violation, a syntax error, BEGIN, COPY, a NOTICE...) and
+ * tells its outcome; /types reads values of every kind with every getter, NULLs and
  * out-of-range cells included; /params sends NULL and text parameters;
  * /backends?app=A counts the backends of application_name A (kiln by
  * default); /prepared lists the statements prepared on the connection that
@@ -139,6 +139,7 @@ static const struct { const char *name, *sql; } statements[] = {
     {"affected", "UPDATE world SET randomnumber = randomnumber WHERE id <= 3"},
     {"select3", "SELECT id FROM world WHERE id <= 3 ORDER BY id"},
     {"empty", ""},
+    {"notice", "DO $$BEGIN RAISE NOTICE 'a notice for the log'; END$$"},
 };
 
 static void on_run(const kiln_pg_result *res, void *arg)
