@@ -30,6 +30,7 @@
 #define STMT_MAX 256                /* prepared statements per connection */
 #define BACKOFF_MIN 0.1             /* s before the attempt after a failed one... */
 #define BACKOFF_MAX 5.0             /* ...doubling up to this */
+#define SHORT_LIFE 1.0              /* s: a connection lost sooner backs off */
 
 enum { STEP_PREPARE, STEP_EXEC };
 
@@ -201,7 +202,8 @@ static void conn_failed(struct pg_conn *c, const char *msg)
 }
 
 /* c was up and broke (msg: libpq's): its query, if any, gets an error
- * (08006), and c connects again at once. */
+ * (08006), and c connects again at once, or with back-off when it did not
+ * last (a server that takes connections and drops them). */
 static void conn_lost(struct pg_conn *c, const char *msg)
 {
     char why[256];
@@ -214,8 +216,12 @@ static void conn_lost(struct pg_conn *c, const char *msg)
     if (q)
         pg_query_fail(c->pool, q, "08006", why);
     pg_conn_close(c);
-    c->delay = 0;
-    conn_wait(c, 0);
+    if (ev_now(loop_of(c)) - c->up_since < SHORT_LIFE) {
+        conn_wait(c, next_delay(c));
+    } else {
+        c->delay = 0;
+        conn_wait(c, 0);
+    }
     pg_pool_lost(c->pool, why);
 }
 
@@ -236,7 +242,7 @@ static void conn_up(struct pg_conn *c)
     }
     ev_timer_stop(loop_of(c), &c->timer);
     c->state = C_IDLE;
-    c->delay = 0;
+    c->up_since = ev_now(loop_of(c));
     conn_watch(c, EV_READ);
     log_debug("postgres: connected to %s (backend %d)", c->pool->where, PQbackendPID(c->pg));
     pg_pool_up(c->pool, c);

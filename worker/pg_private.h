@@ -60,6 +60,7 @@ struct pg_conn {
     ev_io io;
     ev_timer timer;                 /* connect_timeout, or the wait to reconnect */
     double delay;                   /* back-off: 0 until an attempt fails */
+    double up_since;                /* when it last connected (ev_now) */
     struct pg_query *q;             /* C_BUSY: the query, NULL once cancelled */
     struct plugin *plugin;          /* whose query it runs or ran last */
     int step;                       /* preparing, or running */
