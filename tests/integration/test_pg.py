@@ -225,12 +225,14 @@ def test_pending_timeout_on_a_query_answers_504_and_cancels_it(kiln_factory, pg_
 
 
 def test_cancel_rules_and_callbacks_never_inside_a_query(kiln_factory, pg_dsn):
-    # kiln_pg_cancel: 0 for a live query, -1 again, -1 for 0 and from the
-    # query's own callback; a cancelled query's callback never runs.  A
+    # kiln_pg_cancel: 0 for a live query (running or queued), -1 again, -1
+    # for 0 and from the query's own callback; a cancelled query's callback
+    # never runs.  A
     # burst past the queue's 10000: the rest fail with 53000, every callback
     # runs from the loop, none from inside kiln_pg_query().
     k = make(kiln_factory, pg_dsn, postgres={"pool_size": 1}, workers=1)
-    assert get(k, "/cancel-rules").body == b"cancel=0 again=-1 zero=-1 self=-1 q1_ran=0\n"
+    assert get(k, "/cancel-rules").body == \
+        b"running=0 queued=0 again=-1 zero=-1 self=-1 ran=0\n"
     body = get(k, "/burst?n=10050", timeout=60).body.decode()
     m = re.fullmatch(r"ok=(\d+) 53000=(\d+) other=0\(\) inside=0\n", body)
     assert m, body
@@ -255,6 +257,16 @@ def test_statements_are_prepared_once_per_connection(kiln_factory, pg_dsn):
     again = {sql: int(calls) for _, calls, sql in
              (l.split("|", 2) for l in get(k, "/prepared").body.decode().splitlines())}
     assert again[ROW_SQL] == 6 and len(again) == len(by_sql), again
+
+
+def test_past_256_texts_a_connection_runs_unnamed_statements(kiln_factory, pg_dsn):
+    k = make(kiln_factory, pg_dsn, postgres={"pool_size": 1}, workers=1)
+    assert get(k, "/burst?n=300&distinct=1").body == b"ok=300 53000=0 other=0() inside=0\n"
+    lines = [l.split("|", 2) for l in get(k, "/prepared").body.decode().splitlines()]
+    assert len(lines) == 256, len(lines)        # the start hook's and 255 of the burst's
+    assert len({name for name, _, _ in lines}) == 256
+    assert {calls for _, calls, _ in lines} == {"1"}
+    assert get(k, "/row/1").status == 200       # unnamed: right all the same
 
 
 def test_errors_carry_their_sqlstate(kiln_factory, pg_dsn):

@@ -10,8 +10,8 @@
  * default); /prepared lists the statements prepared on the connection that
  * runs it (pg_prepared_statements, per session); /burst?n=N sends N
  * queries at once and counts their outcomes, and whether a callback ran
- * inside kiln_pg_query(); /cancel-rules checks kiln_pg_cancel()'s return
- * values; /orphan sends a long query tied to no request, whose callback
+ * inside kiln_pg_query() (with distinct=1, each its own text); /cancel-rules
+ * checks kiln_pg_cancel()'s return values (on a pool of one); /orphan sends a long query tied to no request, whose callback
  * logs the error a stopping worker gives it.  init and the stop hook log
  * the id kiln_pg_query() gives outside a running pool (0), the start hook
  * sends a query and logs its answer.
@@ -322,7 +322,8 @@ static int burst(kiln_req *req, void *data)
 {
     const char *v = kiln_query(req, "n");
     struct burst *b = calloc(1, sizeof(*b));
-    int i, n = v ? atoi(v) : 10;
+    int i, n = v ? atoi(v) : 10, distinct = kiln_query(req, "distinct") != NULL;
+    char sql[32] = "SELECT 1";
 
     (void)data;
     if (!b || n < 1) {
@@ -331,8 +332,10 @@ static int burst(kiln_req *req, void *data)
     }
     b->req = kiln_defer(req, NULL, NULL);   /* answered by the last callback */
     for (i = 0; i < n; i++) {
+        if (distinct)
+            snprintf(sql, sizeof(sql), "SELECT %d AS n", i);
         in_query = 1;
-        b->left += kiln_pg_query("SELECT 1", 0, NULL, on_burst, b) != 0;
+        b->left += kiln_pg_query(sql, 0, NULL, on_burst, b) != 0;
         in_query = 0;
     }
     if (b->left == 0) {
@@ -343,14 +346,14 @@ static int burst(kiln_req *req, void *data)
 }
 
 struct rules {
-    kiln_id req, q1, q2;
-    int q1_ran, c1, c2, c0, self;
+    kiln_id req, running, queued, last;
+    int ran, c_running, c_queued, again, zero, self;
 };
 
-static void on_q1(const kiln_pg_result *res, void *arg)
+static void on_cancelled(const kiln_pg_result *res, void *arg)
 {
     (void)res;
-    ((struct rules *)arg)->q1_ran = 1;
+    ((struct rules *)arg)->ran++;
 }
 
 static void rules_answer(kiln_timer *t, void *arg)
@@ -359,21 +362,23 @@ static void rules_answer(kiln_timer *t, void *arg)
     kiln_req *req = kiln_pending(r->req);
 
     (void)t;
-    kiln_text(req, 200, "cancel=%d again=%d zero=%d self=%d q1_ran=%d\n", r->c1, r->c2, r->c0,
-              r->self, r->q1_ran);
+    kiln_text(req, 200, "running=%d queued=%d again=%d zero=%d self=%d ran=%d\n", r->c_running,
+              r->c_queued, r->again, r->zero, r->self, r->ran);
     kiln_resume(r->req, KILN_OK);
     free(r);
 }
 
-static void on_q2(const kiln_pg_result *res, void *arg)
+static void on_last(const kiln_pg_result *res, void *arg)
 {
     struct rules *r = arg;
 
     (void)res;
-    r->self = kiln_pg_cancel(r->q2);      /* dead from the callback's first line */
+    r->self = kiln_pg_cancel(r->last);      /* dead from the callback's first line */
     kiln_timer_start(0.4, 0, rules_answer, r);
 }
 
+/* On a pool of one: a query running and one queued behind it, both
+ * cancelled; then one more, answered once the connection is clean. */
 static int cancel_rules(kiln_req *req, void *data)
 {
     struct rules *r = calloc(1, sizeof(*r));
@@ -382,12 +387,14 @@ static int cancel_rules(kiln_req *req, void *data)
     if (!r)
         return KILN_ERROR;
     r->req = kiln_defer(req, NULL, NULL);
-    r->q1 = kiln_pg_query("SELECT pg_sleep(0.3)", 0, NULL, on_q1, r);
-    r->c1 = kiln_pg_cancel(r->q1);
-    r->c2 = kiln_pg_cancel(r->q1);
-    r->c0 = kiln_pg_cancel(0);
-    r->q2 = kiln_pg_query("SELECT 2", 0, NULL, on_q2, r);
-    if (!r->q1 || !r->q2) {
+    r->running = kiln_pg_query("SELECT pg_sleep(0.3)", 0, NULL, on_cancelled, r);
+    r->queued = kiln_pg_query("SELECT 11", 0, NULL, on_cancelled, r);
+    r->c_running = kiln_pg_cancel(r->running);
+    r->c_queued = kiln_pg_cancel(r->queued);
+    r->again = kiln_pg_cancel(r->running);
+    r->zero = kiln_pg_cancel(0);
+    r->last = kiln_pg_query("SELECT 2", 0, NULL, on_last, r);
+    if (!r->running || !r->queued || !r->last) {
         free(r);
         return kiln_text(req, 503, "no query\n");
     }
