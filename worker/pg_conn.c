@@ -12,8 +12,9 @@
  * query cancelled while it runs is cancelled on the server by a PQcancel on
  * the thread pool, and the connection waits for that too, so that a late
  * cancel request cannot hit the next query.  A connection that broke is
- * opened again at once, then with back-off while attempts fail; one left
- * in a transaction (or a COPY) is closed and opened again.
+ * opened again at once (with back-off if it lasted less than a second),
+ * then with back-off while attempts fail; one left in a transaction (or a
+ * COPY) is closed and opened again at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +53,6 @@ struct cancel_job {
 
 static unsigned rng;                /* the back-off's jitter */
 
-static void conn_start(struct pg_conn *c);
 static void conn_release(struct pg_conn *c);
 
 static struct ev_loop *loop_of(const struct pg_conn *c)
