@@ -467,23 +467,68 @@ int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg);
 /*
  * What asyncpg is to aiohttp: queries on a pool of connections that each
  * worker keeps to the server of the [postgres] section (dsn, pool_size,
- * connect_timeout), run without blocking the loop.  kiln_pg_query() sends
- * `sql` with `nparams` text parameters ($1, $2, ...; NULL for SQL NULL) on
- * an idle connection, or queues it until one is free, and returns an id,
- * never 0.  `cb` runs later on the loop, once, with the result; the result
- * and every string read from it are valid until cb returns.
+ * connect_timeout), run without blocking the loop:
  *
- * Each connection prepares a statement the first time it runs its text and
- * reuses it afterwards.  kiln_pg_cancel(id) (from a pending request's cancel
- * callback, say) means cb will not run: a query still queued is dropped, one
- * running is cancelled on the server and its connection goes back to the
- * pool only once it is idle again, never mid-result.  0, or -1 when id is
- * not a live query.
+ *     static void on_row(const kiln_pg_result *res, void *arg)
+ *     {
+ *         struct job *j = arg;
+ *         kiln_req *req = kiln_pending(j->id);
  *
- * When the server goes away, the queries on it and those queued get an error
- * result (SQLSTATE 08006 or 08001, never a hang), and the pool reconnects
- * with back-off.  kiln_pg_query() returns 0 (and cb never runs) outside a
- * worker, or with no [postgres] dsn configured.
+ *         if (kiln_pg_error(res))
+ *             kiln_text(req, 500, "SQLSTATE %s\n", kiln_pg_sqlstate(res));
+ *         else if (kiln_pg_rows(res) == 0)
+ *             kiln_text(req, 404, "no such user\n");
+ *         else
+ *             kiln_text(req, 200, "%s\n", kiln_pg_text(res, 0, 0));
+ *         kiln_resume(j->id, KILN_OK);
+ *         free(j);
+ *     }
+ *     ... in a handler, after kiln_defer():
+ *     j->query = kiln_pg_query("SELECT name FROM users WHERE id = $1", 1,
+ *                              params, on_row, j);
+ *     ... and in its cancel callback: kiln_pg_cancel(j->query); free(j);
+ *
+ * kiln_pg_query() sends `sql`, one SQL statement, with `nparams` text
+ * parameters ($1, $2, ...; a NULL pointer for SQL NULL), both copied, on an
+ * idle connection, or queues it (first in, first out) until one is free,
+ * and returns an id, never 0.  `cb` runs once, later, on the loop (never
+ * inside kiln_pg_query() or kiln_pg_cancel()), with the plugin and, from a
+ * handler, the route that sent the query marked as running; the result and
+ * every string read from it are valid until cb returns, and the id is dead
+ * from cb's first line.  0, and cb never runs: outside a worker (in init,
+ * and in the process kiln -t and reloads check plugins in), with no
+ * [postgres] dsn, from the stop hook on, with bad arguments (sql or cb
+ * NULL, nparams < 0 or > 65535, params NULL with nparams > 0), or out of
+ * memory.
+ *
+ * Each connection prepares a statement the first time it runs a text (256
+ * texts per connection; past them, unnamed statements) and reuses it
+ * afterwards; so a query is one statement ("SELECT 1; SELECT 2" fails with
+ * 42601).  Connections are shared: a query must leave its session as it
+ * found it.  One left inside a transaction (BEGIN alone) is closed and
+ * replaced, with a warning naming the plugin, and a COPY is refused
+ * (0A000): make a transaction one statement (a CTE, a function).  A query
+ * runs as long as the server takes (add statement_timeout to the dsn's
+ * options to bound it); the pending request waiting for it has its
+ * pending_timeout.
+ *
+ * kiln_pg_cancel(id) (from a pending request's cancel callback, say) means cb
+ * will not run: a query still queued is dropped, one running is cancelled on
+ * the server (a PQcancel on the thread pool; with thread_pool = 0 its
+ * connection is closed and another one opened) and its connection goes back
+ * to the pool only once it is idle again, never mid-result.  0, or -1 when
+ * id is not a live query (answered, cancelled, 0).
+ *
+ * Errors are results: kiln_pg_error() is not NULL and kiln_pg_sqlstate()
+ * gives the server's SQLSTATE, or kiln's own: when the server goes away, the
+ * queries running on it get 08006 (or the server's 57P01 at its shutdown);
+ * while no connection can be had, queued and new queries get 08001 (at
+ * once, or once the attempt under way fails: never a hang), and the pool
+ * reconnects with back-off (0.1 s doubling to 5 s), logging one warning
+ * when it loses the server and one line when it is back.  53000: 10000
+ * queries already wait for a connection in this worker.  57P01 "the worker
+ * is stopping": every query left when the worker stops (after its
+ * requests were cancelled, before the stop hooks) gets its callback so.
  *
  * A kiln built --without-postgres has none of these functions: a plugin that
  * calls them is refused at load, with a message saying so.
@@ -495,25 +540,33 @@ kiln_id kiln_pg_query(const char *sql, int nparams, const char *const *params,
                       kiln_pg_fn cb, void *arg);
 int kiln_pg_cancel(kiln_id id);
 
-/* NULL when the query succeeded; else the server's (or the connection's)
- * message, and its five-character SQLSTATE ("23505", "57014", "08006"). */
+/* NULL when the query succeeded; else the server's (or kiln's) message, one
+ * line, and its five-character SQLSTATE ("23505", "57014", "08006"); the
+ * SQLSTATE of a success is "00000". */
 const char *kiln_pg_error(const kiln_pg_result *res);
 const char *kiln_pg_sqlstate(const kiln_pg_result *res);
 /* Rows and columns of a result (0 for an error or a command without rows);
- * the rows a command touched (UPDATE 3 -> 3). */
+ * the rows a command touched or a SELECT returned (UPDATE 3 -> 3), 0 when
+ * the command says none. */
 int kiln_pg_rows(const kiln_pg_result *res);
 int kiln_pg_cols(const kiln_pg_result *res);
 long long kiln_pg_affected(const kiln_pg_result *res);
-/* A column's name, or its number for a name (-1 when absent). */
+/* A column's name (NULL out of range), or the number of the column whose
+ * name is exactly `name` (case matters: unquoted names come lower-cased
+ * from the server), -1 when none is. */
 const char *kiln_pg_colname(const kiln_pg_result *res, int col);
 int kiln_pg_colnum(const kiln_pg_result *res, const char *name);
 /* A value as text (PostgreSQL's output format), NULL for SQL NULL or out of
- * range; its length in bytes. */
+ * range; its length in bytes (0 then); whether it is SQL NULL (1 out of
+ * range too). */
 const char *kiln_pg_text(const kiln_pg_result *res, int row, int col);
 size_t kiln_pg_len(const kiln_pg_result *res, int row, int col);
 int kiln_pg_isnull(const kiln_pg_result *res, int row, int col);
-/* Typed getters: 0 with *out set, or -1 (NULL, out of range, or not a
- * value of that type: an integer column read as a bool, "abc" as a number). */
+/* Typed getters of the text: 0 with *out set, or -1 (NULL, out of range, or
+ * not wholly a value of that type: an integer read as a bool, "abc" or
+ * "1.5" as an integer, one past the range of long long).  An int is
+ * decimal digits with an optional '-'; a double what strtod reads whole,
+ * NaN and [-]Infinity included (an overflow is refused); a bool "t" or "f". */
 int kiln_pg_int(const kiln_pg_result *res, int row, int col, long long *out);
 int kiln_pg_double(const kiln_pg_result *res, int row, int col, double *out);
 int kiln_pg_bool(const kiln_pg_result *res, int row, int col, int *out);

@@ -1,12 +1,15 @@
 /*
  * offload.c -- a worker's thread pool: kiln_offload() queues a job, one of
  * thread_pool threads runs it, and its done callback runs on the loop.
+ * offload_internal() does the same for kiln's own blocking calls (pg.c's
+ * cancel requests).
  *
  * The threads start with the first job and share two lists under one
  * mutex: jobs to run (a condition variable wakes a thread) and jobs done
  * (an ev_async wakes the loop, which runs their callbacks with the
- * plugin that offloaded them marked as running).  A pool thread runs
- * plugin code only: it never touches kiln's state, the loop or a request.
+ * plugin that offloaded them marked as running).  A pool thread runs the
+ * job's code only (a plugin's, or libpq's PQcancel): it never touches
+ * kiln's state, the loop or a request.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -124,7 +127,9 @@ static int pool_start(void)
     return nthreads > 0 ? 0 : -1;
 }
 
-KILN_EXPORT int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg)
+/* Queues a job whose done runs as `plugin` (and `route`, when not NULL). */
+static int offload_push(kiln_job_fn run, kiln_done_fn done, void *arg,
+                        struct plugin *plugin, const struct route *route)
 {
     struct job *j;
 
@@ -138,14 +143,24 @@ KILN_EXPORT int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg)
     j->run = run;
     j->done = done;
     j->arg = arg;
-    j->plugin = plugin_current;
-    j->route = plugin_route;
+    j->plugin = plugin;
+    j->route = route;
     pthread_mutex_lock(&lock);
     *todo_tail = j;
     todo_tail = &j->next;
     pthread_cond_signal(&wake);
     pthread_mutex_unlock(&lock);
     return 0;
+}
+
+KILN_EXPORT int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg)
+{
+    return offload_push(run, done, arg, plugin_current, plugin_route);
+}
+
+int offload_internal(kiln_job_fn run, kiln_done_fn done, void *arg)
+{
+    return offload_push(run, done, arg, NULL, NULL);
 }
 
 void offload_init(struct worker *w)

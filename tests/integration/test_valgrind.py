@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a password hash whose client leaves), Redis commands (a cancel, one pending at the stop) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a password hash whose client leaves), Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -121,6 +121,29 @@ def hash_traffic(k):
                since=mark)
 
 
+def pg_traffic(k):
+    """Queries: rows, every getter, an error, and one cancelled on the server
+    when its client leaves."""
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /row/5 HTTP/1.1\r\nHost: t\r\n\r\nGET /types HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /run/unique HTTP/1.1\r\nHost: t\r\n\r\nGET /db HTTP/1.1\r\n"
+               b"Host: t\r\n\r\nGET /queries?n=3 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body.startswith(b"id=5 randomnumber=")
+        assert c.read_response().body.startswith(b"rows=1 cols=14 error=none")
+        assert c.read_response().body.startswith(b"error 23505 ")
+        assert c.read_response().body.startswith(b'{"id":')
+        assert c.read_response().body.startswith(b'[{"id":')
+    mark = k.mark()
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /pg-sleep?s=5 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(1)
+    c.close()
+    k.wait_log(r"pg_probe: sleep cancelled \(gone\): kiln_pg_cancel 0", timeout=SLOW, since=mark)
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /row/6 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body.startswith(b"id=6 randomnumber=")
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -145,11 +168,14 @@ async def ws_traffic(k):
         assert (e.value.code, e.value.reason) == (1009, "message too big")
 
 
-def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
+def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
-                                                "pending", "counter", "redis_probe", "hash"),
+                                                "pending", "counter", "redis_probe", "hash",
+                                                "db", "pg_probe"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
-                                                       "hash": {"cost": 6}},
+                                                       "hash": {"cost": 6},
+                                                       "postgres": {"dsn": pg_dsn,
+                                                                    "pool_size": 2}},
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
@@ -167,6 +193,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
     pending_traffic(k)
     redis_traffic(k)
     hash_traffic(k)
+    pg_traffic(k)
     asyncio.run(asyncio.wait_for(ws_traffic(k), 120))
     k.wait_log(r'flood closed 4000 "see you"', timeout=SLOW)
 
@@ -189,12 +216,22 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr):
     k.wait_log(r"generation 1 stopped", timeout=SLOW, since=mark)
     assert k.get_text("/", timeout=SLOW) == (200, "Hello, Anonymous")
 
-    # A Redis command still waiting for its reply when the worker stops.
+    # A stop with a Redis command waiting for its reply, a query a request
+    # waits for (answered before the worker exits) and one of no request
+    # (answered 57P01 at the stop).
+    pg_traffic(k)
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
+    assert k.get_text("/orphan?s=10", timeout=SLOW) == (200, "sent\n")
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /pg-sleep?s=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.3)
     assert k.stop(signal.SIGTERM, timeout=60) == 0, k.describe()
+    assert c.read_response().body == b"slept\n"
+    c.close()
     assert "later: reply error the worker is stopping" in k.log()[mark:], k.describe()
+    assert "pg_probe: orphan: 57P01 the worker is stopping" in k.log()[mark:]
     logs = valgrind_logs(k.dir)
     # One log per process: the master, the killed worker (valgrind dies with
     # it, before any summary), its replacement, the reload's check, generation 2.
