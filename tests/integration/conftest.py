@@ -57,11 +57,7 @@ def fail_on_sanitizer_report(what, text):
 
 
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
-<<<<<<< HEAD
-BUNDLED = ("hello", "echo", "sleep", "counter", "hash")
-=======
-BUNDLED = ("hello", "echo", "sleep", "db")
->>>>>>> pg
+BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db")
 
 
 def plugin_path(name):
