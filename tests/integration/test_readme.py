@@ -81,9 +81,10 @@ def sections(text):
     for heading in SECTIONS:
         start = text.find("\n" + heading + "\n")
         assert start >= 0, "README has no section %r" % heading
-        level = heading.split()[0]
         body = text[start + len(heading) + 2:]
-        end = re.search(r"^#{1,%d} " % len(level), body, re.M)
+        # A section ends at the next heading of any level: its subsections
+        # (the database examples under "A plugin") are not part of the session.
+        end = re.search(r"^#{1,6} ", body, re.M)
         body = body[:end.start()] if end else body
         blocks, pos = [], 0
         for m in re.finditer(r"^```(\w*)\n(.*?)^```$", body, re.M | re.S):
