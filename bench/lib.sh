@@ -32,6 +32,13 @@ free_port() {  # free_port: a TCP port on 127.0.0.1 that nothing listens on now
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+children() {  # children PID: the pids whose parent is PID
+    awk -v root="$1" '{
+            rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
+            if (f[2] == root) print substr($0, 1, index($0, " ") - 1)
+        }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
 cpu_ticks() {  # cpu_ticks PID: utime + stime (clock ticks) of PID and its direct children
     awk -v root="$1" '{
             # the command name may hold spaces: the fields follow the last ")"

@@ -66,13 +66,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-children() {  # children PID: the pids whose parent is PID
-    awk -v root="$1" '{
-            rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
-            if (f[2] == root) print substr($0, 1, index($0, " ") - 1)
-        }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
-}
-
 worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the workers)
     local p total=0 kb
     for p in $(children "$1"); do

@@ -1,21 +1,12 @@
 // ws_node.js -- the Node.js side of bench/ws.sh: the `ws` package answering text m on /echo with "Hello, m" (binary as is), in WORKERS cluster workers.
 'use strict';
 
-const cluster = require('node:cluster');
 const http = require('node:http');
 
 const port = Number(process.argv[2]);
 const workers = Number(process.env.WORKERS || 2);
 
-if (cluster.isPrimary) {
-  for (let i = 0; i < workers; i++)
-    cluster.fork();
-  process.on('SIGTERM', () => {
-    for (const id in cluster.workers)
-      cluster.workers[id].kill('SIGTERM');
-    process.exit(0);
-  });
-} else {
+function serve() {
   const { WebSocketServer } = require('ws');
   const server = http.createServer((req, res) => {
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
@@ -32,3 +23,5 @@ if (cluster.isPrimary) {
   });
   server.listen(port, '127.0.0.1');
 }
+
+require('./peers/cluster')(workers, serve);

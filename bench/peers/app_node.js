@@ -6,7 +6,6 @@
 // The npm packages pg and ioredis (bench/db.sh installs them).
 'use strict';
 
-const cluster = require('node:cluster');
 const http = require('node:http');
 
 const port = Number(process.argv[2]);
@@ -83,14 +82,4 @@ function serve() {
   });
 }
 
-if (cluster.isPrimary) {
-  for (let i = 0; i < workers; i++)
-    cluster.fork();
-  process.on('SIGTERM', () => {
-    for (const id in cluster.workers)
-      cluster.workers[id].kill('SIGTERM');
-    process.exit(0);
-  });
-} else {
-  serve();
-}
+require('./cluster')(workers, serve);
