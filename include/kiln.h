@@ -67,7 +67,8 @@
  *                    and [redis]; built in unless configure was told
  *                    --without-postgres / --without-redis.
  *   1.4  2026-12-02  route patterns: the tail capture {name:*} (a
- *                    pattern 1.3 refused: "*" is not a valid regex).
+ *                    pattern 1.3 refused: "*" is not a valid regex);
+ *                    kiln_mime_type() from [server] mime_types.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -247,6 +248,16 @@ int kiln_header_at(const kiln_req *req, size_t i, const char **name,
 
 /* The request body (dechunked) and its length; an empty body is "" / 0. */
 const void *kiln_body(const kiln_req *req, size_t *len);
+
+/*
+ * 1.4: the media type of a file name by its extension, compared without
+ * case ("a/b.CSS" -> "text/css"), from the mime.types file of [server]
+ * mime_types (default /etc/mime.types, Debian's media-types package), read
+ * once when the worker starts; `def` for no extension (".profile" has
+ * none), an unknown one, or no table.  The string stays valid while the
+ * worker runs.  From a handler or a loop callback.
+ */
+const char *kiln_mime_type(const char *path, const char *def);
 
 /* ---- building the response ------------------------------------------------ */
 
