@@ -77,6 +77,7 @@ static const struct server_key server_keys[] = {
     { "server", "max_requests",       K_COUNT,   F(max_requests),       0 },
     { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
+    { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
     { "server", "user",               K_USER,    0,                     0 },
     { "server", "group",              K_GROUP,   0,                     0 },
     { "postgres", "dsn",             K_TEXT,    F(pg_dsn),             0 },
@@ -113,6 +114,7 @@ void config_defaults(struct config *c)
     c->workers = 0;
     c->plugin_dir = strdup(PLUGINDIR);
     c->pidfile = strdup(KILN_PIDFILE);
+    c->mime_types = strdup("/etc/mime.types");
     c->pidfile_is_default = 1;
     c->log_level = LOG_INFO;
     c->backlog = 511;
@@ -699,6 +701,7 @@ void config_free(struct config *c)
     free(c->plugin_dir);
     free(c->pidfile);
     free(c->log_file);
+    free(c->mime_types);
     free(c->user);
     free(c->group);
     free(c->pg_dsn);

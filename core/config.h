@@ -39,6 +39,7 @@ struct config {
     char *pidfile;              /* NULL: none ("pidfile =" with no value) */
     int pidfile_is_default;     /* pidfile is the built-in KILN_PIDFILE */
     char *log_file;             /* NULL: stderr */
+    char *mime_types;           /* media types by extension; NULL: none */
     int log_level;              /* LOG_* */
     int backlog;                /* listen(2) backlog, default 511 */
 

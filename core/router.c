@@ -17,6 +17,7 @@ struct node {
     char *name;                 /* capture name; NULL for a literal */
     regex_t re;                 /* compiled "^(re)$" when has_re */
     int has_re;
+    int tail;                   /* "{name:*}": the rest of the path */
     struct node **lits;         /* literal children, sorted by text */
     size_t nlits;
     struct node **caps;         /* capture children, registration order */
@@ -37,6 +38,7 @@ struct pseg {
     size_t namelen;
     regex_t re;
     int has_re;                 /* re is compiled and owned here */
+    int tail;                   /* "{name:*}" */
 };
 
 struct parsed {
@@ -48,6 +50,7 @@ struct parsed {
 /* State of one router_match() walk. */
 struct walk {
     const char *method;
+    const char *path;           /* "/" + segs joined by '/' */
     char **segs;
     int nsegs;
     struct route_match *m;
@@ -194,6 +197,10 @@ static int parse_capture(const char *pat, struct pseg *sg, char *err,
     }
     if (colon == NULL)
         return 0;
+    if (inlen - sg->namelen == 2 && colon[1] == '*') {
+        sg->tail = 1;
+        return 0;
+    }
     if (inlen - sg->namelen == 1) {
         set_err(err, errlen, "pattern '%s': empty regex for '%.*s'", pat,
                 (int)sg->namelen, sg->name);
@@ -220,6 +227,11 @@ static int parse_segment(const char *pat, struct parsed *ps, int i, char *err,
     }
     if (parse_capture(pat, sg, err, errlen) < 0)
         return -1;
+    if (sg->tail && i + 1 < ps->nsegs) {
+        set_err(err, errlen, "pattern '%s': the tail capture {%.*s:*} must be "
+                "the last segment", pat, (int)sg->namelen, sg->name);
+        return -1;
+    }
     if (++ps->ncaps > ROUTER_MAX_PARAMS) {
         set_err(err, errlen, "pattern '%s': more than %d captures", pat,
                 ROUTER_MAX_PARAMS);
@@ -336,6 +348,7 @@ static struct node *add_cap(struct node *n, struct pseg *sg)
         goto fail;
     c->re = sg->re;
     c->has_re = sg->has_re;
+    c->tail = sg->tail;
     sg->has_re = 0;
     v[n->ncaps++] = c;
     return c;
@@ -562,6 +575,55 @@ static int at_leaf(struct walk *w, const struct node *n)
     return 0;
 }
 
+/*
+ * A tail capture at depth: the rest of the path, from segs[depth] to its end
+ * (a trailing slash kept), as one pointer into w->path; NULL when a segment
+ * holds an encoded slash, so the value splits back into the segments the
+ * client sent.
+ */
+static const char *tail_value(const struct walk *w, int depth)
+{
+    size_t off = 1;
+    int i;
+
+    for (i = 0; i < w->nsegs; i++) {
+        if (i >= depth && strchr(w->segs[i], '/') != NULL)
+            return NULL;
+        if (i < depth)
+            off += strlen(w->segs[i]) + 1;
+    }
+    return w->path + off;
+}
+
+/* Tries n's tail capture c on the rest of the path: 1 when c has a route
+ * for it. */
+static int walk_tail(struct walk *w, const struct node *c, int depth)
+{
+    struct route_match *m = w->m;
+    const char *value = tail_value(w, depth);
+
+    if (value == NULL)
+        return 0;
+    m->names[m->nparams] = c->name;
+    m->values[m->nparams++] = value;
+    if (at_leaf(w, c))
+        return 1;
+    m->nparams--;
+    return 0;
+}
+
+/* "/" has no segment: a tail capture of the root, "/{name:*}", takes it
+ * as "". */
+static int root_tail(struct walk *w, const struct node *root)
+{
+    size_t i;
+
+    for (i = 0; i < root->ncaps; i++)
+        if (root->caps[i]->tail && walk_tail(w, root->caps[i], 0))
+            return 1;
+    return 0;
+}
+
 static int cap_accepts(const struct node *c, const char *seg)
 {
     if (c->has_re)
@@ -579,12 +641,17 @@ static int walk(struct walk *w, const struct node *n, int depth)
     int found;
 
     if (depth == w->nsegs)
-        return at_leaf(w, n);
+        return at_leaf(w, n) || (depth == 0 && root_tail(w, n));
     seg = w->segs[depth];
     i = lit_pos(n, seg, &found);
     if (found && walk(w, n->lits[i], depth + 1))
         return 1;
     for (i = 0; i < n->ncaps && m->nparams < ROUTER_MAX_PARAMS; i++) {
+        if (n->caps[i]->tail) {
+            if (walk_tail(w, n->caps[i], depth))
+                return 1;
+            continue;
+        }
         if (!cap_accepts(n->caps[i], seg))
             continue;
         m->names[m->nparams] = n->caps[i]->name;
@@ -624,12 +691,13 @@ static void write_allow(struct walk *w, char *allow, size_t allowlen)
 }
 
 enum router_result router_match(const struct router *r, const char *method,
-                                char **segs, int nsegs, struct route_match *m,
-                                char *allow, size_t allowlen)
+                                const char *path, char **segs, int nsegs,
+                                struct route_match *m, char *allow, size_t allowlen)
 {
     struct walk w;
 
     w.method = method;
+    w.path = path;
     w.segs = segs;
     w.nsegs = nsegs;
     w.m = m;

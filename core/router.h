@@ -3,7 +3,8 @@
  *
  * A tree keyed by path segment.  At each level literal children are found
  * first (by binary search on their text), then capture children ({name},
- * {name:regex}) in registration order, with backtracking.  Regexes are
+ * {name:regex}, and {name:*}, which takes the rest of the path) in
+ * registration order, with backtracking.  Regexes are
  * compiled once at registration.  A path that matches routes but none for
  * the method yields ROUTER_METHOD_NOT_ALLOWED and the allowed methods; HEAD
  * falls back to GET; a route registered for "*" takes any method.
@@ -62,13 +63,15 @@ struct route *router_add(struct router *r, const char *method,
                          struct plugin *plugin, char *err, size_t errlen);
 
 /*
- * Matches decoded segments (see url_split_path).  On ROUTER_FOUND fills m.
- * On ROUTER_METHOD_NOT_ALLOWED writes the allowed methods ("GET, HEAD") to
- * allow (NUL-terminated, truncated to allowlen).
+ * Matches decoded segments and the decoded path they were split from (see
+ * url_split_path: "/" + the segments joined by '/'; a tail capture's value
+ * points into it).  On ROUTER_FOUND fills m.  On ROUTER_METHOD_NOT_ALLOWED
+ * writes the allowed methods ("GET, HEAD") to allow (NUL-terminated,
+ * truncated to allowlen).
  */
 enum router_result router_match(const struct router *r, const char *method,
-                                char **segs, int nsegs, struct route_match *m,
-                                char *allow, size_t allowlen);
+                                const char *path, char **segs, int nsegs,
+                                struct route_match *m, char *allow, size_t allowlen);
 
 /* Number of routes registered. */
 size_t router_count(const struct router *r);

@@ -66,6 +66,9 @@
  *                    clients on the worker's loop, configured in [postgres]
  *                    and [redis]; built in unless configure was told
  *                    --without-postgres / --without-redis.
+ *   1.4  2026-12-02  route patterns: the tail capture {name:*} (a
+ *                    pattern 1.3 refused: "*" is not a valid regex);
+ *                    kiln_mime_type() from [server] mime_types.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -90,7 +93,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 3
+#define KILN_ABI_MINOR 4
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -162,6 +165,15 @@ struct kiln_plugin {
  *     /users/{name}        one non-empty segment, captured as "name"
  *     /users/{id:[0-9]+}   one segment matching a POSIX extended regex
  *                          (anchored to the whole segment), captured as "id"
+ *     /static/{path:*}     1.4: the rest of the path, as the last segment
+ *                          only: "/static/css/a.css" gives path "css/a.css",
+ *                          "/static/dir/" gives "dir/", "/static/" gives ""
+ *                          ("/static" does not match); "/{path:*}" also
+ *                          takes "/" (path "").  Segments are decoded and
+ *                          dot-segments removed first; a path with an
+ *                          encoded slash (%2F) in the rest does not match,
+ *                          so the value splits at '/' into the segments
+ *                          the client sent.
  * Literal segments take precedence over captures, then routes are tried in
  * registration order.  A GET route also answers HEAD.  Returns 0, or -1 with
  * the reason logged (bad pattern, bad regex, duplicate method+pattern).
@@ -236,6 +248,16 @@ int kiln_header_at(const kiln_req *req, size_t i, const char **name,
 
 /* The request body (dechunked) and its length; an empty body is "" / 0. */
 const void *kiln_body(const kiln_req *req, size_t *len);
+
+/*
+ * 1.4: the media type of a file name by its extension, compared without
+ * case ("a/b.CSS" -> "text/css"), from the mime.types file of [server]
+ * mime_types (default /etc/mime.types, Debian's media-types package), read
+ * once when the worker starts; `def` for no extension (".profile" has
+ * none), an unknown one, or no table.  The string stays valid while the
+ * worker runs.  From a handler or a loop callback.
+ */
+const char *kiln_mime_type(const char *path, const char *def);
 
 /* ---- building the response ------------------------------------------------ */
 

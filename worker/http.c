@@ -365,7 +365,7 @@ static int on_headers_complete(http_parser *p)
         return fail(c, 413);
     c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
-    c->route_res = router_match(c->w->router, c->req.method, c->req.segs,
+    c->route_res = router_match(c->w->router, c->req.method, c->req.path, c->req.segs,
                                 c->req.nsegs, &c->req.match, c->allow,
                                 sizeof(c->allow));
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws &&

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "conn.h"
 #include "db.h"
+#include "files.h"
 #include "listen.h"
 #include "log.h"
 #include "offload.h"
@@ -329,6 +330,7 @@ static void worker_cleanup(struct worker *w)
     loop_shutdown();                    /* what the plugins left running */
     pending_shutdown();
     router_free(w->router);
+    files_shutdown();
     free(w->accept_w);
     block_cache_clear();
 }
@@ -348,6 +350,7 @@ void worker_main(const struct worker_args *a)
     loop_init(&w);
     offload_init(&w);
     pending_init(&w, conn_resume);
+    files_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",

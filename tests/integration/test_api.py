@@ -70,6 +70,24 @@ def test_regex_before_param(srv, path, expected):
     assert srv.get_text(path) == (200, expected)
 
 
+@pytest.mark.parametrize("path,expected", [
+    ("/inspect/files/a/b/c.txt", (200, "files [a/b/c.txt]")),
+    ("/inspect/files/one", (200, "files [one]")),
+    ("/inspect/files/dir/", (200, "files [dir/]")),
+    ("/inspect/files/", (200, "files []")),
+    ("/inspect/files/a%20b/%C3%BC", (200, "files [a b/\u00fc]")),
+    ("/inspect/files/a/./b/../c", (200, "files [a/c]")),
+    ("/inspect/files", (404, "404 Not Found\n")),
+    ("/inspect/files/a%2Fb", (404, "404 Not Found\n")),
+    ("/inspect/files/x/a%2fb/y", (404, "404 Not Found\n")),
+    ("/inspect/files/x/%2e%2e/y", (400, "400 Bad Request\n")),
+])
+def test_tail_capture(srv, path, expected):
+    # {path:*} takes the rest of the path, decoded and with dot-segments
+    # removed, never across an encoded slash.
+    assert srv.get_text(path) == expected
+
+
 def test_route_misses(srv):
     assert srv.request("/inspect/items")[0] == 404
     assert srv.request("/inspect/items/1/2")[0] == 404

@@ -80,6 +80,20 @@ static int item_name(kiln_req *req, void *data)
     return kiln_text(req, 200, "name %s", kiln_match(req, "name"));
 }
 
+/* GET /inspect/files/{path:*}: the rest of the path, bracketed. */
+static int files(kiln_req *req, void *data)
+{
+    (void)data;
+    return kiln_text(req, 200, "files [%s]", kiln_match(req, "path"));
+}
+
+/* GET /inspect/mime/{path:*}: kiln_mime_type() of the path. */
+static int mime(kiln_req *req, void *data)
+{
+    (void)data;
+    return kiln_text(req, 200, "%s", kiln_mime_type(kiln_match(req, "path"), "(none)"));
+}
+
 /* GET /inspect/config: this plugin's "greeting" config value. */
 static int config(kiln_req *req, void *data)
 {
@@ -151,6 +165,8 @@ static int init(kiln_app *app)
         kiln_add_get(app, "/inspect/headers", headers, NULL) != 0 ||
         kiln_add_get(app, "/inspect/items/{id:[0-9]+}", item_id, NULL) != 0 ||
         kiln_add_get(app, "/inspect/items/{name}", item_name, NULL) != 0 ||
+        kiln_add_get(app, "/inspect/files/{path:*}", files, NULL) != 0 ||
+        kiln_add_get(app, "/inspect/mime/{path:*}", mime, NULL) != 0 ||
         kiln_add_get(app, "/inspect/config", config, NULL) != 0 ||
         kiln_add_post(app, "/inspect/status/{code:[0-9]+}", status, NULL) != 0 ||
         kiln_add_put(app, "/inspect/method", method_put, NULL) != 0 ||

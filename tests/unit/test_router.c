@@ -41,7 +41,7 @@ static const char *match(const struct router *r, const char *method,
     if (n < 0)
         return "400";
     allow[0] = '\0';
-    switch (router_match(r, method, segs, n, &m, allow, sizeof allow)) {
+    switch (router_match(r, method, dec, segs, n, &m, allow, sizeof allow)) {
     case ROUTER_FOUND:
         return m.route->data;
     case ROUTER_METHOD_NOT_ALLOWED:
@@ -169,9 +169,55 @@ static void test_methods(void)
     add(r, "GET", "/form", "g");
     CHECK_STR(match(r, "PUT", "/form"), "405", "405");
     CHECK_STR(allow, "GET, HEAD, POST", "the exact Allow header");
-    CHECK(router_match(r, "PUT", (char *[]){"form"}, 1, &m, allow, 10) ==
+    CHECK(router_match(r, "PUT", "/form", (char *[]){"form"}, 1, &m, allow, 10) ==
           ROUTER_METHOD_NOT_ALLOWED, "a short allow buffer");
     CHECK_STR(allow, "GET, HEAD", "keeps whole methods");
+    router_free(r);
+}
+
+/* {name:*} takes the rest of the path, slashes and a trailing slash
+ * included, and never an encoded slash. */
+static void test_tail(void)
+{
+    struct router *r = router_new();
+
+    add(r, "GET", "/static/{path:*}", "static");
+    add(r, "GET", "/static/index", "index");
+    add(r, "GET", "/u/{name}/files/{rest:*}", "files");
+    CHECK_STR(match(r, "GET", "/static/a/b/c.txt"), "static", "several segments");
+    CHECK_STR(param("path"), "a/b/c.txt", "joined by '/'");
+    CHECK_STR(match(r, "GET", "/static/a.css"), "static", "one segment");
+    CHECK_STR(param("path"), "a.css", "one segment's value");
+    CHECK_STR(match(r, "GET", "/static/dir/"), "static", "a trailing slash");
+    CHECK_STR(param("path"), "dir/", "keeps the trailing slash");
+    CHECK_STR(match(r, "GET", "/static/"), "static", "the prefix and a slash");
+    CHECK_STR(param("path"), "", "the rest is empty");
+    CHECK_STR(match(r, "GET", "/static"), "404", "no slash after the prefix: no match");
+    CHECK_STR(match(r, "GET", "/static/index"), "index", "a literal goes first");
+    CHECK_STR(match(r, "GET", "/static/index/x"), "static", "and the tail backtracks");
+    CHECK_STR(param("path"), "index/x", "past the literal");
+    CHECK_STR(match(r, "GET", "/static/a%20b/c%25d"), "static", "escapes");
+    CHECK_STR(param("path"), "a b/c%d", "decoded");
+    CHECK_STR(match(r, "GET", "/static/a%2Fb"), "404", "an encoded slash is not a segment break");
+    CHECK_STR(match(r, "GET", "/static/x/a%2fb/c"), "404", "anywhere in the rest");
+    CHECK_STR(match(r, "GET", "/static/a/./b/../c"), "static", "dot-segments removed first");
+    CHECK_STR(param("path"), "a/c", "before the tail is taken");
+    CHECK_STR(match(r, "GET", "/static/a/%2e%2e/b"), "400", "an encoded dot-dot never reaches it");
+    CHECK_STR(match(r, "POST", "/static/a"), "405", "other methods: 405");
+    CHECK_STR(allow, "GET, HEAD", "with the tail route's methods");
+    CHECK_STR(match(r, "GET", "/u/ann/files/x/y"), "files", "after other captures");
+    CHECK_STR(param("name"), "ann", "the earlier capture");
+    CHECK_STR(param("rest"), "x/y", "and the tail");
+    router_free(r);
+
+    r = router_new();
+    add(r, "GET", "/{all:*}", "all");
+    add(r, "GET", "/api/{x}", "api");
+    CHECK_STR(match(r, "GET", "/"), "all", "a root tail takes /");
+    CHECK_STR(param("all"), "", "as \"\"");
+    CHECK_STR(match(r, "GET", "/api/v"), "api", "more specific routes first");
+    CHECK_STR(match(r, "GET", "/api/v/w"), "all", "the tail catches the rest");
+    CHECK_STR(param("all"), "api/v/w", "from the root");
     router_free(r);
 }
 
@@ -193,6 +239,10 @@ static void test_errors(void)
         {"/{a}b", "mixes text and a capture"},
         {"/{a}{b}", "mixes text and a capture"},
         {"/{a}/x/{a}", "capture name 'a' used twice"},
+        {"/{rest:*}/x", "the tail capture {rest:*} must be the last segment"},
+        {"/a/{rest:*}/{b}", "the tail capture {rest:*} must be the last segment"},
+        {"/{:*}", "empty capture name"},
+        {"/{a}/{a:*}", "capture name 'a' used twice"},
     };
     struct router *r = router_new();
     char err[256], pat[256];
@@ -265,6 +315,7 @@ int main(void)
     test_backtracking();
     test_methods();
     test_errors();
+    test_tail();
     test_scale();
     pool_free(&pool);
     return unit_done();

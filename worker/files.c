@@ -1,0 +1,38 @@
+/* files.c -- the files a worker serves: media types by extension (kiln_mime_type), from the mime.types file of the config, read once at start by core/mime.c. */
+#include <stddef.h>
+
+#include "config.h"
+#include "files.h"
+#include "kiln.h"
+#include "log.h"
+#include "mime.h"
+#include "worker.h"
+
+static struct mime_table *types;    /* NULL: none loaded */
+
+void files_init(struct worker *w)
+{
+    char err[512];
+
+    if (w->cfg->mime_types == NULL)
+        return;
+    types = mime_load(w->cfg->mime_types, err, sizeof(err));
+    if (types == NULL)
+        log_warn("mime_types: %s; no media type is known by extension", err);
+    else
+        log_debug("mime_types: %zu extensions from %s", mime_count(types),
+                  w->cfg->mime_types);
+}
+
+void files_shutdown(void)
+{
+    mime_free(types);
+    types = NULL;
+}
+
+KILN_EXPORT const char *kiln_mime_type(const char *path, const char *def)
+{
+    const char *t = mime_lookup(types, path);
+
+    return t ? t : def;
+}

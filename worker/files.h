@@ -1,0 +1,15 @@
+/*
+ * files.h -- what a worker knows about the files it serves: the media-type
+ * table (kiln_mime_type), loaded once at the worker's start.
+ */
+#ifndef KILN_FILES_H
+#define KILN_FILES_H
+
+struct worker;
+
+/* Loads cfg->mime_types (a warning when it cannot be read: every lookup
+ * then finds nothing). */
+void files_init(struct worker *w);
+void files_shutdown(void);
+
+#endif
