@@ -68,7 +68,11 @@
  *                    --without-postgres / --without-redis.
  *   1.4  2026-12-02  route patterns: the tail capture {name:*} (a
  *                    pattern 1.3 refused: "*" is not a valid regex);
- *                    kiln_mime_type() from [server] mime_types.
+ *                    kiln_mime_type() from [server] mime_types; answers in
+ *                    one call: kiln_error(), kiln_redirect(); cookies:
+ *                    struct kiln_cookie_opts, kiln_set_cookie(),
+ *                    kiln_delete_cookie(); JSON (jansson): kiln_json_body(),
+ *                    kiln_json().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -281,6 +285,145 @@ int kiln_printf(kiln_req *req, const char *fmt, ...) KILN_PRINTF(2, 3);
  */
 int kiln_text(kiln_req *req, int status, const char *fmt, ...) KILN_PRINTF(3, 4);
 int kiln_bytes(kiln_req *req, int status, const void *data, size_t len);
+
+/* ---- answers in one call, cookies, JSON (1.4) ------------------------------- */
+
+/*
+ * What raising aiohttp's web.HTTPNotFound(text=...) is to a handler:
+ *
+ *     if (user == NULL)
+ *         return kiln_error(req, 404, NULL);       "404 Not Found\n"
+ *     return kiln_error(req, 422, "no field %s\n", "name");
+ *
+ * kiln_error() answers `status` (400..599) with a text/plain; charset=utf-8
+ * body: the printf-formatted message as it is, or, with fmt NULL, the
+ * status and its reason phrase and a newline, as kiln's own 404, 405 and
+ * 413 have.  What the handler had written to the body before is discarded,
+ * and its Content-Type replaced; the headers it added stay (so
+ * WWW-Authenticate or Retry-After can be added first).  The response is
+ * marked as an error answer, as kiln's own are.  Returns KILN_OK; KILN_ERROR
+ * (so the handler's return answers 500) with a warning naming the plugin
+ * for a status outside 400..599, or out of memory.
+ */
+int kiln_error(kiln_req *req, int status, const char *fmt, ...) KILN_PRINTF(3, 4);
+
+/*
+ * What raising aiohttp's web.HTTPFound(location) is: answers `status`
+ * (301, 302, 303, 307 or 308) with a Location header and a short text/plain
+ * body ("302 Found\n"), discarding the body written before; call it once
+ * per response.  `location` is sent as given (an absolute URL, or a
+ * reference the client resolves against the request's URL): it must be
+ * non-empty and hold no control character (CR, LF, NUL: a header injection
+ * is refused, as kiln_add_header() refuses it).  Clients follow 301, 302
+ * and 303 with a GET (a POST becomes a GET), 307 and 308 with the same
+ * method and body.  KILN_OK, or KILN_ERROR with a warning naming the plugin
+ * (another status, a bad location, out of memory).
+ */
+int kiln_redirect(kiln_req *req, int status, const char *location);
+
+/*
+ * The attributes of a Set-Cookie (RFC 6265 4.1; aiohttp's set_cookie()
+ * arguments).  All zero, like a NULL pointer, is a session cookie with no
+ * attribute: start from `struct kiln_cookie_opts o = {0};` and set what you
+ * need.  kiln reads the members of the ABI minor the plugin was built for
+ * (kiln.h's rule above): members are only added at the end, each zero by
+ * default.
+ */
+struct kiln_cookie_opts {
+    long long max_age;      /* Max-Age in seconds; 0: none (to remove a
+                               cookie, use kiln_delete_cookie()); < 0 refused */
+    long long expires;      /* Expires, as unix time (formatted IMF-fixdate:
+                               "Wed, 02 Dec 2026 10:00:00 GMT"); 0: none;
+                               < 0 or past the year 9999 refused */
+    const char *path;       /* Path, starting with '/'; NULL: none */
+    const char *domain;     /* Domain, letters, digits, '-' and '.'; NULL: none */
+    const char *same_site;  /* "Strict", "Lax" or "None" (any case); NULL: none.
+                               "None" needs secure, as browsers do: refused
+                               without it */
+    int secure;             /* non-zero: Secure */
+    int http_only;          /* non-zero: HttpOnly */
+};
+
+/*
+ * Adds a Set-Cookie header: "name=value" and the attributes of `opts`
+ * (NULL: none), in the order Expires, Max-Age, Domain, Path, Secure,
+ * HttpOnly, SameSite.  Each call adds one line, so several cookies are
+ * several Set-Cookie lines.  `name` is an RFC 9110 token; `value`
+ * cookie-octets (printable ASCII but space, '"', ',', ';' and '\'), possibly
+ * empty, or such octets in double quotes; name and value together at most
+ * 4096 bytes (what browsers keep).  A name starting with "__Secure-" needs
+ * secure; one starting with "__Host-" needs secure, path "/" and no domain
+ * (browsers drop them otherwise).  Attribute values may hold no ';' and no
+ * control character.  The caller encodes a value that needs more (base64,
+ * percent-encoding); kiln never does.  0, or -1 with a warning naming the
+ * plugin and the reason (and no header added) on bad input or no memory.
+ */
+int kiln_set_cookie(kiln_req *req, const char *name, const char *value,
+                    const struct kiln_cookie_opts *opts);
+
+/*
+ * aiohttp's del_cookie(): a Set-Cookie for `name` with an empty value,
+ * Max-Age=0 and Expires=Thu, 01 Jan 1970 00:00:00 GMT, with the `path` and
+ * `domain` (NULL: none) the cookie was set with (a browser removes only the
+ * cookie that matches them).  Unlike aiohttp, no Path=/ is assumed.  A
+ * "__Secure-" or "__Host-" name gets Secure (and "__Host-" Path=/) as it
+ * needs.  0, or -1 as kiln_set_cookie().
+ */
+int kiln_delete_cookie(kiln_req *req, const char *name, const char *path,
+                       const char *domain);
+
+/*
+ * JSON, with jansson (Debian's libjansson-dev): what `await request.json()`
+ * and web.json_response() are to aiohttp.  kiln.h does not include
+ * <jansson.h>; a plugin that uses these includes it itself and links with
+ * jansson ($(pkg-config --cflags --libs jansson), i.e. -ljansson):
+ * jansson's json_t is `struct json_t`, so its pointers pass as they are.
+ *
+ *     #include <jansson.h>
+ *     #include <kiln.h>
+ *
+ *     static int add(kiln_req *req, void *data)
+ *     {
+ *         json_t *in = kiln_json_body(req);
+ *
+ *         if (in == NULL)
+ *             return KILN_OK;               400 already set
+ *         return kiln_json(req, 200, json_pack("{s:I}", "sum",
+ *             json_integer_value(json_object_get(in, "a"))
+ *             + json_integer_value(json_object_get(in, "b"))));
+ *     }
+ */
+struct json_t;
+
+/*
+ * The request body parsed as JSON (RFC 8259: any value at the top level,
+ * UTF-8; the Content-Type is not checked, as aiohttp does not).  The value
+ * belongs to the request: do not json_decref() it (json_incref() what you
+ * keep longer); it is freed when the response is complete (for a pending
+ * request: after kiln_resume() or its cancel).  A second call gives the
+ * same value.  NULL when the body is empty or not JSON: invalid syntax or
+ * UTF-8, a key twice in one object, a string holding \u0000, or nesting
+ * deeper than KILN_JSON_MAX_DEPTH arrays and objects; the response is then
+ * already set to a 400 error answer, application/json:
+ *     {"error":"...","line":1,"column":8,"position":8}
+ * (jansson's message and where it stopped: line and column from 1, the
+ * byte position from 0), so that the handler writes
+ * `if (j == NULL) return KILN_OK;`.  NULL also out of memory (then with a
+ * 500 set).  The body's size is bounded by max_body_size, as always.
+ */
+#define KILN_JSON_MAX_DEPTH 64
+struct json_t *kiln_json_body(kiln_req *req);
+
+/*
+ * Answers `status` (200..599) with `value` serialized compactly (no
+ * spaces, keys in insertion order, UTF-8 as it is: not escaped to \uXXXX)
+ * as an application/json body, replacing the body written before.  Steals
+ * the reference, like jansson's *_new calls: kiln decrefs `value` in every
+ * case, errors included, so `kiln_json(req, 200, json_pack(...))` leaks
+ * nothing.  KILN_OK; KILN_ERROR (a 500) for value NULL (a failed
+ * json_pack), a bad status or no memory.
+ */
+int kiln_json(kiln_req *req, int status, struct json_t *value);
 
 /* ---- WebSocket routes ------------------------------------------------------ */
 

@@ -25,6 +25,7 @@
 #include "conn.h"
 #include "conn_private.h"
 #include "log.h"
+#include "json.h"
 #include "pending.h"
 #include "pool.h"
 #include "worker.h"
@@ -437,6 +438,7 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
+    json_release(&c->req);
     pool_free(&c->pool);
     conn_in_free(c);
     buf_free(&c->out);

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "conn_private.h"
 #include "http_rules.h"
+#include "json.h"
 #include "log.h"
 #include "pending.h"
 #include "plugin.h"
@@ -56,6 +57,7 @@ void http_init(struct conn *c)
 /* Forgets the finished request: its strings, headers, body and response. */
 static void req_reset(struct conn *c)
 {
+    json_release(&c->req);
     pool_reset(&c->pool);
     buf_reset(&c->body);
     buf_reset(&c->rhdr);

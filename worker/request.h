@@ -53,6 +53,10 @@ struct kiln_req {
     int content_type_set;
     struct buf *resp_headers;       /* "Name: value\r\n" lines (conn-owned) */
     struct buf *resp_body;          /* body bytes (conn-owned) */
+    int error_answer;               /* kiln_error(), kiln_json_body()'s 400:
+                                       an error page may replace the body */
+    struct json_t *json;            /* kiln_json_body()'s value (json.c owns
+                                       it: json_release() at the end) */
     int is_head;                    /* HEAD: send headers only */
     int keep_alive;                 /* answer keeps the connection open */
 };

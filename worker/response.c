@@ -102,6 +102,18 @@ static void date_format(char *out, const struct tm *tm)
     memcpy(out + 25, " GMT", 5);
 }
 
+int http_date(char out[30], long long t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (t < 0 || t > 253402300799LL || gmtime_r(&tt, &tm) == NULL)
+        return -1;                  /* IMF-fixdate has four-digit years */
+    date_format(out, &tm);
+    out[DATE_LEN] = '\0';
+    return 0;
+}
+
 void response_update_date(double now)
 {
     time_t t = (time_t)now;
@@ -228,6 +240,21 @@ int response_serialize(struct kiln_req *req, struct buf *out)
     return 0;
 }
 
+size_t http_status_text(int status, char out[HTTP_STATUS_TEXT_MAX])
+{
+    struct line text = { .n = 0 };
+
+    put_uint(&text, status > 0 ? (size_t)status : 0);
+    PUT_LIT(&text, " ");
+    put_str(&text, http_reason(status));
+    PUT_LIT(&text, "\n");
+    if (text.n >= HTTP_STATUS_TEXT_MAX)
+        text.n = HTTP_STATUS_TEXT_MAX - 1;
+    memcpy(out, text.s, text.n);
+    out[text.n] = '\0';
+    return text.n;
+}
+
 int response_error(struct buf *out, int status, int keep_alive, int is_head,
                    const char *extra)
 {
@@ -235,10 +262,7 @@ int response_error(struct buf *out, int status, int keep_alive, int is_head,
     size_t elen = extra ? strlen(extra) : 0;
     int has_body = status_has_body(status);
 
-    put_uint(&text, status > 0 ? (size_t)status : 0);
-    PUT_LIT(&text, " ");
-    put_str(&text, http_reason(status));
-    PUT_LIT(&text, "\n");
+    text.n = http_status_text(status, text.s);
     put_head(&l, status);
     if (has_body)
         PUT_LIT(&l, "Content-Type: text/plain; charset=utf-8\r\n");

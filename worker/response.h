@@ -12,6 +12,16 @@ struct kiln_req;
 /* "OK" for 200, "Not Found" for 404, ...; "Unknown" otherwise. */
 const char *http_reason(int status);
 
+/* The body of an error answer: "404 Not Found\n" (NUL-terminated, at most
+ * HTTP_STATUS_TEXT_MAX - 1 bytes); returns its length.  kiln's own answers
+ * and kiln_error() without a message share it. */
+#define HTTP_STATUS_TEXT_MAX 64
+size_t http_status_text(int status, char out[HTTP_STATUS_TEXT_MAX]);
+
+/* IMF-fixdate of unix time t ("Thu, 01 Jan 1970 00:00:00 GMT", 29 chars
+ * and a NUL).  0, or -1 for t before 1970 or after 9999. */
+int http_date(char out[30], long long t);
+
 /* Refreshes the cached Date header value if `now` moved to another second. */
 void response_update_date(double now);
 /* "Wed, 25 Nov 2026 13:50:00 GMT" (29 chars), from the cache. */

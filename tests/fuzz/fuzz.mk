@@ -9,7 +9,7 @@ BUILD    ?= build-fuzz
 CC       := clang
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS   := -g -O1 -fno-omit-frame-pointer $(SAN) -Wall -Wextra
-PKGS     := libwebsockets inih
+PKGS     := libwebsockets inih jansson
 CPPFLAGS := -Iinclude -Icore -Iworker $(shell pkg-config --cflags $(PKGS))
 LIBS     := -lev -lhttp_parser $(shell pkg-config --libs $(PKGS)) -ldl
 

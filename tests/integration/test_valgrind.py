@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel) and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel), JSON bodies in and out (a pending one, one whose client leaves), errors, redirects and cookies and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -148,6 +148,32 @@ def pg_traffic(k):
         assert c.read_response().body.startswith(b"id=6 randomnumber=")
 
 
+def answers_traffic(k):
+    """kiln_error, a redirect and cookies; JSON parsed and answered (the
+    value the request owns freed at its end: on a kept-alive connection, in
+    a pending request resumed from a timer, one whose client leaves), and
+    the error answers of bad JSON."""
+    st, _, body = k.request("/err/404", timeout=SLOW)
+    assert (st, body) == (404, b"404 Not Found\n")
+    assert k.request("/redirect/302?to=/x", timeout=SLOW)[0] == 302
+    assert k.request("/cookies", timeout=SLOW)[2] == b"three\n"
+    assert k.request("/json/null", timeout=SLOW)[0] == 500
+    with RawConn(k.port, timeout=SLOW) as c:
+        for doc in (b'{"a": [1, {"b": "\xc3\xbc"}]}', b'{"a": 1, "a": 2}', b"[" * 65, b""):
+            c.send(b"POST /json/echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+                   % (len(doc), doc))
+        assert c.read_response().body == b'{"got":{"a":[1,{"b":"\xc3\xbc"}]}}'
+        for _ in range(3):
+            assert c.read_response().status == 400
+    st, _, body = k.request("/json/later?ms=20", method="POST", body=b'{"k": 1}', timeout=SLOW)
+    assert (st, body) == (200, b'{"later":{"k":1}}')
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"POST /json/later?ms=5000 HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n[1,2,3]")
+    time.sleep(0.3)
+    c.close()
+    k.wait_log(r"json later cancelled \(1\)", timeout=SLOW)
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -175,7 +201,7 @@ async def ws_traffic(k):
 def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
-                                                "db", "pg_probe"),
+                                                "db", "pg_probe", "answers"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "postgres": {"dsn": pg_dsn,
@@ -222,8 +248,10 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
 
     # A stop with a Redis command waiting for its reply, a query a request
     # waits for (answered before the worker exits) and one of no request
-    # (answered 57P01 at the stop).
+    # (answered 57P01 at the stop).  The JSON traffic runs in this worker,
+    # whose exit valgrind checks for leaks (the first one is killed).
     pg_traffic(k)
+    answers_traffic(k)
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
