@@ -9,8 +9,10 @@ BUILD    ?= build-fuzz
 CC       := clang
 SAN      := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS   := -g -O1 -fno-omit-frame-pointer $(SAN) -Wall -Wextra
-PKGS     := libwebsockets inih jansson
-CPPFLAGS := -Iinclude -Icore -Iworker $(shell pkg-config --cflags $(PKGS))
+PKGS     := libwebsockets inih jansson libpq hiredis
+# As configure builds by default: the PostgreSQL and Redis clients in.
+CPPFLAGS := -Iinclude -Icore -Iworker -DKILN_WITH_POSTGRES -DKILN_WITH_REDIS \
+            $(shell pkg-config --cflags $(PKGS))
 LIBS     := -lev -lhttp_parser $(shell pkg-config --libs $(PKGS)) -ldl
 
 TARGETS  := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
