@@ -1,4 +1,4 @@
-/* url.c -- percent-decoding, path splitting and query-string parsing. */
+/* url.c -- percent-decoding and path splitting. */
 #include <string.h>
 
 #include "pool.h"
@@ -156,55 +156,5 @@ int url_split_path(struct pool *pool, const char *path, size_t len,
     }
     if (decoded != NULL)
         *decoded = dec;
-    return n;
-}
-
-/*
- * Decodes one "name=value" pair of n bytes into *out.  Returns 1, 0 when the
- * pair has a bad escape (skipped), or -1 on OOM.
- */
-static int parse_pair(struct pool *pool, const char *s, size_t n,
-                      struct url_param *out)
-{
-    const char *eq = memchr(s, '=', n);
-    size_t nlen = eq ? (size_t)(eq - s) : n;
-    char *name, *value;
-    long k;
-
-    name = pool_alloc(pool, n + 2);
-    if (name == NULL)
-        return -1;
-    k = url_decode(name, s, nlen, 1);
-    if (k < 0)
-        return 0;
-    value = name + k + 1;
-    if (eq == NULL)
-        value[0] = '\0';
-    else if (url_decode(value, eq + 1, n - nlen - 1, 1) < 0)
-        return 0;
-    out->name = name;
-    out->value = value;
-    return 1;
-}
-
-int url_parse_query(struct pool *pool, const char *qs, size_t len,
-                    struct url_param *out, int max)
-{
-    const char *p = qs, *end = qs + len, *amp, *stop;
-    int n = 0, rc;
-
-    while (p < end && n < max) {
-        amp = memchr(p, '&', (size_t)(end - p));
-        stop = amp ? amp : end;
-        if (stop > p) {
-            rc = parse_pair(pool, p, (size_t)(stop - p), &out[n]);
-            if (rc < 0)
-                return -1;
-            n += rc;
-        }
-        if (amp == NULL)
-            break;
-        p = amp + 1;
-    }
     return n;
 }

@@ -1,5 +1,6 @@
 /*
- * url.h -- percent-decoding, path splitting and query strings.
+ * url.h -- percent-decoding and path splitting (query strings and forms:
+ * worker/params.h).
  */
 #ifndef KILN_URL_H
 #define KILN_URL_H
@@ -31,18 +32,5 @@ long url_decode(char *dst, const char *src, size_t len, int plus);
  */
 int url_split_path(struct pool *pool, const char *path, size_t len,
                    char **segs, char **decoded);
-
-/* One decoded query parameter. */
-struct url_param {
-    char *name;
-    char *value;                /* "" for "a" or "a=" */
-};
-
-/*
- * Parses "a=1&b=x+y&c" into decoded params allocated from `pool` (at most
- * `max`).  Pairs with bad escapes are skipped.  Returns the count, -1 on OOM.
- */
-int url_parse_query(struct pool *pool, const char *qs, size_t len,
-                    struct url_param *out, int max);
 
 #endif

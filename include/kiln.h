@@ -72,7 +72,10 @@
  *                    one call: kiln_error(), kiln_redirect(); cookies:
  *                    struct kiln_cookie_opts, kiln_set_cookie(),
  *                    kiln_delete_cookie(); JSON (jansson): kiln_json_body(),
- *                    kiln_json().
+ *                    kiln_json();
+ *                    every query value (kiln_query_count/_at/_nth), cookies
+ *                    (kiln_cookie*), urlencoded forms (kiln_form*),
+ *                    request-scoped storage (kiln_req_set/get).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -240,7 +243,8 @@ const char *kiln_query_string(const kiln_req *req); /* raw, after '?'; "" if non
 const char *kiln_match(const kiln_req *req, const char *name);
 
 /* The first value of query parameter `name`, decoded ('+' is a space);
- * "" for a key without '='; NULL when absent. */
+ * "" for a key without '='; NULL when absent.  (1.4: every pair counts, and
+ * a bad escape stays as it was sent: see "query, cookies, forms" below.) */
 const char *kiln_query(kiln_req *req, const char *name);
 
 /* A request header by case-insensitive name (the first one), or NULL. */
@@ -262,6 +266,94 @@ const void *kiln_body(const kiln_req *req, size_t *len);
  * worker runs.  From a handler or a loop callback.
  */
 const char *kiln_mime_type(const char *path, const char *def);
+
+/* ---- query, cookies, forms, request storage (1.4) ---------------------------- */
+
+/*
+ * aiohttp's request.query (a MultiDict), request.cookies, await
+ * request.post() and request['key']:
+ *
+ *     for (size_t i = 0; kiln_query_at(req, i, &name, &value) == 0; i++) ...
+ *     const char *tag;
+ *     for (size_t n = 0; (tag = kiln_query_nth(req, "tag", n)) != NULL; n++) ...
+ *     const char *sid = kiln_cookie(req, "session");
+ *     const char *email = kiln_form(req, "email");
+ *
+ * Query and form pairs are urlencoded: "a=1&b=x+y&a=3" gives (a,1) (b,x y)
+ * (a,3), in order, every one of them (no cap: the request's own limits,
+ * URI size for a query and max_body_size for a form, bound them).  '+' is
+ * a space and %XX the byte it names (%20 a space, %2B a '+'); an invalid
+ * escape ("%zz", a truncated "%4") stays as the bytes that were sent, as
+ * aiohttp (yarl) keeps it, and so does "%00": a NUL would cut the C string,
+ * so kiln hands on the three characters "%00" instead.  Empty pieces
+ * ("a=1&&b") are skipped; a name without '=' has the value "".  Names
+ * compare exactly (case matters).  Values are bytes as decoded (UTF-8 when
+ * the client sent UTF-8); a raw NUL byte in a form body (no client sends
+ * one) ends that value as a C string.
+ *
+ * Every string returned here belongs to the request, valid until its
+ * response is sent (as the other accessors).  Each list is parsed on its
+ * first use; out of memory then, it reads as empty (count 0, NULL).
+ */
+
+/* How many query pairs there are, and the i-th (0 <= i < count): 0 with
+ * *name and *value set (either pointer may be NULL), or -1 out of range. */
+size_t kiln_query_count(kiln_req *req);
+int kiln_query_at(kiln_req *req, size_t i, const char **name, const char **value);
+/* The n-th value (0-based, in order) of query parameter `name`, NULL past
+ * the last (aiohttp's getall()); n = 0 is kiln_query(). */
+const char *kiln_query_nth(kiln_req *req, const char *name, size_t n);
+
+/*
+ * Cookies, from every Cookie header field in arrival order (an HTTP/1.1
+ * client may send several), read as browsers send them (RFC 6265 5.4):
+ * "a=1; b=\"two\"; a=2" gives (a,1) (b,two) (a,2).  Pairs split at ';',
+ * white space around names and values is trimmed, one pair of double
+ * quotes around a value is removed, and pieces without '=' or with an
+ * empty name are skipped.  Values are opaque (RFC 6265 4.1.1): nothing is
+ * percent-decoded; a plugin that encoded a value decodes it itself.
+ * kiln_cookie() gives the first value of `name` (a browser sends the
+ * cookie of the most specific path first), NULL when absent;
+ * kiln_cookie_count() and kiln_cookie_at() as for the query.
+ */
+const char *kiln_cookie(kiln_req *req, const char *name);
+size_t kiln_cookie_count(kiln_req *req);
+int kiln_cookie_at(kiln_req *req, size_t i, const char **name, const char **value);
+
+/*
+ * The fields of a urlencoded form body: when the request's Content-Type is
+ * application/x-www-form-urlencoded (in any case, parameters such as
+ * "; charset=utf-8" allowed), its body parsed as the query is.  For any
+ * other content type, or none, there are no fields: kiln_form() and
+ * kiln_form_nth() give NULL, kiln_form_count() 0, kiln_form_at() -1.
+ * The same contracts as kiln_query(), kiln_query_count(), kiln_query_at(),
+ * kiln_query_nth().
+ */
+const char *kiln_form(kiln_req *req, const char *name);
+size_t kiln_form_count(kiln_req *req);
+int kiln_form_at(kiln_req *req, size_t i, const char **name, const char **value);
+const char *kiln_form_nth(kiln_req *req, const char *name, size_t n);
+
+/*
+ * Request-scoped storage (aiohttp's request['key'] = value): what one piece
+ * of code running for a request (a middleware, say) hands to another (the
+ * handler).  kiln_req_set() keeps `value` under `key` (copied; any string,
+ * compared exactly), replacing a value set before under the same key,
+ * whose free_fn then runs at once (unless it is the same pointer again:
+ * only its free_fn is replaced).  When the request ends -- its response
+ * sent, it was answered with an error, it was cancelled (after the cancel
+ * callback has returned), or its connection is gone, pending or not --
+ * free_fn(value) runs once for every value still set, in the order the keys
+ * were first set, with the plugin that set it as the running one (for
+ * kiln_log); a free_fn may be NULL, and calls no kiln_* function on the
+ * request.  0, or -1 (key NULL, out of memory: nothing is kept, and
+ * free_fn does not run: the value stays the caller's).
+ *
+ * kiln_req_get() gives the value set under `key`, or NULL when none is (or
+ * key is NULL); valid until the request ends.
+ */
+int kiln_req_set(kiln_req *req, const char *key, void *value, void (*free_fn)(void *));
+void *kiln_req_get(const kiln_req *req, const char *key);
 
 /* ---- building the response ------------------------------------------------ */
 

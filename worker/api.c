@@ -1,6 +1,7 @@
 /*
  * api.c -- the kiln_* functions of include/kiln.h, as the executable exports
- * them to plugins: registration, request accessors, response building, logs.
+ * them to plugins: registration, request accessors, response building, logs
+ * (the request's pairs are in api_params.c, its storage in req_store.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,9 +15,6 @@
 #include "pool.h"
 #include "request.h"
 #include "router.h"
-#include "url.h"
-
-#define QUERY_MAX_PARAMS 64
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -169,38 +167,6 @@ KILN_EXPORT const char *kiln_match(const kiln_req *req, const char *name)
     for (i = 0; i < req->match.nparams && i < ROUTER_MAX_PARAMS; i++)
         if (req->match.names[i] && strcmp(req->match.names[i], name) == 0)
             return req->match.values[i];
-    return NULL;
-}
-
-/* Parses the query string into req->params on first use.  0, or -1 on OOM. */
-static int query_parse(kiln_req *req)
-{
-    const char *qs = req->query ? req->query : "";
-    struct url_param *params;
-    int n;
-
-    if (req->params != NULL && req->nparams >= 0)
-        return 0;
-    params = pool_alloc(req->pool, QUERY_MAX_PARAMS * sizeof(*params));
-    if (params == NULL)
-        return -1;
-    n = url_parse_query(req->pool, qs, strlen(qs), params, QUERY_MAX_PARAMS);
-    if (n < 0)
-        return -1;
-    req->params = params;
-    req->nparams = n;
-    return 0;
-}
-
-KILN_EXPORT const char *kiln_query(kiln_req *req, const char *name)
-{
-    int i;
-
-    if (name == NULL || query_parse(req) != 0)
-        return NULL;
-    for (i = 0; i < req->nparams; i++)
-        if (strcmp(req->params[i].name, name) == 0)
-            return req->params[i].value;
     return NULL;
 }
 

@@ -28,6 +28,7 @@
 #include "json.h"
 #include "pending.h"
 #include "pool.h"
+#include "req_store.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -424,6 +425,7 @@ static void conn_close(struct conn *c)
 
     if (c->pending)
         pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
+    req_store_clear(&c->req);           /* after the cancel: its state may use them */
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     ev_timer_stop(w->loop, &c->timer);

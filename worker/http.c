@@ -27,6 +27,7 @@
 #include "log.h"
 #include "pending.h"
 #include "plugin.h"
+#include "req_store.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
@@ -57,6 +58,7 @@ void http_init(struct conn *c)
 /* Forgets the finished request: its strings, headers, body and response. */
 static void req_reset(struct conn *c)
 {
+    req_store_clear(&c->req);
     json_release(&c->req);
     pool_reset(&c->pool);
     buf_reset(&c->body);
@@ -227,7 +229,6 @@ static int req_materialize(struct conn *c)
     r->pool = &c->pool;
     r->resp_headers = &c->rhdr;
     r->resp_body = &c->rbody;
-    r->nparams = -1;
     r->method = http_method_str(c->parser->method);
     r->http_major = c->parser->http_major;
     r->http_minor = c->parser->http_minor;

@@ -11,11 +11,13 @@
 
 #include <stddef.h>
 #include "kiln.h"
+#include "params.h"
 #include "pool.h"
 #include "router.h"
 #include "url.h"
 
 struct conn;
+struct req_entry;
 
 struct req_header {
     const char *name;
@@ -45,8 +47,13 @@ struct kiln_req {
 
     /* routing */
     struct route_match match;
-    struct url_param *params;       /* query, parsed on first kiln_query() */
-    int nparams;                    /* -1: not parsed yet */
+
+    /* pairs, each list parsed on first use (api_params.c) */
+    struct kv_list query_pairs, cookies, form;
+    unsigned query_parsed : 1, cookies_parsed : 1, form_parsed : 1;
+
+    /* kiln_req_set() values (req_store.c), released when the request ends */
+    struct req_entry *store;
 
     /* response being built */
     int status;                     /* 0: not set */

@@ -4,7 +4,8 @@
  * (limits, header checks, Host and framing, target splitting, percent-
  * decoding and dot-segments), routed (literal, capture and regex routes,
  * methods, 404/405), answered by handlers that read the request through the
- * kiln_* API (kiln_query's query parsing included) and, for WebSocket
+ * kiln_* API (the query, cookie and form parsing included, and a value
+ * kept with kiln_req_set(), freed at the request's end) and, for WebSocket
  * routes, upgraded and handed to libwebsockets.
  *
  * Input: byte 0 chooses the worker's settings (bit 0: tight limits, bit 1:
@@ -68,6 +69,7 @@ static int h_any(kiln_req *req, void *data)
 {
     static const char *const names[] = { "a", "b", "status", "", "a b", "x=y" };
     const char *name, *value, *st = kiln_query(req, "status");
+    char *kept;
     size_t i;
 
     (void)data;
@@ -79,6 +81,15 @@ static int h_any(kiln_req *req, void *data)
         value = kiln_query(req, names[i]);
         kiln_printf(req, "%s=%s\n", names[i], value ? value : "(none)");
     }
+    for (i = 0; kiln_query_at(req, i, &name, &value) == 0; i++)
+        kiln_printf(req, "q %s=%s\n", name, value);
+    for (i = 0; kiln_cookie_at(req, i, &name, &value) == 0; i++)
+        kiln_printf(req, "c %s=%s\n", name, value);
+    for (i = 0; kiln_form_at(req, i, &name, &value) == 0; i++)
+        kiln_printf(req, "f %s=%s%s\n", name, value, kiln_form_nth(req, name, 1) ? " +" : "");
+    kept = strdup("kept");
+    if (kiln_req_set(req, kiln_query_string(req), kept, free) != 0)
+        free(kept);
     if (kiln_header(req, "x-header") != NULL)
         kiln_add_header(req, kiln_header(req, "x-header"), "1");
     if (st != NULL)

@@ -1,8 +1,8 @@
 /*
  * fuzz_url.c -- libFuzzer harness of the request target's pieces, called
  * directly: core/url.c (percent-decoding, path segments with dot-segments
- * removed, query strings) and worker/http_rules.c (the target's forms, the
- * Host value, the method token).
+ * removed), worker/params.c on the query (its pairs) and worker/http_rules.c
+ * (the target's forms, the Host value, the method token).
  *
  * Input: byte 0 bit 0 makes url_decode() turn '+' into a space; the rest is
  * a request target (up to its first NUL, as kiln only sees strings).  The
@@ -15,12 +15,11 @@
 #include <string.h>
 
 #include "http_rules.h"
+#include "params.h"
 #include "pool.h"
 #include "url.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define MAX_PARAMS 64
 
 static void defect(const char *what, const char *input)
 {
@@ -102,16 +101,15 @@ static void check_path(struct pool *pool, const char *path, size_t plen, const c
 
 static void check_query(struct pool *pool, const char *q, const char *input)
 {
-    struct url_param params[MAX_PARAMS];
-    int n = url_parse_query(pool, q, strlen(q), params, MAX_PARAMS);
+    struct kv_list l = {0};
     size_t pairs = 1;
 
     for (const char *p = q; *p; p++)
         pairs += *p == '&';
-    if (n < 0 || n > MAX_PARAMS || (size_t)n > pairs)
+    if (params_parse_urlencoded(pool, &l, q, strlen(q)) != 0 || l.n > pairs)
         defect("more query parameters than pairs", input);
-    for (int i = 0; i < n; i++)
-        if (strlen(params[i].name) > strlen(q) || strlen(params[i].value) > strlen(q))
+    for (size_t i = 0; i < l.n; i++)
+        if (strlen(l.items[i].name) > strlen(q) || strlen(l.items[i].value) > strlen(q))
             defect("a query parameter longer than the query", input);
 }
 

@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel), JSON bodies in and out (a pending one, one whose client leaves), errors, redirects and cookies and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), query pairs, cookies, forms and stored values, Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel), JSON bodies in and out (a pending one, one whose client leaves), errors, redirects and cookies and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -94,6 +94,30 @@ def pending_traffic(k):
     c.close()
     k.wait_log(r"GET /hash\?mb=0&ms=1500: pending request cancelled \(client gone\)",
                timeout=SLOW, since=mark)
+
+
+def params_traffic(k):
+    """Query pairs past the old cap, cookies, a form, and stored values freed
+    when their request is answered, pending, or its client leaves."""
+    qs = "&".join("k%d=%%zz+%d" % (i, i) for i in range(70))
+    body = b"a=1&b=x+y&a=%41"
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"POST /pairs?" + qs.encode() + b" HTTP/1.1\r\nHost: t\r\nCookie: a=1; b=\"2\""
+               b"\r\nCookie: c=3\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+               b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        r = c.read_response()
+        assert r.status == 200 and b'"query_count": 70' in r.body, r
+        assert b'"cookies_count": 3' in r.body and b'"form_count": 3' in r.body, r
+        c.send(b"GET /store?tag=v1 HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /store-pending?tag=v2&ms=20 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body == b"v1.a2 v1.b n -\n"
+        assert c.read_response().body == b"v2.a v2.b\n"
+    mark = k.mark()
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /store-pending?tag=v3&ms=60000 HTTP/1.1\r\nHost: t\r\n\r\n")
+    time.sleep(0.5)
+    c.close()
+    k.wait_log(r"params: free v3\.b", timeout=SLOW, since=mark)
 
 
 def redis_traffic(k):
@@ -201,7 +225,8 @@ async def ws_traffic(k):
 def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
-                                                "db", "pg_probe", "answers"),
+                                                "db", "pg_probe", "answers",
+                                                "params"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "postgres": {"dsn": pg_dsn,
@@ -221,6 +246,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
 
     http_traffic(k)
     pending_traffic(k)
+    params_traffic(k)
     redis_traffic(k)
     hash_traffic(k)
     pg_traffic(k)

@@ -1,4 +1,4 @@
-/* test_url.c -- unit tests of percent-decoding, path splitting and queries. */
+/* test_url.c -- unit tests of percent-decoding and path splitting. */
 #include <string.h>
 
 #include "pool.h"
@@ -116,44 +116,10 @@ static void test_dot_segments(void)
     pool_free(&p);
 }
 
-static void test_query(void)
-{
-    struct pool p;
-    struct url_param q[8];
-    int n;
-
-#define PARSE(s, max) url_parse_query(&p, (s), strlen(s), q, (max))
-    pool_init(&p, 4096);
-    n = PARSE("a=1&b=x+y&c", 8);
-    CHECK(n == 3, "three params");
-    CHECK_STR(q[0].name, "a", "first name");
-    CHECK_STR(q[0].value, "1", "first value");
-    CHECK_STR(q[1].value, "x y", "+ is a space");
-    CHECK_STR(q[2].name, "c", "a key without =");
-    CHECK_STR(q[2].value, "", "has an empty value");
-    n = PARSE("a=&&b=2&", 8);
-    CHECK(n == 2, "empty pairs are skipped");
-    CHECK_STR(q[0].value, "", "a= has an empty value");
-    CHECK_STR(q[1].name, "b", "after an empty pair");
-    n = PARSE("x=%G1&y=%41%42&z%00=1&w=a%3Db", 8);
-    CHECK(n == 2, "pairs with bad escapes are skipped");
-    CHECK_STR(q[0].name, "y", "the good pair");
-    CHECK_STR(q[0].value, "AB", "its decoded value");
-    CHECK_STR(q[1].value, "a=b", "an escaped = in a value");
-    n = PARSE("k=v=w", 8);
-    CHECK(n == 1, "one pair");
-    CHECK_STR(q[0].value, "v=w", "only the first = splits");
-    CHECK(PARSE("", 8) == 0, "an empty query");
-    CHECK(PARSE("a=1&b=2&c=3", 2) == 2, "at most max params");
-#undef PARSE
-    pool_free(&p);
-}
-
 int main(void)
 {
     test_dot_segments();
     test_decode();
     test_split();
-    test_query();
     return unit_done();
 }
