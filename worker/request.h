@@ -16,6 +16,7 @@
 #include "url.h"
 
 struct conn;
+struct req_identity;
 
 struct req_header {
     const char *name;
@@ -47,6 +48,8 @@ struct kiln_req {
     struct route_match match;
     struct url_param *params;       /* query, parsed on first kiln_query() */
     int nparams;                    /* -1: not parsed yet */
+    struct req_identity *ident;     /* peer, remote, scheme, host: worked out
+                                       on first use (identity.c) */
 
     /* response being built */
     int status;                     /* 0: not set */
