@@ -199,7 +199,7 @@ static int parse_node(const char *t, unsigned char a[16], char *name)
     if ((len == 7 && strncasecmp(t, "unknown", 7) == 0) || (t[0] == '_' && port_ok(t, len, 1))) {
         if (len >= PROXIES_ADDRSTRLEN || (colon && !port_ok(colon + 1, strlen(colon + 1), 1)))
             return -1;
-        memcpy(name, t, len);
+        memcpy(name, t[0] == '_' ? t : "unknown", len);
         name[len] = '\0';
         return NODE_NAME;
     }

@@ -124,6 +124,7 @@ static void test_forwarded(void)
               "IPv6 in brackets with a port; the name in any case");
     CHECK_STR(fwd("for=\"[2001:db8:cafe::17]\""), "2001:db8:cafe::17", "IPv6 in brackets");
     CHECK_STR(fwd("for=unknown"), "unknown", "unknown");
+    CHECK_STR(fwd("for=UnKnown"), "unknown", "unknown in any case, returned in lower case");
     CHECK_STR(fwd("for=_hidden, for=10.0.0.1"), "_hidden", "an obfuscated identifier");
     CHECK_STR(fwd("for=\"_x:_p\""), "_x", "obfuscated with an obfuscated port");
     CHECK_STR(fwd("for=192.0.2.1, for=10.0.0.2;proto=https"), "192.0.2.1",
