@@ -35,7 +35,7 @@ struct parse_state {
 /* The kinds of [server] values, and where each goes in struct config. */
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
-    K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS
+    K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES
 };
 
 /* A key of one of kiln's own sections. */
@@ -78,6 +78,7 @@ static const struct server_key server_keys[] = {
     { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
     { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
+    { "server", "trusted_proxies",    K_PROXIES, F(trusted_proxies),    0 },
     { "server", "user",               K_USER,    0,                     0 },
     { "server", "group",              K_GROUP,   0,                     0 },
     { "postgres", "dsn",             K_TEXT,    F(pg_dsn),             0 },
@@ -478,6 +479,17 @@ static int set_address(struct parse_state *st, const struct server_key *k,
     return set_string(st, k->name, dst, value, 1);
 }
 
+/* trusted_proxies: addresses and CIDR prefixes (core/proxies.c); the last
+ * line of the key replaces the ones before. */
+static int set_proxies(struct parse_state *st, struct proxies *dst, const char *value)
+{
+    char why[200];
+
+    if (proxies_parse(dst, value, why, sizeof why) < 0)
+        return fail(st, "trusted_proxies: %s", why);
+    return 1;
+}
+
 /* Applies one key of kiln's own sections.  1, or 0 with the error noted. */
 static int server_key(struct parse_state *st, const char *section, const char *name,
                       const char *value)
@@ -515,6 +527,7 @@ static int server_key(struct parse_state *st, const char *section, const char *n
     case K_GROUP:   return set_group(st, value);
     case K_TEXT:    return set_text(st, k, (char **)(base + k->off), value);
     case K_ADDRESS: return set_address(st, k, (char **)(base + k->off), value);
+    case K_PROXIES: return set_proxies(st, (struct proxies *)(base + k->off), value);
     }
     return 0;
 }

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "proxies.h"
+
 #define CONFIG_MAX_LISTEN 16
 
 /* Built-in defaults, set by the build from configure's directories. */
@@ -57,6 +59,8 @@ struct config {
     size_t keepalive_requests;  /* requests per connection (10000) */
     size_t max_connections;     /* open connections per worker, HTTP and
                                    WebSocket (4096); above, no accept */
+    struct proxies trusted_proxies; /* peers whose Forwarded / X-Forwarded-*
+                                   headers are believed (none) */
 
     /* WebSocket connections */
     size_t ws_max_msg_size;     /* whole message, bytes (4m) -> close 1009 */

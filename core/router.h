@@ -31,6 +31,8 @@ struct route {
     void (*ws_free)(void *ws);
     double pending_timeout;     /* a pending request's deadline; 0: the
                                    server's pending_timeout */
+    size_t max_body;            /* the largest body, when max_body_set */
+    int max_body_set;           /* 0: the server's max_body_size */
     struct route *next;         /* next route at the same node */
 };
 

@@ -75,7 +75,11 @@
  *                    kiln_json();
  *                    every query value (kiln_query_count/_at/_nth), cookies
  *                    (kiln_cookie*), urlencoded forms (kiln_form*),
- *                    request-scoped storage (kiln_req_set/get).
+ *                    request-scoped storage (kiln_req_set/get);
+ *                    request identity: kiln_peer_addr(), kiln_remote(),
+ *                    kiln_scheme(), kiln_host(), kiln_http_version(), with
+ *                    [server] trusted_proxies; per-route body limit
+ *                    (kiln_route_max_body).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -196,6 +200,19 @@ int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
  */
 int kiln_route_pending_timeout(kiln_app *app, const char *method, const char *pattern,
                                double seconds);
+
+/*
+ * 1.4: the largest request body the route `method pattern` (added by this
+ * plugin before) takes, instead of the server's max_body_size, larger or
+ * smaller (0: no body at all).  A body over it is answered 413 and the
+ * connection closed: before any of it is read when Content-Length says so,
+ * else as soon as the chunks received pass it.  The limit is the route's
+ * that the method and path match (a HEAD request falling back to GET takes
+ * the GET route's).  From init; 0, or -1 with the reason logged (no such
+ * HTTP route of this plugin; the plugin is then refused).
+ */
+int kiln_route_max_body(kiln_app *app, const char *method, const char *pattern,
+                        size_t bytes);
 
 static inline int kiln_add_get(kiln_app *app, const char *pattern,
                                kiln_handler handler, void *data)
@@ -354,6 +371,59 @@ const char *kiln_form_nth(kiln_req *req, const char *name, size_t n);
  */
 int kiln_req_set(kiln_req *req, const char *key, void *value, void (*free_fn)(void *));
 void *kiln_req_get(const kiln_req *req, const char *key);
+
+/* ---- request identity (1.4; valid until the response is sent) ------------- */
+
+/*
+ * aiohttp's request.transport.get_extra_info('peername'), request.remote,
+ * request.scheme, request.host and request.version.  Each is worked out
+ * once per request, on the first call of any of them, and held in the
+ * request's memory; none is ever NULL.
+ *
+ * Trust: a peer whose address is in [server] trusted_proxies (none by
+ * default) is a proxy, and the headers it sends say who the client is:
+ * "Forwarded" (RFC 7239) when the request has one, else "X-Forwarded-For",
+ * "X-Forwarded-Proto" and "X-Forwarded-Host".  A trusted proxy must set
+ * (or remove) the one kiln reads: one that only appends X-Forwarded-For
+ * and lets a client's own Forwarded through would let that client choose
+ * its address.  From any other peer these headers are ignored.
+ */
+
+/* The socket peer's address, "127.0.0.1" or "::1" (an IPv4-mapped IPv6
+ * address as IPv4), and its port through `port` (if not NULL).  On a Unix
+ * socket listener (listen = unix:/path): "unix", port 0. */
+const char *kiln_peer_addr(const kiln_req *req, int *port);
+
+/*
+ * The client's address.  The peer's, unless the peer is a trusted proxy:
+ * then the hops of its header are read from the right (the rightmost is
+ * what the peer itself added), skipping those whose address is trusted
+ * too, and the first that is not is the client (nginx realip with
+ * real_ip_recursive on); when all are trusted, the leftmost.  What lies
+ * left of the client is never read, so a client's spoofed entries do not
+ * count.  Forwarded's for= may also give "unknown" or an obfuscated
+ * "_name" (RFC 7239 6.2-6.3), returned as such; a port in the header is
+ * dropped.  A hop that does not parse before the client is found, a
+ * Forwarded value with a syntax error anywhere, more than 32 hops, or no
+ * X-Forwarded-For at all: the peer's address.
+ */
+const char *kiln_remote(const kiln_req *req);
+
+/* "http" (kiln itself speaks no TLS), or what a trusted proxy says the
+ * client used: the proto= of the client's Forwarded element, else the
+ * rightmost X-Forwarded-Proto entry; only "http" and "https" (in any case)
+ * are taken, returned in lower case. */
+const char *kiln_scheme(const kiln_req *req);
+
+/* The authority the request names: its Host field (the authority of an
+ * absolute-form target), "" when an HTTP/1.0 request has none; or what a
+ * trusted proxy says: the host= of the client's Forwarded element, else the
+ * rightmost X-Forwarded-Host entry, when it is a valid host[:port]. */
+const char *kiln_host(const kiln_req *req);
+
+/* 10 for HTTP/1.0, 11 for HTTP/1.1 (a higher HTTP/1.x is served as 1.1,
+ * and is 11): major * 10 + minor. */
+int kiln_http_version(const kiln_req *req);
 
 /* ---- building the response ------------------------------------------------ */
 

@@ -114,6 +114,37 @@ KILN_EXPORT int kiln_route_pending_timeout(kiln_app *app, const char *method,
     return 0;
 }
 
+/* This plugin's HTTP route `method pattern` for a route_* call, or NULL
+ * with "PLUGIN: CALL(METHOD PATTERN): no such route of this plugin" logged
+ * and the app failed. */
+static struct route *own_route(kiln_app *app, const char *call, const char *method,
+                               const char *pattern)
+{
+    struct route *rt;
+
+    if (app == NULL || method == NULL || pattern == NULL)
+        return NULL;
+    rt = router_find(app->router, method, pattern);
+    if (rt != NULL && rt->plugin == app->plugin && !rt->ws)
+        return rt;
+    log_error("%s: %s(%s %s): no such route of this plugin", plugin_name(app->plugin), call,
+              method, pattern);
+    app->failed = 1;
+    return NULL;
+}
+
+KILN_EXPORT int kiln_route_max_body(kiln_app *app, const char *method, const char *pattern,
+                                    size_t bytes)
+{
+    struct route *rt = own_route(app, "route_max_body", method, pattern);
+
+    if (rt == NULL)
+        return -1;
+    rt->max_body = bytes;
+    rt->max_body_set = 1;
+    return 0;
+}
+
 KILN_EXPORT int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
                                   void (*stop)(kiln_app *app))
 {

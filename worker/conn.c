@@ -29,6 +29,7 @@
 #include "pending.h"
 #include "pool.h"
 #include "req_store.h"
+#include "proxies.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -326,6 +327,25 @@ static void conn_parsed(struct conn *c, int parsed)
 void conn_resume(struct conn *c, int result)
 {
     conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
+}
+
+int conn_peer(struct conn *c, unsigned char addr[16], int *port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int p = 0;
+
+    if (!c->peer_known) {
+        c->peer_known = 1;
+        c->peer_ip = getpeername(c->fd, (struct sockaddr *)&ss, &len) == 0 &&
+                     proxies_from_sockaddr((struct sockaddr *)&ss, c->peer_addr, &p) == 0;
+        c->peer_port = (unsigned short)p;
+    }
+    if (!c->peer_ip)
+        return -1;
+    memcpy(addr, c->peer_addr, 16);
+    *port = c->peer_port;
+    return 0;
 }
 
 /* ---- timers ------------------------------------------------------------- */

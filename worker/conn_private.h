@@ -2,7 +2,7 @@
  * conn_private.h -- a connection's state, shared by its two halves: conn.c
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
  * http.c (the bytes: parsing, the request, the answer), and by pending.c
- * (a request answered later).  Nothing else in the worker includes it; the
+ * (a request answered later), and by identity.c (who the peer is).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H
@@ -89,7 +89,19 @@ struct conn {
                                        Transfer-Encoding: close after it */
     unsigned upgraded : 1;          /* an upgrade request to a plain route
                                        ended: the parser must restart */
+    unsigned peer_known : 1;        /* peer_* below were read (conn_peer) */
+    signed char peer_ip;            /* 1: peer_addr holds it; 0: not IP (unix) */
+    unsigned char peer_addr[16];    /* IPv6, IPv4 mapped */
+    unsigned short peer_port;
+    size_t max_body;                /* the current request's body limit */
 };
+
+/*
+ * The peer's address (16 bytes, an IPv4 one mapped) and port, asked of the
+ * socket once per connection: 0, or -1 when the peer is not on IP (a Unix
+ * socket) or getpeername() failed.
+ */
+int conn_peer(struct conn *c, unsigned char addr[16], int *port);
 
 /*
  * Sets TCP_NODELAY once: on a connection that will carry more than one

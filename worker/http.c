@@ -354,6 +354,17 @@ static int req_check_message(struct conn *c)
     return req_check_host(c, auth, alen);
 }
 
+/* The body limit of the request just routed: its route's
+ * (kiln_route_max_body), else max_body_size. */
+static size_t body_limit(const struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+
+    if (c->route_res == ROUTER_FOUND && rt->max_body_set)
+        return rt->max_body;
+    return c->w->cfg->max_body_size;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
@@ -364,13 +375,14 @@ static int on_headers_complete(http_parser *p)
         return fail(c, 500);
     if (req_check_message(c) < 0)
         return -1;
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > cfg->max_body_size)
-        return fail(c, 413);
     c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
     c->route_res = router_match(c->w->router, c->req.method, c->req.path, c->req.segs,
                                 c->req.nsegs, &c->req.match, c->allow,
                                 sizeof(c->allow));
+    c->max_body = body_limit(c);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->max_body)
+        return fail(c, 413);
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws &&
         ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)))
         return fail(c, 400);            /* an upgrade carries no body */
@@ -384,7 +396,7 @@ static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
 
-    if (c->body.len + len > c->w->cfg->max_body_size)
+    if (c->body.len + len > c->max_body)
         return fail(c, 413);
     if (buf_append(&c->body, at, len) < 0)
         return fail(c, 500);

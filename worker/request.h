@@ -18,6 +18,7 @@
 
 struct conn;
 struct req_entry;
+struct req_identity;
 
 struct req_header {
     const char *name;
@@ -54,6 +55,10 @@ struct kiln_req {
 
     /* kiln_req_set() values (req_store.c), released when the request ends */
     struct req_entry *store;
+    struct url_param *params;       /* query, parsed on first kiln_query() */
+    int nparams;                    /* -1: not parsed yet */
+    struct req_identity *ident;     /* peer, remote, scheme, host: worked out
+                                       on first use (identity.c) */
 
     /* response being built */
     int status;                     /* 0: not set */

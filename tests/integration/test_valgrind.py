@@ -71,6 +71,26 @@ def http_traffic(k):
     expect_close(k, b"GET / HTTP/1.1\r\nHost: t\r\n", 408)           # header_timeout
 
 
+def reqinfo_traffic(k):
+    """The identity accessors through a trusted peer (Forwarded fields joined
+    into one list), and a route's own body limit (413, with Content-Length
+    and chunked)."""
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /reqinfo HTTP/1.1\r\nHost: t\r\nForwarded: for=6.6.6.6\r\n"
+               b"Forwarded: for=192.0.2.1;proto=https;host=h.test, for=10.0.0.1\r\n\r\n"
+               b"GET /reqinfo HTTP/1.0\r\nX-Forwarded-For: 192.0.2.2, 127.0.0.1\r\n"
+               b"X-Forwarded-For: 10.0.0.2\r\nX-Forwarded-Host: x.test\r\n\r\n")
+        one, two = c.read_response(), c.read_response()
+    assert b"remote=192.0.2.1\nscheme=https\nhost=h.test\n" in one.body, one
+    assert b"remote=192.0.2.2\nscheme=http\nhost=x.test\nversion=10\n" in two.body, two
+    st, _, body = k.request("/reqinfo/big", method="POST", body=b"b" * 4096, timeout=SLOW)
+    assert (st, body) == (200, b"4096\n")
+    expect_close(k, b"POST /reqinfo/small HTTP/1.1\r\nHost: t\r\nContent-Length: 17\r\n\r\n",
+                 413)
+    expect_close(k, b"POST /reqinfo/small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked"
+                 b"\r\n\r\n" + b"10\r\n" + b"s" * 16 + b"\r\n1\r\ns\r\n0\r\n\r\n", 413)
+
+
 def pending_traffic(k):
     """Answers from a timer and from the thread pool, pipelined behind a
     pending one, and a pending request whose client leaves (its cancel)."""
@@ -226,7 +246,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
-                                                "params"),
+                                                "params", "reqinfo"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "postgres": {"dsn": pg_dsn,
@@ -234,7 +254,8 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
                           server={"workers": 1, "graceful_timeout": "20s",
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
-                                  "ws_max_msg_size": "64k"})
+                                  "ws_max_msg_size": "64k",
+                                  "trusted_proxies": "127.0.0.1 10.0.0.0/8"})
     # Definite and possible leaks are errors; what libraries keep reachable
     # until exit ("still reachable") is not.  No suppressions: neither kiln
     # nor libev, libwebsockets or zlib loses a block here.
@@ -245,6 +266,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     first, = k.wait_workers(1, timeout=SLOW)
 
     http_traffic(k)
+    reqinfo_traffic(k)
     pending_traffic(k)
     params_traffic(k)
     redis_traffic(k)
