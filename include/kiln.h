@@ -79,7 +79,11 @@
  *                    request identity: kiln_peer_addr(), kiln_remote(),
  *                    kiln_scheme(), kiln_host(), kiln_http_version(), with
  *                    [server] trusted_proxies; per-route body limit
- *                    (kiln_route_max_body).
+ *                    (kiln_route_max_body);
+ *                    multipart/form-data bodies: their fields through
+ *                    kiln_form*, why one did not parse (kiln_form_error),
+ *                    their files (kiln_file_count/_find/_field/_name/
+ *                    _type/_size/_data).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -340,11 +344,12 @@ int kiln_cookie_at(kiln_req *req, size_t i, const char **name, const char **valu
 /*
  * The fields of a urlencoded form body: when the request's Content-Type is
  * application/x-www-form-urlencoded (in any case, parameters such as
- * "; charset=utf-8" allowed), its body parsed as the query is.  For any
- * other content type, or none, there are no fields: kiln_form() and
- * kiln_form_nth() give NULL, kiln_form_count() 0, kiln_form_at() -1.
- * The same contracts as kiln_query(), kiln_query_count(), kiln_query_at(),
- * kiln_query_nth().
+ * "; charset=utf-8" allowed), its body parsed as the query is.  For a
+ * multipart/form-data body, the fields are its parts without a filename
+ * (see "multipart forms and files" below).  For any other content type, or
+ * none, there are no fields: kiln_form() and kiln_form_nth() give NULL,
+ * kiln_form_count() 0, kiln_form_at() -1.  The same contracts as
+ * kiln_query(), kiln_query_count(), kiln_query_at(), kiln_query_nth().
  */
 const char *kiln_form(kiln_req *req, const char *name);
 size_t kiln_form_count(kiln_req *req);
@@ -371,6 +376,84 @@ const char *kiln_form_nth(kiln_req *req, const char *name, size_t n);
  */
 int kiln_req_set(kiln_req *req, const char *key, void *value, void (*free_fn)(void *));
 void *kiln_req_get(const kiln_req *req, const char *key);
+
+/* ---- multipart forms and files (1.4) --------------------------------------- */
+
+/*
+ * aiohttp's `await request.post()` on a multipart/form-data body (RFC
+ * 7578), as browsers, curl -F and aiohttp.FormData send it:
+ *
+ *     if (kiln_form_error(req) != NULL)
+ *         return kiln_error(req, 400, "%s", kiln_form_error(req));
+ *     const char *title = kiln_form(req, "title");      // field.value
+ *     for (size_t i = 0; i < kiln_file_count(req); i++) {
+ *         size_t len;
+ *         const void *data = kiln_file_data(req, i, &len);  // field.file
+ *         ... kiln_file_field(req, i), kiln_file_name(req, i) (field.filename),
+ *             kiln_file_type(req, i) (field.content_type) ...
+ *     }
+ *
+ * When the Content-Type is multipart/form-data (in any case, with its
+ * boundary= parameter), the body is parsed on the first call of any
+ * kiln_form* or kiln_file* function.  Its parts without a filename=
+ * parameter are the fields (name -> value, in order; a NUL byte in a value
+ * ends it as a C string), read through kiln_form(), kiln_form_count(),
+ * kiln_form_at() and kiln_form_nth(); the parts with one (even an empty
+ * one) are the files, read by index below, in order.  The whole body is in
+ * memory, bounded by max_body_size (413 before any handler runs, as
+ * today), and so are the files.
+ *
+ * A body that is not a valid multipart body -- no boundary or a bad one
+ * (1..70 characters of RFC 2046's set), a part whose headers are not CRLF
+ * lines, over 8 KiB, without Content-Disposition: form-data and a name=,
+ * more than 1000 parts, or no close delimiter "--boundary--" at the end --
+ * has no fields and no files at all, and kiln_form_error() says why.  What
+ * is read: a preamble and an epilogue are skipped; parameters are tokens
+ * or quoted-strings, "\x" standing for x; filename*=UTF-8''... (RFC 5987,
+ * percent-decoded) takes precedence over filename=; a part without
+ * Content-Type is "text/plain" (RFC 7578 4.4); other part headers (a
+ * Content-Transfer-Encoding too) are ignored.
+ */
+
+/* Why the body's multipart form did not parse ("no close delimiter",
+ * "part without a name", ...: a static string, for a 400 answer), or NULL
+ * when it did, or when the body is not multipart (a urlencoded form never
+ * fails). */
+const char *kiln_form_error(kiln_req *req);
+
+/* How many file parts the body has (0 when it is not multipart, or did
+ * not parse). */
+size_t kiln_file_count(kiln_req *req);
+
+/* The index of the n-th file (0-based, in order) sent under form name
+ * `field` (several files under one name: <input type=file multiple>), or
+ * -1 when there is none (field NULL too). */
+long kiln_file_find(kiln_req *req, const char *field, size_t n);
+
+/*
+ * The i-th file (0 <= i < kiln_file_count()): its form name (name=), its
+ * filename as the client sent it (decoded, UTF-8 when filename* was used;
+ * possibly "") and its Content-Type ("text/plain" when the part had none).
+ * The filename is untrusted input: it may hold "/", "..", "\" or any other
+ * byte but NUL; never use it as a path.  Each NULL when i is out of range.
+ */
+const char *kiln_file_field(kiln_req *req, size_t i);
+const char *kiln_file_name(kiln_req *req, size_t i);
+const char *kiln_file_type(kiln_req *req, size_t i);
+
+/* The i-th file's length in bytes (0 out of range: check the count). */
+size_t kiln_file_size(kiln_req *req, size_t i);
+
+/*
+ * The i-th file's bytes, exactly as sent (any byte values), and their
+ * length through `len` (if not NULL); an empty file is "" / 0.  NULL (and
+ * *len 0) when i is out of range.  Valid until the response is sent.
+ * A later minor spools large files to disk; their data is then read
+ * through new functions (kiln_file_read(), a path), and kiln_file_data()
+ * gives NULL for a spooled file -- only to plugins built for that minor or
+ * later: for a plugin built for 1.4, every file stays in memory.
+ */
+const void *kiln_file_data(kiln_req *req, size_t i, size_t *len);
 
 /* ---- request identity (1.4; valid until the response is sent) ------------- */
 

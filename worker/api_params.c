@@ -1,8 +1,9 @@
 /*
  * api_params.c -- the request's pairs as plugins read them: every query
- * parameter (kiln_query*), cookies (kiln_cookie*) and urlencoded form fields
- * (kiln_form*).  Each list is parsed by params.c into the request's pool on
- * its first use; a list whose parse ran out of memory reads as empty.
+ * parameter (kiln_query*), cookies (kiln_cookie*) and form fields
+ * (kiln_form*), urlencoded or multipart (form_data.c; its files are read
+ * through api_files.c).  Each list is parsed into the request's pool on its
+ * first use; a list whose parse ran out of memory reads as empty.
  */
 #include <string.h>
 #include <strings.h>
@@ -46,12 +47,11 @@ static const struct kv_list *cookie_list(kiln_req *req)
     return &req->cookies;
 }
 
-/* Whether a Content-Type value is application/x-www-form-urlencoded, with
- * parameters or none, in any case. */
-static int is_form_type(const char *ct)
+/* Whether a Content-Type value is of media type `type`, with parameters
+ * or none, in any case. */
+static int is_type(const char *ct, const char *type)
 {
-    static const char type[] = "application/x-www-form-urlencoded";
-    size_t tl = sizeof(type) - 1;
+    size_t tl = strlen(type);
 
     if (ct == NULL)
         return 0;
@@ -65,13 +65,21 @@ static int is_form_type(const char *ct)
     return *ct == '\0' || *ct == ';';
 }
 
-/* The body's fields when it is a urlencoded form, once; else empty. */
-static const struct kv_list *form_list(kiln_req *req)
+/* The body's fields when it is a form, once; else empty.  A multipart
+ * body that does not parse has no fields and leaves its reason in
+ * req->form_error. */
+const struct kv_list *request_form(kiln_req *req)
 {
+    const char *ct = request_header(req, "Content-Type", NULL);
+
     if (req->form_parsed)
         return &req->form;
-    if (req->body && is_form_type(request_header(req, "Content-Type", NULL))
-        && params_parse_urlencoded(req->pool, &req->form, req->body, req->body_len) != 0) {
+    if (is_type(ct, "multipart/form-data")) {
+        req->form_error = form_data_parse(req->pool, ct, req->body ? req->body : "",
+                                          req->body_len, &req->form, &req->files);
+    } else if (req->body && is_type(ct, "application/x-www-form-urlencoded")
+               && params_parse_urlencoded(req->pool, &req->form, req->body,
+                                          req->body_len) != 0) {
         req->form.n = 0;
         return NULL;
     }
@@ -133,20 +141,20 @@ KILN_EXPORT int kiln_cookie_at(kiln_req *req, size_t i, const char **name, const
 
 KILN_EXPORT const char *kiln_form(kiln_req *req, const char *name)
 {
-    return name ? nth(form_list(req), name, 0) : NULL;
+    return name ? nth(request_form(req), name, 0) : NULL;
 }
 
 KILN_EXPORT size_t kiln_form_count(kiln_req *req)
 {
-    return count(form_list(req));
+    return count(request_form(req));
 }
 
 KILN_EXPORT int kiln_form_at(kiln_req *req, size_t i, const char **name, const char **value)
 {
-    return at(form_list(req), i, name, value);
+    return at(request_form(req), i, name, value);
 }
 
 KILN_EXPORT const char *kiln_form_nth(kiln_req *req, const char *name, size_t n)
 {
-    return name ? nth(form_list(req), name, n) : NULL;
+    return name ? nth(request_form(req), name, n) : NULL;
 }

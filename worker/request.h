@@ -10,6 +10,7 @@
 #define KILN_REQUEST_H
 
 #include <stddef.h>
+#include "form_data.h"
 #include "kiln.h"
 #include "params.h"
 #include "pool.h"
@@ -52,6 +53,8 @@ struct kiln_req {
     /* pairs, each list parsed on first use (api_params.c) */
     struct kv_list query_pairs, cookies, form;
     unsigned query_parsed : 1, cookies_parsed : 1, form_parsed : 1;
+    struct upload_list files;       /* a multipart form's file parts */
+    const char *form_error;         /* why a multipart form did not parse */
 
     /* kiln_req_set() values (req_store.c), released when the request ends */
     struct req_entry *store;
@@ -80,5 +83,10 @@ const char *request_header(const struct kiln_req *req, const char *name, int *co
 /* Whether a header `name` (any of them) lists `token` (case-insensitive);
  * with `token` NULL, whether any of them lists a token at all. */
 int request_has_token(const struct kiln_req *req, const char *name, const char *token);
+
+/* The form fields of the body, parsed on first use (urlencoded or
+ * multipart/form-data; the files with them), or NULL out of memory
+ * (api_params.c). */
+const struct kv_list *request_form(struct kiln_req *req);
 
 #endif
