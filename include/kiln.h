@@ -434,8 +434,11 @@ long kiln_file_find(kiln_req *req, const char *field, size_t n);
  * The i-th file (0 <= i < kiln_file_count()): its form name (name=), its
  * filename as the client sent it (decoded, UTF-8 when filename* was used;
  * possibly "") and its Content-Type ("text/plain" when the part had none).
- * The filename is untrusted input: it may hold "/", "..", "\" or any other
- * byte but NUL; never use it as a path.  Each NULL when i is out of range.
+ * A filename= value is not percent-decoded (browsers and curl send UTF-8
+ * as it is; aiohttp's FormData, with quote_fields on by default, sends
+ * "%C3%A4": it arrives so, as in aiohttp's own server).  The filename is
+ * untrusted input: it may hold "/", "..", "\" or any other byte but NUL;
+ * never use it as a path.  Each NULL when i is out of range.
  */
 const char *kiln_file_field(kiln_req *req, size_t i);
 const char *kiln_file_name(kiln_req *req, size_t i);
