@@ -140,6 +140,30 @@ def params_traffic(k):
     k.wait_log(r"params: free v3\.b", timeout=SLOW, since=mark)
 
 
+def multipart_traffic(k):
+    """multipart/form-data bodies on one connection: fields and files (one
+    of every byte value, one larger than the pool's first chunk), one
+    without its close delimiter (400), then a urlencoded form again."""
+    def part(name, data, filename=None):
+        fn = b'; filename="%s"' % filename if filename else b""
+        return (b'--vgB\r\nContent-Disposition: form-data; name="%s"%s\r\n\r\n%s\r\n'
+                % (name, fn, data))
+    good = (b"preamble\r\n" + part(b"t", b"v") + part(b"f", bytes(range(256)), b"all.bin")
+            + part(b"f", b"\r\n-" * 1500, b"big.bin") + b"--vgB--\r\n")
+    bad = part(b"t", b"v")
+    with RawConn(k.port, timeout=SLOW) as c:
+        for body in (good, bad):
+            c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; "
+                   b"boundary=vgB\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        r = c.read_response()
+        assert r.status == 200 and b'"size": 4500' in r.body and b'"count": 1' in r.body, r
+        r = c.read_response()
+        assert (r.status, r.body) == (400, b"bad form: no close delimiter\n"), r
+        c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: application/"
+               b"x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1")
+        assert b'"fields": [["a", "1", "1"]], "count": 1, "files": []' in c.read_response().body
+
+
 def redis_traffic(k):
     """A command answered (/counter), a reply of every type nested in one, and
     a command whose request leaves while it waits (its cancel, the reply
@@ -246,7 +270,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
-                                                "params", "reqinfo"),
+                                                "params", "reqinfo", "uploads"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "postgres": {"dsn": pg_dsn,
@@ -296,10 +320,12 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
 
     # A stop with a Redis command waiting for its reply, a query a request
     # waits for (answered before the worker exits) and one of no request
-    # (answered 57P01 at the stop).  The JSON traffic runs in this worker,
-    # whose exit valgrind checks for leaks (the first one is killed).
+    # (answered 57P01 at the stop).  The JSON and multipart traffic runs in
+    # this worker, whose exit valgrind checks for leaks (the first one is
+    # killed).
     pg_traffic(k)
     answers_traffic(k)
+    multipart_traffic(k)
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
