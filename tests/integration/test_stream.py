@@ -184,7 +184,7 @@ def test_slow_reader_bounds_unsent_output_then_ready_resumes(kiln_factory):
     k = make(kiln_factory, workers=1)
     total = 64 * 1024 * 1024
     c = RawConn(k.port, timeout=30, rcvbuf=4096)
-    c.send("GET /flood?kb=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (total // 1024))
+    c.send("GET /fill?kb=%d HTTP/1.1\r\nHost: x\r\n\r\n" % (total // 1024))
     k.wait_log(r"stream: flood waits: \d+ bytes written, max unsent \d+")
     pid = k.worker_pids()[0]
     before = rss_kb(pid)
@@ -212,7 +212,7 @@ def test_slow_reader_bounds_unsent_output_then_ready_resumes(kiln_factory):
 def test_stalled_client_is_dropped_after_body_timeout(kiln_factory):
     k = make(kiln_factory, workers=1, body_timeout=1)
     c = RawConn(k.port, rcvbuf=4096)
-    c.send("GET /flood?kb=65536 HTTP/1.1\r\nHost: x\r\n\r\n")
+    c.send("GET /fill?kb=65536 HTTP/1.1\r\nHost: x\r\n\r\n")
     k.wait_log(r"stream: flood waits")
     k.wait_log(r"the client took nothing of the stream for body_timeout", timeout=10)
     k.wait_log(r"stream: flood cancelled deadline after \d+ bytes, max unsent \d+, write -1")

@@ -3,7 +3,7 @@
  * one rule of the stream API -- /chunks?n=N&ms=M writes "chunk I\n" N times
  * from a timer (defer=1: from a pending request, the stream started by the
  * timer; len=1: with a known length), and when its client leaves logs the
- * cancel and what a write on the dead id gives at the next tick; /flood?kb=N
+ * cancel and what a write on the dead id gives at the next tick; /fill?kb=N
  * writes N KiB as fast as back-pressure allows, logging the ready callbacks
  * it got and the most unsent bytes it ever saw; /short declares 100 bytes
  * and ends after 10; /over writes past its length; /sse/clock?n=N sends an
@@ -139,7 +139,7 @@ static int chunks(kiln_req *req, void *data)
     return KILN_PENDING;
 }
 
-/* ---- /flood ------------------------------------------------------------------ */
+/* ---- /fill ------------------------------------------------------------------- */
 
 static void flood_write(struct job *j)
 {
@@ -323,7 +323,7 @@ static int sse_bad(kiln_req *req, void *data)
 
 static int init(kiln_app *app)
 {
-    return kiln_add_get(app, "/chunks", chunks, NULL) | kiln_add_get(app, "/flood", flood, NULL) |
+    return kiln_add_get(app, "/chunks", chunks, NULL) | kiln_add_get(app, "/fill", flood, NULL) |
            kiln_add_get(app, "/short", short_body, NULL) | kiln_add_get(app, "/over", over, NULL) |
            kiln_add_get(app, "/bad-status", bad_status, NULL) |
            kiln_add_get(app, "/sse/clock", sse_clock, NULL) |
