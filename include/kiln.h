@@ -83,7 +83,12 @@
  *                    multipart/form-data bodies: their fields through
  *                    kiln_form*, why one did not parse (kiln_form_error),
  *                    their files (kiln_file_count/_find/_field/_name/
- *                    _type/_size/_data).
+ *                    _type/_size/_data);
+ *                    streaming responses: struct kiln_stream_ops,
+ *                    kiln_stream(), kiln_stream_write(), kiln_stream_end(),
+ *                    kiln_stream_unsent(); Server-Sent Events: kiln_sse(),
+ *                    kiln_sse_send(), kiln_sse_retry(), kiln_sse_comment(),
+ *                    kiln_sse_heartbeat().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -874,6 +879,135 @@ typedef void (*kiln_job_fn)(void *arg);
 typedef void (*kiln_done_fn)(void *arg, int cancelled);
 
 int kiln_offload(kiln_job_fn run, kiln_done_fn done, void *arg);
+
+/* ---- streaming responses (1.4) ---------------------------------------------- */
+
+/*
+ * What aiohttp's StreamResponse is (`await resp.prepare(request)`,
+ * `await resp.write(data)`, `await resp.write_eof()`), with back-pressure as
+ * in Node's writable streams (write() says when the buffer is full; a ready
+ * callback says when to go on):
+ *
+ *     static void tick(kiln_timer *t, void *arg)
+ *     {
+ *         struct job *j = arg;
+ *
+ *         if (kiln_stream_write(j->id, "tick\n", 5) < 0 || ++j->n == 10) {
+ *             kiln_stream_end(j->id);          (a no-op when it is gone)
+ *             kiln_timer_stop(t); free(j);
+ *         }
+ *     }
+ *     ... in a handler:
+ *     kiln_set_content_type(req, "text/plain");
+ *     j->id = kiln_stream(req, 200, -1, &ops, j);
+ *     if (j->id == 0) return KILN_ERROR;
+ *     kiln_timer_start(0.1, 0.1, tick, j);
+ *     return KILN_PENDING;
+ *
+ * kiln_stream() is called from a handler (which then returns KILN_PENDING;
+ * kiln_defer() is not needed, and the handler's return value is not used
+ * once a stream started) or for a pending request, with kiln_pending(id)
+ * as `req`, from any loop callback: the pending id is then dead (kiln_resume()
+ * and kiln_pending() on it fail) and its cancel callback never runs: the
+ * stream's ops replace it.  It queues the status line and the headers set
+ * so far (kiln_add_header(), kiln_set_content_type(), kiln_set_cookie();
+ * later ones are not sent); the body written with kiln_write() before is
+ * dropped.  `status` is 200..599 but 204 and 304 (which have no body).
+ * `length` >= 0 sends Content-Length: length, and exactly that many bytes
+ * must follow; -1 sends the body in chunks (Transfer-Encoding: chunked) to
+ * an HTTP/1.1 client, and as it comes, ended by closing the connection, to
+ * an HTTP/1.0 one (which then does not stay open).  For HEAD the head is
+ * the same and the body is not sent: writes are accepted and discarded.
+ * Returns the stream's id, never 0, safe to use after the stream is gone;
+ * 0 with a warning naming the plugin: bad status or length, the request
+ * is not in its handler nor pending (resumed, another stream, a WebSocket),
+ * or out of memory.  Requests pipelined behind a stream wait their turn.
+ *
+ * Bytes go out from the loop, never from inside the call: every call here
+ * only queues them (nothing is ever dropped) and may be made from any loop
+ * callback.  kiln_stream_write() returns 1 while the connection's unsent
+ * output (kiln's buffer, beyond the kernel's socket buffer) is under
+ * KILN_STREAM_HIGH_WATER bytes, 0 when it is at or over it: stop writing
+ * then and go on when ops->ready runs, once the unsent output has fallen
+ * under KILN_STREAM_LOW_WATER (a plugin that writes on regardless grows
+ * that buffer; a client that takes nothing for body_timeout is dropped,
+ * see below).  -1: the stream is gone (ended, its client left, cancelled,
+ * the worker stopping), or the write would pass the known length (the
+ * stream is then ended short, see kiln_stream_end()): a no-op.  A write of
+ * 0 bytes sends nothing (it never ends a chunked body).
+ *
+ * kiln_stream_end() ends the body (the last chunk, for a chunked one); once
+ * the unsent output is out, the request is complete and the connection
+ * serves the next request.  A known length not fully written by then: the
+ * body can no longer be trusted, so the connection closes after what was
+ * written, with a warning naming the plugin.  0, or -1 when the stream is
+ * gone.  The id is dead from kiln_stream_end() on.
+ *
+ * The ops (kiln reads the members of the plugin's ABI minor; members are
+ * only added at its end) are copied; either callback may be NULL, and both
+ * run on the loop with the plugin and route marked as running:
+ *   ready(id, arg)   after a write returned 0, once the unsent output fell
+ *                    under KILN_STREAM_LOW_WATER; once per write that
+ *                    returned 0.
+ *   cancel(id, why, arg)  once, when the stream ends before
+ *                    kiln_stream_end(): the client left or the connection
+ *                    broke (KILN_CANCEL_GONE), it took nothing of the
+ *                    unsent output for body_timeout seconds
+ *                    (KILN_CANCEL_DEADLINE), or the worker stopped
+ *                    (KILN_CANCEL_STOP: a graceful stop first lets streams
+ *                    end, within graceful_timeout).  The id is dead from
+ *                    its first line: release what feeds the stream (stop
+ *                    its timer).  Never after kiln_stream_end().
+ *
+ * Time limits: pending_timeout applies until kiln_stream() is called, not
+ * after: a stream may stay open as long as its plugin writes (or even idle,
+ * with nothing unsent: an SSE heartbeat keeps proxies from closing it).  A
+ * client that stops reading is dropped once unsent output has waited
+ * body_timeout seconds without the socket taking a byte.
+ */
+#define KILN_STREAM_HIGH_WATER 65536
+#define KILN_STREAM_LOW_WATER 16384
+
+struct kiln_stream_ops {
+    void (*ready)(kiln_id id, void *arg);
+    void (*cancel)(kiln_id id, enum kiln_cancel why, void *arg);
+};
+
+kiln_id kiln_stream(kiln_req *req, int status, long long length,
+                    const struct kiln_stream_ops *ops, void *arg);
+int kiln_stream_write(kiln_id id, const void *data, size_t len);
+int kiln_stream_end(kiln_id id);
+/* The bytes of the stream's connection queued in kiln, not yet given to
+ * the socket (what the water marks count); 0 when the id is dead. */
+size_t kiln_stream_unsent(kiln_id id);
+
+/*
+ * Server-Sent Events (aiohttp-sse's sse_response / EventSourceResponse) on
+ * a stream: kiln_sse() is kiln_stream(req, 200, -1, ops, arg) with
+ * Content-Type: text/event-stream, Cache-Control: no-cache and
+ * X-Accel-Buffering: no (so that nginx does not buffer it).  The id is a
+ * stream's: kiln_stream_write(), kiln_stream_end() and ops work on it.  A
+ * client reconnecting sends the last id it saw: kiln_header(req,
+ * "Last-Event-ID").
+ *
+ * kiln_sse_send() sends one event: "event: EVENT" when event is not NULL,
+ * "id: EVENT_ID" when event_id is not NULL, then "data: " for each line of
+ * `data` (split at "\r\n", "\n" and "\r"; NULL or "" is one empty data
+ * line), and a blank line.  event and event_id may hold no CR or LF (and
+ * an id no NUL, by construction): refused, -1 with a warning naming the
+ * plugin, nothing sent.  kiln_sse_retry() sends "retry: MS" (the client's
+ * reconnection delay; ms >= 0), kiln_sse_comment() ": TEXT" lines (split
+ * as data; clients ignore them).  kiln_sse_heartbeat() sends a comment
+ * line (": heartbeat") whenever the stream sent nothing for `seconds`
+ * (> 0; 0 stops it), until the stream ends.  Each returns as
+ * kiln_stream_write() (1, 0 or -1), and -1 on bad arguments.
+ */
+kiln_id kiln_sse(kiln_req *req, const struct kiln_stream_ops *ops, void *arg);
+int kiln_sse_send(kiln_id id, const char *event, const char *data,
+                  const char *event_id);
+int kiln_sse_retry(kiln_id id, long ms);
+int kiln_sse_comment(kiln_id id, const char *text);
+int kiln_sse_heartbeat(kiln_id id, double seconds);
 
 /* ---- PostgreSQL (1.3) ------------------------------------------------------ */
 

@@ -29,6 +29,7 @@
 #include "pending.h"
 #include "pool.h"
 #include "req_store.h"
+#include "stream.h"
 #include "proxies.h"
 #include "worker.h"
 #include "ws.h"
@@ -43,6 +44,7 @@
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
 #define PENDING_INPUT 65536         /* pipelined bytes read behind a pending request */
 #define HANDOFF_RETRY 0.01          /* s between checks of a hand-off waiting for the peer */
+#define STREAM_IDLE 1e9             /* s: a stream with nothing unsent has no deadline */
 
 static void conn_close(struct conn *c);
 static int closing_all;                 /* conn_close_all() runs: the worker stops */
@@ -50,6 +52,7 @@ static void conn_try_send(struct conn *c);
 static void conn_timer_update(struct conn *c);
 static void conn_parsed(struct conn *c, int parsed);
 static void conn_reading(struct conn *c, int on);
+static void conn_stream_drained(struct conn *c);
 
 /* ---- the hand-off --------------------------------------------------------- */
 
@@ -153,6 +156,10 @@ static void conn_drained(struct conn *c)
     ev_io_stop(c->w->loop, &c->wio);
     if (c->out.cap > BIG_BUF)
         buf_free(&c->out);      /* a big response does not stay pinned */
+    if (c->stream) {
+        conn_stream_drained(c);
+        return;
+    }
     if (c->want_close) {
         if ((c->linger || c->in.len > c->parsed) && !c->read_eof)
             conn_linger(c);
@@ -198,6 +205,8 @@ static void conn_flush(struct conn *c)
             if (c->out.len > OUT_HIGH_WATER)
                 conn_reading(c, 0);
             conn_timer_update(c);
+            if (c->stream)
+                stream_progress(c);     /* the ready callback, when due */
             return;
         }
         conn_close(c);                  /* EPIPE, ECONNRESET: peer is gone */
@@ -324,6 +333,17 @@ static void conn_parsed(struct conn *c, int parsed)
         conn_timer_update(c);
 }
 
+/* A stream's bytes are all written: the ready callback when due, or,
+ * once it ended, the request's completion and what was pipelined behind. */
+static void conn_stream_drained(struct conn *c)
+{
+    if (!stream_ended(c)) {
+        stream_progress(c);
+        return;
+    }
+    conn_parsed(c, http_finish(c, stream_finish(c)));
+}
+
 void conn_resume(struct conn *c, int result)
 {
     conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
@@ -373,6 +393,8 @@ static double conn_deadline(const struct conn *c)
     case CS_BODY:
         return c->last_io + cfg->body_timeout;
     case CS_PENDING:
+        if (c->stream)              /* pending_timeout ends at kiln_stream() */
+            return ev_now(c->w->loop) + STREAM_IDLE;
         return c->pending_since + conn_pending_timeout(c);
     default:
         /* From the end of the last response: bytes that start no request
@@ -421,6 +443,13 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
     }
     if (c->state == CS_PENDING && c->resumed)
         return;                         /* answered: sent before the loop waits */
+    if (c->stream) {
+        log_warn("%s %s: the client took nothing of the stream for body_timeout (%gs); "
+                 "closing", c->req.method, c->req.target, c->w->cfg->body_timeout);
+        stream_cancel(c, KILN_CANCEL_DEADLINE);
+        conn_close(c);
+        return;
+    }
     if (c->state == CS_PENDING && c->out.len == 0) {
         log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->req.method,
                  c->req.target, conn_pending_timeout(c));
@@ -445,6 +474,8 @@ static void conn_close(struct conn *c)
 
     if (c->pending)
         pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
+    if (c->stream)
+        stream_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
     req_store_clear(&c->req);           /* after the cancel: its state may use them */
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);

@@ -2,7 +2,8 @@
  * conn_private.h -- a connection's state, shared by its two halves: conn.c
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
  * http.c (the bytes: parsing, the request, the answer), and by pending.c
- * (a request answered later), and by identity.c (who the peer is).  Nothing else in the worker includes it; the
+ * (a request answered later), by stream.c (a streamed response), and by
+ * identity.c (who the peer is).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H
@@ -22,6 +23,7 @@
 struct hdr_span;
 struct http_parser;
 struct kiln_ws;
+struct stream;
 struct worker;
 
 enum conn_state {
@@ -73,6 +75,7 @@ struct conn {
     kiln_id pending;                /* kiln_defer()'s id, or 0 */
     kiln_cancel_fn cancel;          /* ... and what it asked to run if */
     void *cancel_arg;               /* the request is cancelled */
+    struct stream *stream;          /* kiln_stream()'s, while it runs (stream.c) */
     int resume_result;              /* kiln_resume() inside the handler: its result */
     unsigned resumed : 1;           /* kiln_resume() came (inside the handler, or
                                        queued for the loop's next prepare) */
@@ -146,5 +149,12 @@ void http_error(struct conn *c, int status);
  * 504); then parses what was pipelined behind it.  Returns as http_parse().
  */
 int http_resume(struct conn *c, int status);
+
+/*
+ * Completes c's streamed request, whose bytes are all queued: with `keep`
+ * 0 the connection closes after them; then parses what was pipelined
+ * behind it.  Returns as http_parse().
+ */
+int http_finish(struct conn *c, int keep);
 
 #endif

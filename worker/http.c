@@ -420,6 +420,11 @@ static int run_handler(struct conn *c)
     rc = rt->handler(&c->req, rt->data);
     c->in_handler = 0;
     plugin_leave(c->w->slot, 1);
+    if (c->stream) {                /* kiln_stream(): its return is not used */
+        c->state = CS_PENDING;
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
     if (c->pending && rc == KILN_PENDING && !c->resumed) {
         c->state = CS_PENDING;
         c->pending_since = ev_now(c->w->loop);
@@ -539,6 +544,13 @@ int http_resume(struct conn *c, int status)
         http_error(c, 500);
         return -1;
     }
+    return http_finish(c, 1);
+}
+
+int http_finish(struct conn *c, int keep)
+{
+    if (!keep)
+        c->req.keep_alive = 0;
     http_parser_pause(c->parser, 0);
     req_done(c);                    /* pauses it again when closing */
     return http_parse(c);

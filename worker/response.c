@@ -240,6 +240,38 @@ int response_serialize(struct kiln_req *req, struct buf *out)
     return 0;
 }
 
+/*
+ * The head of a streamed response: the status line, Date, Server, the
+ * handler's headers, then Content-Length (length >= 0) or, for length -1,
+ * Transfer-Encoding: chunked when `chunked`, and the Connection header.
+ */
+int response_stream_head(struct kiln_req *req, struct buf *out, int status,
+                         long long length, int chunked)
+{
+    struct line head = { .n = 0 }, tail = { .n = 0 };
+    const struct buf *hdrs = req->resp_headers;
+    size_t hlen = hdrs ? hdrs->len : 0;
+
+    req->status = status;
+    put_head(&head, status);
+    if (length >= 0)
+        put_length(&tail, status, (size_t)length);
+    else if (chunked)
+        PUT_LIT(&tail, "Transfer-Encoding: chunked\r\n");
+    if (!req->keep_alive)
+        PUT_LIT(&tail, "Connection: close\r\n");
+    else if (req->http_major == 1 && req->http_minor == 0)
+        PUT_LIT(&tail, "Connection: keep-alive\r\n");
+    PUT_LIT(&tail, "\r\n");
+    if (buf_reserve(out, head.n + hlen + tail.n) != 0)
+        return -1;
+    buf_append(out, head.s, head.n);
+    if (hlen > 0)
+        buf_append(out, hdrs->data, hlen);
+    buf_append(out, tail.s, tail.n);
+    return 0;
+}
+
 size_t http_status_text(int status, char out[HTTP_STATUS_TEXT_MAX])
 {
     struct line text = { .n = 0 };

@@ -38,6 +38,15 @@ const char *response_date(void);
 int response_serialize(struct kiln_req *req, struct buf *out);
 
 /*
+ * Appends the head of a streamed response (kiln_stream()): as above without
+ * a body, with Content-Length: length when length >= 0, else
+ * Transfer-Encoding: chunked when `chunked` (for HTTP/1.0, the caller sets
+ * req->keep_alive to 0: the body ends at the close).  0, or -1 on OOM.
+ */
+int response_stream_head(struct kiln_req *req, struct buf *out, int status,
+                         long long length, int chunked);
+
+/*
  * Appends a response of kiln's own: `status` with a short text/plain body
  * ("404 Not Found\n"), `extra` header lines (each "Name: value\r\n", may be
  * NULL), Connection: close unless keep_alive.  For HEAD, no body.

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "offload.h"
 #include "pending.h"
+#include "stream.h"
 #include "plugin.h"
 #include "pool.h"
 #include "response.h"
@@ -329,6 +330,7 @@ static void worker_cleanup(struct worker *w)
     plugins_unload(&w->plugins);
     loop_shutdown();                    /* what the plugins left running */
     pending_shutdown();
+    stream_shutdown();
     router_free(w->router);
     files_shutdown();
     free(w->accept_w);
@@ -350,6 +352,7 @@ void worker_main(const struct worker_args *a)
     loop_init(&w);
     offload_init(&w);
     pending_init(&w, conn_resume);
+    stream_init(&w);
     files_init(&w);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {

@@ -1,4 +1,4 @@
-"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), query pairs, cookies, forms and stored values, Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel), JSON bodies in and out (a pending one, one whose client leaves), errors, redirects and cookies and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
+"""kiln under valgrind: the master, its workers and a reload's plugin check serve HTTP (limits, a timeout), pending requests (timers, the thread pool, a pool job whose client leaves, password hashes), query pairs, cookies, forms and stored values, Redis commands (a cancel, one pending at the stop), PostgreSQL queries (errors, a cancel), JSON bodies in and out (a pending one, one whose client leaves), errors, redirects and cookies, streamed responses and Server-Sent Events (one whose client leaves), and WebSockets (closes, a size limit), replace a killed worker, reload and stop with commands and queries pending, with no memory errors and no definite or possible leaks."""
 
 import asyncio
 import glob
@@ -242,6 +242,24 @@ def answers_traffic(k):
     k.wait_log(r"json later cancelled \(1\)", timeout=SLOW)
 
 
+def stream_traffic(k):
+    """A chunked stream from a timer, a known-length one started from a
+    pending request with a request pipelined behind it, an SSE stream with a
+    heartbeat whose client leaves (its cancel)."""
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /chunks?n=3&ms=20 HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /chunks?n=2&ms=20&len=1&defer=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /sse/clock?n=2 HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert c.read_response().body == b"chunk 0\nchunk 1\nchunk 2\n"
+        assert c.read_response().body == b"chunk 0\nchunk 1\n"
+        assert c.read_response().body.count(b"event: tick") == 2
+    c = RawConn(k.port, timeout=SLOW)
+    c.send(b"GET /sse/beat HTTP/1.1\r\nHost: t\r\n\r\n")
+    c._read_until(b": heartbeat", time.monotonic() + SLOW)
+    c.close()
+    k.wait_log(r"stream: sse cancelled gone after 0 events", timeout=SLOW)
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -270,7 +288,8 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
-                                                "params", "reqinfo", "uploads"),
+                                                "params", "reqinfo", "uploads",
+                                                "stream"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "postgres": {"dsn": pg_dsn,
@@ -326,6 +345,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     pg_traffic(k)
     answers_traffic(k)
     multipart_traffic(k)
+    stream_traffic(k)
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)

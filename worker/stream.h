@@ -1,0 +1,43 @@
+/*
+ * stream.h -- streamed responses (stream.c): what conn.c calls as a
+ * stream's bytes are written and when its connection ends, and what sse.c
+ * builds on.
+ */
+#ifndef KILN_STREAM_H
+#define KILN_STREAM_H
+
+#include <stddef.h>
+
+#include "kiln.h"
+
+struct conn;
+struct worker;
+
+/* At worker start; after the plugins' fini hooks at its end. */
+void stream_init(struct worker *w);
+void stream_shutdown(void);
+
+/* c's unsent output shrank: runs the ready callback when a write returned
+ * 0 and the output is under KILN_STREAM_LOW_WATER now. */
+void stream_progress(struct conn *c);
+
+/* Whether c's stream was ended by its plugin (its last bytes queued). */
+int stream_ended(const struct conn *c);
+
+/* Frees c's ended stream once its bytes are written: 1 when the connection
+ * may serve another request, 0 when it must close (a known length not
+ * reached, warned about). */
+int stream_finish(struct conn *c);
+
+/* c's connection ends before its stream did: kills the id, runs the cancel
+ * callback unless kiln_stream_end() came first, frees the stream. */
+void stream_cancel(struct conn *c, enum kiln_cancel why);
+
+/* kiln_stream_write() for sse.c. */
+int stream_write_id(kiln_id id, const void *data, size_t len);
+
+/* Writes `text` (static) whenever the stream wrote nothing for `seconds`;
+ * 0 stops it.  0, or -1 (dead id, bad seconds). */
+int stream_heartbeat(kiln_id id, double seconds, const char *text);
+
+#endif
