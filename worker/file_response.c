@@ -93,8 +93,10 @@ static int file_answer(kiln_req *req, int fd, const char *path, const struct fil
             goto oom;
     }
     if (stream_file(req, r == FILE_RANGE_PART ? 206 : 200, fd, first,
-                    r == FILE_RANGE_PART ? last - first + 1 : m->size) != 0)
+                    r == FILE_RANGE_PART ? last - first + 1 : m->size) != 0) {
+        kiln_log(KILN_LOG_WARN, "kiln_file(%s): not from a handler, or out of memory", path);
         return KILN_ERROR;
+    }
     return KILN_OK;
 oom:
     close(fd);
