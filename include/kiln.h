@@ -88,7 +88,9 @@
  *                    kiln_stream(), kiln_stream_write(), kiln_stream_end(),
  *                    kiln_stream_unsent(); Server-Sent Events: kiln_sse(),
  *                    kiln_sse_send(), kiln_sse_retry(), kiln_sse_comment(),
- *                    kiln_sse_heartbeat().
+ *                    kiln_sse_heartbeat(); file responses: kiln_file()
+ *                    (validators, conditional requests, one byte range,
+ *                    sendfile(2) from the loop).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -1008,6 +1010,44 @@ int kiln_sse_send(kiln_id id, const char *event, const char *data,
 int kiln_sse_retry(kiln_id id, long ms);
 int kiln_sse_comment(kiln_id id, const char *text);
 int kiln_sse_heartbeat(kiln_id id, double seconds);
+
+/* ---- file responses (1.4) --------------------------------------------------- */
+
+/*
+ * What returning aiohttp's web.FileResponse(path) is to a handler:
+ *
+ *     return kiln_file(req, path);
+ *
+ * Opens `path` (symbolic links are followed: choosing which files may be
+ * served, and from which roots, is the caller's business) and answers:
+ *   - not there (ENOENT, ENOTDIR, ELOOP): 404; no permission (EACCES): 403;
+ *     not a regular file (a directory, a FIFO, a socket, a device): 404;
+ *     another open error: 500 -- all through kiln_error(), so error pages
+ *     replace them;
+ *   - the file: 200 with Content-Length, Content-Type from
+ *     kiln_mime_type(path, "application/octet-stream") unless the handler
+ *     set one, ETag (strong: the inode, size and mtime seconds and
+ *     nanoseconds, in quoted hex, "\"ino-size-sec.nsec\""), Last-Modified
+ *     (IMF-fixdate), Accept-Ranges: bytes; for HEAD the same head, no body;
+ *   - If-None-Match ("*" or a list, weak comparison), else If-Modified-Since
+ *     (an IMF-fixdate): 304 for GET and HEAD with ETag and Last-Modified and
+ *     no body (412 for other methods);
+ *   - Range on GET: one range "bytes=a-b", "a-" or "-n": 206 with
+ *     Content-Range; one it cannot satisfy: 416 with Content-Range:
+ *     bytes, "*", "/" and the size; several ranges (multipart/byteranges is not
+ *     sent), another unit or a syntax error: the whole file, 200; with an
+ *     If-Range (an ETag, compared strongly, or the Last-Modified date) that
+ *     does not match: the whole file, 200.
+ * The body is sent from the loop with sendfile(2) as the client takes it,
+ * never blocking the worker; the file stays open until it is sent, the
+ * client leaves or the worker stops (body_timeout applies to a stalled
+ * client), and its length is the size fstat gave when it was opened (a
+ * file that shrinks meanwhile closes the connection).
+ * Only from a handler, which returns what kiln_file() returns: KILN_OK
+ * (the answer is set, or its body under way), KILN_ERROR out of memory or
+ * outside a handler.  Headers the handler added before stay.
+ */
+int kiln_file(kiln_req *req, const char *path);
 
 /* ---- PostgreSQL (1.3) ------------------------------------------------------ */
 

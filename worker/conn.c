@@ -186,7 +186,19 @@ static void conn_try_send(struct conn *c)
         buf_consume(&c->out, (size_t)n);
 }
 
-/* Writes as much of c->out as the socket takes; waits for POLLOUT if not all. */
+/* The socket takes no more now: the rest goes out when it is writable. */
+static void conn_wait_writable(struct conn *c)
+{
+    ev_io_start(c->w->loop, &c->wio);
+    if (c->out.len > OUT_HIGH_WATER)
+        conn_reading(c, 0);
+    conn_timer_update(c);
+    if (c->stream)
+        stream_progress(c);     /* the ready callback, when due */
+}
+
+/* Writes as much of c->out as the socket takes, then a file body's next
+ * piece; waits for POLLOUT if not all. */
 static void conn_flush(struct conn *c)
 {
     ssize_t n;
@@ -201,15 +213,18 @@ static void conn_flush(struct conn *c)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            ev_io_start(c->w->loop, &c->wio);
-            if (c->out.len > OUT_HIGH_WATER)
-                conn_reading(c, 0);
-            conn_timer_update(c);
-            if (c->stream)
-                stream_progress(c);     /* the ready callback, when due */
+            conn_wait_writable(c);
             return;
         }
         conn_close(c);                  /* EPIPE, ECONNRESET: peer is gone */
+        return;
+    }
+    switch (stream_send_file(c)) {      /* a file's body, after its head */
+    case 1:
+        conn_wait_writable(c);
+        return;
+    case -1:
+        conn_close(c);
         return;
     }
     conn_drained(c);
@@ -385,7 +400,7 @@ static double conn_deadline(const struct conn *c)
 
     if (c->state == CS_LINGER)
         return c->linger_start + LINGER_TIME;
-    if (c->out.len > 0)
+    if (c->out.len > 0 || stream_file_left(c))
         return c->last_io + cfg->body_timeout;      /* stalled write */
     switch (c->state) {
     case CS_HEAD:

@@ -12,10 +12,13 @@
  * ended stream's bytes are all written, completes the request
  * (stream_finish(), then http_finish()).
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
 
 #include "conn_private.h"
 #include "handles.h"
@@ -42,7 +45,13 @@ struct stream {
     double last_write;
     const char *beat_text;
     size_t beat_len;
+    int file_fd;                    /* stream_file()'s body, or -1 */
+    long long file_off, file_left;
 };
+
+/* The most of a file one turn of the loop sends before other connections
+ * have theirs (the socket may well take it all on loopback). */
+#define FILE_TURN (512 * 1024)
 
 static struct worker *self;
 static struct handles ids;          /* id -> struct stream */
@@ -74,6 +83,8 @@ static void stream_free(struct stream *s)
 {
     handle_free(&ids, s->id);
     ev_timer_stop(self->loop, &s->beat);
+    if (s->file_fd >= 0)
+        close(s->file_fd);
     s->c->stream = NULL;
     free(s);
 }
@@ -225,7 +236,35 @@ static struct stream *stream_new(struct conn *c, long long length,
     s->chunked = length < 0 && c->req.http_major == 1 && c->req.http_minor >= 1;
     s->discard = c->req.is_head != 0;
     s->last_write = ev_now(self->loop);
+    s->file_fd = -1;
     ev_init(&s->beat, NULL);
+    return s;
+}
+
+/* The stream of kiln_stream() and stream_file(): its head queued. */
+static struct stream *stream_start(kiln_req *req, int status, long long length,
+                                   const struct kiln_stream_ops *ops, void *arg)
+{
+    struct conn *c = req->conn;
+    struct stream *s = stream_new(c, length, ops, arg);
+
+    if (!s)
+        return NULL;
+    if (length < 0 && !s->chunked)
+        req->keep_alive = 0;        /* HTTP/1.0: the close ends the body */
+    if (response_stream_head(req, &c->out, status, length, s->chunked) < 0) {
+        handle_free(&ids, s->id);
+        free(s);
+        return NULL;
+    }
+    buf_reset(req->resp_body);
+    if (c->pending) {               /* the stream's ops replace its cancel */
+        pending_forget(c->pending);
+        c->pending = 0;
+        c->cancel = NULL;
+    }
+    c->stream = s;
+    stream_kick(c);
     return s;
 }
 
@@ -243,25 +282,8 @@ KILN_EXPORT kiln_id kiln_stream(kiln_req *req, int status, long long length,
         kiln_log(KILN_LOG_WARN, "kiln_stream(%d, %lld): bad status or length", status, length);
         return 0;
     }
-    s = stream_new(c, length, ops, arg);
-    if (!s)
-        return 0;
-    if (length < 0 && !s->chunked)
-        req->keep_alive = 0;        /* HTTP/1.0: the close ends the body */
-    if (response_stream_head(req, &c->out, status, length, s->chunked) < 0) {
-        handle_free(&ids, s->id);
-        free(s);
-        return 0;
-    }
-    buf_reset(req->resp_body);
-    if (c->pending) {               /* the stream's ops replace its cancel */
-        pending_forget(c->pending);
-        c->pending = 0;
-        c->cancel = NULL;
-    }
-    c->stream = s;
-    stream_kick(c);
-    return s->id;
+    s = stream_start(req, status, length, ops, arg);
+    return s ? s->id : 0;
 }
 
 KILN_EXPORT int kiln_stream_write(kiln_id id, const void *data, size_t len)
@@ -292,6 +314,79 @@ KILN_EXPORT size_t kiln_stream_unsent(kiln_id id)
     struct stream *s = handle_get(&ids, id);
 
     return s ? s->c->out.len : 0;
+}
+
+/* ---- a file's body (file_response.c) ------------------------------------- */
+
+int stream_file(kiln_req *req, int status, int fd, long long off, long long len)
+{
+    struct stream *s = NULL;
+
+    if (req->conn && self && req->conn->in_handler && stream_allowed(req->conn))
+        s = stream_start(req, status, len, NULL, NULL);
+    if (!s) {
+        close(fd);
+        return -1;
+    }
+    if (s->discard || len == 0) {   /* HEAD, or nothing to send */
+        close(fd);
+        s->ended = 1;
+        handle_free(&ids, s->id);
+        return 0;
+    }
+    s->file_fd = fd;
+    s->file_off = off;
+    s->file_left = len;
+    return 0;
+}
+
+int stream_file_left(const struct conn *c)
+{
+    return c->stream && c->stream->file_fd >= 0;
+}
+
+/* The file is all sent: the stream ends, its fd closed. */
+static void file_done(struct stream *s)
+{
+    close(s->file_fd);
+    s->file_fd = -1;
+    s->ended = 1;
+    handle_free(&ids, s->id);
+}
+
+int stream_send_file(struct conn *c)
+{
+    struct stream *s = c->stream;
+    size_t turn = 0;
+
+    if (!s || s->file_fd < 0)
+        return 0;
+    while (s->file_left > 0 && turn < FILE_TURN) {
+        off_t off = (off_t)s->file_off;
+        size_t want = s->file_left < FILE_TURN ? (size_t)s->file_left : FILE_TURN;
+        ssize_t n = sendfile(c->fd, s->file_fd, &off, want);
+
+        if (n > 0) {
+            s->file_off += n;
+            s->file_left -= n;
+            s->sent += n;
+            turn += (size_t)n;
+            c->last_io = ev_now(self->loop);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 1;
+        if (n == 0)
+            log_warn("%s %s: the file shrank while it was sent (%lld bytes short); "
+                     "closing", c->req.method, c->req.target, s->file_left);
+        return -1;
+    }
+    if (s->file_left > 0)
+        return 1;                   /* other connections' turn first */
+    file_done(s);
+    return 0;
 }
 
 /* ---- for sse.c -------------------------------------------------------------- */

@@ -33,6 +33,22 @@ int stream_finish(struct conn *c);
  * callback unless kiln_stream_end() came first, frees the stream. */
 void stream_cancel(struct conn *c, enum kiln_cancel why);
 
+/* From a handler: starts a response of `status` whose body is the `len`
+ * bytes of fd from `off`, sent with sendfile(2) from the loop.  The stream
+ * owns fd from this call on (closed when the body is sent, the client
+ * leaves or the worker stops; at once for HEAD or on failure).  0, or -1
+ * (not in a handler, out of memory). */
+int stream_file(kiln_req *req, int status, int fd, long long off, long long len);
+
+/* Whether c's stream has file bytes left to send. */
+int stream_file_left(const struct conn *c);
+
+/* Sends what the socket takes of c's file body (at most a turn's worth):
+ * 0 when there is none left (the stream has ended), 1 when more waits for
+ * the socket's write readiness, -1 when the connection must close (the peer
+ * is gone, or the file shrank). */
+int stream_send_file(struct conn *c);
+
 /* kiln_stream_write() for sse.c. */
 int stream_write_id(kiln_id id, const void *data, size_t len);
 

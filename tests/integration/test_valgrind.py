@@ -260,6 +260,23 @@ def stream_traffic(k):
     k.wait_log(r"stream: sse cancelled gone after 0 events", timeout=SLOW)
 
 
+def files_traffic(k, root):
+    """A file whole (its body by sendfile), one byte range of it, a 304."""
+    data = bytes(range(256)) * 1024
+    with open(os.path.join(root, "f.bin"), "wb") as f:
+        f.write(data)
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /files/f.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /files/f.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=-100\r\n\r\n")
+        r = c.read_response()
+        assert (r.status, r.body) == (200, data)
+        r2 = c.read_response()
+        assert (r2.status, r2.body) == (206, data[-100:])
+        c.send("GET /files/f.bin HTTP/1.1\r\nHost: t\r\nIf-None-Match: %s\r\n\r\n"
+               % r.header("etag"))
+        assert c.read_response().status == 304
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -284,14 +301,15 @@ async def ws_traffic(k):
         assert (e.value.code, e.value.reason) == (1009, "message too big")
 
 
-def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
+def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp_path):
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
                                                 "params", "reqinfo", "uploads",
-                                                "stream"),
+                                                "stream", "files"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
+                                                       "files": {"root": str(tmp_path)},
                                                        "postgres": {"dsn": pg_dsn,
                                                                     "pool_size": 2}},
                           server={"workers": 1, "graceful_timeout": "20s",
@@ -346,6 +364,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn):
     answers_traffic(k)
     multipart_traffic(k)
     stream_traffic(k)
+    files_traffic(k, str(tmp_path))
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
