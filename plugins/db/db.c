@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <kiln.h>
@@ -52,10 +53,14 @@ struct fetch {
 
 static unsigned rng;
 
+/* Each worker's own sequence: seeded from getrandom(), as pid ^ time is not
+ * (two workers whose first requests come a second apart can get the same
+ * seed, and then the same "random" rows). */
 static int random_id(void)
 {
-    if (!rng)
-        rng = (unsigned)getpid() ^ (unsigned)time(NULL) ^ 0x9e3779b9u;
+    while (!rng)
+        if (getrandom(&rng, sizeof(rng), GRND_NONBLOCK) != (ssize_t)sizeof(rng))
+            rng = (unsigned)getpid() * 2654435761u ^ (unsigned)time(NULL);
     rng ^= rng << 13;
     rng ^= rng >> 17;
     rng ^= rng << 5;
