@@ -82,7 +82,7 @@
  *                    (kiln_route_max_body);
  *                    multipart/form-data bodies: their fields through
  *                    kiln_form*, why one did not parse (kiln_form_error),
- *                    their files (kiln_file_count/_find/_field/_name/
+ *                    their files (kiln_upload_count/_find/_field/_name/
  *                    _type/_size/_data);
  *                    streaming responses: struct kiln_stream_ops,
  *                    kiln_stream(), kiln_stream_write(), kiln_stream_end(),
@@ -393,16 +393,16 @@ void *kiln_req_get(const kiln_req *req, const char *key);
  *     if (kiln_form_error(req) != NULL)
  *         return kiln_error(req, 400, "%s", kiln_form_error(req));
  *     const char *title = kiln_form(req, "title");      // field.value
- *     for (size_t i = 0; i < kiln_file_count(req); i++) {
+ *     for (size_t i = 0; i < kiln_upload_count(req); i++) {
  *         size_t len;
- *         const void *data = kiln_file_data(req, i, &len);  // field.file
- *         ... kiln_file_field(req, i), kiln_file_name(req, i) (field.filename),
- *             kiln_file_type(req, i) (field.content_type) ...
+ *         const void *data = kiln_upload_data(req, i, &len);  // field.file
+ *         ... kiln_upload_field(req, i), kiln_upload_name(req, i) (field.filename),
+ *             kiln_upload_type(req, i) (field.content_type) ...
  *     }
  *
  * When the Content-Type is multipart/form-data (in any case, with its
  * boundary= parameter), the body is parsed on the first call of any
- * kiln_form* or kiln_file* function.  Its parts without a filename=
+ * kiln_form* or kiln_upload* function.  Its parts without a filename=
  * parameter are the fields (name -> value, in order; a NUL byte in a value
  * ends it as a C string), read through kiln_form(), kiln_form_count(),
  * kiln_form_at() and kiln_form_nth(); the parts with one (even an empty
@@ -430,15 +430,15 @@ const char *kiln_form_error(kiln_req *req);
 
 /* How many file parts the body has (0 when it is not multipart, or did
  * not parse). */
-size_t kiln_file_count(kiln_req *req);
+size_t kiln_upload_count(kiln_req *req);
 
 /* The index of the n-th file (0-based, in order) sent under form name
  * `field` (several files under one name: <input type=file multiple>), or
  * -1 when there is none (field NULL too). */
-long kiln_file_find(kiln_req *req, const char *field, size_t n);
+long kiln_upload_find(kiln_req *req, const char *field, size_t n);
 
 /*
- * The i-th file (0 <= i < kiln_file_count()): its form name (name=), its
+ * The i-th file (0 <= i < kiln_upload_count()): its form name (name=), its
  * filename as the client sent it (decoded, UTF-8 when filename* was used;
  * possibly "") and its Content-Type ("text/plain" when the part had none).
  * A filename= value is not percent-decoded (browsers and curl send UTF-8
@@ -447,23 +447,23 @@ long kiln_file_find(kiln_req *req, const char *field, size_t n);
  * untrusted input: it may hold "/", "..", "\" or any other byte but NUL;
  * never use it as a path.  Each NULL when i is out of range.
  */
-const char *kiln_file_field(kiln_req *req, size_t i);
-const char *kiln_file_name(kiln_req *req, size_t i);
-const char *kiln_file_type(kiln_req *req, size_t i);
+const char *kiln_upload_field(kiln_req *req, size_t i);
+const char *kiln_upload_name(kiln_req *req, size_t i);
+const char *kiln_upload_type(kiln_req *req, size_t i);
 
 /* The i-th file's length in bytes (0 out of range: check the count). */
-size_t kiln_file_size(kiln_req *req, size_t i);
+size_t kiln_upload_size(kiln_req *req, size_t i);
 
 /*
  * The i-th file's bytes, exactly as sent (any byte values), and their
  * length through `len` (if not NULL); an empty file is "" / 0.  NULL (and
  * *len 0) when i is out of range.  Valid until the response is sent.
  * A later minor spools large files to disk; their data is then read
- * through new functions (kiln_file_read(), a path), and kiln_file_data()
+ * through new functions (kiln_upload_read(), a path), and kiln_upload_data()
  * gives NULL for a spooled file -- only to plugins built for that minor or
  * later: for a plugin built for 1.4, every file stays in memory.
  */
-const void *kiln_file_data(kiln_req *req, size_t i, size_t *len);
+const void *kiln_upload_data(kiln_req *req, size_t i, size_t *len);
 
 /* ---- request identity (1.4; valid until the response is sent) ------------- */
 

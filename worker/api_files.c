@@ -21,13 +21,13 @@ KILN_EXPORT const char *kiln_form_error(kiln_req *req)
     return req->form_error;
 }
 
-KILN_EXPORT size_t kiln_file_count(kiln_req *req)
+KILN_EXPORT size_t kiln_upload_count(kiln_req *req)
 {
     request_form(req);
     return req->files.n;
 }
 
-KILN_EXPORT long kiln_file_find(kiln_req *req, const char *field, size_t n)
+KILN_EXPORT long kiln_upload_find(kiln_req *req, const char *field, size_t n)
 {
     request_form(req);
     for (size_t i = 0; field != NULL && i < req->files.n; i++)
@@ -36,35 +36,35 @@ KILN_EXPORT long kiln_file_find(kiln_req *req, const char *field, size_t n)
     return -1;
 }
 
-KILN_EXPORT const char *kiln_file_field(kiln_req *req, size_t i)
+KILN_EXPORT const char *kiln_upload_field(kiln_req *req, size_t i)
 {
     const struct upload *u = file(req, i);
 
     return u ? u->field : NULL;
 }
 
-KILN_EXPORT const char *kiln_file_name(kiln_req *req, size_t i)
+KILN_EXPORT const char *kiln_upload_name(kiln_req *req, size_t i)
 {
     const struct upload *u = file(req, i);
 
     return u ? u->filename : NULL;
 }
 
-KILN_EXPORT const char *kiln_file_type(kiln_req *req, size_t i)
+KILN_EXPORT const char *kiln_upload_type(kiln_req *req, size_t i)
 {
     const struct upload *u = file(req, i);
 
     return u ? u->content_type : NULL;
 }
 
-KILN_EXPORT size_t kiln_file_size(kiln_req *req, size_t i)
+KILN_EXPORT size_t kiln_upload_size(kiln_req *req, size_t i)
 {
     const struct upload *u = file(req, i);
 
     return u ? u->len : 0;
 }
 
-KILN_EXPORT const void *kiln_file_data(kiln_req *req, size_t i, size_t *len)
+KILN_EXPORT const void *kiln_upload_data(kiln_req *req, size_t i, size_t *len)
 {
     const struct upload *u = file(req, i);
 

@@ -3,9 +3,9 @@
  * ANY /upload answers 400 with "bad form: WHY\n" when kiln_form_error()
  * says why, else a JSON object: "fields", the [name, value] pairs read with
  * kiln_form_at() ("first": kiln_form() of each name), "files", one object
- * per file with its field, name, type, size, the length kiln_file_data()
+ * per file with its field, name, type, size, the length kiln_upload_data()
  * gives and the CRC-32 of its bytes (as zlib.crc32), "find", for each
- * file's field, the indices kiln_file_find() gives in turn, and
+ * file's field, the indices kiln_upload_find() gives in turn, and
  * "past_end", whether every accessor answers "none" at index count.
  */
 #include <stdint.h>
@@ -60,24 +60,24 @@ static void fields(kiln_req *req)
 static void one_file(kiln_req *req, size_t i)
 {
     size_t len = 99;
-    const void *data = kiln_file_data(req, i, &len);
+    const void *data = kiln_upload_data(req, i, &len);
 
     kiln_printf(req, "%s{\"field\": ", i ? ", " : "");
-    json_str(req, kiln_file_field(req, i));
+    json_str(req, kiln_upload_field(req, i));
     kiln_printf(req, ", \"name\": ");
-    json_str(req, kiln_file_name(req, i));
+    json_str(req, kiln_upload_name(req, i));
     kiln_printf(req, ", \"type\": ");
-    json_str(req, kiln_file_type(req, i));
+    json_str(req, kiln_upload_type(req, i));
     kiln_printf(req, ", \"size\": %zu, \"len\": %zu, \"crc\": %lu, \"find\": [",
-                kiln_file_size(req, i), len, (unsigned long)crc32(data, len));
-    for (size_t n = 0; kiln_file_find(req, kiln_file_field(req, i), n) >= 0; n++)
-        kiln_printf(req, "%s%ld", n ? ", " : "", kiln_file_find(req, kiln_file_field(req, i), n));
+                kiln_upload_size(req, i), len, (unsigned long)crc32(data, len));
+    for (size_t n = 0; kiln_upload_find(req, kiln_upload_field(req, i), n) >= 0; n++)
+        kiln_printf(req, "%s%ld", n ? ", " : "", kiln_upload_find(req, kiln_upload_field(req, i), n));
     kiln_printf(req, "]}");
 }
 
 static int upload(kiln_req *req, void *data)
 {
-    size_t n = kiln_file_count(req), len = 99;
+    size_t n = kiln_upload_count(req), len = 99;
     int past;
 
     (void)data;
@@ -89,10 +89,10 @@ static int upload(kiln_req *req, void *data)
     kiln_printf(req, ", \"files\": [");
     for (size_t i = 0; i < n; i++)
         one_file(req, i);
-    past = kiln_file_field(req, n) == NULL && kiln_file_name(req, n) == NULL
-        && kiln_file_type(req, n) == NULL && kiln_file_size(req, n) == 0
-        && kiln_file_data(req, n, &len) == NULL && len == 0
-        && kiln_file_find(req, NULL, 0) == -1;
+    past = kiln_upload_field(req, n) == NULL && kiln_upload_name(req, n) == NULL
+        && kiln_upload_type(req, n) == NULL && kiln_upload_size(req, n) == 0
+        && kiln_upload_data(req, n, &len) == NULL && len == 0
+        && kiln_upload_find(req, NULL, 0) == -1;
     kiln_printf(req, "], \"past_end\": %s}", past ? "true" : "false");
     return KILN_OK;
 }
