@@ -60,7 +60,8 @@ static int split_pattern(const char *pat, struct router_pattern *ps,
                         pat, URL_MAX_SEGMENTS);
                 return -1;
             }
-            ps->segs[ps->nsegs++] = (struct router_seg){.text = s, .len = (size_t)(p - s)};
+            ps->segs[ps->nsegs++] =
+                (struct router_seg){.text = s, .len = (size_t)(p - s)};
             if (*p == '\0')
                 return 0;
             s = p + 1;
