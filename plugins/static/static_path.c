@@ -34,52 +34,59 @@ int static_path_ok(const char *path, int hidden)
     return 0;
 }
 
-/* Appends byte c (or the string rep) to out[*len], counting what it needs. */
-static void put(char *out, size_t size, size_t *len, const char *rep, size_t n)
+/* An output buffer: what it needs (len) and what fits whole in it (kept). */
+struct out {
+    char *p;
+    size_t size, len, kept;
+};
+
+/* Appends rep[0..n) when it fits whole (with room for the NUL). */
+static void put(struct out *o, const char *rep, size_t n)
 {
-    if (*len + n < size)
-        memcpy(out + *len, rep, n);
-    *len += n;
+    if (o->kept == o->len && o->len + n < o->size) {
+        memcpy(o->p + o->len, rep, n);
+        o->kept += n;
+    }
+    o->len += n;
 }
 
-static void finish(char *out, size_t size, size_t len)
+static size_t finish(struct out *o)
 {
-    if (size > 0)
-        out[len < size ? len : size - 1] = '\0';
+    if (o->size > 0)
+        o->p[o->kept] = '\0';
+    return o->len;
 }
 
 size_t static_url_escape(char *out, size_t size, const char *s)
 {
-    size_t len = 0;
+    struct out o = {out, size, 0, 0};
     char hex[4];
 
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
             || strchr("-._~", *p)) {
-            put(out, size, &len, (const char *)p, 1);
+            put(&o, (const char *)p, 1);
         } else {
             snprintf(hex, sizeof(hex), "%%%02X", *p);
-            put(out, size, &len, hex, 3);
+            put(&o, hex, 3);
         }
     }
-    finish(out, size, len);
-    return len;
+    return finish(&o);
 }
 
 size_t static_html_escape(char *out, size_t size, const char *s)
 {
-    size_t len = 0;
+    struct out o = {out, size, 0, 0};
 
     for (const char *p = s; *p; p++) {
         switch (*p) {
-        case '&': put(out, size, &len, "&amp;", 5); break;
-        case '<': put(out, size, &len, "&lt;", 4); break;
-        case '>': put(out, size, &len, "&gt;", 4); break;
-        case '"': put(out, size, &len, "&quot;", 6); break;
-        case '\'': put(out, size, &len, "&#39;", 5); break;
-        default: put(out, size, &len, p, 1); break;
+        case '&': put(&o, "&amp;", 5); break;
+        case '<': put(&o, "&lt;", 4); break;
+        case '>': put(&o, "&gt;", 4); break;
+        case '"': put(&o, "&quot;", 6); break;
+        case '\'': put(&o, "&#39;", 5); break;
+        default: put(&o, p, 1); break;
         }
     }
-    finish(out, size, len);
-    return len;
+    return finish(&o);
 }
