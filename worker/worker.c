@@ -20,6 +20,7 @@
 
 #include "channel.h"
 #include "config.h"
+#include "compress.h"
 #include "conn.h"
 #include "db.h"
 #include "files.h"
@@ -333,6 +334,7 @@ static void worker_cleanup(struct worker *w)
     stream_shutdown();
     router_free(w->router);
     files_shutdown();
+    compress_shutdown();
     free(w->accept_w);
     block_cache_clear();
 }
@@ -354,6 +356,7 @@ void worker_main(const struct worker_args *a)
     pending_init(&w, conn_resume);
     stream_init(&w);
     files_init(&w);
+    compress_init(w.cfg);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",
