@@ -37,6 +37,7 @@
 #define KEEP_OUT (256 * 1024)       /* the most of the output buffer kept */
 
 static const struct config *cfg;   /* NULL until compress_init() */
+static int gzip_on;                 /* cfg->gzip */
 static z_stream zs;
 static int zs_ready;
 static struct buf zout;
@@ -44,6 +45,7 @@ static struct buf zout;
 void compress_init(const struct config *c)
 {
     cfg = c;
+    gzip_on = c != NULL && c->gzip;
 }
 
 void compress_shutdown(void)
@@ -53,41 +55,69 @@ void compress_shutdown(void)
     zs_ready = 0;
     buf_free(&zout);
     cfg = NULL;
+    gzip_on = 0;
 }
 
 /* ---- the handler's header lines ("Name: value\r\n" in resp_headers) ------ */
 
-/* Where a header line lies in the buffer, as offsets. */
+/* Where a header line's value lies in the buffer, as offsets. */
 struct field {
-    size_t value, vlen;             /* its value */
-    size_t end;                     /* just past its line */
+    size_t value, vlen;
 };
 
-/* The first line called `name` (case-insensitive) at or after offset
- * `from`: 1 with *f filled in, else 0. */
-static int field_find(const struct buf *h, const char *name, size_t from, struct field *f)
-{
-    size_t nl = strlen(name);
+/* The lines compression reads, found in one pass: the first of each. */
+struct head {
+    struct field type, etag, vary;
+    unsigned has_type : 1, has_etag : 1, has_vary : 1, has_encoding : 1;
+    unsigned vary_covers : 1;       /* a Vary line lists Accept-Encoding or "*" */
+};
 
+static int list_has(const char *s, size_t n, const char *token);
+
+/* Notes the line whose name is line[0..nl) and value lies at f. */
+static void note(struct head *hd, const struct buf *h, const char *line, size_t nl,
+                 struct field f)
+{
+    const char *v = h->data + f.value;
+
+    if (nl == 12 && strncasecmp(line, "content-type", 12) == 0 && !hd->has_type) {
+        hd->type = f;
+        hd->has_type = 1;
+    } else if (nl == 16 && strncasecmp(line, "content-encoding", 16) == 0) {
+        hd->has_encoding = 1;
+    } else if (nl == 4 && strncasecmp(line, "etag", 4) == 0 && !hd->has_etag) {
+        hd->etag = f;
+        hd->has_etag = 1;
+    } else if (nl == 4 && strncasecmp(line, "vary", 4) == 0) {
+        if (!hd->has_vary)
+            hd->vary = f;
+        hd->has_vary = 1;
+        if (list_has(v, f.vlen, "accept-encoding") || list_has(v, f.vlen, "*"))
+            hd->vary_covers = 1;
+    }
+}
+
+/* Reads the handler's header lines ("Name: value\r\n" in resp_headers). */
+static void scan(const struct buf *h, struct head *hd)
+{
+    size_t from = 0;
+
+    memset(hd, 0, sizeof(*hd));
     while (h != NULL && from < h->len) {
         const char *line = h->data + from, *eol = memchr(line, '\n', h->len - from);
-        size_t len = eol ? (size_t)(eol - line) + 1 : h->len - from;
+        size_t len = eol ? (size_t)(eol - line) + 1 : h->len - from, v, e;
+        const char *colon = memchr(line, ':', len);
 
-        if (len > nl && line[nl] == ':' && strncasecmp(line, name, nl) == 0) {
-            size_t v = nl + 1, e = len;
-
+        if (colon != NULL) {
+            v = (size_t)(colon - line) + 1;
             while (v < len && (line[v] == ' ' || line[v] == '\t'))
                 v++;
-            while (e > v && (line[e - 1] == '\n' || line[e - 1] == '\r'))
-                e--;
-            f->value = from + v;
-            f->vlen = e - v;
-            f->end = from + len;
-            return 1;
+            for (e = len; e > v && (line[e - 1] == '\n' || line[e - 1] == '\r'); e--)
+                ;
+            note(hd, h, line, (size_t)(colon - line), (struct field){ from + v, e - v });
         }
         from += len;
     }
-    return 0;
 }
 
 /* Whether the comma-separated list s[0..n) holds `token` (any case). */
@@ -124,48 +154,37 @@ static int insert(struct buf *h, size_t at, const char *s, size_t n)
 
 /* Vary lists Accept-Encoding: added to the handler's first Vary line, or
  * a line of its own; left alone when some line has it or "*". */
-static int add_vary(struct buf *h)
+static int add_vary(struct buf *h, const struct head *hd)
 {
-    struct field f, first;
-    size_t from = 0;
-    int have = 0;
-
-    while (field_find(h, "vary", from, &f)) {
-        const char *v = h->data + f.value;
-
-        if (list_has(v, f.vlen, "accept-encoding") || list_has(v, f.vlen, "*"))
-            return 0;
-        if (!have)
-            first = f;
-        have = 1;
-        from = f.end;
-    }
-    if (!have)
+    if (hd->vary_covers)
+        return 0;
+    if (!hd->has_vary)
         return buf_append_str(h, "Vary: Accept-Encoding\r\n");
-    if (first.vlen == 0)
-        return insert(h, first.value, "Accept-Encoding", 15);
-    return insert(h, first.value + first.vlen, ", Accept-Encoding", 17);
+    if (hd->vary.vlen == 0)
+        return insert(h, hd->vary.value, "Accept-Encoding", 15);
+    return insert(h, hd->vary.value + hd->vary.vlen, ", Accept-Encoding", 17);
 }
 
 /* A strong ETag names the identity bytes: the gzip ones get W/ (RFC 9110
- * 8.8.3), as nginx does. */
+ * 8.8.3), as nginx does.  Read again: add_vary() may have moved it. */
 static int weaken_etag(struct buf *h)
 {
-    struct field f;
+    struct head hd;
 
-    if (!field_find(h, "etag", 0, &f) || f.vlen == 0 || h->data[f.value] != '"')
+    scan(h, &hd);
+    if (!hd.has_etag || hd.etag.vlen == 0 || h->data[hd.etag.value] != '"')
         return 0;
-    return insert(h, f.value, "W/", 2);
+    return insert(h, hd.etag.value, "W/", 2);
 }
 
 /* ---- the decisions ------------------------------------------------------- */
 
-/* Whether the response of req, going out with `status`, qualifies. */
-static int eligible(const struct kiln_req *req, int status)
+/* Whether the response of req, going out with `status`, qualifies; hd
+ * gets its header lines. */
+static int eligible(const struct kiln_req *req, int status, struct head *hd)
 {
     const struct buf *h = req->resp_headers;
     size_t blen = req->resp_body ? req->resp_body->len : 0;
-    struct field f;
 
     if (req->compress < 0 || blen == 0)
         return 0;
@@ -173,12 +192,13 @@ static int eligible(const struct kiln_req *req, int status)
         return 0;
     if (status < 200 || status == 204 || status == 206 || status == 304)
         return 0;
-    if (field_find(h, "content-encoding", 0, &f))
+    scan(h, hd);
+    if (hd->has_encoding)
         return 0;
     if (req->compress > 0)
         return 1;
-    return field_find(h, "content-type", 0, &f) &&
-           type_list_match(cfg->gzip_types, h->data + f.value, f.vlen);
+    return hd->has_type && type_list_match(cfg->gzip_types, h->data + hd->type.value,
+                                           hd->type.vlen);
 }
 
 /* Whether the request's Accept-Encoding (its fields joined) prefers gzip
@@ -237,14 +257,17 @@ static int deflate_body(const struct buf *in)
     return 0;
 }
 
-const struct buf *compress_body(struct kiln_req *req, int status, int *no_length)
+/* compress_body() past its first test: kept out of line, so that a
+ * response with compression off costs a test and a return. */
+static const struct buf *__attribute__((noinline))
+consider(struct kiln_req *req, int status, int *no_length)
 {
     struct buf *h = req->resp_headers;
+    struct head hd;
 
-    *no_length = 0;
-    if (!eligible(req, status))
+    if (h == NULL || !eligible(req, status, &hd))
         return req->resp_body;
-    if (add_vary(h) < 0)
+    if (add_vary(h, &hd) < 0)
         return NULL;
     if (!accepts_gzip(req))
         return req->resp_body;
@@ -260,6 +283,14 @@ const struct buf *compress_body(struct kiln_req *req, int status, int *no_length
         return req->resp_body;
     }
     return &zout;
+}
+
+const struct buf *compress_body(struct kiln_req *req, int status, int *no_length)
+{
+    *no_length = 0;
+    if (req->compress == 0 && !gzip_on)
+        return req->resp_body;
+    return consider(req, status, no_length);
 }
 
 void compress_done(void)
