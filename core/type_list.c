@@ -22,7 +22,8 @@ static size_t token_len(const char *s, size_t n, int star)
     return i;
 }
 
-/* Whether s[0..n) is a lone star, type/star or type/subtype. */
+/* Whether s[0..n) is a lone star, type/star, type/star+suffix or
+ * type/subtype. */
 static int entry_ok(const char *s, size_t n)
 {
     size_t t;
@@ -36,6 +37,8 @@ static int entry_ok(const char *s, size_t n)
     n -= t + 1;
     if (n == 1 && s[0] == '*')
         return 1;
+    if (n > 2 && s[0] == '*' && s[1] == '+')
+        return token_len(s + 2, n - 2, 0) == n - 2;
     return n > 0 && token_len(s, n, 0) == n;
 }
 
@@ -53,7 +56,8 @@ int type_list_parse(const char *value, char *out, size_t outlen, char *why,
         if (n == 0)
             break;
         if (!entry_ok(p, n)) {
-            snprintf(why, whylen, "\"%.*s\" is not type/subtype, type/* or *", (int)n, p);
+            snprintf(why, whylen, "\"%.*s\" is not type/subtype, type/*, type/*+suffix or *",
+                     (int)n, p);
             return -1;
         }
         if (o + n + 2 > outlen) {
@@ -77,16 +81,19 @@ int type_list_parse(const char *value, char *out, size_t outlen, char *why,
 /* Whether the list entry e[0..en) covers the type t[0..tn) ("a/b"). */
 static int entry_match(const char *e, size_t en, const char *t, size_t tn)
 {
-    const char *slash;
+    const char *es = memchr(e, '/', en), *ts;
+    size_t tl, sl;
 
-    if (en == 1 && e[0] == '*')
+    if (es == NULL)                             /* a lone star */
         return 1;
-    if (en >= 2 && e[en - 1] == '*') {          /* type/star */
-        slash = memchr(t, '/', tn);
-        return slash != NULL && (size_t)(slash - t) == en - 2 &&
-               strncasecmp(e, t, en - 2) == 0;
-    }
-    return en == tn && strncasecmp(e, t, tn) == 0;
+    if (es[1] != '*')
+        return en == tn && strncasecmp(e, t, tn) == 0;
+    ts = memchr(t, '/', tn);
+    tl = (size_t)(es - e);
+    if (ts == NULL || (size_t)(ts - t) != tl || strncasecmp(e, t, tl) != 0)
+        return 0;
+    sl = en - tl - 2;                           /* "+suffix" after the star, or 0 */
+    return sl == 0 || (tn - tl - 1 > sl && strncasecmp(t + tn - sl, es + 2, sl) == 0);
 }
 
 int type_list_match(const char *list, const char *content_type, size_t len)

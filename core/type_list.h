@@ -11,14 +11,15 @@
 /* What [server] gzip_types is when the config does not set it. */
 #define TYPE_LIST_DEFAULT                                                      \
     "text/* application/json application/javascript application/xml "        \
-    "application/wasm image/svg+xml application/manifest+json "               \
-    "application/ld+json application/problem+json application/xhtml+xml "    \
-    "application/rss+xml application/atom+xml font/ttf font/otf"
+    "application/wasm application/*+json application/*+xml image/svg+xml "    \
+    "font/ttf font/otf"
 
 /*
  * Checks `value`, entries separated by spaces or tabs, each a lone star
- * (any type), "type/" and a star (any subtype), or "type/subtype" (RFC
- * 9110 tokens), and writes it to out[0..outlen) in lower case, one space
+ * (any type), "type/" and a star (any subtype), "type/" a star and
+ * "+suffix" (any subtype with that structured suffix: "application/" star
+ * "+json" takes application/problem+json), or "type/subtype" (RFC 9110
+ * tokens), and writes it to out[0..outlen) in lower case, one space
  * between entries.  0, or -1 with the reason in why.
  */
 int type_list_parse(const char *value, char *out, size_t outlen, char *why,

@@ -99,7 +99,8 @@ def test_min_length(kiln_factory, on):
 def test_types(kiln_factory, on):
     for t in ("text/html", "Text/HTML; charset=utf-8", "application/json",
               "application/json ; charset=utf-8", "application/javascript", "image/svg+xml",
-              "application/xml", "text/css", "application/wasm"):
+              "application/xml", "text/css", "application/wasm", "application/problem+json",
+              "application/atom+xml"):
         assert_gzipped(get(on, "/body?n=4000&type=" + urllib.parse.quote(t), GZ), text(4000))
     for t in ("image/png", "application/octet-stream", "application/gzip", "font/woff2",
               "video/mp4"):

@@ -186,7 +186,7 @@ static void test_gzip_keys(void)
     expect_error("[server]\ngzip_min_length = -1\n", 2,
                  "gzip_min_length: expected a size like 512, 8k, 1m or 1g, got \"-1\"");
     expect_error("[server]\ngzip_types = text/html, application/json\n", 2,
-                 "gzip_types: \"text/html,\" is not type/subtype, type/* or *, "
+                 "gzip_types: \"text/html,\" is not type/subtype, type/*, type/*+suffix or *, "
                  "got \"text/html, application/json\"");
     expect_error("[server]\ngzip_types =\n", 2,
                  "gzip_types: expected media types like text/* application/json, or *, "

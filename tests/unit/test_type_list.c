@@ -40,6 +40,7 @@ int main(void)
     parses("*", "*");
     parses("text/* image/svg+xml", "text/* image/svg+xml");
     parses("application/vnd.api+json", "application/vnd.api+json");
+    parses("application/*+JSON", "application/*+json");
     refused("", "expected media types");
     refused("   ", "expected media types");
     refused("text", "\"text\" is not type/subtype");
@@ -47,6 +48,9 @@ int main(void)
     refused("/html", "\"/html\"");
     refused("*/html", "\"*/html\"");
     refused("text/h*", "\"text/h*\"");
+    refused("application/*+", "\"application/*+\"");
+    refused("application/*json", "\"application/*json\"");
+    refused("application/*+js*n", "\"application/*+js*n\"");
     refused("text/html,application/json", "\"text/html,application/json\"");
     refused("text/html;charset=utf-8", "is not type/subtype");
     refused("text/html application/json application/javascript application/xml",
@@ -66,6 +70,13 @@ int main(void)
     match("text/*", "textual/plain", 0);
     match("text/*", "tex/plain", 0);
     match("text/*", "application/json", 0);
+    match("application/*+json", "application/problem+json", 1);
+    match("application/*+json", "Application/LD+JSON; charset=utf-8", 1);
+    match("application/*+json", "application/json", 0);
+    match("application/*+json", "application/+json", 0);
+    match("application/*+json", "application/jsonx", 0);
+    match("application/*+json", "text/problem+json", 0);
+    match("application/*+xml", "application/atom+xml", 1);
     match("*", "image/png", 1);
     match("*", "", 0);
     match("text/html", "", 0);
@@ -74,6 +85,8 @@ int main(void)
     match(def, "application/json", 1);
     match(def, "application/json; charset=utf-8", 1);
     match(def, "image/svg+xml", 1);
+    match(def, "application/manifest+json", 1);
+    match(def, "application/rss+xml", 1);
     match(def, "text/event-stream", 1);
     match(def, "image/png", 0);
     match(def, "application/octet-stream", 0);
