@@ -559,11 +559,16 @@ int kiln_bytes(kiln_req *req, int status, const void *data, size_t len);
  * (added to the handler's Vary), a gzipped one Content-Encoding: gzip, its
  * Content-Length the compressed size, and a strong ETag the handler set
  * becomes weak (W/"...").  A HEAD request gets the headers its GET would,
- * without a Content-Length.  Only buffered responses (kiln_text,
- * kiln_write, kiln_json, ...) are compressed: a stream (kiln_stream,
- * kiln_sse) and a file (kiln_file, which may send a precompressed .gz or
- * .br sibling) go out as written.  Call it from the handler, or before
- * kiln_resume().  0, or -1 for a NULL req.
+ * without a Content-Length.  A stream (kiln_stream, kiln_sse) is gzipped
+ * only when kiln_compress(req, 1) came before kiln_stream() (the server's
+ * keys never compress one): it then keeps a deflate state of its own
+ * (about 256 KiB) until it ends, each kiln_stream_write() is deflated
+ * with a sync flush so that it can be decoded as soon as it arrives, and
+ * the body goes chunked (HTTP/1.0: ended by the close) even with a
+ * declared length, which still counts the bytes written.  A file
+ * (kiln_file, which may send a precompressed .gz or .br sibling) goes out
+ * as it is.  Call it from the handler, or before kiln_resume().  0, or -1
+ * for a NULL req.
  */
 int kiln_compress(kiln_req *req, int on);
 

@@ -17,10 +17,14 @@
  * The worker keeps one z_stream (about 256 KiB with zlib's default window
  * and memLevel), made on the first compressed response and reset between
  * responses, and one output buffer, given back after a large body.
- * Streamed and file responses are never compressed here (see kiln.h
- * kiln_compress()).
+ *
+ * A stream (stream.c) is compressed only when its handler asked with
+ * kiln_compress(req, 1): it then has a z_stream of its own for its life,
+ * each write deflated with Z_SYNC_FLUSH so that it reaches the client at
+ * once.  File responses are never compressed here.
  */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -299,6 +303,75 @@ void compress_done(void)
         buf_free(&zout);
     else
         buf_reset(&zout);
+}
+
+/* ---- streams (stream.c) ---------------------------------------------------- */
+
+struct compress_stream {
+    z_stream z;
+};
+
+int compress_stream_start(struct kiln_req *req, int status, struct compress_stream **zp)
+{
+    struct buf *h = req->resp_headers;
+    struct compress_stream *s = NULL;
+    struct head hd;
+
+    *zp = NULL;
+    if (req->compress <= 0 || h == NULL || status == 206)
+        return 0;
+    scan(h, &hd);
+    if (hd.has_encoding)
+        return 0;
+    if (add_vary(h, &hd) < 0)
+        return -1;
+    if (!accepts_gzip(req))
+        return 0;
+    if (!req->is_head) {
+        s = calloc(1, sizeof(*s));
+        if (s == NULL || deflateInit2(&s->z, cfg ? (int)cfg->gzip_level : DEFAULT_LEVEL,
+                                      Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+            free(s);
+            return -1;
+        }
+    }
+    if (buf_append_str(h, "Content-Encoding: gzip\r\n") < 0 || weaken_etag(h) < 0) {
+        compress_stream_free(s);
+        return -1;
+    }
+    *zp = s;
+    return 1;
+}
+
+const struct buf *compress_stream_write(struct compress_stream *s, const void *data,
+                                        size_t len, int finish)
+{
+    int rc;
+
+    if (len > UINT_MAX / 2)
+        return NULL;
+    buf_reset(&zout);
+    s->z.next_in = (Bytef *)data;
+    s->z.avail_in = (uInt)len;
+    do {
+        if (buf_reserve(&zout, len / 2 + 64) != 0)
+            return NULL;
+        s->z.next_out = (Bytef *)zout.data + zout.len;
+        s->z.avail_out = (uInt)(zout.cap - zout.len);
+        rc = deflate(&s->z, finish ? Z_FINISH : Z_SYNC_FLUSH);
+        zout.len = zout.cap - s->z.avail_out;
+        if (rc == Z_STREAM_ERROR)
+            return NULL;
+    } while (s->z.avail_out == 0 || (finish && rc == Z_OK));
+    return &zout;
+}
+
+void compress_stream_free(struct compress_stream *s)
+{
+    if (s == NULL)
+        return;
+    deflateEnd(&s->z);
+    free(s);
 }
 
 KILN_EXPORT int kiln_compress(kiln_req *req, int on)

@@ -30,4 +30,24 @@ const struct buf *compress_body(struct kiln_req *req, int status, int *no_length
  * (or given back, after a large body). */
 void compress_done(void);
 
+/*
+ * Streams (stream.c): whether the stream req starts with `status` is
+ * gzipped, which needs the handler's kiln_compress(req, 1) first, a client
+ * that takes gzip and no Content-Encoding of the handler's.  1 when it is:
+ * Content-Encoding: gzip (and Vary) are among req's headers, and *zp is
+ * the stream's deflate state (NULL for HEAD, which sends no body); 0 when
+ * it is not (Vary may have been added); -1 out of memory.
+ */
+struct compress_stream;
+int compress_stream_start(struct kiln_req *req, int status, struct compress_stream **zp);
+
+/* The gzip bytes of one write (Z_SYNC_FLUSH: all of it can be decoded on
+ * arrival), or with `finish` the stream's last bytes; possibly empty.  In
+ * the worker's buffer, valid until compress_done().  NULL out of memory. */
+const struct buf *compress_stream_write(struct compress_stream *s, const void *data,
+                                        size_t len, int finish);
+
+/* Frees a stream's state (NULL: nothing). */
+void compress_stream_free(struct compress_stream *s);
+
 #endif

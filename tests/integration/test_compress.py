@@ -1,4 +1,4 @@
-"""gzip of buffered responses (worker/compress.c, tests/plugins/compress.c): compressed when Accept-Encoding takes gzip (raw bytes gunzipped here, curl --compressed, aiohttp's decoding), not when it is absent or q=0; Vary on every eligible response, merged with the handler's; gzip_min_length and gzip_types (small bodies and image/png untouched, parameters ignored); the handler's own Content-Encoding, 204/206/304 untouched; a weak ETag; HEAD; kiln_compress() on and off against the server setting; a deferred answer; a stream not compressed and still arriving piece by piece; many responses on one connection (the deflate state reset); config errors with file:line."""
+"""gzip of buffered responses (worker/compress.c, tests/plugins/compress.c): compressed when Accept-Encoding takes gzip (raw bytes gunzipped here, curl --compressed, aiohttp's decoding), not when it is absent or q=0; Vary on every eligible response, merged with the handler's; gzip_min_length and gzip_types (small bodies and image/png untouched, parameters ignored); the handler's own Content-Encoding, 204/206/304 untouched; a weak ETag; HEAD; kiln_compress() on and off against the server setting; a deferred answer; streams: not compressed unless kiln_compress() asks, then deflated write by write (the first piece decoded before the second is written), chunked, HTTP/1.0, HEAD; many responses on one connection (the deflate state reset); config errors with file:line."""
 
 import asyncio
 import gzip
@@ -186,21 +186,87 @@ def test_deferred_answer_compressed(on):
     assert_identity(get(on, "/deferred?n=5000"), text(5000))
 
 
-def test_stream_not_compressed_and_arrives_piece_by_piece(on):
+PIECE = (LINE * 40)[:2000]
+
+
+def read_chunk(c, deadline):
+    size = int(c._read_until(b"\r\n", deadline)[:-2], 16)
+    data = c._read_exact(size + 2, deadline)
+    assert data[-2:] == b"\r\n"
+    return data[:-2]
+
+
+def test_stream_not_compressed_without_kiln_compress(on):
+    """gzip = on leaves streams alone: a stream asks with kiln_compress()."""
     with RawConn(on.port) as c:
-        c.send("GET /stream?n=2&ms=600 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        c.send("GET /stream?n=2&ms=50 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n")
+        r = c.read_response()
+    assert (r.header("content-encoding"), r.headers("vary")) == (None, [])
+    assert r.body == PIECE * 2
+
+
+def test_compressed_stream_arrives_piece_by_piece(kiln_factory):
+    """kiln_compress(req, 1) before kiln_stream(): each write is deflated with
+    a sync flush, so the first piece decodes before the handler writes the
+    second."""
+    k = make(kiln_factory)
+    with RawConn(k.port) as c:
+        c.send("GET /stream?n=3&ms=600&force=on HTTP/1.1\r\nHost: x\r\n"
+               "Accept-Encoding: gzip\r\n\r\n")
         r = c.read_response(head=True)
-        assert r.header("transfer-encoding") == "chunked"
-        assert (r.header("content-encoding"), r.headers("vary")) == (None, [])
+        assert (r.header("transfer-encoding"), r.header("content-encoding"),
+                r.headers("vary"), r.header("content-length")) == \
+            ("chunked", "gzip", ["Accept-Encoding"], None)
         t0 = time.monotonic()
-        size = int(c._read_until(b"\r\n", t0 + 2)[:-2], 16)
-        first = c._read_exact(size + 2, t0 + 2)
-        assert time.monotonic() - t0 < 0.4        # before the handler writes the second
-        assert first[:-2] == (LINE * 40)[:2000]
-        size = int(c._read_until(b"\r\n", t0 + 3)[:-2], 16)
-        assert time.monotonic() - t0 > 0.4
-        assert c._read_exact(size + 2, t0 + 3)[:-2] == (LINE * 40)[:2000]
-        assert c._read_until(b"\r\n\r\n", t0 + 3) == b"0\r\n\r\n"
+        z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        first = read_chunk(c, t0 + 2)
+        assert first[:2] == b"\x1f\x8b" and len(first) < len(PIECE)
+        assert z.decompress(first) == PIECE       # all of it, before the next write
+        assert time.monotonic() - t0 < 0.45
+        rest = b""
+        while True:
+            chunk = read_chunk(c, t0 + 5)
+            if not chunk:
+                break
+            rest += chunk
+        assert time.monotonic() - t0 > 1.0         # the later pieces came from the timer
+        assert z.decompress(rest) == PIECE * 2 and z.eof
+        assert gzip.decompress(first + rest) == PIECE * 3
+        c.send("GET /body?n=10 HTTP/1.1\r\nHost: x\r\n\r\n")   # the connection goes on
+        assert c.read_response().body == text(10)
+
+
+def test_compressed_stream_variants(kiln_factory):
+    k = make(kiln_factory)
+    # not taken by the client: as written, and Vary says why
+    r = get(k, "/stream?n=2&ms=20&force=on")
+    assert (r.header("content-encoding"), r.headers("vary"), r.body) == \
+        (None, ["Accept-Encoding"], PIECE * 2)
+    # a declared length is the identity one: the gzip body goes chunked
+    r = get(k, "/stream?n=2&ms=20&force=on&len=1", GZ)
+    assert (r.header("content-encoding"), r.header("content-length"),
+            r.header("transfer-encoding")) == ("gzip", None, "chunked")
+    assert gzip.decompress(r.body) == PIECE * 2
+    r = get(k, "/stream?n=2&ms=20&len=1", GZ)
+    assert (r.header("content-length"), r.body) == ("4000", PIECE * 2)
+    # HTTP/1.0: the close ends the gzip body
+    with RawConn(k.port) as c:
+        c.send("GET /stream?n=2&ms=20&force=on HTTP/1.0\r\nAccept-Encoding: gzip\r\n\r\n")
+        r = c.read_response()
+    assert (r.header("content-encoding"), r.header("transfer-encoding")) == ("gzip", None)
+    assert gzip.decompress(r.body) == PIECE * 2
+    # HEAD: the headers, no body, no length
+    r = get(k, "/stream?n=2&ms=20&force=on", GZ, method="HEAD")
+    assert (r.header("content-encoding"), r.header("content-length")) == ("gzip", None)
+    # curl and aiohttp decode it
+    rc, out, err = curl("--compressed", k.url + "/stream?n=3&ms=20&force=on")
+    assert (rc, out) == (0, PIECE * 3), err
+
+    async def fetch():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(k.url + "/stream?n=3&ms=20&force=on") as r:
+                return r.headers["Content-Encoding"], await r.read()
+    assert asyncio.run(fetch()) == ("gzip", PIECE * 3)
 
 
 def test_many_responses_on_one_connection(on):

@@ -264,7 +264,8 @@ def stream_traffic(k):
 def compress_traffic(k):
     """Gzipped bodies (tests/plugins/compress.c, kiln_compress() on): small,
     large (its output buffer given back), HEAD, a deferred one, one the
-    client does not take, each decoded."""
+    client does not take, each decoded; a gzipped stream, and one whose
+    client leaves (its deflate state freed by the cancel)."""
     want = lambda n: (b"the quick brown fox jumps over the lazy dog, again and again\n" * (n // 61 + 1))[:n]
     ae = b"Accept-Encoding: gzip\r\n"
     with RawConn(k.port, timeout=SLOW) as c:
@@ -280,6 +281,13 @@ def compress_traffic(k):
         assert (r.header("content-encoding"), r.header("content-length")) == ("gzip", None)
         assert gzip.decompress(c.read_response().body) == want(2000)
         assert c.read_response().body == want(2000)
+        c.send(b"GET /stream?n=3&ms=20&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n")
+        r = c.read_response()
+        assert r.header("content-encoding") == "gzip" and len(gzip.decompress(r.body)) == 6000
+    c = RawConn(k.port, timeout=SLOW)       # a gzipped stream whose client leaves
+    c.send(b"GET /stream?n=50&ms=50&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n")
+    c.read_response(head=True)
+    c.close()
 
 
 def files_traffic(k, root):

@@ -6,7 +6,8 @@
  * headers, ce=C a Content-Encoding of the handler's own, status=S
  * (204, 206 with a Content-Range, 304) the status; /deferred answers the
  * same body from a timer after kiln_defer(); /stream?n=N&ms=M streams N
- * pieces of 2,000 bytes of text/plain, one every M ms.
+ * pieces of 2,000 bytes of text/plain, one every M ms (force=on: after
+ * kiln_compress(); len=1: with its length declared).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,14 +130,16 @@ static int stream(kiln_req *req, void *data)
 {
     struct job *j = calloc(1, sizeof(*j));
     double every = (double)qnum(req, "ms", 300) / 1000;
+    const char *force = kiln_query(req, "force");
 
     (void)data;
     if (!j)
         return KILN_ERROR;
     j->left = qnum(req, "n", 2);
     kiln_set_content_type(req, "text/plain; charset=utf-8");
-    kiln_compress(req, 1);          /* asked for, and still not applied to a stream */
-    j->id = kiln_stream(req, 200, -1, &stream_ops, j);
+    if (force)
+        kiln_compress(req, strcmp(force, "on") == 0);
+    j->id = kiln_stream(req, 200, qnum(req, "len", 0) ? 2000 * j->left : -1, &stream_ops, j);
     if (j->id == 0) {
         free(j);
         return KILN_ERROR;
