@@ -7,7 +7,9 @@
  * The callbacks record where the request line and header fields lie in c->in
  * (offsets, since a field may span several reads), and at the end of the
  * header block copy them into the connection's pool as a struct kiln_req.
- * The body is collected in c->body.  When the message is complete the
+ * The body goes where body.c says (c->body, the multipart parser, or the
+ * reader of a kiln_route_stream_body() route, whose handler runs as soon
+ * as the header block is read).  When the message is complete the
  * route's handler runs and its response is appended to c->out; pipelined
  * requests in the same read are handled in turn (conn.c writes c->out once
  * at the end of the read: one write(2) for the batch).
@@ -20,6 +22,7 @@
 
 #include <http_parser.h>
 
+#include "body.h"
 #include "config.h"
 #include "conn_private.h"
 #include "http_rules.h"
@@ -40,7 +43,12 @@ struct hdr_span {                   /* a header field, as offsets into c->in */
     size_t val_off, val_len;
 };
 
+#define DISCARD_MAX 65536            /* body bytes left that an early answer
+                                       reads and drops rather than close */
+
 static const http_parser_settings parser_settings;
+static int run_streamed(struct conn *c);
+static void req_done(struct conn *c);
 
 size_t http_state_size(void)
 {
@@ -58,6 +66,7 @@ void http_init(struct conn *c)
 /* Forgets the finished request: its strings, headers, body and response. */
 static void req_reset(struct conn *c)
 {
+    body_release(c);                /* before the pool: its files are there */
     req_store_clear(&c->req);
     json_release(&c->req);
     pool_reset(&c->pool);
@@ -289,6 +298,10 @@ static int req_expect(struct conn *c)
         return fail(c, 404);
     if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
         return fail(c, 405);
+    if (body_streamed(c)) {         /* sent when a reader attaches */
+        c->expect_continue = 1;
+        return 0;
+    }
     /* conn.c writes c->out once the parser has taken what was read, before
      * the body arrives */
     if (buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
@@ -369,6 +382,7 @@ static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
     const struct config *cfg = c->w->cfg;
+    int status;
 
     c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
@@ -389,48 +403,48 @@ static int on_headers_complete(http_parser *p)
     if (req_expect(c) < 0)
         return -1;
     c->state = CS_BODY;
+    if ((status = body_begin(c)) != 0)
+        return fail(c, status);
+    if (body_streamed(c) && run_streamed(c) < 0)
+        return fail(c, 500);
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
+    int status = body_take(c, at, len);
 
-    if (c->body.len + len > c->max_body)
-        return fail(c, 413);
-    if (buf_append(&c->body, at, len) < 0)
-        return fail(c, 500);
+    if (status != 0)
+        return fail(c, status);
+    if (c->body_paused)             /* its reader asked: nothing more now */
+        http_parser_pause(p, 1);
     return 0;
 }
 
 /* ---- dispatch ------------------------------------------------------------- */
 
-/*
- * Runs the matched handler; its response (or a 500) goes to c->out.  A
- * handler that deferred its answer and returned KILN_PENDING leaves the
- * connection in CS_PENDING, its parser paused, with nothing to send.
- */
-static int run_handler(struct conn *c)
+/* Runs the matched handler as its plugin's: what it returned. */
+static int call_handler(struct conn *c)
 {
     const struct route *rt = c->req.match.route;
     int rc;
 
+    response_update_date(ev_now(c->w->loop));
     plugin_enter(c->w->slot, rt, rt->method);
     c->in_handler = 1;
     rc = rt->handler(&c->req, rt->data);
     c->in_handler = 0;
     plugin_leave(c->w->slot, 1);
-    if (c->stream) {                /* kiln_stream(): its return is not used */
-        c->state = CS_PENDING;
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
-        c->state = CS_PENDING;
-        c->pending_since = ev_now(c->w->loop);
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
+    return rc;
+}
+
+/* The handler answered (returned, or resumed inside): its response, or a
+ * 500, into c->out. */
+static int answer(struct conn *c, int rc)
+{
+    const struct route *rt = c->req.match.route;
+
     if (c->pending) {               /* answered after all */
         if (rc == KILN_PENDING)
             rc = c->resume_result;
@@ -447,6 +461,111 @@ static int run_handler(struct conn *c)
         return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
     }
     return response_serialize(&c->req, &c->out);
+}
+
+/*
+ * Runs the matched handler; its response (or a 500) goes to c->out.  A
+ * handler that deferred its answer and returned KILN_PENDING leaves the
+ * connection in CS_PENDING, its parser paused, with nothing to send.
+ */
+static int run_handler(struct conn *c)
+{
+    int rc = call_handler(c);
+
+    if (c->stream) {                /* kiln_stream(): its return is not used */
+        c->state = CS_PENDING;
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
+    if (c->pending && rc == KILN_PENDING && !c->resumed) {
+        c->state = CS_PENDING;
+        c->pending_since = ev_now(c->w->loop);
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
+    return answer(c, rc);
+}
+
+/* ---- a body read by its handler (kiln_route_stream_body) -------------------------- */
+
+/*
+ * An answer comes before the body ended.  As nginx and aiohttp do, the rest
+ * of a small body (a known length with at most DISCARD_MAX bytes left, no
+ * "100 Continue" withheld) is read and dropped, and the connection serves
+ * the next request; otherwise (chunked, larger) the answer says close and
+ * the connection closes after it, with a lingering read (conn_linger).
+ * Called before the answer is serialized.
+ */
+static void early_prepare(struct conn *c)
+{
+    const http_parser *p = c->parser;
+
+    if (c->expect_continue || (p->flags & F_CHUNKED) ||
+        ((p->flags & F_CONTENTLENGTH) && p->content_length > DISCARD_MAX))
+        c->req.keep_alive = 0;
+    c->expect_continue = 0;
+    c->body_paused = 0;
+}
+
+/* ... and after: 1 when the rest is read and dropped, 0 when the request
+ * is done and the connection closes. */
+static int early_after(struct conn *c)
+{
+    if (!c->req.keep_alive) {
+        req_done(c);
+        return 0;
+    }
+    c->answered_early = 1;
+    c->sink = SINK_DISCARD;
+    return 1;
+}
+
+/*
+ * The handler of a kiln_route_stream_body() route runs once the header
+ * block is read; the request stays in CS_BODY while its body arrives, to
+ * the reader kiln_body_stream() attached (or dropped, when it deferred the
+ * answer without one).  A kiln_stream() before the body's end closes the
+ * connection after the stream.
+ */
+static int run_streamed(struct conn *c)
+{
+    int rc;
+
+    c->req.body = "";
+    c->req.body_len = 0;
+    rc = call_handler(c);
+    if (c->stream) {
+        c->req.keep_alive = 0;
+        c->state = CS_PENDING;
+        http_parser_pause(c->parser, 1);
+        return 0;
+    }
+    if (c->pending && rc == KILN_PENDING && !c->resumed)
+        return 0;                   /* reading on */
+    early_prepare(c);
+    if (answer(c, rc) < 0)
+        return -1;
+    early_after(c);
+    return 0;
+}
+
+/* The streamed body is complete: the reader's end callback, then the
+ * request waits for its answer (kiln_resume), unless it had one. */
+static int streamed_complete(struct conn *c)
+{
+    if (c->answered_early) {
+        req_done(c);
+        return 0;
+    }
+    body_end(c);
+    if (!c->pending) {              /* the stream case: cannot happen here */
+        req_done(c);
+        return 0;
+    }
+    c->state = CS_PENDING;
+    c->pending_since = ev_now(c->w->loop);
+    http_parser_pause(c->parser, 1);
+    return 0;
 }
 
 /* Answers the complete request in c->req. */
@@ -523,6 +642,9 @@ static int on_message_complete(http_parser *p)
 
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
         return ws_request(c, c->req.match.route);
+    if (body_streamed(c))
+        return streamed_complete(c);
+    body_end(c);
     if (dispatch(c) < 0)
         return fail(c, 500);
     if (c->state != CS_PENDING)
@@ -533,8 +655,10 @@ static int on_message_complete(http_parser *p)
 int http_resume(struct conn *c, int status)
 {
     struct kiln_req *r = &c->req;
-    int rc;
+    int rc, early = c->state == CS_BODY;     /* before its body ended */
 
+    if (early)
+        early_prepare(c);
     response_update_date(ev_now(c->w->loop));
     if (status == 0)
         rc = response_serialize(r, &c->out);
@@ -544,7 +668,16 @@ int http_resume(struct conn *c, int status)
         http_error(c, 500);
         return -1;
     }
+    if (early)
+        return early_after(c) ? http_continue(c) : 0;
     return http_finish(c, 1);
+}
+
+int http_continue(struct conn *c)
+{
+    http_parser_pause(c->parser, 0);
+    /* nothing unparsed: an empty feed would tell the parser the input ended */
+    return c->parsed < c->in.len ? http_parse(c) : 0;
 }
 
 int http_finish(struct conn *c, int keep)
@@ -603,6 +736,7 @@ void http_error(struct conn *c, int status)
     if (c->w->cfg->log_level >= LOG_DEBUG)
         log_debug("connection %d: answering %d (%s)", c->fd, status,
                   http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
+    body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
     req_reset(c);
     c->want_close = 1;
