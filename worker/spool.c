@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "spool.h"
@@ -73,10 +74,25 @@ void spool_unmap(const void *map, size_t len)
     munmap((void *)map, len);
 }
 
-/* Opens `path` to be written from its start: 0600 when created. */
-static int open_target(const char *path)
+/* Opens `path` to be written from its start (0600 when created), unless
+ * it is the file of `same` already (a second save under one name): -2. */
+static int open_target(const char *path, int same)
 {
-    return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct stat a, b;
+    int out = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+
+    if (out < 0)
+        return -1;
+    if (same >= 0 && fstat(out, &a) == 0 && fstat(same, &b) == 0 &&
+        a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        close(out);
+        return -2;
+    }
+    if (ftruncate(out, 0) < 0) {
+        close(out);
+        return -1;
+    }
+    return out;
 }
 
 /* Ends a copy to `out`: closes it, keeping the first error. */
@@ -101,9 +117,9 @@ int spool_save_fd(int fd, size_t len, const char *path)
         return 0;
     /* EXDEV (another file system), EEXIST (replaced by a copy), ENOENT
      * (the mkstemp() fallback's file, unlinked): copy. */
-    out = open_target(path);
+    out = open_target(path, fd);
     if (out < 0)
-        return -1;
+        return out == -2 ? 0 : -1;
     while ((size_t)off < len && rc == 0) {
         size_t want = len - (size_t)off < sizeof(buf) ? len - (size_t)off : sizeof(buf);
         ssize_t n = pread(fd, buf, want, off);
@@ -124,7 +140,7 @@ int spool_save_fd(int fd, size_t len, const char *path)
 
 int spool_save_data(const void *data, size_t len, const char *path)
 {
-    int out = open_target(path);
+    int out = open_target(path, -1);
 
     if (out < 0)
         return -1;
