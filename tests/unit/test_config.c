@@ -160,7 +160,7 @@ static void test_every_key(void)
     CHECK_STR(config_plugin_value(&c, "other", "greeting"), "Yo", "other section");
     CHECK_STR(config_plugin_value(&c, "hello", "absent"), NULL, "absent key");
     CHECK_STR(config_plugin_value(&c, "server", "workers"), NULL, "server is no plugin");
-    CHECK(c.nkv == 2 && c.kv[0].line == 26 && c.kv[1].line == 28, "plugin key lines");
+    CHECK(c.nkv == 2 && c.kv[0].line == 29 && c.kv[1].line == 31, "plugin key lines");
     config_free(&c);
 }
 
