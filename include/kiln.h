@@ -83,7 +83,15 @@
  *                    multipart/form-data bodies: their fields through
  *                    kiln_form*, why one did not parse (kiln_form_error),
  *                    their files (kiln_upload_count/_find/_field/_name/
- *                    _type/_size/_data);
+ *                    _type/_size/_data), parsed as the body arrives, a
+ *                    file past [server] upload_spool_size spooled to a
+ *                    nameless temporary file of upload_dir
+ *                    (kiln_upload_spooled(), kiln_upload_fd(),
+ *                    kiln_upload_save(); max_upload_file_size); bodies
+ *                    read as they arrive, with back-pressure:
+ *                    kiln_route_stream_body(), struct kiln_body_ops,
+ *                    enum kiln_body_end, kiln_body_stream(),
+ *                    kiln_body_pause(), kiln_body_resume();
  *                    streaming responses: struct kiln_stream_ops,
  *                    kiln_stream(), kiln_stream_write(), kiln_stream_end(),
  *                    kiln_stream_unsent(); Server-Sent Events: kiln_sse(),
@@ -291,7 +299,9 @@ size_t kiln_header_count(const kiln_req *req);
 int kiln_header_at(const kiln_req *req, size_t i, const char **name,
                    const char **value);
 
-/* The request body (dechunked) and its length; an empty body is "" / 0. */
+/* The request body (dechunked) and its length; an empty body is "" / 0.
+ * (1.4: "" for a multipart/form-data body, parsed as it arrived -- see
+ * kiln_form*, kiln_upload* -- and on a kiln_route_stream_body() route.) */
 const void *kiln_body(const kiln_req *req, size_t *len);
 
 /*
@@ -409,15 +419,28 @@ void *kiln_req_get(const kiln_req *req, const char *key);
  *             kiln_upload_type(req, i) (field.content_type) ...
  *     }
  *
- * When the Content-Type is multipart/form-data (in any case, with its
- * boundary= parameter), the body is parsed on the first call of any
- * kiln_form* or kiln_upload* function.  Its parts without a filename=
- * parameter are the fields (name -> value, in order; a NUL byte in a value
- * ends it as a C string), read through kiln_form(), kiln_form_count(),
+ * When the Content-Type is multipart/form-data (in any case, with a valid
+ * boundary= parameter), the body is parsed as it arrives, before the
+ * handler runs, and is not kept as such: kiln_body() gives "" for it (with
+ * a bad or missing boundary the body stays in memory, and
+ * kiln_form_error() says why).  Its parts without a filename= parameter
+ * are the fields (name -> value, in order; a NUL byte in a value ends it
+ * as a C string), read through kiln_form(), kiln_form_count(),
  * kiln_form_at() and kiln_form_nth(); the parts with one (even an empty
- * one) are the files, read by index below, in order.  The whole body is in
- * memory, bounded by max_body_size (413 before any handler runs, as
- * today), and so are the files.
+ * one) are the files, read by index below, in order.
+ *
+ * Fields stay in memory.  A file stays in memory up to upload_spool_size
+ * bytes ([server], 64k by default) and then continues into a temporary
+ * file in upload_dir, opened with O_TMPFILE: it has no name, so nothing is
+ * left behind after the request, a client that leaves, or a worker that
+ * dies.  kiln_upload_data() reads every file the same way (a spooled one
+ * mapped), kiln_upload_fd() gives a spooled file's descriptor, and
+ * kiln_upload_save() puts a file under a path (aiohttp's
+ * `await request.post()` with large files, Starlette's SpooledTemporaryFile).
+ * A file over max_upload_file_size, and a body over max_body_size or the
+ * route's kiln_route_max_body(), is answered 413 before the handler runs,
+ * and the connection closes.  A temporary file that cannot be made or
+ * written (upload_dir full) is answered 500, logged.
  *
  * A body that is not a valid multipart body -- no boundary or a bad one
  * (1..70 characters of RFC 2046's set), a part whose headers are not CRLF
@@ -494,8 +517,11 @@ int kiln_upload_fd(kiln_req *req, size_t i);
  * a file in memory is written out.  The file is created with mode 0600
  * (an existing one is replaced: truncated, its mode kept).  The disk is
  * written from the loop (the same holds for spooling), so keep upload_dir
- * and `path` on a local disk.  0, or -1 with errno (EINVAL: i out of range
- * or path NULL; open(2)'s and write(2)'s errors).
+ * and `path` on a local disk.  A linked file is the upload's own: saving
+ * it again under the same path does nothing, and writing to that path
+ * during the request changes what kiln_upload_data() reads.  0, or -1 with
+ * errno (EINVAL: i out of range or path NULL; open(2)'s and write(2)'s
+ * errors).
  */
 int kiln_upload_save(kiln_req *req, size_t i, const char *path);
 
