@@ -11,7 +11,9 @@
  * kiln_upload_fd() gave a descriptor and the CRC-32 of what reading that
  * descriptor gives ("fd_crc", -1 without one).  POST /upload/save?DIR saves
  * file i to DIR/i with kiln_upload_save() and answers "saved N" (or
- * "error: ERRNO TEXT").
+ * "error: ERRNO TEXT").  POST /upload/fd answers "SIZE SPOOLED FD_CRC" per
+ * file, reading spooled files through their descriptors only (no mapping:
+ * what bench/upload.sh measures).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -152,13 +154,25 @@ static int save(kiln_req *req, void *data)
     return KILN_OK;
 }
 
+static int by_fd(kiln_req *req, void *data)
+{
+    (void)data;
+    kiln_set_content_type(req, "text/plain");
+    for (size_t i = 0; i < kiln_upload_count(req); i++)
+        kiln_printf(req, "%zu %d %ld\n", kiln_upload_size(req, i), kiln_upload_spooled(req, i),
+                    fd_crc(kiln_upload_fd(req, i)));
+    return KILN_OK;
+}
+
 static int init(kiln_app *app)
 {
     if (kiln_add_route(app, "*", "/upload", upload, NULL) != 0 ||
         kiln_add_route(app, "POST", "/upload/save", save, NULL) != 0 ||
-        kiln_add_route(app, "POST", "/upload/big", upload, NULL) != 0)
+        kiln_add_route(app, "POST", "/upload/big", upload, NULL) != 0 ||
+        kiln_add_route(app, "POST", "/upload/fd", by_fd, NULL) != 0)
         return -1;
-    return kiln_route_max_body(app, "POST", "/upload/big", (size_t)1 << 31);
+    return kiln_route_max_body(app, "POST", "/upload/big", (size_t)1 << 31) != 0 ||
+           kiln_route_max_body(app, "POST", "/upload/fd", (size_t)1 << 31) != 0 ? -1 : 0;
 }
 
 KILN_PLUGIN("uploads", init, NULL);
