@@ -540,8 +540,11 @@ static int run_streamed(struct conn *c)
         http_parser_pause(c->parser, 1);
         return 0;
     }
-    if (c->pending && rc == KILN_PENDING && !c->resumed)
+    if (c->pending && rc == KILN_PENDING && !c->resumed) {
+        if (c->body_paused)         /* paused before any of it */
+            http_parser_pause(c->parser, 1);
         return 0;                   /* reading on */
+    }
     early_prepare(c);
     if (answer(c, rc) < 0)
         return -1;

@@ -137,6 +137,21 @@ def test_back_pressure_pause_and_resume(kiln_factory):
     assert stats(k) == {"live": 0, "ended": 0, "last": -1}
 
 
+def test_paused_on_the_last_piece(kiln_factory):
+    k = make(kiln_factory)
+    for framing, data in ((b"Content-Length: 3\r\n\r\n", b"abc"),
+                          (b"Transfer-Encoding: chunked\r\n\r\n", b"3\r\nabc\r\n0\r\n\r\n")):
+        with RawConn(k.port) as c:
+            # the whole body, and a request pipelined behind it, in one write
+            c.send(b"POST /body/hold HTTP/1.1\r\nHost: t\r\n" + framing + data +
+                   b"GET /body/stats HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert wait_until(lambda: stats(k)["live"] == 1, 3)
+            c.assert_open(0.3)
+            assert k.get_text("/body/release") == (200, "released 1\n")
+            r1, r2 = c.read_responses(2)
+            assert (r1.status, json.loads(r1.body)["len"], r2.status) == (200, 3, 200)
+
+
 def test_expect_100_continue_when_the_reader_attaches(kiln_factory):
     k = make(kiln_factory)
     with RawConn(k.port) as c:
