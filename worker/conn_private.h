@@ -169,6 +169,18 @@ void http_error(struct conn *c, int status);
  */
 int http_resume(struct conn *c, int status);
 
+/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c). */
+void http_pause(struct conn *c, int on);
+
+/* The body bytes still to come: the Content-Length left, 0 without a
+ * body, -1 when chunked (not known). */
+long long http_body_left(const struct conn *c);
+
+/* Ends c's answered request: ready for the next one (kept alive), or
+ * closing (the parser paused, a lingering close when the client may
+ * still be sending). */
+void http_req_done(struct conn *c);
+
 /* Un-pauses the parser of a body that was paused by its reader and parses
  * what is left of c->in.  Returns as http_parse(). */
 int http_continue(struct conn *c);

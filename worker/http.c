@@ -1,8 +1,8 @@
 /*
  * http.c -- HTTP/1.1 on a connection: feeding http-parser (the one file that
- * includes http_parser.h), building the struct kiln_req, the limits, and
- * answering a complete request (the route's handler, 404, 405, a WebSocket
- * upgrade's verdict) into c->out.
+ * includes http_parser.h), building the struct kiln_req, the limits, a
+ * WebSocket upgrade's verdict, and handing a complete request to
+ * dispatch.c (the route's handler, 404, 405), whose answer goes to c->out.
  *
  * The callbacks record where the request line and header fields lie in c->in
  * (offsets, since a field may span several reads), and at the end of the
@@ -10,7 +10,7 @@
  * The body goes where body.c says (c->body, the multipart parser, or the
  * reader of a kiln_route_stream_body() route, whose handler runs as soon
  * as the header block is read).  When the message is complete the
- * route's handler runs and its response is appended to c->out; pipelined
+ * route's handler runs (dispatch.c) and its response is appended to c->out; pipelined
  * requests in the same read are handled in turn (conn.c writes c->out once
  * at the end of the read: one write(2) for the batch).
  */
@@ -25,11 +25,10 @@
 #include "body.h"
 #include "config.h"
 #include "conn_private.h"
+#include "dispatch.h"
 #include "http_rules.h"
 #include "json.h"
 #include "log.h"
-#include "pending.h"
-#include "plugin.h"
 #include "req_store.h"
 #include "request.h"
 #include "response.h"
@@ -43,12 +42,7 @@ struct hdr_span {                   /* a header field, as offsets into c->in */
     size_t val_off, val_len;
 };
 
-#define DISCARD_MAX 65536            /* body bytes left that an early answer
-                                       reads and drops rather than close */
-
 static const http_parser_settings parser_settings;
-static int run_streamed(struct conn *c);
-static void req_done(struct conn *c);
 
 size_t http_state_size(void)
 {
@@ -405,7 +399,7 @@ static int on_headers_complete(http_parser *p)
     c->state = CS_BODY;
     if ((status = body_begin(c)) != 0)
         return fail(c, status);
-    if (body_streamed(c) && run_streamed(c) < 0)
+    if (body_streamed(c) && dispatch_streamed(c) < 0)
         return fail(c, 500);
     return 0;
 }
@@ -422,177 +416,22 @@ static int on_body(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
-
-/* Runs the matched handler as its plugin's: what it returned. */
-static int call_handler(struct conn *c)
+void http_pause(struct conn *c, int on)
 {
-    const struct route *rt = c->req.match.route;
-    int rc;
-
-    response_update_date(ev_now(c->w->loop));
-    plugin_enter(c->w->slot, rt, rt->method);
-    c->in_handler = 1;
-    rc = rt->handler(&c->req, rt->data);
-    c->in_handler = 0;
-    plugin_leave(c->w->slot, 1);
-    return rc;
+    http_parser_pause(c->parser, on);
 }
 
-/* The handler answered (returned, or resumed inside): its response, or a
- * 500, into c->out. */
-static int answer(struct conn *c, int rc)
-{
-    const struct route *rt = c->req.match.route;
-
-    if (c->pending) {               /* answered after all */
-        if (rc == KILN_PENDING)
-            rc = c->resume_result;
-        pending_forget(c->pending);
-        c->pending = 0;
-        c->resumed = 0;
-    }
-    if (rc == KILN_PENDING)
-        log_error("%s %s: handler of \"%s %s\" returned KILN_PENDING without kiln_defer()",
-                  c->req.method, c->req.target, rt->method, rt->pattern);
-    if (rc != KILN_OK) {
-        log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
-                  c->req.target, rt->method, rt->pattern, rc);
-        return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
-    }
-    return response_serialize(&c->req, &c->out);
-}
-
-/*
- * Runs the matched handler; its response (or a 500) goes to c->out.  A
- * handler that deferred its answer and returned KILN_PENDING leaves the
- * connection in CS_PENDING, its parser paused, with nothing to send.
- */
-static int run_handler(struct conn *c)
-{
-    int rc = call_handler(c);
-
-    if (c->stream) {                /* kiln_stream(): its return is not used */
-        c->state = CS_PENDING;
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
-        c->state = CS_PENDING;
-        c->pending_since = ev_now(c->w->loop);
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    return answer(c, rc);
-}
-
-/* ---- a body read by its handler (kiln_route_stream_body) -------------------------- */
-
-/*
- * An answer comes before the body ended.  As nginx and aiohttp do, the rest
- * of a small body (a known length with at most DISCARD_MAX bytes left, no
- * "100 Continue" withheld) is read and dropped, and the connection serves
- * the next request; otherwise (chunked, larger) the answer says close and
- * the connection closes after it, with a lingering read (conn_linger).
- * Called before the answer is serialized.
- */
-static void early_prepare(struct conn *c)
+long long http_body_left(const struct conn *c)
 {
     const http_parser *p = c->parser;
 
-    if (c->expect_continue || (p->flags & F_CHUNKED) ||
-        ((p->flags & F_CONTENTLENGTH) && p->content_length > DISCARD_MAX))
-        c->req.keep_alive = 0;
-    c->expect_continue = 0;
-    c->body_paused = 0;
-}
-
-/* ... and after: 1 when the rest is read and dropped, 0 when the request
- * is done and the connection closes. */
-static int early_after(struct conn *c)
-{
-    if (!c->req.keep_alive) {
-        req_done(c);
-        return 0;
-    }
-    c->answered_early = 1;
-    c->sink = SINK_DISCARD;
-    return 1;
-}
-
-/*
- * The handler of a kiln_route_stream_body() route runs once the header
- * block is read; the request stays in CS_BODY while its body arrives, to
- * the reader kiln_body_stream() attached (or dropped, when it deferred the
- * answer without one).  A kiln_stream() before the body's end closes the
- * connection after the stream.
- */
-static int run_streamed(struct conn *c)
-{
-    int rc;
-
-    c->req.body = "";
-    c->req.body_len = 0;
-    rc = call_handler(c);
-    if (c->stream) {
-        c->req.keep_alive = 0;
-        c->state = CS_PENDING;
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
-        if (c->body_paused)         /* paused before any of it */
-            http_parser_pause(c->parser, 1);
-        return 0;                   /* reading on */
-    }
-    early_prepare(c);
-    if (answer(c, rc) < 0)
+    if (p->flags & F_CHUNKED)
         return -1;
-    early_after(c);
-    return 0;
-}
-
-/* The streamed body is complete: the reader's end callback, then the
- * request waits for its answer (kiln_resume), unless it had one. */
-static int streamed_complete(struct conn *c)
-{
-    if (c->answered_early) {
-        req_done(c);
-        return 0;
-    }
-    body_end(c);
-    if (!c->pending) {              /* the stream case: cannot happen here */
-        req_done(c);
-        return 0;
-    }
-    c->state = CS_PENDING;
-    c->pending_since = ev_now(c->w->loop);
-    http_parser_pause(c->parser, 1);
-    return 0;
-}
-
-/* Answers the complete request in c->req. */
-static int dispatch(struct conn *c)
-{
-    char extra[sizeof(c->allow) + 16];
-    struct kiln_req *r = &c->req;
-
-    response_update_date(ev_now(c->w->loop));
-    r->body = c->body.len ? c->body.data : "";
-    r->body_len = c->body.len;
-    switch (c->route_res) {
-    case ROUTER_FOUND:
-        return run_handler(c);
-    case ROUTER_METHOD_NOT_ALLOWED:
-        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
-        return response_error(&c->out, 405, r->keep_alive, r->is_head, extra);
-    default:
-        return response_error(&c->out, 404, r->keep_alive, r->is_head, NULL);
-    }
+    return (p->flags & F_CONTENTLENGTH) ? (long long)p->content_length : 0;
 }
 
 /* Ends a request that was answered: ready for the next one, or closing. */
-static void req_done(struct conn *c)
+void http_req_done(struct conn *c)
 {
     int keep = c->req.keep_alive;
 
@@ -635,7 +474,7 @@ static int ws_request(struct conn *c, const struct route *rt)
     if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
                        extra[0] ? extra : NULL) < 0)
         return fail(c, 500);
-    req_done(c);
+    http_req_done(c);
     return 0;
 }
 
@@ -646,12 +485,12 @@ static int on_message_complete(http_parser *p)
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
         return ws_request(c, c->req.match.route);
     if (body_streamed(c))
-        return streamed_complete(c);
+        return dispatch_streamed_end(c);
     body_end(c);
-    if (dispatch(c) < 0)
+    if (dispatch_request(c) < 0)
         return fail(c, 500);
     if (c->state != CS_PENDING)
-        req_done(c);
+        http_req_done(c);
     return 0;
 }
 
@@ -661,7 +500,7 @@ int http_resume(struct conn *c, int status)
     int rc, early = c->state == CS_BODY;     /* before its body ended */
 
     if (early)
-        early_prepare(c);
+        dispatch_early_prepare(c);
     response_update_date(ev_now(c->w->loop));
     if (status == 0)
         rc = response_serialize(r, &c->out);
@@ -672,7 +511,7 @@ int http_resume(struct conn *c, int status)
         return -1;
     }
     if (early)
-        return early_after(c) ? http_continue(c) : 0;
+        return dispatch_early_after(c) ? http_continue(c) : 0;
     return http_finish(c, 1);
 }
 
@@ -688,7 +527,7 @@ int http_finish(struct conn *c, int keep)
     if (!keep)
         c->req.keep_alive = 0;
     http_parser_pause(c->parser, 0);
-    req_done(c);                    /* pauses it again when closing */
+    http_req_done(c);                    /* pauses it again when closing */
     return http_parse(c);
 }
 
