@@ -930,8 +930,10 @@ int kiln_resume(kiln_id id, int result);
  * not the client's: pending_timeout (the route's, else the server's)
  * bounds a pause, past which the reader ends with KILN_BODY_TIMEOUT and
  * the client gets 504; while not paused, body_timeout bounds the client's
- * silence as for any body.  Both return 0, or -1 when the id is no longer
- * a reader of a body in progress.
+ * silence as for any body.  While paused kiln reads nothing, so a client
+ * that leaves is seen once the reader resumes (or the pause times out).
+ * Both return 0, or -1 when the id is no longer a reader of a body in
+ * progress.
  *
  * ops->end(id, how, arg) runs once: KILN_BODY_DONE when the body is
  * complete -- the request is still pending, answer it with kiln_resume()
