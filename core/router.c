@@ -1,11 +1,14 @@
-/* router.c -- the route tree: pattern parsing, registration and matching. */
-#include <regex.h>
-#include <stdarg.h>
+/*
+ * router.c -- the route table: a tree of parsed patterns (router_pattern.c),
+ * registration, and matching a request to a route (precedence, the Allow
+ * list, HEAD answered by GET).
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "router.h"
+#include "router_pattern.h"
 #include "url.h"
 
 /* The most distinct methods reported in an Allow list. */
@@ -15,9 +18,7 @@
 struct node {
     char *text;                 /* literal text, or "{name}" / "{name:re}" */
     char *name;                 /* capture name; NULL for a literal */
-    regex_t re;                 /* compiled "^(re)$" when has_re */
-    int has_re;
-    int tail;                   /* "{name:*}": the rest of the path */
+    struct router_cap cap;      /* what a capture accepts */
     struct node **lits;         /* literal children, sorted by text */
     size_t nlits;
     struct node **caps;         /* capture children, registration order */
@@ -30,23 +31,6 @@ struct router {
     size_t count;
 };
 
-/* One segment of a pattern being registered; points into the pattern. */
-struct pseg {
-    const char *text;
-    size_t len;
-    const char *name;           /* capture name, NULL for a literal */
-    size_t namelen;
-    regex_t re;
-    int has_re;                 /* re is compiled and owned here */
-    int tail;                   /* "{name:*}" */
-};
-
-struct parsed {
-    struct pseg segs[URL_MAX_SEGMENTS];
-    int nsegs;
-    int ncaps;
-};
-
 /* State of one router_match() walk. */
 struct walk {
     const char *method;
@@ -57,216 +41,6 @@ struct walk {
     const char *allowed[MAX_ALLOWED];
     int nallowed;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (err == NULL || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* ---- pattern parsing ------------------------------------------------------ */
-
-static void parsed_free(struct parsed *ps)
-{
-    int i;
-
-    for (i = 0; i < ps->nsegs; i++)
-        if (ps->segs[i].has_re)
-            regfree(&ps->segs[i].re);
-}
-
-/* Cuts the pattern at the '/' outside braces.  0, or -1 with err set. */
-static int split_pattern(const char *pat, struct parsed *ps, char *err,
-                         size_t errlen)
-{
-    const char *s = pat + 1, *p;
-    int depth = 0;
-
-    if (*s == '\0')
-        return 0;
-    for (p = s;; p++) {
-        if (*p == '{') {
-            depth++;
-        } else if (*p == '}') {
-            if (--depth < 0)
-                goto unbalanced;
-        } else if (*p == '\0' || (*p == '/' && depth == 0)) {
-            if (depth != 0)
-                goto unbalanced;
-            if (ps->nsegs == URL_MAX_SEGMENTS) {
-                set_err(err, errlen, "pattern '%s': more than %d segments",
-                        pat, URL_MAX_SEGMENTS);
-                return -1;
-            }
-            ps->segs[ps->nsegs++] = (struct pseg){.text = s, .len = (size_t)(p - s)};
-            if (*p == '\0')
-                return 0;
-            s = p + 1;
-        }
-    }
-unbalanced:
-    set_err(err, errlen, "pattern '%s': unbalanced braces", pat);
-    return -1;
-}
-
-/* 1 when the segment is one capture "{...}", 0 when it has no braces. */
-static int whole_capture(const struct pseg *sg)
-{
-    size_t i;
-    int depth = 0;
-
-    if (memchr(sg->text, '{', sg->len) == NULL &&
-        memchr(sg->text, '}', sg->len) == NULL)
-        return 0;
-    if (sg->text[0] != '{')
-        return -1;
-    for (i = 0; i < sg->len; i++) {
-        depth += sg->text[i] == '{';
-        depth -= sg->text[i] == '}';
-        if (depth == 0)
-            return i == sg->len - 1 ? 1 : -1;
-    }
-    return -1;
-}
-
-static int valid_name(const char *s, size_t n)
-{
-    size_t i;
-
-    if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
-        return 0;
-    for (i = 0; i < n; i++)
-        if (s[i] != '_' && !(s[i] >= 'a' && s[i] <= 'z') &&
-            !(s[i] >= 'A' && s[i] <= 'Z') && !(s[i] >= '0' && s[i] <= '9'))
-            return 0;
-    return 1;
-}
-
-/* Compiles re[0..n) anchored to the whole segment.  0, or -1 with err set. */
-static int compile_re(const char *pat, struct pseg *sg, const char *re,
-                      size_t n, char *err, size_t errlen)
-{
-    char *src, msg[128];
-    int rc;
-
-    src = malloc(n + 5);
-    if (src == NULL) {
-        set_err(err, errlen, "pattern '%s': out of memory", pat);
-        return -1;
-    }
-    snprintf(src, n + 5, "^(%.*s)$", (int)n, re);
-    rc = regcomp(&sg->re, src, REG_EXTENDED | REG_NOSUB);
-    free(src);
-    if (rc != 0) {
-        regerror(rc, &sg->re, msg, sizeof msg);
-        set_err(err, errlen, "pattern '%s': bad regex '%.*s': %s", pat,
-                (int)n, re, msg);
-        return -1;
-    }
-    sg->has_re = 1;
-    return 0;
-}
-
-/* Fills name and regex of a "{name}" / "{name:re}" segment. */
-static int parse_capture(const char *pat, struct pseg *sg, char *err,
-                         size_t errlen)
-{
-    const char *in = sg->text + 1, *colon;
-    size_t inlen = sg->len - 2;
-
-    colon = memchr(in, ':', inlen);
-    sg->name = in;
-    sg->namelen = colon ? (size_t)(colon - in) : inlen;
-    if (sg->namelen == 0) {
-        set_err(err, errlen, "pattern '%s': empty capture name", pat);
-        return -1;
-    }
-    if (!valid_name(sg->name, sg->namelen)) {
-        set_err(err, errlen, "pattern '%s': bad capture name '%.*s' "
-                "(want [A-Za-z_][A-Za-z0-9_]*)", pat, (int)sg->namelen,
-                sg->name);
-        return -1;
-    }
-    if (colon == NULL)
-        return 0;
-    if (inlen - sg->namelen == 2 && colon[1] == '*') {
-        sg->tail = 1;
-        return 0;
-    }
-    if (inlen - sg->namelen == 1) {
-        set_err(err, errlen, "pattern '%s': empty regex for '%.*s'", pat,
-                (int)sg->namelen, sg->name);
-        return -1;
-    }
-    return compile_re(pat, sg, colon + 1, inlen - sg->namelen - 1, err,
-                      errlen);
-}
-
-/* Classifies one segment and checks capture count and names. */
-static int parse_segment(const char *pat, struct parsed *ps, int i, char *err,
-                         size_t errlen)
-{
-    struct pseg *sg = &ps->segs[i];
-    int kind = whole_capture(sg), j;
-
-    if (kind == 0)
-        return 0;
-    if (kind < 0) {
-        set_err(err, errlen, "pattern '%s': segment '%.*s' mixes text and a "
-                "capture; a capture must be a whole segment", pat,
-                (int)sg->len, sg->text);
-        return -1;
-    }
-    if (parse_capture(pat, sg, err, errlen) < 0)
-        return -1;
-    if (sg->tail && i + 1 < ps->nsegs) {
-        set_err(err, errlen, "pattern '%s': the tail capture {%.*s:*} must be "
-                "the last segment", pat, (int)sg->namelen, sg->name);
-        return -1;
-    }
-    if (++ps->ncaps > ROUTER_MAX_PARAMS) {
-        set_err(err, errlen, "pattern '%s': more than %d captures", pat,
-                ROUTER_MAX_PARAMS);
-        return -1;
-    }
-    for (j = 0; j < i; j++)
-        if (ps->segs[j].name && ps->segs[j].namelen == sg->namelen &&
-            memcmp(ps->segs[j].name, sg->name, sg->namelen) == 0) {
-            set_err(err, errlen, "pattern '%s': capture name '%.*s' used "
-                    "twice", pat, (int)sg->namelen, sg->name);
-            return -1;
-        }
-    return 0;
-}
-
-/* Parses and validates a whole pattern.  0, or -1 with err set. */
-static int parse_pattern(const char *pat, struct parsed *ps, char *err,
-                         size_t errlen)
-{
-    int i;
-
-    ps->nsegs = 0;
-    ps->ncaps = 0;
-    if (pat == NULL || pat[0] != '/') {
-        set_err(err, errlen, "pattern '%s' must start with '/'",
-                pat ? pat : "(null)");
-        return -1;
-    }
-    if (split_pattern(pat, ps, err, errlen) < 0)
-        return -1;
-    for (i = 0; i < ps->nsegs; i++)
-        if (parse_segment(pat, ps, i, err, errlen) < 0)
-            return -1;
-    return 0;
-}
 
 /* ---- the tree --------------------------------------------------------------- */
 
@@ -293,7 +67,7 @@ static size_t lit_pos(const struct node *n, const char *key, int *found)
 }
 
 /* The literal child of n for sg, created if needed; NULL on OOM. */
-static struct node *add_lit(struct node *n, const struct pseg *sg)
+static struct node *add_lit(struct node *n, const struct router_seg *sg)
 {
     char *key = strndup(sg->text, sg->len);
     struct node **v, *c = NULL;
@@ -326,7 +100,7 @@ fail:
 
 /* The capture child of n for sg (keyed by its text), created if needed and
  * then taking over sg's regex; NULL on OOM. */
-static struct node *add_cap(struct node *n, struct pseg *sg)
+static struct node *add_cap(struct node *n, struct router_seg *sg)
 {
     struct node **v, *c = NULL;
     size_t i;
@@ -346,10 +120,8 @@ static struct node *add_cap(struct node *n, struct pseg *sg)
     c->name = strndup(sg->name, sg->namelen);
     if (c->text == NULL || c->name == NULL)
         goto fail;
-    c->re = sg->re;
-    c->has_re = sg->has_re;
-    c->tail = sg->tail;
-    sg->has_re = 0;
+    c->cap = sg->cap;
+    sg->cap.has_re = 0;
     v[n->ncaps++] = c;
     return c;
 fail:
@@ -362,7 +134,7 @@ fail:
 }
 
 /* Walks down the tree along the pattern, creating nodes; NULL on OOM. */
-static struct node *insert_path(struct router *r, struct parsed *ps)
+static struct node *insert_path(struct router *r, struct router_pattern *ps)
 {
     struct node *n = &r->root;
     int i;
@@ -398,8 +170,7 @@ static void free_node(struct node *n, int self)
     free(n->lits);
     free(n->caps);
     free_routes(n->routes);
-    if (n->has_re)
-        regfree(&n->re);
+    router_cap_free(&n->cap);
     free(n->text);
     free(n->name);
     if (self)
@@ -489,24 +260,24 @@ struct route *router_add(struct router *r, const char *method,
                          const char *pattern, kiln_handler handler, void *data,
                          struct plugin *plugin, char *err, size_t errlen)
 {
-    struct parsed ps;
+    struct router_pattern ps;
     struct route *rt = NULL, **tail;
     struct node *n;
 
     ps.nsegs = 0;
     if (method == NULL || method[0] == '\0') {
-        set_err(err, errlen, "route '%s': empty method",
+        router_err(err, errlen, "route '%s': empty method",
                 pattern ? pattern : "(null)");
         goto fail;
     }
-    if (parse_pattern(pattern, &ps, err, errlen) < 0)
+    if (router_pattern_parse(pattern, &ps, err, errlen) < 0)
         goto fail;
     n = insert_path(r, &ps);
     if (n == NULL)
         goto oom;
     for (tail = &n->routes; *tail != NULL; tail = &(*tail)->next)
         if (strcmp((*tail)->method, method) == 0) {
-            set_err(err, errlen, "%s %s is already registered", method,
+            router_err(err, errlen, "%s %s is already registered", method,
                     pattern);
             goto fail;
         }
@@ -515,12 +286,12 @@ struct route *router_add(struct router *r, const char *method,
         goto oom;
     *tail = rt;
     r->count++;
-    parsed_free(&ps);
+    router_pattern_free(&ps);
     return rt;
 oom:
-    set_err(err, errlen, "%s %s: out of memory", method, pattern);
+    router_err(err, errlen, "%s %s: out of memory", method, pattern);
 fail:
-    parsed_free(&ps);
+    router_pattern_free(&ps);
     return NULL;
 }
 
@@ -619,16 +390,9 @@ static int root_tail(struct walk *w, const struct node *root)
     size_t i;
 
     for (i = 0; i < root->ncaps; i++)
-        if (root->caps[i]->tail && walk_tail(w, root->caps[i], 0))
+        if (root->caps[i]->cap.tail && walk_tail(w, root->caps[i], 0))
             return 1;
     return 0;
-}
-
-static int cap_accepts(const struct node *c, const char *seg)
-{
-    if (c->has_re)
-        return regexec(&c->re, seg, 0, NULL, 0) == 0;
-    return seg[0] != '\0';
 }
 
 /* Depth-first search below n for segs[depth..]: literal child first, then
@@ -647,12 +411,12 @@ static int walk(struct walk *w, const struct node *n, int depth)
     if (found && walk(w, n->lits[i], depth + 1))
         return 1;
     for (i = 0; i < n->ncaps && m->nparams < ROUTER_MAX_PARAMS; i++) {
-        if (n->caps[i]->tail) {
+        if (n->caps[i]->cap.tail) {
             if (walk_tail(w, n->caps[i], depth))
                 return 1;
             continue;
         }
-        if (!cap_accepts(n->caps[i], seg))
+        if (!router_cap_accepts(&n->caps[i]->cap, seg))
             continue;
         m->names[m->nparams] = n->caps[i]->name;
         m->values[m->nparams++] = seg;

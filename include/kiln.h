@@ -98,7 +98,10 @@
  *                    kiln_sse_send(), kiln_sse_retry(), kiln_sse_comment(),
  *                    kiln_sse_heartbeat(); file responses: kiln_file()
  *                    (validators, conditional requests, one byte range,
- *                    sendfile(2) from the loop).
+ *                    sendfile(2) from the loop, precompressed .br/.gz
+ *                    siblings), kiln_file_at() and kiln_open_at() under a
+ *                    root (KILN_FILE_BENEATH, _NO_SYMLINKS, _PRECOMPRESSED,
+ *                    _DIR_REDIRECT: openat2(2)).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -1207,8 +1210,69 @@ int kiln_sse_heartbeat(kiln_id id, double seconds);
  * Only from a handler, which returns what kiln_file() returns: KILN_OK
  * (the answer is set, or its body under way), KILN_ERROR out of memory or
  * outside a handler.  Headers the handler added before stay.
+ *
+ * Precompressed siblings, as aiohttp's FileResponse serves them by default
+ * and nginx's gzip_static on does: when the request has an Accept-Encoding
+ * that takes br or gzip (q > 0) and `path.br` / `path.gz` is a regular file,
+ * the one the header prefers (q-values; ties go to br, then gzip, then the
+ * file itself) is answered instead: Content-Encoding: br or gzip, the
+ * Content-Type of `path`, the sibling's own Content-Length, Last-Modified
+ * and ETag (its inode's, with "-br" or "-gz" before the closing quote, so
+ * never the identity one's), and Range, If-Range and 304s over the
+ * sibling's bytes.  `path` itself must exist: a sibling alone is not
+ * served.  Every answer for which a sibling was found, the identity one
+ * included, carries Vary: Accept-Encoding.  Without an Accept-Encoding
+ * header, or one that takes neither, no sibling is looked for (no extra
+ * open(2)).  Files are never compressed on the fly: precompress them
+ * (`gzip -k -9 f`, `brotli -k f`) and keep the siblings up to date.
+ * kiln_file(req, path) is kiln_file_at(req, AT_FDCWD, path,
+ * KILN_FILE_PRECOMPRESSED).
  */
 int kiln_file(kiln_req *req, const char *path);
+
+/* 1.4: kiln_file_at() and kiln_open_at() flags. */
+#define KILN_FILE_BENEATH       0x1u  /* relpath may not leave dirfd: no
+                                         absolute path, no ".." above it, no
+                                         symbolic link that climbs out or is
+                                         absolute (openat2 RESOLVE_BENEATH) */
+#define KILN_FILE_NO_SYMLINKS   0x2u  /* no component may be a symbolic link
+                                         (openat2 RESOLVE_NO_SYMLINKS) */
+#define KILN_FILE_PRECOMPRESSED 0x4u  /* path.br / path.gz siblings (above) */
+#define KILN_FILE_DIR_REDIRECT  0x8u  /* a directory named without a trailing
+                                         slash: 301 to the request's path with
+                                         one (and its query), as nginx answers,
+                                         instead of 404 */
+
+/*
+ * 1.4: kiln_file() of `relpath` resolved from the directory `dirfd` (an
+ * O_PATH or O_RDONLY descriptor of it; AT_FDCWD: the working directory), the
+ * way a static-files server serves a root:
+ *
+ *     root = open("/srv/www", O_PATH | O_DIRECTORY | O_CLOEXEC);   (in init)
+ *     return kiln_file_at(req, root, kiln_match(req, "path"), KILN_FILE_BENEATH);
+ *
+ * `flags` are the KILN_FILE_* bits above (another bit: KILN_ERROR with a
+ * warning).  A path the flags refuse is answered 404, as a missing one is.
+ * The siblings are opened with the same dirfd and flags.  KILN_FILE_BENEATH
+ * and KILN_FILE_NO_SYMLINKS use openat2(2) (Linux 5.6 and later); where it
+ * is missing (ENOSYS) or refused (EPERM: a seccomp filter), kiln says so
+ * once in the log and opens the path one component at a time with
+ * O_NOFOLLOW instead: then no symbolic link is followed at all under
+ * either flag, and ".." is refused even where it would stay below dirfd.
+ * Without either flag relpath is opened as openat(2) opens it (an absolute
+ * one ignores dirfd).  Returns what kiln_file() returns.
+ */
+int kiln_file_at(kiln_req *req, int dirfd, const char *relpath, unsigned flags);
+
+/*
+ * 1.4: opens `relpath` from `dirfd` under the rules of `flags` (BENEATH,
+ * NO_SYMLINKS; the other bits are ignored) as kiln_file_at() would,
+ * read-only, close-on-exec and non-blocking: for a plugin that looks at a
+ * directory (an index file, a listing with fdopendir(3)) before answering.
+ * The descriptor, which the caller closes, or -1 with errno (EXDEV or
+ * ELOOP for a path the flags refuse; EINVAL for an unknown flag).
+ */
+int kiln_open_at(int dirfd, const char *relpath, unsigned flags);
 
 /* ---- PostgreSQL (1.3) ------------------------------------------------------ */
 

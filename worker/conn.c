@@ -200,13 +200,15 @@ static void conn_wait_writable(struct conn *c)
 }
 
 /* Writes as much of c->out as the socket takes, then a file body's next
- * piece; waits for POLLOUT if not all. */
+ * piece (the head sent with MSG_MORE, so that it leaves in the body's first
+ * segment); waits for POLLOUT if not all. */
 static void conn_flush(struct conn *c)
 {
+    int more = stream_file_left(c) ? MSG_MORE : 0;
     ssize_t n;
 
     while (c->out.len > 0) {
-        n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+        n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | more);
         if (n > 0) {
             buf_consume(&c->out, (size_t)n);
             c->last_io = ev_now(c->w->loop);

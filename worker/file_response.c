@@ -1,4 +1,4 @@
-/* file_response.c -- kiln_file(): a file answered as aiohttp's web.FileResponse is, with its validators, conditional requests and one byte range, its body sent by stream.c with sendfile(2). */
+/* file_response.c -- kiln_file() and kiln_file_at(): a file answered as aiohttp's web.FileResponse is, with its validators, conditional requests, one byte range and its precompressed siblings, its body sent by stream.c with sendfile(2). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -7,11 +7,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coding.h"
 #include "file_cond.h"
+#include "file_open.h"
 #include "kiln.h"
 #include "request.h"
 #include "response.h"
 #include "stream.h"
+
+#define KNOWN_FLAGS (KILN_FILE_BENEATH | KILN_FILE_NO_SYMLINKS | KILN_FILE_PRECOMPRESSED \
+                     | KILN_FILE_DIR_REDIRECT)
+
+/* The longest relative path whose siblings are looked for. */
+#define SIBLING_PATH_MAX 4096
 
 struct file_meta {
     long long size, mtime;
@@ -19,15 +27,44 @@ struct file_meta {
     char modified[30];
 };
 
-/* The open error as an answer: ENOENT 404, EACCES 403, else 500. */
+/* The representation chosen: its descriptor, validators and coding. */
+struct file_choice {
+    int fd;
+    enum coding coding;
+    int vary;                       /* a sibling exists: Vary: Accept-Encoding */
+    struct file_meta m;
+};
+
+/* The open error as an answer: ENOENT 404 (and the paths the flags refuse:
+ * EXDEV, ELOOP), EACCES 403, else 500. */
 static int open_failed(kiln_req *req, int err)
 {
-    if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG)
+    if (err == ENOENT || err == ENOTDIR || err == ELOOP || err == ENAMETOOLONG || err == EXDEV)
         return kiln_error(req, 404, NULL);
     if (err == EACCES || err == EPERM)
         return kiln_error(req, 403, NULL);
     kiln_log(KILN_LOG_WARN, "kiln_file(%s): open: %s", req->path, strerror(err));
     return kiln_error(req, 500, NULL);
+}
+
+/* fd's validators: 0 for a regular file, 1 for a directory, -1 else. */
+static int file_meta_of(int fd, struct file_meta *m, enum coding c)
+{
+    struct stat st;
+    size_t n;
+
+    if (fstat(fd, &st) != 0)
+        return -1;
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? 1 : -1;
+    m->size = (long long)st.st_size;
+    m->mtime = (long long)st.st_mtim.tv_sec;
+    file_etag(m->etag, (unsigned long long)st.st_ino, m->size, m->mtime, st.st_mtim.tv_nsec);
+    if (c != CODING_IDENTITY && (n = strlen(m->etag)) + 4 < FILE_ETAG_MAX)
+        snprintf(m->etag + n - 1, FILE_ETAG_MAX - n + 1, "-%s\"", c == CODING_GZIP ? "gz" : "br");
+    if (http_date(m->modified, m->mtime) != 0)
+        m->modified[0] = '\0';
+    return 0;
 }
 
 /* ETag, Last-Modified and Accept-Ranges: 0, or -1 out of memory. */
@@ -57,18 +94,21 @@ static int is_get_or_head(const kiln_req *req)
     return strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
 }
 
-/* The answer to a file open as fd (closed here or by the stream). */
-static int file_answer(kiln_req *req, int fd, const char *path, const struct file_meta *m)
+/* The answer to the chosen representation (its fd closed here or by the
+ * stream); `name` gives the Content-Type. */
+static int file_answer(kiln_req *req, struct file_choice *f, const char *name)
 {
+    const struct file_meta *m = &f->m;
     const char *range = kiln_header(req, "Range"), *ifr = kiln_header(req, "If-Range");
     long long first = 0, last = m->size - 1;
     enum file_range r = FILE_RANGE_WHOLE;
     char cr[96];
 
-    if (add_validators(req, m) != 0)
+    if ((f->vary && kiln_add_header(req, "Vary", "Accept-Encoding") != 0)
+        || add_validators(req, m) != 0)
         goto oom;
     if (not_modified(req, m)) {
-        close(fd);
+        close(f->fd);
         if (!is_get_or_head(req))
             return kiln_error(req, 412, NULL);
         kiln_set_status(req, 304);
@@ -78,50 +118,149 @@ static int file_answer(kiln_req *req, int fd, const char *path, const struct fil
         && (!ifr || file_if_range(ifr, m->etag, m->mtime)))
         r = file_range_parse(range, m->size, &first, &last);
     if (r == FILE_RANGE_UNSAT) {
-        close(fd);
+        close(f->fd);
         snprintf(cr, sizeof(cr), "bytes */%lld", m->size);
         if (kiln_add_header(req, "Content-Range", cr) != 0)
             return KILN_ERROR;
         return kiln_error(req, 416, NULL);
     }
-    if (!req->content_type_set
-        && kiln_set_content_type(req, kiln_mime_type(path, "application/octet-stream")) != 0)
+    if ((!req->content_type_set
+         && kiln_set_content_type(req, kiln_mime_type(name, "application/octet-stream")) != 0)
+        || (f->coding != CODING_IDENTITY
+            && kiln_add_header(req, "Content-Encoding", coding_name(f->coding)) != 0))
         goto oom;
     if (r == FILE_RANGE_PART) {
         snprintf(cr, sizeof(cr), "bytes %lld-%lld/%lld", first, last, m->size);
         if (kiln_add_header(req, "Content-Range", cr) != 0)
             goto oom;
     }
-    if (stream_file(req, r == FILE_RANGE_PART ? 206 : 200, fd, first,
+    if (stream_file(req, r == FILE_RANGE_PART ? 206 : 200, f->fd, first,
                     r == FILE_RANGE_PART ? last - first + 1 : m->size) != 0) {
-        kiln_log(KILN_LOG_WARN, "kiln_file(%s): not from a handler, or out of memory", path);
+        kiln_log(KILN_LOG_WARN, "kiln_file(%s): not from a handler, or out of memory", name);
         return KILN_ERROR;
     }
     return KILN_OK;
 oom:
-    close(fd);
+    close(f->fd);
     return KILN_ERROR;
+}
+
+/* relpath + ".gz" / ".br" opened as the original was, when it is a regular
+ * file: its descriptor (its validators in *m), else -1. */
+static int open_sibling(int dirfd, const char *relpath, unsigned flags, enum coding c,
+                        struct file_meta *m)
+{
+    char path[SIBLING_PATH_MAX];
+    int fd;
+
+    if ((size_t)snprintf(path, sizeof(path), "%s.%s", relpath,
+                         c == CODING_GZIP ? "gz" : "br") >= sizeof(path))
+        return -1;
+    fd = file_open_at(dirfd, path, flags);
+    if (fd >= 0 && file_meta_of(fd, m, c) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* With an Accept-Encoding that takes br or gzip, the siblings it takes
+ * that exist, and of them and the original the one it prefers (RFC 9110
+ * 12.5.3 through coding_choose()) into *f; no header: no look at all. */
+static void choose_sibling(const kiln_req *req, int dirfd, const char *relpath, unsigned flags,
+                           struct file_choice *f)
+{
+    const char *accept = kiln_header(req, "Accept-Encoding");
+    static const enum coding order[] = {CODING_BR, CODING_GZIP};
+    struct file_meta sm[CODING_COUNT];
+    int sib[CODING_COUNT] = {-1, -1, -1}, best;
+    unsigned offered = CODING_BIT(CODING_IDENTITY);
+
+    if (accept == NULL || *accept == '\0')
+        return;
+    for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        enum coding c = order[i];
+
+        if (coding_choose(accept, CODING_BIT(c)) == (int)c
+            && (sib[c] = open_sibling(dirfd, relpath, flags, c, &sm[c])) >= 0)
+            offered |= CODING_BIT(c);
+    }
+    if (offered == CODING_BIT(CODING_IDENTITY))
+        return;
+    f->vary = 1;
+    best = coding_choose(accept, offered);
+    for (int c = CODING_GZIP; c < CODING_COUNT; c++)
+        if (sib[c] >= 0 && c != best)
+            close(sib[c]);
+    if (best > CODING_IDENTITY) {
+        close(f->fd);
+        f->fd = sib[best];
+        f->m = sm[best];
+        f->coding = (enum coding)best;
+    }
+}
+
+/* A directory asked for without its slash: 301 to the path with one (the
+ * decoded path percent-encoded again, the query kept), as nginx answers. */
+static int redirect_dir(kiln_req *req)
+{
+    static const char keep[] = "-._~!$&'()*+,;=:@/";
+    size_t n = strlen(req->path), q = strlen(req->query), j = 0;
+    char *loc = pool_alloc(req->pool, 3 * n + q + 3);
+
+    if (loc == NULL)
+        return KILN_ERROR;
+    for (const unsigned char *p = (const unsigned char *)req->path; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+            || strchr(keep, *p))
+            loc[j++] = (char)*p;
+        else
+            j += (size_t)sprintf(loc + j, "%%%02X", *p);
+    }
+    loc[j++] = '/';
+    if (q)
+        loc[j++] = '?';
+    memcpy(loc + j, req->query, q + 1);
+    return kiln_redirect(req, 301, loc);
+}
+
+KILN_EXPORT int kiln_open_at(int dirfd, const char *relpath, unsigned flags)
+{
+    if (relpath == NULL || (flags & ~KNOWN_FLAGS)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return file_open_at(dirfd, relpath, flags);
+}
+
+KILN_EXPORT int kiln_file_at(kiln_req *req, int dirfd, const char *relpath, unsigned flags)
+{
+    struct file_choice f = {.fd = -1, .coding = CODING_IDENTITY, .vary = 0};
+    int kind;
+
+    if (req == NULL || relpath == NULL)
+        return KILN_ERROR;
+    if (flags & ~KNOWN_FLAGS) {
+        kiln_log(KILN_LOG_WARN, "kiln_file_at(%s): unknown flags %#x", relpath, flags);
+        return KILN_ERROR;
+    }
+    f.fd = file_open_at(dirfd, relpath, flags);
+    if (f.fd < 0)
+        return open_failed(req, errno);
+    kind = file_meta_of(f.fd, &f.m, CODING_IDENTITY);
+    if (kind != 0) {
+        close(f.fd);
+        if (kind == 1 && (flags & KILN_FILE_DIR_REDIRECT) && relpath[0]
+            && relpath[strlen(relpath) - 1] != '/')
+            return redirect_dir(req);
+        return kiln_error(req, 404, NULL);
+    }
+    if (flags & KILN_FILE_PRECOMPRESSED)
+        choose_sibling(req, dirfd, relpath, flags, &f);
+    return file_answer(req, &f, relpath);
 }
 
 KILN_EXPORT int kiln_file(kiln_req *req, const char *path)
 {
-    struct file_meta m;
-    struct stat st;
-    int fd;
-
-    if (req == NULL || path == NULL)
-        return KILN_ERROR;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0)
-        return open_failed(req, errno);
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return kiln_error(req, 404, NULL);
-    }
-    m.size = (long long)st.st_size;
-    m.mtime = (long long)st.st_mtim.tv_sec;
-    file_etag(m.etag, (unsigned long long)st.st_ino, m.size, m.mtime, st.st_mtim.tv_nsec);
-    if (http_date(m.modified, m.mtime) != 0)
-        m.modified[0] = '\0';
-    return file_answer(req, fd, path, &m);
+    return kiln_file_at(req, AT_FDCWD, path, KILN_FILE_PRECOMPRESSED);
 }

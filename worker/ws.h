@@ -1,7 +1,7 @@
 /*
  * ws.h -- WebSocket routes as the rest of the worker sees them: the bridge
  * between kiln's HTTP layer and libwebsockets running on the worker's libev
- * loop (ws_context.c, ws_session.c, ws_handshake.c, ws_api.c).
+ * loop (ws_context.c, ws_session.c, ws_conn.c, ws_handshake.c, ws_api.c).
  *
  * The HTTP layer owns a socket until a request for a WebSocket route carries
  * a valid upgrade: ws_check_upgrade() accepts it and gives the connection

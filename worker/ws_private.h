@@ -1,11 +1,15 @@
 /*
- * ws_private.h -- what the four files of the WebSocket layer share: the
+ * ws_private.h -- what the five files of the WebSocket layer share: the
  * route, connection and context structures, and the calls between them.
  *
  *   ws_handshake.c  the upgrade request's checks (pure C, unit-tested)
- *   ws_session.c    a connection on libwebsockets: adoption, messages in
- *                   and out, queues, heartbeats, closing
- *   ws_context.c    the worker's libwebsockets context on its libev loop
+ *   ws_conn.c       a connection's own state: its id, the upgrade and the
+ *                   open callback, messages in reassembled, its queues
+ *                   freed, its end and the close callback
+ *   ws_session.c    a connection on libwebsockets: the protocol callback,
+ *                   messages out, pings, closing
+ *   ws_context.c    the worker's libwebsockets context on its libev loop:
+ *                   adoption, heartbeats and deadlines
  *   ws_api.c        kiln_add_websocket() and the kiln_ws_* calls
  * libwebsockets.h is included by ws_session.c and ws_context.c only (it
  * clashes with http_parser.h); this header names its types opaquely.
@@ -111,15 +115,47 @@ struct ws_ctx {
     int shutting_down;
 };
 
+/* ---- ws_conn.c --------------------------------------------------------------- */
+
+/* The connection of a live id (kiln_ws_get), or NULL. */
+struct kiln_ws *ws_by_id(kiln_id id);
+
+/* Copies at most WS_REASON_MAX bytes of `reason` to ws->close_reason, not
+ * splitting a UTF-8 sequence. */
+void ws_conn_set_reason(struct kiln_ws *ws, const char *reason, size_t len);
+
+/* Keeps a message lws has been given whole until lws cannot still be
+ * deflating from it. */
+void ws_conn_retire(struct kiln_ws *ws, struct ws_msg *m);
+
+/* Frees the messages written: called where lws cannot still be deflating
+ * from them (a new WRITEABLE, or the end). */
+void ws_conn_retired_free(struct kiln_ws *ws);
+
+/* Drops what is queued; a message partly written is retired instead, as
+ * lws may still be reading from it. */
+void ws_conn_queue_free(struct kiln_ws *ws);
+
+/*
+ * A piece of a message arrived: `len` bytes at `in`, `rest` more announced
+ * in its frame, `binary` its type, `final` when it ends the message, which
+ * then goes to the route's message handler.  A message above the route's
+ * limit closes with 1009, no memory with 1011; while closing, what arrives
+ * is dropped.
+ */
+void ws_conn_receive(struct kiln_ws *ws, const void *in, size_t len,
+                     size_t rest, int binary, int final);
+
+/* The end: runs the route's close handler with code and reason, then frees
+ * ws. */
+void ws_conn_end(struct kiln_ws *ws, int code, const char *reason);
+
 /* ---- ws_session.c ------------------------------------------------------------ */
 
 /* The vhost's protocol list: the default one and every route's
  * subprotocols (once each), all on the session's callback.  Malloc'd, or
  * NULL. */
 struct lws_protocols *ws_session_protocols(const struct ws_ctx *ctx);
-
-/* The connection of a live id (kiln_ws_get), or NULL. */
-struct kiln_ws *ws_by_id(kiln_id id);
 
 /* Queues a message on ws (sent once open).  0, or -1 (no memory). */
 int ws_session_queue(struct kiln_ws *ws, int binary, const void *msg, size_t len);

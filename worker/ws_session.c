@@ -1,15 +1,15 @@
 /*
- * ws_session.c -- a WebSocket connection on libwebsockets: the hand-off of an
- * upgraded socket, whole messages in and out, send queues, heartbeats, idle
- * timeouts and closing.
+ * ws_session.c -- a WebSocket connection on libwebsockets: the protocol
+ * callback, frames written from the send queue, pings, and the close
+ * handshake; the connection's own state is in ws_conn.c.
  *
  * Life of a connection: conn.c sees a request for a WebSocket route and calls
- * ws_check_upgrade(), which checks the handshake (ws_handshake.c), creates
- * the struct kiln_ws and runs the route's open callback, and gives the
- * connection back to conn.c.  conn.c then calls ws_adopt() with it, which
- * hands the socket to libwebsockets with a canonical upgrade request
- * rebuilt from the checked headers, followed by whatever arrived after the
- * header block.  lws answers 101 and calls back with ESTABLISHED inside the
+ * ws_check_upgrade() (ws_conn.c), which checks the handshake
+ * (ws_handshake.c), creates the struct kiln_ws and runs the route's open
+ * callback, and gives the connection back to conn.c.  conn.c then calls
+ * ws_adopt() (ws_context.c) with it, which hands the socket to
+ * libwebsockets with a canonical upgrade request rebuilt from the checked
+ * headers, followed by whatever arrived after the header block.  lws answers 101 and calls back with ESTABLISHED inside the
  * adoption; from then on ws_callback() dispatches to the route's handlers,
  * until CLOSED.
  *
@@ -23,22 +23,17 @@
  * 6455 forbids; lws sends 1002 for other protocol errors and 1007 for text
  * that is not UTF-8, after which the socket is closed at once.  A peer
  * that does not answer a heartbeat ping within ws_heartbeat/2 is presumed
- * dead and dropped without a close frame; its close handler sees 1006.  A close of ours waits WS_CLOSE_TIMEOUT for the
- * peer's answering close, then the socket is closed regardless.
+ * dead and dropped without a close frame; its close handler sees 1006.  A
+ * close of ours waits WS_CLOSE_TIMEOUT for the peer's answering close, then
+ * the socket is closed regardless.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include <libwebsockets.h>
 
-#include "handles.h"
-#include "log.h"
-#include "plugin.h"
-#include "request.h"
-#include "router.h"
 #include "worker.h"
 #include "ws.h"
-#include "ws_handshake.h"
 #include "ws_private.h"
 
 #define WS_FRAG          ((size_t)64 << 10) /* payload bytes per frame written */
@@ -48,269 +43,24 @@
 /* lws' own value for a close frame (kept out of its public enum). */
 #define WS_WRITE_CLOSE   ((enum lws_write_protocol)4)
 
-static struct handles ids;          /* kiln_ws_id() -> the connection */
-
-/* ---- small helpers --------------------------------------------------------- */
-
-struct kiln_ws *ws_by_id(kiln_id id)
-{
-    return handle_get(&ids, id);
-}
-
-/* Copies at most WS_REASON_MAX bytes of `reason`, not splitting a UTF-8
- * sequence. */
-static void set_reason(struct kiln_ws *ws, const char *reason, size_t len)
-{
-    if (len > WS_REASON_MAX) {
-        len = WS_REASON_MAX;
-        while (len > 0 && ((unsigned char)reason[len] & 0xc0) == 0x80)
-            len--;
-    }
-    memcpy(ws->close_reason, reason, len);
-    ws->close_reason[len] = '\0';
-}
-
 static double ws_now(const struct ws_ctx *ctx)
 {
     return ev_now(ctx->w->loop);
 }
 
-static void ws_enter(const struct ws_ctx *ctx, const struct ws_route *wr)
-{
-    plugin_enter(ctx->w->slot, wr->route, "WS");
-}
-
-static void ws_leave(const struct ws_ctx *ctx)
-{
-    plugin_leave(ctx->w->slot, 0);
-}
-
-/* Keeps a message lws has been given whole until lws cannot still be
- * deflating from it. */
-static void retire(struct kiln_ws *ws, struct ws_msg *m)
-{
-    m->next = ws->retired;
-    ws->retired = m;
-}
-
-/* Frees the messages written: called where lws cannot still be deflating
- * from them (a new WRITEABLE, or the end). */
-static void retired_free(struct kiln_ws *ws)
-{
-    struct ws_msg *m, *next;
-
-    for (m = ws->retired; m; m = next) {
-        next = m->next;
-        ws->qbytes -= m->len;
-        free(m);
-    }
-    ws->retired = NULL;
-}
-
-/* Drops what is queued; a message partly written is retired instead, as
- * lws may still be reading from it. */
-static void queue_free(struct kiln_ws *ws)
-{
-    struct ws_msg *m = ws->qhead, *next;
-
-    if (m && m->sent > 0) {
-        next = m->next;
-        retire(ws, m);
-        m = next;
-    }
-    for (; m; m = next) {
-        next = m->next;
-        ws->qbytes -= m->len;
-        free(m);
-    }
-    ws->qhead = ws->qtail = NULL;
-}
-
-static void rx_reset(struct kiln_ws *ws)
-{
-    free(ws->rx);
-    ws->rx = NULL;
-    ws->rxlen = ws->rxcap = 0;
-    ws->in_msg = 0;
-}
-
-static void ws_free(struct kiln_ws *ws)
-{
-    handle_free(&ids, ws->id);
-    queue_free(ws);
-    retired_free(ws);
-    rx_reset(ws);
-    free(ws->path);
-    free(ws);
-}
-
-/* Runs the route's close handler once, with the plugin marked as running. */
-static void run_close(struct kiln_ws *ws, int code, const char *reason)
-{
-    if (!ws->rt->h.close)
-        return;
-    ws_enter(ws->ctx, ws->rt);
-    ws->rt->h.close(ws, code, reason, ws->rt->data);
-    ws_leave(ws->ctx);
-}
-
-void ws_discard(struct kiln_ws *ws)
-{
-    ws->state = WS_CLOSED;
-    run_close(ws, 1006, "");
-    ws_free(ws);
-}
-
-/* ---- the upgrade --------------------------------------------------------------- */
-
-/* Runs the open callback: 0 to accept, else the HTTP status to answer. */
-static int run_open(struct kiln_ws *ws, struct kiln_req *req)
-{
-    const struct ws_route *wr = ws->rt;
-    int st;
-
-    if (!wr->h.open)
-        return 0;
-    ws_enter(ws->ctx, wr);
-    st = wr->h.open(ws, req, wr->data);
-    ws_leave(ws->ctx);
-    if (st == 0)
-        return 0;
-    if (st < 300 || st > 599) {
-        log_error("websocket %s: open callback of %s returned %d: answering 500",
-                  ws->path, plugin_name(wr->plugin), st);
-        return 500;
-    }
-    return st;
-}
-
-/* A connection of route wr, PENDING until adopted; NULL on OOM. */
-static struct kiln_ws *ws_new(struct ws_ctx *ctx, struct ws_route *wr,
-                              const char *path, const char *proto)
-{
-    struct kiln_ws *ws = calloc(1, sizeof(*ws));
-
-    if (!ws)
-        return NULL;
-    ws->path = strdup(path ? path : "/");
-    if (!ws->path) {
-        free(ws);
-        return NULL;
-    }
-    ws->ctx = ctx;
-    ws->rt = wr;
-    ws->proto = proto;
-    ws->state = WS_PENDING;
-    ws->id = handle_new(&ids, ws);
-    return ws;
-}
-
-int ws_check_upgrade(struct worker *w, const struct route *rt, struct kiln_req *req,
-                     int upgrade, struct kiln_ws **out, char *extra, size_t extralen)
-{
-    struct ws_ctx *ctx = w->ws;
-    struct ws_route *wr = rt->ws;
-    struct kiln_ws *ws;
-    const char *proto;
-    int st;
-
-    *out = NULL;
-    if (extralen > 0)
-        extra[0] = '\0';
-    if (!ctx || !wr)
-        return 500;
-    st = ws_handshake_check(req, upgrade, wr->protos, &proto, extra, extralen);
-    if (st != 0)
-        return st;
-    ws = ws_new(ctx, wr, req->path, proto);
-    if (!ws)
-        return 500;
-    st = run_open(ws, req);
-    if (st != 0) {
-        ws_free(ws);
-        return st;
-    }
-    *out = ws;
-    return 0;
-}
-
-
 /* ---- messages in ---------------------------------------------------------------- */
 
-/* Makes room for `more` bytes plus a NUL in the reassembly buffer, growing
- * with what arrives (not with what a frame header announces). */
-static int rx_reserve(struct kiln_ws *ws, size_t more)
-{
-    size_t need = ws->rxlen + more + 1, cap = ws->rxcap ? ws->rxcap : 256;
-    unsigned char *p;
-
-    if (need <= ws->rxcap)
-        return 0;
-    while (cap < need)
-        cap *= 2;
-    if (cap > ws->rt->max_msg + 1 && need <= ws->rt->max_msg + 1)
-        cap = ws->rt->max_msg + 1;
-    p = realloc(ws->rx, cap);
-    if (!p)
-        return -1;
-    ws->rx = p;
-    ws->rxcap = cap;
-    return 0;
-}
-
-/* Hands the reassembled message to the route's message handler. */
-static void deliver(struct kiln_ws *ws)
-{
-    const struct ws_route *wr = ws->rt;
-    static unsigned char empty[1];
-    unsigned char *msg = ws->rx ? ws->rx : empty;
-
-    msg[ws->rxlen] = '\0';
-    if (wr->h.message && ws->state == WS_OPEN) {
-        ws_enter(ws->ctx, wr);
-        wr->h.message(ws, ws->rxbinary, msg, ws->rxlen, wr->data);
-        ws_leave(ws->ctx);
-    }
-    rx_reset(ws);
-}
-
 /*
- * LWS_CALLBACK_RECEIVE: a piece of a message (UTF-8 already checked by lws).
- * Once closing, what arrives is dropped: the close goes out from WRITEABLE,
- * so that lws then waits for the peer's close instead of resetting a peer
- * that is still sending.
+ * LWS_CALLBACK_RECEIVE: a piece of a message (UTF-8 already checked by lws),
+ * reassembled by ws_conn_receive.
  */
 static int on_receive(struct kiln_ws *ws, const void *in, size_t len)
 {
     size_t rest = lws_remaining_packet_payload(ws->wsi);
 
     ws->last_rx = ws_now(ws->ctx);
-    if (ws->state == WS_CLOSING) {
-        rx_reset(ws);
-        return 0;
-    }
-    if (!ws->in_msg) {
-        ws->in_msg = 1;
-        ws->rxlen = 0;
-        ws->rxbinary = lws_frame_is_binary(ws->wsi) ? 1 : 0;
-    }
-    if (len > ws->rt->max_msg - ws->rxlen ||
-        rest > ws->rt->max_msg - ws->rxlen - len) {
-        rx_reset(ws);
-        ws_session_close(ws, 1009, "message too big", 1);
-        return 0;
-    }
-    if (len > 0) {
-        if (rx_reserve(ws, len) < 0) {
-            rx_reset(ws);
-            ws_session_close(ws, 1011, "out of memory", 1);
-            return 0;
-        }
-        memcpy(ws->rx + ws->rxlen, in, len);
-        ws->rxlen += len;
-    }
-    if (lws_is_final_fragment(ws->wsi))
-        deliver(ws);
+    ws_conn_receive(ws, in, len, rest, lws_frame_is_binary(ws->wsi),
+                    lws_is_final_fragment(ws->wsi));
     return 0;
 }
 
@@ -389,7 +139,7 @@ static int write_fragment(struct kiln_ws *ws, size_t max)
         ws->qhead = m->next;
         if (!ws->qhead)
             ws->qtail = NULL;
-        retire(ws, m);
+        ws_conn_retire(ws, m);
     }
     return 0;
 }
@@ -452,7 +202,7 @@ static int on_writeable(struct kiln_ws *ws)
     /* lws hides empty pongs from us: the ping carries a payload. */
     static unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'k', 'i', 'l', 'n'};
 
-    retired_free(ws);
+    ws_conn_retired_free(ws);
     if (ws->sent_close)
         return 0;
     if (lws_get_close_length(ws->wsi) > 0) {
@@ -464,7 +214,7 @@ static int on_writeable(struct kiln_ws *ws)
          * 5 s for an answer its parser, left inside the bad frame, cannot
          * recognise: close the socket instead (RFC 6455 7.1.7).
          */
-        queue_free(ws);
+        ws_conn_queue_free(ws);
         return -1;
     }
     if (ws->state == WS_CLOSING && (ws->close_now || !ws->qhead)) {
@@ -491,7 +241,7 @@ static int peer_close_invalid(struct kiln_ws *ws, const char *why)
 {
     ws->state = WS_CLOSING;
     ws->close_code = 1002;
-    set_reason(ws, why, strlen(why));
+    ws_conn_set_reason(ws, why, strlen(why));
     lws_close_reason(ws->wsi, LWS_CLOSE_STATUS_PROTOCOL_ERR,
                      (unsigned char *)ws->close_reason, strlen(ws->close_reason));
     return -1;
@@ -524,7 +274,7 @@ static int on_peer_close(struct kiln_ws *ws, const unsigned char *in,
         return 0;
     }
     ws->close_code = (in[0] << 8) | in[1];
-    set_reason(ws, (const char *)in + 2, len - 2);
+    ws_conn_set_reason(ws, (const char *)in + 2, len - 2);
     return 0;
 }
 
@@ -593,9 +343,7 @@ static void on_closed(struct kiln_ws *ws)
     }
     if (ctx->adopting == ws)
         ctx->adopting = NULL;
-    ws->state = WS_CLOSED;
-    run_close(ws, code, code == 1006 ? "" : ws->close_reason);
-    ws_free(ws);
+    ws_conn_end(ws, code, code == 1006 ? "" : ws->close_reason);
 }
 
 /* The one lws protocol callback, for every subprotocol. */
@@ -683,11 +431,11 @@ void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now)
         return;
     ws->state = WS_CLOSING;
     ws->close_code = code;
-    set_reason(ws, reason, strlen(reason));
+    ws_conn_set_reason(ws, reason, strlen(reason));
     ws->close_now = now ? 1 : 0;
     ws->closing_at = ws_now(ws->ctx);
     if (now)
-        queue_free(ws);
+        ws_conn_queue_free(ws);
     if (ws->wsi)
         lws_callback_on_writable(ws->wsi);
 }

@@ -57,7 +57,7 @@ def fail_on_sanitizer_report(what, text):
 
 
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
-BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db")
+BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static")
 
 
 def plugin_path(name):

@@ -207,3 +207,74 @@ def test_sparse_4_gib_file_past_2_32(served):
     assert len(body) == size - 2**32 - 5 and body.endswith(b"end")
     assert body[:-3] == b"\0" * (len(body) - 3)
     assert h["content-range"] == "bytes %d-%d/%d" % (2**32 + 5, size - 1, size)
+
+
+def test_curl_etag_compare_if_modified_since_head_and_range(served, tmp_path):
+    """curl's own conditional requests: --etag-save/--etag-compare, -z (a
+    file's mtime as If-Modified-Since), -I, -r, and If-Range, on a file
+    reached through {path:*} below a subdirectory, UTF-8 name and all."""
+    k, root = served
+    (root / "sub" / "deep").mkdir(parents=True)
+    f = root / "sub" / "deep" / "n\u00e4me.txt"
+    f.write_bytes(b"0123456789abcdef\n")
+    url = k.url + "/files/sub/deep/n%C3%A4me.txt"
+    etag_file, local = tmp_path / "etag", tmp_path / "local"
+
+    def fetch(*args):
+        r = curl("--max-time", "10", "-o", str(local), "-w", "%{http_code} %{size_download}",
+                 *args, url)
+        assert r.returncode == 0, r.stderr
+        return r.stdout.decode()
+    assert fetch("--etag-save", str(etag_file)) == "200 17"
+    assert local.read_bytes() == f.read_bytes()
+    etag = etag_file.read_text().strip()
+    assert etag.startswith('"') and etag.endswith('"'), etag
+    assert fetch("--etag-compare", str(etag_file)) == "304 0"
+    mtime = os.stat(f).st_mtime
+    os.utime(local, (mtime, mtime))
+    assert fetch("-z", str(local)) == "304 0"
+    os.utime(local, (mtime - 60, mtime - 60))
+    assert fetch("-z", str(local)) == "200 17"
+    assert fetch("-r", "10-15") == "206 6" and local.read_bytes() == b"abcdef"
+    assert fetch("-r", "10-15", "-H", "If-Range: " + etag) == "206 6"
+    assert fetch("-r", "10-15", "-H", 'If-Range: "stale"') == "200 17"
+    r = curl("--max-time", "10", "-I", url)
+    head = r.stdout.decode().lower()
+    assert r.stdout.startswith(b"HTTP/1.1 200 ") and "content-length: 17\r\n" in head
+    assert "etag: %s\r\n" % etag in head and "accept-ranges: bytes\r\n" in head
+
+
+def test_aiohttp_conditional_requests_ranges_and_head(served):
+    k, root = served
+    data = (root / "big.bin").read_bytes()
+    url = k.url + "/files/big.bin"
+
+    async def run():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(url) as r:
+                assert r.status == 200 and sha(await r.read()) == sha(data)
+                etag, lm = r.headers["ETag"], r.headers["Last-Modified"]
+            got = {}
+            for name, hdrs in (("inm", {"If-None-Match": etag}), ("ims", {"If-Modified-Since": lm}),
+                               ("range", {"Range": "bytes=1000-1999"}),
+                               ("if_range", {"Range": "bytes=-16", "If-Range": etag}),
+                               ("if_range_date", {"Range": "bytes=0-9", "If-Range": lm}),
+                               ("stale", {"Range": "bytes=0-9", "If-Range": '"stale"'}),
+                               ("past_end", {"Range": "bytes=%d-" % len(data)})):
+                async with s.get(url, headers=hdrs) as r:
+                    body = await r.read()
+                    got[name] = (r.status, r.headers.get("Content-Range"), len(body), sha(body))
+            async with s.head(url) as r:
+                got["head"] = (r.status, r.headers["Content-Length"], r.headers["ETag"],
+                               await r.read())
+            return etag, got
+    etag, got = asyncio.run(asyncio.wait_for(run(), 60))
+    size = len(data)
+    assert got["inm"][:3] == got["ims"][:3] == (304, None, 0)
+    assert got["range"] == (206, "bytes 1000-1999/%d" % size, 1000, sha(data[1000:2000]))
+    assert got["if_range"] == (206, "bytes %d-%d/%d" % (size - 16, size - 1, size), 16,
+                               sha(data[-16:]))
+    assert got["if_range_date"] == (206, "bytes 0-9/%d" % size, 10, sha(data[:10]))
+    assert got["stale"] == (200, None, size, sha(data))
+    assert got["past_end"][:2] == (416, "bytes */%d" % size)
+    assert got["head"] == (200, str(size), etag, b"")

@@ -1,4 +1,4 @@
-"""Every query value, cookies, urlencoded forms and request-scoped storage, as the params test plugin reads them: repeated names in order, no cap on the pairs, bad escapes kept as sent, cookies from curl, aiohttp's cookie jar and several Cookie lines, forms from curl and aiohttp, and each stored value freed once however its request ends."""
+"""Every query value, cookies, urlencoded forms and request-scoped storage, as the params test plugin reads them: repeated names in order (built by curl -G and aiohttp's params= too), no cap on the pairs, bad escapes kept as sent, cookies from curl, aiohttp's cookie jar and several Cookie lines, forms from curl and aiohttp, and each stored value freed once however its request ends."""
 
 import asyncio
 import json
@@ -75,6 +75,36 @@ def test_plus_and_escaped_space(kiln_factory):
     assert j["query"] == [["q", "a b c+d"], ["\u00e9", "caf\u00e9"]]
     # kiln_query() keeps its contract: the first value
     assert j["query_by_name"]["q"]["first"] == "a b c+d"
+
+
+QUERY = [("tag", "a b"), ("tag", "x&y=z"), ("q", "caf\u00e9 + 100%"), ("tag", ""), ("e", "\u2713")]
+
+
+def test_query_from_curl_get_data_urlencode(kiln_factory):
+    """curl -G --data-urlencode builds the query (%20 for spaces, %26, %3D):
+    every pair comes back decoded, repeated names in order."""
+    k = make(kiln_factory)
+    args = ["-G"]
+    for n, v in QUERY:
+        args += ["--data-urlencode", "%s=%s" % (n, v)]
+    j = curl(k, *args)
+    assert [tuple(p) for p in j["query"]] == QUERY
+    assert j["query_by_name"]["tag"] == {"first": "a b", "all": ["a b", "x&y=z", ""]}
+
+
+def test_query_from_aiohttp_params(kiln_factory):
+    """aiohttp's params= (a list of pairs, as a MultiDict is) through yarl's
+    encoding ('+' for a literal plus kept apart from a space)."""
+    k = make(kiln_factory)
+
+    async def run():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(k.url + "/pairs", params=QUERY) as r:
+                return r.status, str(r.url), await r.json(content_type=None)
+    st, url, j = asyncio.run(run())
+    assert st == 200
+    assert [tuple(p) for p in j["query"]] == QUERY, url
+    assert j["query_by_name"]["q"]["first"] == "caf\u00e9 + 100%"
 
 
 # ---- cookies -----------------------------------------------------------------

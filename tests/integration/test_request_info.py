@@ -1,9 +1,11 @@
-"""Who is asking, and how: kiln_peer_addr(), kiln_remote(), kiln_scheme(), kiln_host() and kiln_http_version() as a real client sees them (tests/plugins/reqinfo.c echoes them), Forwarded and X-Forwarded-* ignored from an untrusted peer and read from a trusted one (nginx realip's recursive rule), trusted_proxies errors; and per-route body limits (kiln_route_max_body) above and below max_body_size, with Content-Length and chunked bodies."""
+"""Who is asking, and how: kiln_peer_addr(), kiln_remote(), kiln_scheme(), kiln_host() and kiln_http_version() as real clients (raw sockets, curl, aiohttp) see them (tests/plugins/reqinfo.c echoes them), Forwarded and X-Forwarded-* ignored from an untrusted peer and read from a trusted one (nginx realip's recursive rule), trusted_proxies errors; and per-route body limits (kiln_route_max_body) above and below max_body_size, with Content-Length and chunked bodies, from raw sockets, curl and aiohttp."""
 
+import asyncio
 import os
 import re
 import socket
 
+import aiohttp
 import pytest
 
 from conftest import RawConn, curl, parse_curl_i
@@ -326,3 +328,77 @@ def test_route_body_limit_for_a_route_of_no_one_refuses_the_plugin(kiln_factory)
     rc, out = k.check()
     assert rc != 0, out
     assert "reqinfo: route_max_body(POST /elsewhere): no such route of this plugin" in out, out
+
+
+# -- the same through aiohttp's client --------------------------------------------------
+
+
+def parse_info(text):
+    out = {}
+    for line in text.splitlines():
+        for part in line.split(" "):
+            key, _, v = part.partition("=")
+            out[key] = v
+    return out
+
+
+def test_identity_and_forwarding_through_aiohttp(kiln_factory):
+    """aiohttp's connection as kiln sees it (the source port it was given),
+    the Host it sends, and a proxy's Forwarded honoured only when the peer
+    is trusted."""
+    plain = make(kiln_factory)
+    proxied = make(kiln_factory, trusted=TRUSTED)
+
+    async def run():
+        got = {}
+        with socket.socket() as probe:          # a source port aiohttp is told to use
+            probe.bind(("127.0.0.1", 0))
+            local = probe.getsockname()
+        conn = aiohttp.TCPConnector(local_addr=local)
+        async with aiohttp.ClientSession(connector=conn) as s:
+            async with s.get(plain.url + "/reqinfo") as r:
+                got["plain"] = (parse_info(await r.text()), local)
+        async with aiohttp.ClientSession() as s:
+            fwd = {"Forwarded": 'for="[2001:db8::9]";proto=https;host=shop.test',
+                   "X-Forwarded-For": "192.0.2.99"}
+            for name, k in (("ignored", plain), ("honoured", proxied)):
+                async with s.get(k.url + "/reqinfo", headers=fwd) as r:
+                    got[name] = parse_info(await r.text())
+        return got
+    got = asyncio.run(asyncio.wait_for(run(), 20))
+    info_, local = got["plain"]
+    assert (info_["peer"], info_["port"]) == (local[0], str(local[1]))
+    assert (info_["remote"], info_["scheme"], info_["host"], info_["version"]) == \
+        ("127.0.0.1", "http", "127.0.0.1:%d" % plain.port, "11")
+    assert (got["ignored"]["remote"], got["ignored"]["scheme"]) == ("127.0.0.1", "http")
+    h = got["honoured"]
+    assert (h["remote"], h["scheme"], h["host"], h["peer"]) == \
+        ("2001:db8::9", "https", "shop.test", "127.0.0.1")
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_route_body_limits_through_aiohttp(kiln_factory, chunked):
+    """aiohttp posting (a bytes body, or chunked from a generator) under and
+    over each route's limit: the length back, or the 413 with its close."""
+    k = make(kiln_factory)
+
+    async def run():
+        out = []
+        async with aiohttp.ClientSession() as s:
+            for path, n in (("/reqinfo/big", 4096), ("/reqinfo/big", 4500),
+                            ("/reqinfo/small", 16), ("/reqinfo/small", 17),
+                            ("/reqinfo/default", 1024), ("/reqinfo/default", 1500)):
+                async def gen(n=n):
+                    for i in range(0, n, 500):
+                        yield b"q" * min(500, n - i)
+                data = gen() if chunked else b"q" * n
+                async with s.post(k.url + path, data=data) as r:
+                    out.append((path, n, r.status, r.headers.get("Connection", "").lower(),
+                                await r.text()))
+        return out
+    for path, n, status, connection, text in asyncio.run(asyncio.wait_for(run(), 30)):
+        limit = {"/reqinfo/big": 4096, "/reqinfo/small": 16, "/reqinfo/default": 1024}[path]
+        if n <= limit:
+            assert (status, text) == (200, "%d\n" % n), (path, n, status, text)
+        else:
+            assert (status, connection) == (413, "close"), (path, n, status, text)

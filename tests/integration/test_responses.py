@@ -1,7 +1,8 @@
 """Answers in one call (kiln_error, kiln_redirect), Set-Cookie
 (kiln_set_cookie, kiln_delete_cookie) and JSON bodies (kiln_json_body,
-kiln_json) through the answers test plugin, checked with http.client, curl,
-Python's aiohttp client and its cookie jar, and http.cookies."""
+kiln_json) through the answers test plugin, checked with http.client, curl
+(errors, redirects, its cookie jar, --json) and Python's aiohttp client
+(errors, redirects, its cookie jar, JSON), and http.cookies."""
 
 import asyncio
 import email.utils
@@ -10,11 +11,12 @@ import http.cookies
 import json
 import re
 import subprocess
+import time
 
 import aiohttp
 import pytest
 
-from conftest import KilnFactory
+from conftest import KilnFactory, parse_curl_i
 
 TEXT = "text/plain; charset=utf-8"
 IMF_FIXDATE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d "
@@ -337,3 +339,89 @@ def test_json_kept_by_a_pending_request(k):
     assert (st, json.loads(raw)) == (200, {"later": {"k": ["v"]}})
     e = bad_json(k, b"nope")
     assert e["line"] == 1, e
+
+
+# ---- the same answers through curl and aiohttp ----------------------------------------
+
+def test_error_through_curl_and_aiohttp(k):
+    """curl --fail-with-body sees the status (exit 22) and kiln_error's body;
+    aiohttp's raise_for_status() the status and reason."""
+    r = subprocess.run(["curl", "-sS", "-i", "--fail-with-body", "--max-time", "10",
+                        k.url + "/err/422?msg=no%20field%20name"], capture_output=True, timeout=20)
+    assert r.returncode == 22, r.stderr
+    responses, body = parse_curl_i(r.stdout)
+    [(status, hdrs)] = responses
+    assert (status, hdrs["content-type"], hdrs["x-kept"], body) == \
+        (422, TEXT, "yes", b"no field name\n")
+
+    async def run():
+        async with aiohttp.ClientSession() as s:
+            async with s.get(k.url + "/err/503") as r:
+                got = (r.status, r.reason, r.content_type, r.charset, r.headers["X-Kept"],
+                       await r.text())
+                try:
+                    r.raise_for_status()
+                except aiohttp.ClientResponseError as e:
+                    return got, e.status
+    assert asyncio.run(run()) == ((503, "Service Unavailable", "text/plain", "utf-8", "yes",
+                                   "503 Service Unavailable\n"), 503)
+
+
+def curl_jar(path):
+    """A curl cookie jar (Netscape format): name -> (domain, path, secure,
+    expires, value, httponly)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        httponly = line.startswith("#HttpOnly_")
+        if httponly:
+            line = line[len("#HttpOnly_"):]
+        elif not line or line.startswith("#"):
+            continue
+        domain, _, cpath, secure, expires, name, value = line.split("\t")
+        out[name] = (domain, cpath, secure, int(expires), value, httponly)
+    return out
+
+
+def test_cookie_jar_of_curl_keeps_then_drops(k, tmp_path):
+    """curl -c/-b stores kiln's Set-Cookie lines with their attributes, sends
+    them back, and drops the one kiln_delete_cookie() removes."""
+    jar = tmp_path / "jar"
+
+    def run(path, *extra):
+        r = subprocess.run(["curl", "-sS", "-v", "--max-time", "10", "-b", str(jar), "-c", str(jar),
+                            *extra, k.url + path], capture_output=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        return r.stdout, [line[len(b"> Cookie: "):].decode() for line in r.stderr.splitlines()
+                          if line.startswith(b"> Cookie: ")]
+    t0 = int(time.time())
+    run("/cookies")
+    run("/cookie/set?name=sid&value=abc&path=/&max_age=60&httponly=1&samesite=Strict")
+    got = curl_jar(jar)
+    assert set(got) == {"session", "user", "theme", "sid"}, got
+    assert got["session"][3] == 0                                  # a session cookie
+    assert got["user"][:3] == ("127.0.0.1", "/", "FALSE") and got["user"][4:] == ("alice", True)
+    assert t0 + 595 <= got["user"][3] <= time.time() + 605          # Max-Age=600
+    assert got["theme"][4] == '"dark"'
+    assert got["sid"][4:] == ("abc", True) and t0 + 55 <= got["sid"][3] <= time.time() + 65
+    body, sent = run("/method")
+    assert body == b"GET 0\n"
+    assert len(sent) == 1 and sorted(sent[0].split("; ")) == \
+        ["session=s1", "sid=abc", 'theme="dark"', "user=alice"], sent
+    run("/cookie/delete?name=sid&path=/")
+    assert set(curl_jar(jar)) == {"session", "user", "theme"}
+
+
+def test_json_through_curl(k):
+    """curl --json posts a document and reads kiln_json()'s answer; a syntax
+    error is a 400 JSON body saying where."""
+    def run(body, path):
+        r = subprocess.run(["curl", "-sS", "--max-time", "10", "--json", body,
+                            "-w", "\n%{http_code} %{content_type}", k.url + path],
+                           capture_output=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        out, _, tail = r.stdout.rpartition(b"\n")
+        return tail.decode(), json.loads(out)
+    assert run('{"a": 2, "b": 40}', "/json/sum") == ("200 application/json", {"sum": 42})
+    assert run(json.dumps(DOC), "/json/echo") == ("200 application/json", {"got": DOC})
+    status, e = run('{"a": [1,', "/json/echo")
+    assert status == "400 application/json" and e["line"] == 1 and e["error"], e

@@ -1,10 +1,11 @@
-"""Streamed responses and Server-Sent Events (tests/plugins/stream.c): chunks arriving over time, read raw and with aiohttp, chunked framing, known lengths kept or not, HTTP/1.0 close-delimited bodies, HEAD, pipelining behind a stream, a client that leaves (cancel, then writes give -1), back-pressure against a client that does not read, graceful stop, and SSE events, retry, comments and heartbeats, in aiohttp and in headless Chromium's EventSource."""
+"""Streamed responses and Server-Sent Events (tests/plugins/stream.c): chunks arriving over time, read raw, with aiohttp and with curl -N, chunked framing, known lengths kept or not, HTTP/1.0 close-delimited bodies, HEAD, pipelining behind a stream, a client that leaves (cancel, then writes give -1), back-pressure against a client that does not read, graceful stop, and SSE events, retry, comments and heartbeats, in aiohttp, curl -N and headless Chromium's EventSource."""
 
 import asyncio
 import json
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import aiohttp
@@ -323,3 +324,38 @@ def test_chromium_eventsource_reconnects_with_last_event_id(kiln_factory):
     assert result["opens"] == 2
     k.wait_log(r"stream: sse clock from \(none\)")
     k.wait_log(r"stream: sse clock from 3")
+
+
+def curl_lines(url, *args):
+    """curl -N on `url`: [(seconds since the start, line)] as they arrived,
+    then what --write-out printed (after the body's last newline)."""
+    p = subprocess.Popen(["curl", "-sS", "-N", "--max-time", "10", *args, url],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    t0 = time.monotonic()
+    lines = [(time.monotonic() - t0, line) for line in p.stdout]
+    assert p.wait(20) == 0, p.stderr.read()
+    p.stderr.close()
+    tail = lines.pop()[1] if lines and not lines[-1][1].endswith(b"\n") else b""
+    return lines, tail.decode()
+
+
+def test_curl_no_buffer_sees_chunks_as_they_come(kiln_factory):
+    k = make(kiln_factory)
+    lines, tail = curl_lines(k.url + "/chunks?n=4&ms=200", "-w", "%{http_code} %{size_download}")
+    assert [line for _, line in lines] == [b"chunk %d\n" % i for i in range(4)]
+    assert tail == "200 32"
+    assert lines[0][0] < 0.45 and lines[-1][0] > 0.5, lines      # over time, not at the end
+
+
+def test_curl_reads_sse_events_with_last_event_id(kiln_factory):
+    k = make(kiln_factory)
+    lines, tail = curl_lines(k.url + "/sse/clock?n=3", "-H", "Last-Event-ID: 20",
+                             "-w", "%{http_code} %{content_type}")
+    assert tail == "200 text/event-stream"
+    text = b"".join(line for _, line in lines).decode()
+    events, _ = parse_sse(text)
+    assert events == [{"retry": "300"}] + [
+        {"event": "tick", "id": str(i), "data": "tick %d\nline two" % i} for i in (21, 22, 23)]
+    ids = [t for t, line in lines if line.startswith(b"id: ")]
+    assert all(b - a > 0.05 for a, b in zip(ids, ids[1:])), ids  # 100 ms apart
+    k.wait_log(r"stream: sse clock from 20")

@@ -2,6 +2,7 @@
 
 import asyncio
 import glob
+import gzip
 import os
 import re
 import shutil
@@ -303,6 +304,34 @@ def files_traffic(k, root):
         assert c.read_response().status == 304
 
 
+def static_traffic(k, root):
+    """The static plugin: a file, its gzip sibling, a 301, an index, a
+    listing, a refused symbolic link and a traversal."""
+    os.makedirs(os.path.join(root, "d"))
+    with open(os.path.join(root, "s.txt"), "wb") as f:
+        f.write(b"static\n")
+    with open(os.path.join(root, "s.txt.gz"), "wb") as f:
+        f.write(gzip.compress(b"static\n"))
+    with open(os.path.join(root, "d", "index.html"), "wb") as f:
+        f.write(b"<p>i</p>")
+    os.symlink("/etc/passwd", os.path.join(root, "out"))
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /static/s.txt HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\n\r\n"
+               b"GET /static/d HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /static/d/ HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /static/ HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /static/out HTTP/1.1\r\nHost: t\r\n\r\n"
+               b"GET /static/%2e%2e/x HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = c.read_response()
+        assert (r.status, r.header("content-encoding")) == (200, "gzip")
+        assert gzip.decompress(r.body) == b"static\n"
+        assert c.read_response().status == 301
+        assert c.read_response().body == b"<p>i</p>"
+        assert b'href="s.txt"' in c.read_response().body
+        assert c.read_response().status == 404
+        assert c.read_response().status == 400
+
+
 async def ws_traffic(k):
     """Echo, a client close, a server close, a message over ws_max_msg_size (1009)."""
     url = "ws://127.0.0.1:%d" % k.port
@@ -328,14 +357,17 @@ async def ws_traffic(k):
 
 
 def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp_path):
+    (tmp_path / "www").mkdir()              # the static plugin's root
     k = kiln_factory.make(start=False, plugins=("hello", "echo", "inspect", "ws_flood", "sleep",
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
                                                 "params", "reqinfo", "uploads",
-                                                "stream", "files", "bodyread"),
+                                                "stream", "files", "static", "bodyread"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "files": {"root": str(tmp_path)},
+                                                       "static": {"root": str(tmp_path / "www"),
+                                                                  "listing": "on"},
                                                        "postgres": {"dsn": pg_dsn,
                                                                     "pool_size": 2}},
                           server={"workers": 1, "graceful_timeout": "20s",
@@ -394,6 +426,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
     multipart_traffic(k)
     stream_traffic(k)
     files_traffic(k, str(tmp_path))
+    static_traffic(k, str(tmp_path / "www"))
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)
