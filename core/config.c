@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "listen.h"
@@ -37,7 +39,7 @@ struct parse_state {
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_GZIP_LEVEL, K_TYPES
+    K_WDIR, K_GZIP_LEVEL, K_TYPES
 };
 
 /* A key of one of kiln's own sections. */
@@ -69,6 +71,9 @@ static const struct server_key server_keys[] = {
     { "server", "max_header_size",    K_SIZE,    F(max_header_size),    1 },
     { "server", "max_headers",        K_SIZE,    F(max_headers),        1 },
     { "server", "max_body_size",      K_SIZE,    F(max_body_size),      0 },
+    { "server", "upload_spool_size",  K_SIZE,    F(upload_spool_size),  0 },
+    { "server", "max_upload_file_size", K_SIZE,  F(max_upload_file_size), 0 },
+    { "server", "upload_dir",         K_WDIR,    F(upload_dir),         0 },
     { "server", "keepalive_requests", K_SIZE,    F(keepalive_requests), 1 },
     { "server", "max_connections",    K_COUNT,   F(max_connections),    1 },
     { "server", "ws_max_msg_size",    K_SIZE,    F(ws_max_msg_size),    1 },
@@ -135,6 +140,8 @@ void config_defaults(struct config *c)
     c->max_header_size = 16 * 1024;
     c->max_headers = 100;
     c->max_body_size = 1024 * 1024;
+    c->upload_spool_size = 64 * 1024;
+    c->upload_dir = strdup(getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp");
     c->keepalive_requests = 10000;
     c->max_connections = 4096;
     c->ws_max_msg_size = 4 * 1024 * 1024;
@@ -356,6 +363,24 @@ static int set_string(struct parse_state *st, const char *key, char **dst,
     return 1;
 }
 
+/* A directory the workers write temporary files into: it must exist, be
+ * a directory and be writable now (by whoever reads the config). */
+static int set_wdir(struct parse_state *st, const struct server_key *k, char **dst,
+                    const char *value)
+{
+    struct stat sb;
+
+    if (value[0] == '\0')
+        return fail(st, "%s: expected a directory, got \"\"", k->name);
+    if (stat(value, &sb) < 0)
+        return fail(st, "%s: %s: %s", k->name, value, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return fail(st, "%s: %s: not a directory", k->name, value);
+    if (access(value, W_OK | X_OK) < 0)
+        return fail(st, "%s: %s: not writable: %s", k->name, value, strerror(errno));
+    return set_string(st, k->name, dst, value, 1);
+}
+
 static int set_level(struct parse_state *st, int *dst, const char *value)
 {
     int level = log_level_parse(value);
@@ -546,6 +571,7 @@ static int server_key(struct parse_state *st, const char *section, const char *n
     case K_WORKERS: return set_workers(st, (int *)(base + k->off), value);
     case K_DIR:     return set_string(st, name, (char **)(base + k->off), value, 1);
     case K_PATH:    return set_string(st, name, (char **)(base + k->off), value, 0);
+    case K_WDIR:    return set_wdir(st, k, (char **)(base + k->off), value);
     case K_PIDFILE:
         st->c->pidfile_is_default = 0;
         return set_string(st, name, (char **)(base + k->off), value, 0);
@@ -749,6 +775,7 @@ void config_free(struct config *c)
     free(c->pidfile);
     free(c->log_file);
     free(c->mime_types);
+    free(c->upload_dir);
     free(c->gzip_types);
     free(c->user);
     free(c->group);

@@ -56,6 +56,11 @@ struct config {
     size_t max_header_size;     /* whole header block, bytes (16k) -> 431 */
     size_t max_headers;         /* number of header fields (100) -> 431 */
     size_t max_body_size;       /* request body, bytes (1m) -> 413 */
+    size_t upload_spool_size;   /* a multipart file past this goes to a
+                                   temporary file, bytes (64k) */
+    size_t max_upload_file_size; /* one multipart file, bytes; 0: only the
+                                   body's limit (0) -> 413 */
+    char *upload_dir;           /* the temporary files' ($TMPDIR or /tmp) */
     size_t keepalive_requests;  /* requests per connection (10000) */
     size_t max_connections;     /* open connections per worker, HTTP and
                                    WebSocket (4096); above, no accept */

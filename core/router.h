@@ -33,6 +33,8 @@ struct route {
                                    server's pending_timeout */
     size_t max_body;            /* the largest body, when max_body_set */
     int max_body_set;           /* 0: the server's max_body_size */
+    int stream_body;            /* the handler runs at the header block's end
+                                   and reads the body (kiln_route_stream_body) */
     struct route *next;         /* next route at the same node */
 };
 

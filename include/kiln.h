@@ -83,7 +83,15 @@
  *                    multipart/form-data bodies: their fields through
  *                    kiln_form*, why one did not parse (kiln_form_error),
  *                    their files (kiln_upload_count/_find/_field/_name/
- *                    _type/_size/_data);
+ *                    _type/_size/_data), parsed as the body arrives, a
+ *                    file past [server] upload_spool_size spooled to a
+ *                    nameless temporary file of upload_dir
+ *                    (kiln_upload_spooled(), kiln_upload_fd(),
+ *                    kiln_upload_save(); max_upload_file_size); bodies
+ *                    read as they arrive, with back-pressure:
+ *                    kiln_route_stream_body(), struct kiln_body_ops,
+ *                    enum kiln_body_end, kiln_body_stream(),
+ *                    kiln_body_pause(), kiln_body_resume();
  *                    streaming responses: struct kiln_stream_ops,
  *                    kiln_stream(), kiln_stream_write(), kiln_stream_end(),
  *                    kiln_stream_unsent(); Server-Sent Events: kiln_sse(),
@@ -230,6 +238,15 @@ int kiln_route_pending_timeout(kiln_app *app, const char *method, const char *pa
 int kiln_route_max_body(kiln_app *app, const char *method, const char *pattern,
                         size_t bytes);
 
+/*
+ * 1.4: the route `method pattern` (added by this plugin before) reads its
+ * body itself: its handler runs as soon as the header block is read,
+ * before any of the body, and reads it piece by piece through
+ * kiln_body_stream() (see "reading a body as it arrives").  From init; 0,
+ * or -1 with the reason logged (no such HTTP route of this plugin).
+ */
+int kiln_route_stream_body(kiln_app *app, const char *method, const char *pattern);
+
 static inline int kiln_add_get(kiln_app *app, const char *pattern,
                                kiln_handler handler, void *data)
 { return kiln_add_route(app, "GET", pattern, handler, data); }
@@ -287,7 +304,9 @@ size_t kiln_header_count(const kiln_req *req);
 int kiln_header_at(const kiln_req *req, size_t i, const char **name,
                    const char **value);
 
-/* The request body (dechunked) and its length; an empty body is "" / 0. */
+/* The request body (dechunked) and its length; an empty body is "" / 0.
+ * (1.4: "" for a multipart/form-data body, parsed as it arrived -- see
+ * kiln_form*, kiln_upload* -- and on a kiln_route_stream_body() route.) */
 const void *kiln_body(const kiln_req *req, size_t *len);
 
 /*
@@ -405,15 +424,28 @@ void *kiln_req_get(const kiln_req *req, const char *key);
  *             kiln_upload_type(req, i) (field.content_type) ...
  *     }
  *
- * When the Content-Type is multipart/form-data (in any case, with its
- * boundary= parameter), the body is parsed on the first call of any
- * kiln_form* or kiln_upload* function.  Its parts without a filename=
- * parameter are the fields (name -> value, in order; a NUL byte in a value
- * ends it as a C string), read through kiln_form(), kiln_form_count(),
+ * When the Content-Type is multipart/form-data (in any case, with a valid
+ * boundary= parameter), the body is parsed as it arrives, before the
+ * handler runs, and is not kept as such: kiln_body() gives "" for it (with
+ * a bad or missing boundary the body stays in memory, and
+ * kiln_form_error() says why).  Its parts without a filename= parameter
+ * are the fields (name -> value, in order; a NUL byte in a value ends it
+ * as a C string), read through kiln_form(), kiln_form_count(),
  * kiln_form_at() and kiln_form_nth(); the parts with one (even an empty
- * one) are the files, read by index below, in order.  The whole body is in
- * memory, bounded by max_body_size (413 before any handler runs, as
- * today), and so are the files.
+ * one) are the files, read by index below, in order.
+ *
+ * Fields stay in memory.  A file stays in memory up to upload_spool_size
+ * bytes ([server], 64k by default) and then continues into a temporary
+ * file in upload_dir, opened with O_TMPFILE: it has no name, so nothing is
+ * left behind after the request, a client that leaves, or a worker that
+ * dies.  kiln_upload_data() reads every file the same way (a spooled one
+ * mapped), kiln_upload_fd() gives a spooled file's descriptor, and
+ * kiln_upload_save() puts a file under a path (aiohttp's
+ * `await request.post()` with large files, Starlette's SpooledTemporaryFile).
+ * A file over max_upload_file_size, and a body over max_body_size or the
+ * route's kiln_route_max_body(), is answered 413 before the handler runs,
+ * and the connection closes.  A temporary file that cannot be made or
+ * written (upload_dir full) is answered 500, logged.
  *
  * A body that is not a valid multipart body -- no boundary or a bad one
  * (1..70 characters of RFC 2046's set), a part whose headers are not CRLF
@@ -463,12 +495,40 @@ size_t kiln_upload_size(kiln_req *req, size_t i);
  * The i-th file's bytes, exactly as sent (any byte values), and their
  * length through `len` (if not NULL); an empty file is "" / 0.  NULL (and
  * *len 0) when i is out of range.  Valid until the response is sent.
- * A later minor spools large files to disk; their data is then read
- * through new functions (kiln_upload_read(), a path), and kiln_upload_data()
- * gives NULL for a spooled file -- only to plugins built for that minor or
- * later: for a plugin built for 1.4, every file stays in memory.
+ * For a spooled file (kiln_upload_spooled()) the bytes are its temporary
+ * file mapped read-only on the first call (and unmapped when the request
+ * ends): every file reads the same way, and so does code that never heard
+ * of spooling; NULL (and *len 0) only when the mapping fails (logged).
  */
 const void *kiln_upload_data(kiln_req *req, size_t i, size_t *len);
+
+/* 1 when the i-th file's data is in a temporary file (it had more than
+ * upload_spool_size bytes), 0 when it is in memory or i is out of range. */
+int kiln_upload_spooled(kiln_req *req, size_t i);
+
+/*
+ * The descriptor of the i-th file's temporary file, positioned at its
+ * start (each call seeks it back), to read (read(2), sendfile(2), hand it
+ * to a library): kiln owns it and closes it when the request ends -- do
+ * not close it, write to it, or keep it past the response.  -1 for a file
+ * in memory or i out of range.
+ */
+int kiln_upload_fd(kiln_req *req, size_t i);
+
+/*
+ * Writes the i-th file to `path` (aiohttp's shutil.copyfileobj(field.file,
+ * open(path, "wb"))): a spooled file is linked there without a copy when
+ * `path` is new and on the same file system as upload_dir, else copied;
+ * a file in memory is written out.  The file is created with mode 0600
+ * (an existing one is replaced: truncated, its mode kept).  The disk is
+ * written from the loop (the same holds for spooling), so keep upload_dir
+ * and `path` on a local disk.  A linked file is the upload's own: saving
+ * it again under the same path does nothing, and writing to that path
+ * during the request changes what kiln_upload_data() reads.  0, or -1 with
+ * errno (EINVAL: i out of range or path NULL; open(2)'s and write(2)'s
+ * errors).
+ */
+int kiln_upload_save(kiln_req *req, size_t i, const char *path);
 
 /* ---- request identity (1.4; valid until the response is sent) ------------- */
 
@@ -854,6 +914,107 @@ kiln_req *kiln_pending(kiln_id id);
  * from inside it.  0, or -1 when the id is dead (a no-op).
  */
 int kiln_resume(kiln_id id, int result);
+
+/* ---- reading a body as it arrives (1.4) ------------------------------------- */
+
+/*
+ * aiohttp's `async for chunk in request.content.iter_chunked(n)` or
+ * `await request.content.read(n)`: a body too large to hold, read piece by
+ * piece as the client sends it, with back-pressure.  The route is marked
+ * from init with kiln_route_stream_body(); its handler then runs as soon
+ * as the header block is read, before any of the body (kiln_body() gives
+ * "", and no form is parsed), attaches a reader and returns KILN_PENDING:
+ *
+ *     static int on_data(kiln_id id, const void *data, size_t len, void *arg)
+ *     {
+ *         struct job *j = arg;
+ *         ... send data to PostgreSQL (COPY) or a file ...
+ *         return busy(j) ? 0 : 1;          (0: pause; kiln_body_resume() later)
+ *     }
+ *     static void on_end(kiln_id id, enum kiln_body_end how, void *arg)
+ *     {
+ *         if (how == KILN_BODY_DONE) { kiln_printf(kiln_pending(id), ...);
+ *                                      kiln_resume(id, KILN_OK); }
+ *         ... release j in any case but DONE (the request is over) ...
+ *     }
+ *     ... in the handler:
+ *     static const struct kiln_body_ops ops = { on_data, on_end, on_cancel };
+ *     if (kiln_body_stream(req, &ops, j) == 0) return KILN_ERROR;
+ *     return KILN_PENDING;
+ *
+ * kiln_body_stream() is called from such a route's handler, at most once,
+ * instead of kiln_defer(): the request becomes pending and the id it
+ * returns is the pending request's (kiln_pending(), kiln_resume(), and
+ * pending_timeout once the body ended).  A client that sent "Expect:
+ * 100-continue" is answered "100 Continue" at this call, not before.  0
+ * with a warning: not in the handler of a kiln_route_stream_body() route,
+ * called twice or after kiln_defer(), out of memory.
+ *
+ * The body's bytes then go to ops->data as they arrive, dechunked, in
+ * pieces of any size (at most what one read(2) brought), valid during the
+ * call only.  Back-pressure: data returning 0, or kiln_body_pause(id) from
+ * any loop callback, stops kiln reading the connection after the piece
+ * just delivered: the client's bytes wait in the kernel's buffers and the
+ * client's TCP window fills, while the worker's memory stays as it is.
+ * kiln_body_resume(id) reads on (from the loop, after the current
+ * callback; never inside the call).  A paused body is the plugin's time,
+ * not the client's: pending_timeout (the route's, else the server's)
+ * bounds a pause, past which the reader ends with KILN_BODY_TIMEOUT and
+ * the client gets 504; while not paused, body_timeout bounds the client's
+ * silence as for any body.  While paused kiln reads nothing, so a client
+ * that leaves is seen once the reader resumes (or the pause times out).
+ * Both return 0, or -1 when the id is no longer a reader of a body in
+ * progress.
+ *
+ * ops->end(id, how, arg) runs once: KILN_BODY_DONE when the body is
+ * complete -- the request is still pending, answer it with kiln_resume()
+ * (from this callback or later); or with an error, the request is over
+ * and the id dead: KILN_BODY_GONE (the client left), KILN_BODY_TIMEOUT
+ * (the client sent nothing for body_timeout: 408; a pause over
+ * pending_timeout: 504), KILN_BODY_STOP (the worker stops),
+ * KILN_BODY_TOO_LARGE (the body passed the route's limit or max_body_size:
+ * 413 and close, before the first byte when Content-Length says so -- the
+ * handler does not run then -- else as soon as it passes), KILN_BODY_BAD
+ * (a malformed chunk: 400).  After KILN_BODY_DONE, ops->cancel (a
+ * kiln_cancel_fn; may be NULL) runs as kiln_defer()'s cancel does, if the
+ * request is cancelled before kiln_resume().  The callbacks run on the
+ * loop with the plugin and route marked as running.
+ *
+ * Answering before the body ended (the handler returns KILN_OK, or
+ * kiln_resume() while the body arrives, to refuse it early): the reader
+ * gets nothing more, no data and no end callback; the answer goes out at
+ * once; as nginx and aiohttp do, the rest of a body with at most 64 KiB
+ * left (by its Content-Length) is read and dropped, and the connection
+ * serves the next request; a larger or chunked rest, or one whose
+ * "100 Continue" was never sent, makes the answer say "Connection: close"
+ * and the connection closes after it.  Requests pipelined behind wait
+ * their turn, as behind any pending request.  A handler that defers
+ * (kiln_defer()) without a reader has its body read and dropped.
+ * kiln_stream() from the handler before the body ended: the connection
+ * closes after the stream.
+ *
+ * A handler wrapped by another (a middleware) runs the same way: the
+ * route's handler runs when the header block is read, whatever calls it.
+ */
+enum kiln_body_end {
+    KILN_BODY_DONE = 0,         /* all of the body arrived: answer it */
+    KILN_BODY_GONE = 1,         /* the client closed the connection */
+    KILN_BODY_TIMEOUT = 2,      /* body_timeout (408), or a pause over
+                                   pending_timeout (504) */
+    KILN_BODY_STOP = 3,         /* the worker is stopping */
+    KILN_BODY_TOO_LARGE = 4,    /* over the body limit: 413 */
+    KILN_BODY_BAD = 5           /* a malformed body (chunk framing): 400 */
+};
+
+struct kiln_body_ops {
+    int (*data)(kiln_id id, const void *data, size_t len, void *arg);
+    void (*end)(kiln_id id, enum kiln_body_end how, void *arg);
+    kiln_cancel_fn cancel;
+};
+
+kiln_id kiln_body_stream(kiln_req *req, const struct kiln_body_ops *ops, void *arg);
+int kiln_body_pause(kiln_id id);
+int kiln_body_resume(kiln_id id);
 
 /*
  * Timers on the worker's loop.  The callback runs `after` seconds from

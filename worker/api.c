@@ -145,6 +145,17 @@ KILN_EXPORT int kiln_route_max_body(kiln_app *app, const char *method, const cha
     return 0;
 }
 
+KILN_EXPORT int kiln_route_stream_body(kiln_app *app, const char *method,
+                                       const char *pattern)
+{
+    struct route *rt = own_route(app, "route_stream_body", method, pattern);
+
+    if (rt == NULL)
+        return -1;
+    rt->stream_body = 1;
+    return 0;
+}
+
 KILN_EXPORT int kiln_worker_hooks(kiln_app *app, void (*start)(kiln_app *app),
                                   void (*stop)(kiln_app *app))
 {

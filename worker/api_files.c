@@ -1,12 +1,17 @@
 /*
- * api_files.c -- the files of a multipart/form-data body (kiln_file_*) and
- * why such a body did not parse (kiln_form_error): read from the lists
- * that request_form() fills on first use.
+ * api_files.c -- the files of a multipart/form-data body (kiln_upload_*)
+ * and why such a body did not parse (kiln_form_error): read from the lists
+ * that request_form() fills on first use, or that the body filled as it
+ * arrived (body.c), a spooled file's data mapped on demand.
  */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kiln.h"
+#include "log.h"
 #include "request.h"
+#include "spool.h"
 
 /* The i-th file part, or NULL. */
 static const struct upload *file(kiln_req *req, size_t i)
@@ -64,11 +69,52 @@ KILN_EXPORT size_t kiln_upload_size(kiln_req *req, size_t i)
     return u ? u->len : 0;
 }
 
+/* A spooled file's data, mapped on first use (unmapped with the request,
+ * form_data_close()). */
+static const char *mapped(struct upload *u)
+{
+    if (u->data == NULL && (u->data = spool_map(u->fd, u->len)) == NULL)
+        log_error("upload \"%s\": mmap of its %zu bytes: %s", u->field, u->len,
+                  strerror(errno));
+    return u->data;
+}
+
 KILN_EXPORT const void *kiln_upload_data(kiln_req *req, size_t i, size_t *len)
+{
+    struct upload *u = (struct upload *)file(req, i);
+    const char *data = u == NULL ? NULL : u->fd >= 0 ? mapped(u) : u->data;
+
+    if (len != NULL)
+        *len = data ? u->len : 0;
+    return data;
+}
+
+KILN_EXPORT int kiln_upload_spooled(kiln_req *req, size_t i)
 {
     const struct upload *u = file(req, i);
 
-    if (len != NULL)
-        *len = u ? u->len : 0;
-    return u ? u->data : NULL;
+    return u != NULL && u->fd >= 0;
+}
+
+KILN_EXPORT int kiln_upload_fd(kiln_req *req, size_t i)
+{
+    const struct upload *u = file(req, i);
+
+    if (u == NULL || u->fd < 0)
+        return -1;
+    lseek(u->fd, 0, SEEK_SET);
+    return u->fd;
+}
+
+KILN_EXPORT int kiln_upload_save(kiln_req *req, size_t i, const char *path)
+{
+    const struct upload *u = file(req, i);
+
+    if (u == NULL || path == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (u->fd >= 0)
+        return spool_save_fd(u->fd, u->len, path);
+    return spool_save_data(u->data, u->len, path);
 }

@@ -131,6 +131,8 @@ static void conn_handoff(struct conn *c)
 
 static void conn_reading(struct conn *c, int on)
 {
+    if (on && c->body_paused && c->state == CS_BODY)
+        on = 0;                 /* its reader paused: the client waits */
     if (on && !c->reading)
         ev_io_start(c->w->loop, &c->rio);
     else if (!on && c->reading)
@@ -340,7 +342,7 @@ static void conn_parsed(struct conn *c, int parsed)
     }
     if (c->state == CS_IDLE && c->in.len == 0)
         conn_release_idle(c);
-    if (c->want_close)
+    if (c->want_close || (c->body_paused && c->state == CS_BODY))
         conn_reading(c, 0);     /* nothing more is parsed: do not buffer it */
     else if (c->state == CS_PENDING && c->in.len - c->parsed >= PENDING_INPUT)
         conn_reading(c, 0);     /* enough waits behind the pending one */
@@ -359,6 +361,19 @@ static void conn_stream_drained(struct conn *c)
         return;
     }
     conn_parsed(c, http_finish(c, stream_finish(c)));
+}
+
+void conn_body_pause(struct conn *c)
+{
+    conn_reading(c, 0);
+    conn_timer_update(c);
+}
+
+void conn_body_resume(struct conn *c)
+{
+    if (!c->want_close)
+        conn_reading(c, 1);
+    conn_parsed(c, http_continue(c));
 }
 
 void conn_resume(struct conn *c, int result)
@@ -408,6 +423,8 @@ static double conn_deadline(const struct conn *c)
     case CS_HEAD:
         return c->head_start + cfg->header_timeout;
     case CS_BODY:
+        if (c->body_paused)         /* its reader's time, not the client's */
+            return c->pending_since + conn_pending_timeout(c);
         return c->last_io + cfg->body_timeout;
     case CS_PENDING:
         if (c->stream)              /* pending_timeout ends at kiln_stream() */
@@ -454,7 +471,10 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     }
     if ((c->state == CS_HEAD || c->state == CS_BODY) && c->out.len == 0) {
-        http_error(c, 408);
+        if (c->body_paused)
+            log_warn("%s %s: the body's reader stayed paused for pending_timeout (%gs): 504",
+                     c->req.method, c->req.target, conn_pending_timeout(c));
+        http_error(c, c->state == CS_BODY && c->body_paused ? 504 : 408);
         conn_flush(c);
         return;
     }
@@ -494,6 +514,7 @@ static void conn_close(struct conn *c)
     if (c->stream)
         stream_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
     req_store_clear(&c->req);           /* after the cancel: its state may use them */
+    body_release(c);                    /* temporary files closed */
     ev_io_stop(w->loop, &c->rio);
     ev_io_stop(w->loop, &c->wio);
     ev_timer_stop(w->loop, &c->timer);

@@ -15,11 +15,13 @@
 #include <sys/socket.h>
 #include <ev.h>
 
+#include "body.h"
 #include "kiln.h"
 #include "pool.h"
 #include "request.h"
 #include "router.h"
 
+struct body_reader;
 struct hdr_span;
 struct http_parser;
 struct kiln_ws;
@@ -97,6 +99,15 @@ struct conn {
     unsigned char peer_addr[16];    /* IPv6, IPv4 mapped */
     unsigned short peer_port;
     size_t max_body;                /* the current request's body limit */
+    size_t body_seen;               /* body bytes so far (body.c) */
+    enum body_sink sink;            /* where they go (body.c) */
+    struct body_reader *reader;     /* kiln_body_stream()'s, in the pool */
+    int body_error;                 /* the KILN_BODY_* an abort reports */
+    unsigned body_paused : 1;       /* the reader paused: nothing is read */
+    unsigned in_body_cb : 1;        /* the reader's data callback runs */
+    unsigned expect_continue : 1;   /* "100 Continue" waits for a reader */
+    unsigned answered_early : 1;    /* answered before its body ended: the
+                                       rest is read and dropped */
 };
 
 /*
@@ -121,6 +132,14 @@ static inline void conn_nodelay(struct conn *c)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->nodelay = 1;
 }
+
+/* A reader paused (body.c): the connection stops reading, and the
+ * deadline becomes pending_timeout from now. */
+void conn_body_pause(struct conn *c);
+
+/* ... and resumed: reading again, and the parse of what was read goes on
+ * (from the loop, never inside a plugin's call). */
+void conn_body_resume(struct conn *c);
 
 /* ---- http.c ------------------------------------------------------------------ */
 
@@ -149,6 +168,22 @@ void http_error(struct conn *c, int status);
  * 504); then parses what was pipelined behind it.  Returns as http_parse().
  */
 int http_resume(struct conn *c, int status);
+
+/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c). */
+void http_pause(struct conn *c, int on);
+
+/* The body bytes still to come: the Content-Length left, 0 without a
+ * body, -1 when chunked (not known). */
+long long http_body_left(const struct conn *c);
+
+/* Ends c's answered request: ready for the next one (kept alive), or
+ * closing (the parser paused, a lingering close when the client may
+ * still be sending). */
+void http_req_done(struct conn *c);
+
+/* Un-pauses the parser of a body that was paused by its reader and parses
+ * what is left of c->in.  Returns as http_parse(). */
+int http_continue(struct conn *c);
 
 /*
  * Completes c's streamed request, whose bytes are all queued: with `keep`

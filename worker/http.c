@@ -1,14 +1,16 @@
 /*
  * http.c -- HTTP/1.1 on a connection: feeding http-parser (the one file that
- * includes http_parser.h), building the struct kiln_req, the limits, and
- * answering a complete request (the route's handler, 404, 405, a WebSocket
- * upgrade's verdict) into c->out.
+ * includes http_parser.h), building the struct kiln_req, the limits, a
+ * WebSocket upgrade's verdict, and handing a complete request to
+ * dispatch.c (the route's handler, 404, 405), whose answer goes to c->out.
  *
  * The callbacks record where the request line and header fields lie in c->in
  * (offsets, since a field may span several reads), and at the end of the
  * header block copy them into the connection's pool as a struct kiln_req.
- * The body is collected in c->body.  When the message is complete the
- * route's handler runs and its response is appended to c->out; pipelined
+ * The body goes where body.c says (c->body, the multipart parser, or the
+ * reader of a kiln_route_stream_body() route, whose handler runs as soon
+ * as the header block is read).  When the message is complete the
+ * route's handler runs (dispatch.c) and its response is appended to c->out; pipelined
  * requests in the same read are handled in turn (conn.c writes c->out once
  * at the end of the read: one write(2) for the batch).
  */
@@ -20,13 +22,13 @@
 
 #include <http_parser.h>
 
+#include "body.h"
 #include "config.h"
 #include "conn_private.h"
+#include "dispatch.h"
 #include "http_rules.h"
 #include "json.h"
 #include "log.h"
-#include "pending.h"
-#include "plugin.h"
 #include "req_store.h"
 #include "request.h"
 #include "response.h"
@@ -58,6 +60,7 @@ void http_init(struct conn *c)
 /* Forgets the finished request: its strings, headers, body and response. */
 static void req_reset(struct conn *c)
 {
+    body_release(c);                /* before the pool: its files are there */
     req_store_clear(&c->req);
     json_release(&c->req);
     pool_reset(&c->pool);
@@ -289,6 +292,10 @@ static int req_expect(struct conn *c)
         return fail(c, 404);
     if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
         return fail(c, 405);
+    if (body_streamed(c)) {         /* sent when a reader attaches */
+        c->expect_continue = 1;
+        return 0;
+    }
     /* conn.c writes c->out once the parser has taken what was read, before
      * the body arrives */
     if (buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
@@ -369,6 +376,7 @@ static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
     const struct config *cfg = c->w->cfg;
+    int status;
 
     c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
@@ -389,88 +397,41 @@ static int on_headers_complete(http_parser *p)
     if (req_expect(c) < 0)
         return -1;
     c->state = CS_BODY;
+    if ((status = body_begin(c)) != 0)
+        return fail(c, status);
+    if (body_streamed(c) && dispatch_streamed(c) < 0)
+        return fail(c, 500);
     return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
+    int status = body_take(c, at, len);
 
-    if (c->body.len + len > c->max_body)
-        return fail(c, 413);
-    if (buf_append(&c->body, at, len) < 0)
-        return fail(c, 500);
+    if (status != 0)
+        return fail(c, status);
+    if (c->body_paused)             /* its reader asked: nothing more now */
+        http_parser_pause(p, 1);
     return 0;
 }
 
-/* ---- dispatch ------------------------------------------------------------- */
-
-/*
- * Runs the matched handler; its response (or a 500) goes to c->out.  A
- * handler that deferred its answer and returned KILN_PENDING leaves the
- * connection in CS_PENDING, its parser paused, with nothing to send.
- */
-static int run_handler(struct conn *c)
+void http_pause(struct conn *c, int on)
 {
-    const struct route *rt = c->req.match.route;
-    int rc;
-
-    plugin_enter(c->w->slot, rt, rt->method);
-    c->in_handler = 1;
-    rc = rt->handler(&c->req, rt->data);
-    c->in_handler = 0;
-    plugin_leave(c->w->slot, 1);
-    if (c->stream) {                /* kiln_stream(): its return is not used */
-        c->state = CS_PENDING;
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
-        c->state = CS_PENDING;
-        c->pending_since = ev_now(c->w->loop);
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (c->pending) {               /* answered after all */
-        if (rc == KILN_PENDING)
-            rc = c->resume_result;
-        pending_forget(c->pending);
-        c->pending = 0;
-        c->resumed = 0;
-    }
-    if (rc == KILN_PENDING)
-        log_error("%s %s: handler of \"%s %s\" returned KILN_PENDING without kiln_defer()",
-                  c->req.method, c->req.target, rt->method, rt->pattern);
-    if (rc != KILN_OK) {
-        log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
-                  c->req.target, rt->method, rt->pattern, rc);
-        return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
-    }
-    return response_serialize(&c->req, &c->out);
+    http_parser_pause(c->parser, on);
 }
 
-/* Answers the complete request in c->req. */
-static int dispatch(struct conn *c)
+long long http_body_left(const struct conn *c)
 {
-    char extra[sizeof(c->allow) + 16];
-    struct kiln_req *r = &c->req;
+    const http_parser *p = c->parser;
 
-    response_update_date(ev_now(c->w->loop));
-    r->body = c->body.len ? c->body.data : "";
-    r->body_len = c->body.len;
-    switch (c->route_res) {
-    case ROUTER_FOUND:
-        return run_handler(c);
-    case ROUTER_METHOD_NOT_ALLOWED:
-        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
-        return response_error(&c->out, 405, r->keep_alive, r->is_head, extra);
-    default:
-        return response_error(&c->out, 404, r->keep_alive, r->is_head, NULL);
-    }
+    if (p->flags & F_CHUNKED)
+        return -1;
+    return (p->flags & F_CONTENTLENGTH) ? (long long)p->content_length : 0;
 }
 
 /* Ends a request that was answered: ready for the next one, or closing. */
-static void req_done(struct conn *c)
+void http_req_done(struct conn *c)
 {
     int keep = c->req.keep_alive;
 
@@ -513,7 +474,7 @@ static int ws_request(struct conn *c, const struct route *rt)
     if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
                        extra[0] ? extra : NULL) < 0)
         return fail(c, 500);
-    req_done(c);
+    http_req_done(c);
     return 0;
 }
 
@@ -523,18 +484,23 @@ static int on_message_complete(http_parser *p)
 
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
         return ws_request(c, c->req.match.route);
-    if (dispatch(c) < 0)
+    if (body_streamed(c))
+        return dispatch_streamed_end(c);
+    body_end(c);
+    if (dispatch_request(c) < 0)
         return fail(c, 500);
     if (c->state != CS_PENDING)
-        req_done(c);
+        http_req_done(c);
     return 0;
 }
 
 int http_resume(struct conn *c, int status)
 {
     struct kiln_req *r = &c->req;
-    int rc;
+    int rc, early = c->state == CS_BODY;     /* before its body ended */
 
+    if (early)
+        dispatch_early_prepare(c);
     response_update_date(ev_now(c->w->loop));
     if (status == 0)
         rc = response_serialize(r, &c->out);
@@ -544,7 +510,16 @@ int http_resume(struct conn *c, int status)
         http_error(c, 500);
         return -1;
     }
+    if (early)
+        return dispatch_early_after(c) ? http_continue(c) : 0;
     return http_finish(c, 1);
+}
+
+int http_continue(struct conn *c)
+{
+    http_parser_pause(c->parser, 0);
+    /* nothing unparsed: an empty feed would tell the parser the input ended */
+    return c->parsed < c->in.len ? http_parse(c) : 0;
 }
 
 int http_finish(struct conn *c, int keep)
@@ -552,7 +527,7 @@ int http_finish(struct conn *c, int keep)
     if (!keep)
         c->req.keep_alive = 0;
     http_parser_pause(c->parser, 0);
-    req_done(c);                    /* pauses it again when closing */
+    http_req_done(c);                    /* pauses it again when closing */
     return http_parse(c);
 }
 
@@ -603,6 +578,7 @@ void http_error(struct conn *c, int status)
     if (c->w->cfg->log_level >= LOG_DEBUG)
         log_debug("connection %d: answering %d (%s)", c->fd, status,
                   http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
+    body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
     req_reset(c);
     c->want_close = 1;

@@ -41,6 +41,11 @@ kiln_id pending_new(struct conn *c, kiln_cancel_fn cancel, void *arg)
     return handle_new(&ids, c);
 }
 
+struct conn *pending_conn(kiln_id id)
+{
+    return handle_get(&ids, id);
+}
+
 void pending_forget(kiln_id id)
 {
     handle_free(&ids, id);

@@ -20,6 +20,9 @@ void pending_shutdown(void);
 /* A new id for c's request (its handler runs), or 0 (no memory). */
 kiln_id pending_new(struct conn *c, kiln_cancel_fn cancel, void *arg);
 
+/* The connection of a live pending id, or NULL (body.c's readers). */
+struct conn *pending_conn(kiln_id id);
+
 /* Kills an id without running its cancel callback: its handler answered
  * after all (it returned KILN_OK or KILN_ERROR, or resumed it inside). */
 void pending_forget(kiln_id id);

@@ -55,6 +55,8 @@ struct kiln_req {
     unsigned query_parsed : 1, cookies_parsed : 1, form_parsed : 1;
     struct upload_list files;       /* a multipart form's file parts */
     const char *form_error;         /* why a multipart form did not parse */
+    struct form_data *form_stream;  /* a multipart body parsed as it arrived
+                                       (body.c), its temporary files open */
 
     /* kiln_req_set() values (req_store.c), released when the request ends */
     struct req_entry *store;

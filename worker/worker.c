@@ -18,6 +18,7 @@
 
 #include <ev.h>
 
+#include "body.h"
 #include "channel.h"
 #include "config.h"
 #include "compress.h"
@@ -331,6 +332,7 @@ static void worker_cleanup(struct worker *w)
     plugins_unload(&w->plugins);
     loop_shutdown();                    /* what the plugins left running */
     pending_shutdown();
+    body_shutdown();
     stream_shutdown();
     router_free(w->router);
     files_shutdown();
@@ -354,6 +356,7 @@ void worker_main(const struct worker_args *a)
     loop_init(&w);
     offload_init(&w);
     pending_init(&w, conn_resume);
+    body_init(&w);
     stream_init(&w);
     files_init(&w);
     compress_init(w.cfg);

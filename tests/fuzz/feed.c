@@ -9,9 +9,11 @@
 
 #include <ev.h>
 
+#include "body.h"
 #include "conn.h"
 #include "feed.h"
 #include "log.h"
+#include "pending.h"
 #include "plugin.h"
 #include "pool.h"
 #include "scoreboard.h"
@@ -72,6 +74,8 @@ struct worker *feed_worker(const struct config *cfg, struct router *router)
         fprintf(stderr, "feed: no loop, or no WebSocket context\n");
         abort();
     }
+    pending_init(&worker, conn_resume);
+    body_init(&worker);
     return &worker;
 }
 

@@ -9,7 +9,11 @@
  * byte) must give the same outcome: the same error, or the same fields and
  * files, byte for byte.  On an error both lists are empty; otherwise there
  * are at most MP_PARTS_MAX parts, and the file data, in all, is no longer
- * than the body.
+ * than the body.  Parsed once more as a request parses it while it arrives
+ * (form_data_spool(): each piece in a buffer scribbled over and freed after
+ * its feed, files past SPOOL_AT bytes in temporary files), the outcome is
+ * the same again, read through the files' mappings, and exactly the files
+ * past SPOOL_AT are spooled.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,9 @@
 #include "form_data.h"
 #include "multipart.h"
 #include "pool.h"
+#include "spool.h"
+
+#define SPOOL_AT 16
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,6 +65,50 @@ static void parse(struct pool *p, const char *ct, const char *body, size_t len, 
         at = end;
     }
     o->error = form_data_end(f);
+}
+
+/* As parse(), with a spooling parse whose input does not stay; f's
+ * temporary files stay open for the comparison (form_data_close()). */
+static struct form_data *parse_spooled(struct pool *p, const char *ct, const char *body,
+                                       size_t len, struct outcome *o)
+{
+    static const struct form_spool sp = { NULL, SPOOL_AT, 0 };
+    static struct form_spool spool;
+    struct form_data *f = pool_alloc(p, sizeof(*f));
+    size_t at = 0, step = len / 5 + 1;
+
+    spool = sp;
+    spool.dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    memset(&o->fields, 0, sizeof(o->fields));
+    memset(&o->files, 0, sizeof(o->files));
+    if (f == NULL)
+        defect("out of memory");
+    o->error = form_data_begin(f, p, ct, &o->fields, &o->files);
+    if (o->error != NULL)
+        return NULL;
+    form_data_spool(f, &spool);
+    while (at < len) {
+        size_t n = at + step > len ? len - at : step;
+        char *piece = malloc(n);
+
+        if (piece == NULL)
+            defect("out of memory");
+        memcpy(piece, body + at, n);
+        form_data_feed(f, piece, n);
+        memset(piece, 0xAA, n);         /* nothing may point into it now */
+        free(piece);
+        at += n;
+    }
+    o->error = form_data_end(f);
+    for (size_t i = 0; i < o->files.n; i++) {
+        struct upload *u = &o->files.items[i];
+
+        if ((u->fd >= 0) != (u->len > SPOOL_AT))
+            defect("a file spooled below the threshold, or not above it");
+        if (u->fd >= 0 && (u->data = spool_map(u->fd, u->len)) == NULL)
+            defect("a spooled file that does not map");
+    }
+    return f;
 }
 
 static int same_str(const char *a, const char *b)
@@ -109,7 +160,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *ct = malloc(ctlen + 1), *body;
     size_t len = nl ? size - ctlen - 1 : 0;
     struct pool p;
-    struct outcome whole, cut, bytes;
+    struct outcome whole, cut, bytes, spooled;
+    struct form_data *f;
 
     if (ct == NULL)
         return 0;
@@ -130,6 +182,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         parse(&p, ct, body, len, 1, 0, 0, &bytes);
         compare(&whole, &bytes);
     }
+    f = parse_spooled(&p, ct, body, len, &spooled);
+    compare(&whole, &spooled);
+    if (f != NULL)
+        form_data_close(f);
     pool_free(&p);
     free(body);
     free(ct);

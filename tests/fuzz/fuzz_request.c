@@ -5,8 +5,11 @@
  * decoding and dot-segments), routed (literal, capture and regex routes,
  * methods, 404/405), answered by handlers that read the request through the
  * kiln_* API (the query, cookie and form parsing included, and a value
- * kept with kiln_req_set(), freed at the request's end) and, for WebSocket
- * routes, upgraded and handed to libwebsockets.
+ * kept with kiln_req_set(), freed at the request's end), multipart bodies
+ * parsed as they arrive, bodies read by a plugin's reader as they arrive
+ * (/stream: a piece starting with 'P' pauses and resumes it, one starting
+ * with 'R' answers before the body's end; /stream/early answers at once)
+ * and, for WebSocket routes, upgraded and handed to libwebsockets.
  *
  * Input: byte 0 chooses the worker's settings (bit 0: tight limits, bit 1:
  * draining, bit 2: debug logging) and the client (bit 3: a slow reader,
@@ -112,6 +115,56 @@ static int h_fail(kiln_req *req, void *data)
     return KILN_ERROR;
 }
 
+/* A reader: counts the body; 'P' pauses and resumes, 'R' answers early. */
+static int r_data(kiln_id id, const void *data, size_t len, void *arg)
+{
+    size_t *n = arg;
+
+    *n += len;
+    if (len > 0 && *(const char *)data == 'P') {
+        /* resumed at once: a reader paused for good never reads the
+         * client's end of stream, which this harness requires */
+        kiln_body_pause(id);
+        kiln_body_resume(id);
+    }
+    if (len > 0 && *(const char *)data == 'R') {
+        kiln_set_status(kiln_pending(id), 409);
+        kiln_resume(id, KILN_OK);
+        free(n);
+    }
+    return 1;
+}
+
+static void r_end(kiln_id id, enum kiln_body_end how, void *arg)
+{
+    size_t *n = arg;
+
+    if (how == KILN_BODY_DONE) {
+        kiln_printf(kiln_pending(id), "%zu\n", *n);
+        kiln_resume(id, KILN_OK);
+    }
+    free(n);
+}
+
+static int h_stream(kiln_req *req, void *data)
+{
+    static const struct kiln_body_ops ops = { r_data, r_end, NULL };
+    size_t *n = calloc(1, sizeof(*n));
+
+    (void)data;
+    if (n == NULL || kiln_body_stream(req, &ops, n) == 0) {
+        free(n);
+        return KILN_ERROR;
+    }
+    return KILN_PENDING;
+}
+
+static int h_early(kiln_req *req, void *data)
+{
+    (void)data;
+    return kiln_error(req, 403, "no\n");
+}
+
 /* WebSocket routes: refused with ?deny, messages echoed, "close" closes. */
 static int ws_open(kiln_ws *ws, kiln_req *req, void *data)
 {
@@ -170,6 +223,10 @@ static struct router *routes(void)
         kiln_add_delete(&app, "/files/{dir}/{name}", h_file, NULL) < 0 ||
         kiln_add_get(&app, "/files/static/list", h_any, NULL) < 0 ||
         kiln_add_get(&app, "/fail", h_fail, NULL) < 0 ||
+        kiln_add_post(&app, "/stream", h_stream, NULL) < 0 ||
+        kiln_route_stream_body(&app, "POST", "/stream") < 0 ||
+        kiln_add_post(&app, "/stream/early", h_early, NULL) < 0 ||
+        kiln_route_stream_body(&app, "POST", "/stream/early") < 0 ||
         kiln_add_websocket(&app, "/ws", &echo, NULL) < 0 ||
         kiln_add_websocket(&app, "/chat/{room}", &chat, NULL) < 0)
         abort();

@@ -12,7 +12,7 @@ import time
 import pytest
 import websockets
 
-from conftest import RawConn, sanitized_build
+from conftest import RawConn, sanitized_build, wait_until
 
 VALGRIND = shutil.which("valgrind")
 SLOW = 20           # seconds for anything to happen under valgrind
@@ -163,6 +163,32 @@ def multipart_traffic(k):
         c.send(b"POST /upload HTTP/1.1\r\nHost: t\r\nContent-Type: application/"
                b"x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=1")
         assert b'"fields": [["a", "1", "1"]], "count": 1, "files": []' in c.read_response().body
+
+
+def body_stream_traffic(k):
+    """Bodies read as they arrive (bodyread): one whole, one paused and
+    resumed, one over its limit (413, the reader's end), one answered while
+    it arrives, and a client that leaves mid-body."""
+    st, _, body = k.request("/body", method="POST", body=b"s" * 40000, timeout=SLOW)
+    assert st == 200 and b'"len": 40000' in body, body
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"POST /body/hold HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nabc")
+        time.sleep(0.5)
+        assert k.get_text("/body/release", timeout=SLOW) == (200, "released 1\n")
+        c.send(b"def")
+        assert b'"len": 6' in c.read_response().body
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"POST /body/small HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"3e9\r\n" + b"a" * 1001 + b"\r\n")
+        assert c.read_response().status == 413
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"POST /body/refuse HTTP/1.1\r\nHost: t\r\nContent-Length: 9\r\n\r\nabc")
+        assert c.read_response().status == 409
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"POST /body HTTP/1.1\r\nHost: t\r\nContent-Length: 9999\r\n\r\nabc")
+        time.sleep(0.5)
+    assert wait_until(lambda: k.get_text("/body/stats", timeout=SLOW)[1].startswith("live 0 "),
+                      SLOW)
 
 
 def redis_traffic(k):
@@ -365,7 +391,8 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
                                                 "params", "reqinfo", "uploads",
-                                                "stream", "files", "static", "compress"),
+                                                "stream", "files", "static", "bodyread",
+                                                "compress"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "files": {"root": str(tmp_path)},
@@ -377,6 +404,8 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
                                   "max_uri_size": "1k", "max_header_size": "4k",
                                   "max_body_size": "8k", "header_timeout": "2s",
                                   "ws_max_msg_size": "64k",
+                                  "upload_spool_size": "1k",
+                                  "upload_dir": str(tmp_path),
                                   "trusted_proxies": "127.0.0.1 10.0.0.0/8"})
     # Definite and possible leaks are errors; what libraries keep reachable
     # until exit ("still reachable") is not.  No suppressions: neither kiln
@@ -391,6 +420,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
     reqinfo_traffic(k)
     pending_traffic(k)
     params_traffic(k)
+    body_stream_traffic(k)
     redis_traffic(k)
     hash_traffic(k)
     pg_traffic(k)

@@ -7,9 +7,19 @@
  * gives and the CRC-32 of its bytes (as zlib.crc32), "find", for each
  * file's field, the indices kiln_upload_find() gives in turn, and
  * "past_end", whether every accessor answers "none" at index count.
+ * Each file also says whether it was spooled (kiln_upload_spooled), whether
+ * kiln_upload_fd() gave a descriptor and the CRC-32 of what reading that
+ * descriptor gives ("fd_crc", -1 without one).  POST /upload/save?DIR saves
+ * file i to DIR/i with kiln_upload_save() and answers "saved N" (or
+ * "error: ERRNO TEXT").  POST /upload/fd answers "SIZE SPOOLED FD_CRC" per
+ * file, reading spooled files through their descriptors only (no mapping:
+ * what bench/upload.sh measures).
  */
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <kiln.h>
 
 static void json_str(kiln_req *req, const char *s)
@@ -28,16 +38,43 @@ static void json_str(kiln_req *req, const char *s)
     kiln_write(req, "\"", 1);
 }
 
+static uint32_t crc_table[256];
+
+/* zlib's CRC-32, continued from `crc` (0 to start). */
+static uint32_t crc32_more(uint32_t crc, const unsigned char *p, size_t n)
+{
+    uint32_t c = crc ^ 0xffffffffu;
+
+    if (crc_table[1] == 0)
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t v = i;
+
+            for (int k = 0; k < 8; k++)
+                v = v & 1 ? (v >> 1) ^ 0xedb88320u : v >> 1;
+            crc_table[i] = v;
+        }
+    while (n--)
+        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
 static uint32_t crc32(const unsigned char *p, size_t n)
 {
-    uint32_t c = 0xffffffffu;
+    return crc32_more(0, p, n);
+}
 
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return c ^ 0xffffffffu;
+/* The CRC-32 of what fd reads from its start to its end. */
+static long fd_crc(int fd)
+{
+    unsigned char buf[65536];
+    uint32_t c = 0;
+    ssize_t n;
+
+    if (fd < 0)
+        return -1;
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        c = crc32_more(c, buf, (size_t)n);
+    return n < 0 ? -2 : (long)c;
 }
 
 static void fields(kiln_req *req)
@@ -62,7 +99,11 @@ static void one_file(kiln_req *req, size_t i)
     size_t len = 99;
     const void *data = kiln_upload_data(req, i, &len);
 
-    kiln_printf(req, "%s{\"field\": ", i ? ", " : "");
+    int fd = kiln_upload_fd(req, i);
+
+    kiln_printf(req, "%s{\"spooled\": %d, \"fd\": %s, \"fd_crc\": %ld, \"field\": ",
+                i ? ", " : "", kiln_upload_spooled(req, i), fd >= 0 ? "true" : "false",
+                fd_crc(fd));
     json_str(req, kiln_upload_field(req, i));
     kiln_printf(req, ", \"name\": ");
     json_str(req, kiln_upload_name(req, i));
@@ -97,9 +138,41 @@ static int upload(kiln_req *req, void *data)
     return KILN_OK;
 }
 
+static int save(kiln_req *req, void *data)
+{
+    char path[4096];
+    size_t i;
+
+    (void)data;
+    kiln_set_content_type(req, "text/plain");
+    for (i = 0; i < kiln_upload_count(req); i++) {
+        snprintf(path, sizeof(path), "%s/%zu", kiln_query(req, "dir"), i);
+        if (kiln_upload_save(req, i, path) < 0)
+            return kiln_printf(req, "error: %d %s\n", errno, strerror(errno)), KILN_OK;
+    }
+    kiln_printf(req, "saved %zu\n", i);
+    return KILN_OK;
+}
+
+static int by_fd(kiln_req *req, void *data)
+{
+    (void)data;
+    kiln_set_content_type(req, "text/plain");
+    for (size_t i = 0; i < kiln_upload_count(req); i++)
+        kiln_printf(req, "%zu %d %ld\n", kiln_upload_size(req, i), kiln_upload_spooled(req, i),
+                    fd_crc(kiln_upload_fd(req, i)));
+    return KILN_OK;
+}
+
 static int init(kiln_app *app)
 {
-    return kiln_add_route(app, "*", "/upload", upload, NULL);
+    if (kiln_add_route(app, "*", "/upload", upload, NULL) != 0 ||
+        kiln_add_route(app, "POST", "/upload/save", save, NULL) != 0 ||
+        kiln_add_route(app, "POST", "/upload/big", upload, NULL) != 0 ||
+        kiln_add_route(app, "POST", "/upload/fd", by_fd, NULL) != 0)
+        return -1;
+    return kiln_route_max_body(app, "POST", "/upload/big", (size_t)1 << 31) != 0 ||
+           kiln_route_max_body(app, "POST", "/upload/fd", (size_t)1 << 31) != 0 ? -1 : 0;
 }
 
 KILN_PLUGIN("uploads", init, NULL);

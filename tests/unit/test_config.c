@@ -86,6 +86,8 @@ static void test_defaults(void)
           c.keepalive_requests == 10000, "default sizes");
     CHECK(c.ws_max_msg_size == 4194304 && c.ws_max_queue == 16777216 &&
           c.ws_heartbeat == 0 && c.ws_idle_timeout == 0, "websocket defaults");
+    CHECK(c.upload_spool_size == 65536 && c.max_upload_file_size == 0 &&
+          c.upload_dir != NULL, "upload defaults");
     CHECK(c.nkv == 0, "no plugin keys");
     CHECK_STR(c.file, path, "file remembered");
     config_free(&c);
@@ -114,6 +116,9 @@ static void test_every_key(void)
         "max_header_size = 32K\n"
         "max_headers = 50\n"
         "max_body_size = 2m\n"
+        "upload_spool_size = 1m\n"
+        "max_upload_file_size = 3m\n"
+        "upload_dir = /\n"
         "keepalive_requests = 77\n"
         "ws_max_msg_size = 64k\n"
         "ws_max_queue = 1m\n"
@@ -145,6 +150,9 @@ static void test_every_key(void)
     CHECK(c.max_header_size == 32768, "max_header_size");
     CHECK(c.max_headers == 50, "max_headers");
     CHECK(c.max_body_size == 2097152, "max_body_size");
+    CHECK(c.upload_spool_size == 1048576 && c.max_upload_file_size == 3145728,
+          "upload sizes");
+    CHECK_STR(c.upload_dir, "/", "upload_dir");
     CHECK(c.keepalive_requests == 77, "keepalive_requests");
     CHECK(c.ws_max_msg_size == 65536 && c.ws_max_queue == 1048576, "websocket sizes");
     CHECK(c.ws_heartbeat == 30 && c.ws_idle_timeout == 0, "websocket times (0: off)");
@@ -153,7 +161,7 @@ static void test_every_key(void)
     CHECK_STR(config_plugin_value(&c, "other", "greeting"), "Yo", "other section");
     CHECK_STR(config_plugin_value(&c, "hello", "absent"), NULL, "absent key");
     CHECK_STR(config_plugin_value(&c, "server", "workers"), NULL, "server is no plugin");
-    CHECK(c.nkv == 2 && c.kv[0].line == 26 && c.kv[1].line == 28, "plugin key lines");
+    CHECK(c.nkv == 2 && c.kv[0].line == 29 && c.kv[1].line == 31, "plugin key lines");
     config_free(&c);
 }
 
@@ -285,6 +293,13 @@ static void test_errors(void)
     expect_error("[server]\nws_heartbeat = -1\n", 2,
                  "ws_heartbeat: expected a time like 10, 10s, 250ms, 2m or 1h "
                  "(0: off), got \"-1\"");
+    expect_error("[server]\nupload_dir = /nonexistent-kiln\n", 2,
+                 "upload_dir: /nonexistent-kiln: No such file or directory");
+    expect_error("[server]\n\nupload_dir = /dev/null\n", 3,
+                 "upload_dir: /dev/null: not a directory");
+    expect_error("[server]\nupload_dir =\n", 2, "upload_dir: expected a directory, got \"\"");
+    expect_error("[server]\nupload_spool_size = 1x\n", 2,
+                 "upload_spool_size: expected a size like 512, 8k, 1m or 1g, got \"1x\"");
     expect_error("[server]\nmax_body_size = -1\n", 2,
                  "max_body_size: expected a size like 512, 8k, 1m or 1g, got \"-1\"");
     expect_error("[server]\nmax_headers = 0\n", 2,

@@ -1,11 +1,17 @@
-/* test_multipart.c -- unit tests of worker/multipart.c and worker/form_data.c: boundaries, parts fed at every split point, and hostile bodies. */
+/* test_multipart.c -- unit tests of worker/multipart.c, worker/form_data.c and worker/spool.c: boundaries, parts fed at every split point, hostile bodies, and files spooled to temporary files (the threshold, the file limit, saving, nothing left behind). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "form_data.h"
 #include "multipart.h"
 #include "pool.h"
+#include "spool.h"
 #include "unit.h"
 
 static struct pool p;
@@ -318,6 +324,112 @@ static void test_stop(void)
           "later feeds fail at once");
 }
 
+/* Entries of a directory other than . and .. */
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d)) != NULL)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* A spooling parse of body, fed in pieces of `step` bytes from a buffer
+ * scribbled over after each feed. */
+static const char *spool_parse(struct form_data *f, const struct form_spool *sp,
+                               struct kv_list *fields, struct upload_list *files,
+                               const char *body, size_t step)
+{
+    size_t len = strlen(body);
+    char piece[64];
+
+    CHECK(form_data_begin(f, &p, ctype, fields, files) == NULL, "spool: begin");
+    form_data_spool(f, sp);
+    for (size_t at = 0; at < len; at += step) {
+        size_t n = len - at < step ? len - at : step;
+
+        memcpy(piece, body + at, n);
+        form_data_feed(f, piece, n);
+        memset(piece, '#', sizeof(piece));
+    }
+    return form_data_end(f);
+}
+
+static void test_spool(void)
+{
+    char dir[] = "/tmp/kiln-unit-spool-XXXXXX", path[256], back[64];
+    const char *body = "--XyZ\r\nContent-Disposition: form-data; name=a; filename=s\r\n\r\n"
+                       "0123456789\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=b; filename=l\r\n\r\n"
+                       "0123456789abcdefghij\r\n"
+                       "--XyZ\r\nContent-Disposition: form-data; name=t\r\n\r\n"
+                       "a field longer than ten\r\n--XyZ--\r\n";
+    struct form_spool sp = { dir, 10, 0 };
+    struct kv_list fields = { 0 };
+    struct upload_list files = { 0 };
+    struct form_data *f = pool_alloc(&p, sizeof(*f));
+    const void *m;
+    int fd;
+
+    CHECK(mkdtemp(dir) != NULL, "spool: a directory");
+    for (size_t step = 1; step <= 7; step += 3) {
+        fields.n = files.n = 0;
+        CHECK(spool_parse(f, &sp, &fields, &files, body, step) == NULL, "spool: parsed");
+        CHECK(files.n == 2 && fields.n == 1, "spool: two files, one field");
+        CHECK(files.items[0].fd < 0 && files.items[0].len == 10 &&
+              memcmp(files.items[0].data, "0123456789", 10) == 0,
+              "spool: a file at the threshold stays in memory");
+        CHECK(files.items[1].fd >= 0 && files.items[1].data == NULL &&
+              files.items[1].len == 20, "spool: one past it is spooled");
+        CHECK_STR(fields.items[0].value, "a field longer than ten", "spool: fields stay");
+        m = spool_map(files.items[1].fd, 20);
+        CHECK(m != NULL && memcmp(m, "0123456789abcdefghij", 20) == 0,
+              "spool: the temporary file holds the data");
+        files.items[1].data = m;
+        CHECK(entries(dir) == 0, "spool: the temporary file has no name");
+        snprintf(path, sizeof(path), "%s/saved", dir);
+        unlink(path);
+        CHECK(spool_save_fd(files.items[1].fd, 20, path) == 0, "spool: saved");
+        fd = open(path, O_RDONLY);
+        CHECK(fd >= 0 && read(fd, back, sizeof(back)) == 20 &&
+              memcmp(back, "0123456789abcdefghij", 20) == 0, "spool: the saved file");
+        close(fd);
+        CHECK(spool_save_fd(files.items[1].fd, 20, path) == 0, "spool: saved again, unchanged");
+        fd = open(path, O_RDONLY);
+        CHECK(fd >= 0 && read(fd, back, sizeof(back)) == 20, "spool: still whole");
+        close(fd);
+        unlink(path);
+        snprintf(path, sizeof(path), "%s/other", dir);
+        CHECK(spool_save_data("old and longer than twenty", 26, path) == 0,
+              "spool: in-memory data saved");
+        CHECK(spool_save_fd(files.items[1].fd, 20, path) == 0, "spool: saved over another (copy)");
+        fd = open(path, O_RDONLY);
+        CHECK(fd >= 0 && read(fd, back, sizeof(back)) == 20 &&
+              memcmp(back, "0123456789abcdefghij", 20) == 0, "spool: the copy, truncated");
+        close(fd);
+        unlink(path);
+        form_data_close(f);
+        CHECK(files.items[1].fd == -1, "spool: closed");
+        CHECK(entries(dir) == 0, "spool: nothing left");
+    }
+    sp.max_file = 15;
+    fields.n = files.n = 0;
+    CHECK_STR(spool_parse(f, &sp, &fields, &files, body, 4), "a file is over max_upload_file_size",
+              "spool: a file over max_file");
+    CHECK(f->status == 413 && files.n == 0 && fields.n == 0, "spool: 413, nothing kept");
+    sp.max_file = 0;
+    sp.dir = "/nonexistent-kiln-dir";
+    fields.n = files.n = 0;
+    CHECK_STR(spool_parse(f, &sp, &fields, &files, body, 64), "a temporary file could not be written",
+              "spool: no directory");
+    CHECK(f->status == 500 && f->err == ENOENT, "spool: 500 with its errno");
+    rmdir(dir);
+}
+
 int main(void)
 {
     pool_init(&p, 4096);
@@ -327,6 +439,7 @@ int main(void)
     test_names();
     test_hostile();
     test_stop();
+    test_spool();
     pool_free(&p);
     return unit_done();
 }
