@@ -8,6 +8,9 @@
 # instructions per request, start-up and shutdown cancelled out.  The same
 # binary and inputs give the same figure to within a few instructions; quote
 # it before and after a change of the hot path.
+# CONF: [server] lines to add, separated by ';' (CONF='gzip = on');
+# HEADERS: header lines the requests carry, separated by ';'
+# (HEADERS='Accept-Encoding: gzip').
 set -euo pipefail
 ME=instructions.sh
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -15,6 +18,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=$(cd "${KILN_BUILD:-.}" && pwd)
 N1=${N1:-2000}
 N2=${N2:-6000}
+CONF=${CONF:-}
+HEADERS=${HEADERS:-}
 WORKERS=1
 [ -x "$BUILD/kiln" ] || die "$BUILD/kiln not built"
 [ -f "$BUILD/plugins/hello/.libs/hello.so" ] || die "$BUILD/plugins/hello/.libs/hello.so not built"
@@ -25,11 +30,12 @@ trap 'stop_pid "$KILN_PID" TERM; remove_tmp' EXIT
 
 # replay PORT N: N requests on one connection, each answer read before the next.
 replay() {
-    timeout 300 python3 - "$1" "$2" <<'PY'
+    timeout 300 python3 - "$1" "$2" "$HEADERS" <<'PY'
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
+extra = "".join(h.strip() + "\r\n" for h in sys.argv[3].split(";") if h.strip())
 s = socket.create_connection(("127.0.0.1", port))
-req = b"GET /Ann HTTP/1.1\r\nHost: x\r\n\r\n"
+req = ("GET /Ann HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n").encode()
 want = b"Hello, Ann"
 buf = b""
 for _ in range(n):
@@ -50,7 +56,9 @@ count() {
     rm -rf "$TMP/run" && mkdir -p "$TMP/run/plugins"
     cp "$BUILD/plugins/hello/.libs/hello.so" "$TMP/run/plugins/"
     port=$(free_port)
-    kiln_conf "$TMP/run" "$port" warn
+    local conf=()
+    IFS=';' read -r -a conf <<<"$CONF"
+    kiln_conf "$TMP/run" "$port" warn "${conf[@]}"
     valgrind --tool=callgrind --trace-children=yes \
         --callgrind-out-file="$TMP/run/cg.%p" "$BUILD/kiln" -c "$TMP/run/kiln.conf" \
         > "$TMP/run/valgrind.log" 2>&1 &

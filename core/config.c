@@ -16,6 +16,7 @@
 #include "listen.h"
 #include "log.h"
 #include "scoreboard.h"
+#include "type_list.h"
 
 
 #define MAX_SECONDS 1e9         /* times above this are refused */
@@ -38,7 +39,7 @@ struct parse_state {
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR
+    K_WDIR, K_GZIP_LEVEL, K_TYPES
 };
 
 /* A key of one of kiln's own sections. */
@@ -85,6 +86,10 @@ static const struct server_key server_keys[] = {
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
     { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
     { "server", "trusted_proxies",    K_PROXIES, F(trusted_proxies),    0 },
+    { "server", "gzip",               K_BOOL,    F(gzip),               0 },
+    { "server", "gzip_level",         K_GZIP_LEVEL, F(gzip_level),      0 },
+    { "server", "gzip_min_length",    K_SIZE,    F(gzip_min_length),    0 },
+    { "server", "gzip_types",         K_TYPES,   F(gzip_types),         0 },
     { "server", "user",               K_USER,    0,                     0 },
     { "server", "group",              K_GROUP,   0,                     0 },
     { "postgres", "dsn",             K_TEXT,    F(pg_dsn),             0 },
@@ -147,6 +152,9 @@ void config_defaults(struct config *c)
     c->pg_pool_size = 4;
     c->pg_connect_timeout = 5;
     c->redis_connect_timeout = 5;
+    c->gzip_level = 5;
+    c->gzip_min_length = 1024;
+    c->gzip_types = strdup(TYPE_LIST_DEFAULT);
 }
 
 /* ---- value parsers ---------------------------------------------------------- */
@@ -516,6 +524,29 @@ static int set_proxies(struct parse_state *st, struct proxies *dst, const char *
     return 1;
 }
 
+/* gzip_level: zlib's 1 (fastest) to 9 (smallest). */
+static int set_gzip_level(struct parse_state *st, size_t *dst, const char *value)
+{
+    size_t n;
+
+    if (strlen(value) != 1 || value[0] < '1' || value[0] > '9' ||
+        config_parse_size(value, &n) < 0)
+        return fail(st, "gzip_level: expected a number from 1 to 9, got \"%s\"", value);
+    *dst = n;
+    return 1;
+}
+
+/* gzip_types: media types (type_list.h), kept normalized. */
+static int set_types(struct parse_state *st, const struct server_key *k, char **dst,
+                     const char *value)
+{
+    char list[INI_MAX_LINE + 1], why[200];
+
+    if (type_list_parse(value, list, sizeof list, why, sizeof why) < 0)
+        return fail(st, "%s: %s, got \"%s\"", k->name, why, value);
+    return set_string(st, k->name, dst, list, 1);
+}
+
 /* Applies one key of kiln's own sections.  1, or 0 with the error noted. */
 static int server_key(struct parse_state *st, const char *section, const char *name,
                       const char *value)
@@ -555,6 +586,8 @@ static int server_key(struct parse_state *st, const char *section, const char *n
     case K_TEXT:    return set_text(st, k, (char **)(base + k->off), value);
     case K_ADDRESS: return set_address(st, k, (char **)(base + k->off), value);
     case K_PROXIES: return set_proxies(st, (struct proxies *)(base + k->off), value);
+    case K_GZIP_LEVEL: return set_gzip_level(st, (size_t *)(base + k->off), value);
+    case K_TYPES:   return set_types(st, k, (char **)(base + k->off), value);
     }
     return 0;
 }
@@ -743,6 +776,7 @@ void config_free(struct config *c)
     free(c->log_file);
     free(c->mime_types);
     free(c->upload_dir);
+    free(c->gzip_types);
     free(c->user);
     free(c->group);
     free(c->pg_dsn);

@@ -67,6 +67,12 @@ struct config {
     struct proxies trusted_proxies; /* peers whose Forwarded / X-Forwarded-*
                                    headers are believed (none) */
 
+    /* compressed responses (worker/compress.c) */
+    int gzip;                   /* gzip buffered responses (0) */
+    size_t gzip_level;          /* zlib's level, 1..9 (5) */
+    size_t gzip_min_length;     /* smallest body compressed, bytes (1k) */
+    char *gzip_types;           /* type_list.h's normalized list */
+
     /* WebSocket connections */
     size_t ws_max_msg_size;     /* whole message, bytes (4m) -> close 1009 */
     size_t ws_max_queue;        /* bytes queued for sending (16m) -> close 1008 */

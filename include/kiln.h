@@ -101,7 +101,9 @@
  *                    sendfile(2) from the loop, precompressed .br/.gz
  *                    siblings), kiln_file_at() and kiln_open_at() under a
  *                    root (KILN_FILE_BENEATH, _NO_SYMLINKS, _PRECOMPRESSED,
- *                    _DIR_REDIRECT: openat2(2)).
+ *                    _DIR_REDIRECT: openat2(2)); gzip of buffered
+ *                    responses ([server] gzip, gzip_level,
+ *                    gzip_min_length, gzip_types) and kiln_compress().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -603,6 +605,32 @@ int kiln_printf(kiln_req *req, const char *fmt, ...) KILN_PRINTF(2, 3);
  */
 int kiln_text(kiln_req *req, int status, const char *fmt, ...) KILN_PRINTF(3, 4);
 int kiln_bytes(kiln_req *req, int status, const void *data, size_t len);
+
+/*
+ * 1.4: compression of this response, what aiohttp's
+ * resp.enable_compression() is.  on = 1 gzips the body whatever [server]
+ * gzip, gzip_types and gzip_min_length say; on = 0 sends it as it is.
+ * Without a call, the server's keys decide: gzip = on, a type in
+ * gzip_types and a body of at least gzip_min_length bytes.  Either way a
+ * body is only gzipped when the request's Accept-Encoding takes gzip (over
+ * identity), the status has a body (not 204, 206 or 304) and the handler
+ * set no Content-Encoding of its own; a compressible response (one that
+ * would be gzipped for a client asking for it) says Vary: Accept-Encoding
+ * (added to the handler's Vary), a gzipped one Content-Encoding: gzip, its
+ * Content-Length the compressed size, and a strong ETag the handler set
+ * becomes weak (W/"...").  A HEAD request gets the headers its GET would,
+ * without a Content-Length.  A stream (kiln_stream, kiln_sse) is gzipped
+ * only when kiln_compress(req, 1) came before kiln_stream() (the server's
+ * keys never compress one): it then keeps a deflate state of its own
+ * (about 256 KiB) until it ends, each kiln_stream_write() is deflated
+ * with a sync flush so that it can be decoded as soon as it arrives, and
+ * the body goes chunked (HTTP/1.0: ended by the close) even with a
+ * declared length, which still counts the bytes written.  A file
+ * (kiln_file, which may send a precompressed .gz or .br sibling) goes out
+ * as it is.  Call it from the handler, or before kiln_resume().  0, or -1
+ * for a NULL req.
+ */
+int kiln_compress(kiln_req *req, int on);
 
 /* ---- answers in one call, cookies, JSON (1.4) ------------------------------- */
 

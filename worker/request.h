@@ -74,6 +74,8 @@ struct kiln_req {
                                        an error page may replace the body */
     struct json_t *json;            /* kiln_json_body()'s value (json.c owns
                                        it: json_release() at the end) */
+    int compress;                   /* kiln_compress(): 1 on, -1 off, 0 the
+                                       server's gzip key (compress.c) */
     int is_head;                    /* HEAD: send headers only */
     int keep_alive;                 /* answer keeps the connection open */
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "compress.h"
 #include "request.h"
 #include "response.h"
 
@@ -210,18 +211,23 @@ static int response_status(const struct kiln_req *req)
 
 /*
  * Sets req->status to the status actually sent (for the access log), then
- * appends the response with one reservation and four appends.
+ * appends the response with one reservation and four appends; the body may
+ * go out gzipped (compress.c decides, and adds its headers).
  */
 int response_serialize(struct kiln_req *req, struct buf *out)
 {
     struct line head = { .n = 0 }, tail = { .n = 0 };
-    const struct buf *hdrs = req->resp_headers, *body = req->resp_body;
+    int status = response_status(req), no_length;
+    const struct buf *hdrs = req->resp_headers,
+                     *body = compress_body(req, status, &no_length);
     size_t hlen = hdrs ? hdrs->len : 0, blen = body ? body->len : 0;
-    int status = response_status(req);
 
+    if (req->resp_body != NULL && body == NULL)
+        return -1;
     req->status = status;
     put_head(&head, status);
-    put_length(&tail, status, blen);
+    if (!no_length)
+        put_length(&tail, status, blen);
     if (!req->keep_alive)
         PUT_LIT(&tail, "Connection: close\r\n");
     else if (req->http_major == 1 && req->http_minor == 0)
@@ -237,6 +243,8 @@ int response_serialize(struct kiln_req *req, struct buf *out)
     buf_append(out, tail.s, tail.n);
     if (blen > 0)
         buf_append(out, body->data, blen);
+    if (body != req->resp_body)
+        compress_done();
     return 0;
 }
 

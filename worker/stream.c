@@ -20,6 +20,7 @@
 #include <sys/sendfile.h>
 #include <unistd.h>
 
+#include "compress.h"
 #include "conn_private.h"
 #include "handles.h"
 #include "log.h"
@@ -47,6 +48,8 @@ struct stream {
     size_t beat_len;
     int file_fd;                    /* stream_file()'s body, or -1 */
     long long file_off, file_left;
+    struct compress_stream *gz;     /* kiln_compress(): the body's deflate
+                                       state (compress.c), or NULL */
 };
 
 /* The most of a file one turn of the loop sends before other connections
@@ -85,6 +88,7 @@ static void stream_free(struct stream *s)
     ev_timer_stop(self->loop, &s->beat);
     if (s->file_fd >= 0)
         close(s->file_fd);
+    compress_stream_free(s->gz);
     s->c->stream = NULL;
     free(s);
 }
@@ -148,14 +152,16 @@ void stream_cancel(struct conn *c, enum kiln_cancel why)
 
 /* ---- writing ---------------------------------------------------------------- */
 
-/* Appends the body bytes with their framing; 0, or -1 out of memory. */
-static int stream_append(struct stream *s, const void *data, size_t len)
+/* Appends bytes of the body as they go out, framed as a chunk when the
+ * body is chunked (never an empty one: it would end the body).  0, or -1
+ * out of memory. */
+static int stream_frame(struct stream *s, const void *data, size_t len)
 {
     struct buf *out = &s->c->out;
     char size[24];
     int n;
 
-    if (!s->chunked)
+    if (!s->chunked || len == 0)
         return buf_append(out, data, len);
     n = snprintf(size, sizeof(size), "%zx\r\n", len);
     if (buf_reserve(out, (size_t)n + len + 2) != 0)
@@ -164,6 +170,21 @@ static int stream_append(struct stream *s, const void *data, size_t len)
     buf_append(out, data, len);
     buf_append(out, "\r\n", 2);
     return 0;
+}
+
+/* Appends the plugin's bytes (gzipped first for a compressed stream, and
+ * its last bytes with `finish`); 0, or -1 out of memory. */
+static int stream_append(struct stream *s, const void *data, size_t len, int finish)
+{
+    const struct buf *z;
+    int rc;
+
+    if (s->gz == NULL)
+        return stream_frame(s, data, len);
+    z = compress_stream_write(s->gz, data, len, finish);
+    rc = z ? stream_frame(s, z->data, z->len) : -1;
+    compress_done();
+    return rc;
 }
 
 /* The stream of a live id that takes writes, or NULL. */
@@ -199,7 +220,7 @@ static int stream_write(struct stream *s, const void *data, size_t len)
         s->sent += (long long)len;
         return stream_room(s);
     }
-    if (stream_append(s, data, len) < 0)
+    if (stream_append(s, data, len, 0) < 0)
         return -1;
     s->sent += (long long)len;
     stream_kick(s->c);
@@ -241,22 +262,36 @@ static struct stream *stream_new(struct conn *c, long long length,
     return s;
 }
 
-/* The stream of kiln_stream() and stream_file(): its head queued. */
+/* Whether the stream s of req is gzipped (kiln_compress(), compress.c):
+ * then its wire length is unknown, and a body is chunked.  0, or -1. */
+static int stream_gzip(struct stream *s, kiln_req *req, int status, long long *wire)
+{
+    int rc = compress_stream_start(req, status, &s->gz);
+
+    if (rc == 1) {
+        *wire = -1;
+        s->chunked = req->http_major == 1 && req->http_minor >= 1;
+    }
+    return rc < 0 ? -1 : 0;
+}
+
+/* The stream of kiln_stream() and stream_file() (`file`: never gzipped):
+ * its head queued. */
 static struct stream *stream_start(kiln_req *req, int status, long long length,
-                                   const struct kiln_stream_ops *ops, void *arg)
+                                   const struct kiln_stream_ops *ops, void *arg, int file)
 {
     struct conn *c = req->conn;
     struct stream *s = stream_new(c, length, ops, arg);
+    long long wire = length;
 
     if (!s)
         return NULL;
-    if (length < 0 && !s->chunked)
+    if (!file && stream_gzip(s, req, status, &wire) < 0)
+        goto fail;
+    if (wire < 0 && !s->chunked)
         req->keep_alive = 0;        /* HTTP/1.0: the close ends the body */
-    if (response_stream_head(req, &c->out, status, length, s->chunked) < 0) {
-        handle_free(&ids, s->id);
-        free(s);
-        return NULL;
-    }
+    if (response_stream_head(req, &c->out, status, wire, s->chunked) < 0)
+        goto fail;
     buf_reset(req->resp_body);
     if (c->pending) {               /* the stream's ops replace its cancel */
         pending_forget(c->pending);
@@ -266,6 +301,11 @@ static struct stream *stream_start(kiln_req *req, int status, long long length,
     c->stream = s;
     stream_kick(c);
     return s;
+fail:
+    compress_stream_free(s->gz);
+    handle_free(&ids, s->id);
+    free(s);
+    return NULL;
 }
 
 KILN_EXPORT kiln_id kiln_stream(kiln_req *req, int status, long long length,
@@ -282,7 +322,7 @@ KILN_EXPORT kiln_id kiln_stream(kiln_req *req, int status, long long length,
         kiln_log(KILN_LOG_WARN, "kiln_stream(%d, %lld): bad status or length", status, length);
         return 0;
     }
-    s = stream_start(req, status, length, ops, arg);
+    s = stream_start(req, status, length, ops, arg, 0);
     return s ? s->id : 0;
 }
 
@@ -300,6 +340,8 @@ KILN_EXPORT int kiln_stream_end(kiln_id id)
     struct stream *s = stream_open(id);
 
     if (!s)
+        return -1;
+    if (s->gz && !s->discard && stream_append(s, NULL, 0, 1) < 0)
         return -1;
     if (s->chunked && !s->discard && buf_append(&s->c->out, "0\r\n\r\n", 5) < 0)
         return -1;
@@ -323,7 +365,7 @@ int stream_file(kiln_req *req, int status, int fd, long long off, long long len)
     struct stream *s = NULL;
 
     if (req->conn && self && req->conn->in_handler && stream_allowed(req->conn))
-        s = stream_start(req, status, len, NULL, NULL);
+        s = stream_start(req, status, len, NULL, NULL, 1);
     if (!s) {
         close(fd);
         return -1;

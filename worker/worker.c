@@ -21,6 +21,7 @@
 #include "body.h"
 #include "channel.h"
 #include "config.h"
+#include "compress.h"
 #include "conn.h"
 #include "db.h"
 #include "files.h"
@@ -335,6 +336,7 @@ static void worker_cleanup(struct worker *w)
     stream_shutdown();
     router_free(w->router);
     files_shutdown();
+    compress_shutdown();
     free(w->accept_w);
     block_cache_clear();
 }
@@ -357,6 +359,7 @@ void worker_main(const struct worker_args *a)
     body_init(&w);
     stream_init(&w);
     files_init(&w);
+    compress_init(w.cfg);
     w.router = router_new();
     if (!w.router || plugins_load(&w.plugins, a->plugins, a->cfg, w.router) < 0) {
         log_error("worker cannot start: plugins in %s failed to load",

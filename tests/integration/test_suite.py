@@ -121,7 +121,8 @@ def test_scripts_run_installs_only_what_building_and_running_need():
     base, test = packages(), packages("--test")
     assert {"gcc", "make", "autoconf", "automake", "libtool", "pkg-config", "libev-dev",
             "libhttp-parser-dev", "libinih-dev", "libwebsockets-dev",
-            "libwebsockets-evlib-ev", "libpq-dev", "libhiredis-dev", "libjansson-dev"} <= base, base
+            "libwebsockets-evlib-ev", "libpq-dev", "libhiredis-dev", "libjansson-dev",
+            "zlib1g-dev"} <= base, base
     # The test services and the clients.
     tools = {"chromium", "valgrind", "wrk", "nginx-light", "curl", "python3-pytest",
              "postgresql", "postgresql-client", "redis-server"}

@@ -287,6 +287,35 @@ def stream_traffic(k):
     k.wait_log(r"stream: sse cancelled gone after 0 events", timeout=SLOW)
 
 
+def compress_traffic(k):
+    """Gzipped bodies (tests/plugins/compress.c, kiln_compress() on): small,
+    large (its output buffer given back), HEAD, a deferred one, one the
+    client does not take, each decoded; a gzipped stream, and one whose
+    client leaves (its deflate state freed by the cancel)."""
+    want = lambda n: (b"the quick brown fox jumps over the lazy dog, again and again\n" * (n // 61 + 1))[:n]
+    ae = b"Accept-Encoding: gzip\r\n"
+    with RawConn(k.port, timeout=SLOW) as c:
+        c.send(b"GET /body?n=3000&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n"
+               b"GET /body?n=400000&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n"
+               b"HEAD /body?n=3000&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n"
+               b"GET /deferred?n=2000&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n"
+               b"GET /body?n=2000&force=on HTTP/1.1\r\nHost: t\r\n\r\n")
+        for n in (3000, 400000):
+            r = c.read_response()
+            assert r.header("content-encoding") == "gzip" and gzip.decompress(r.body) == want(n)
+        r = c.read_response(head=True)
+        assert (r.header("content-encoding"), r.header("content-length")) == ("gzip", None)
+        assert gzip.decompress(c.read_response().body) == want(2000)
+        assert c.read_response().body == want(2000)
+        c.send(b"GET /stream?n=3&ms=20&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n")
+        r = c.read_response()
+        assert r.header("content-encoding") == "gzip" and len(gzip.decompress(r.body)) == 6000
+    c = RawConn(k.port, timeout=SLOW)       # a gzipped stream whose client leaves
+    c.send(b"GET /stream?n=50&ms=50&force=on HTTP/1.1\r\nHost: t\r\n" + ae + b"\r\n")
+    c.read_response(head=True)
+    c.close()
+
+
 def files_traffic(k, root):
     """A file whole (its body by sendfile), one byte range of it, a 304."""
     data = bytes(range(256)) * 1024
@@ -362,7 +391,8 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
                                                 "pending", "counter", "redis_probe", "hash",
                                                 "db", "pg_probe", "answers",
                                                 "params", "reqinfo", "uploads",
-                                                "stream", "files", "static", "bodyread"),
+                                                "stream", "files", "static", "bodyread",
+                                                "compress"),
                           log_level="debug", sections={"redis": {"address": redis_addr},
                                                        "hash": {"cost": 6},
                                                        "files": {"root": str(tmp_path)},
@@ -427,6 +457,7 @@ def test_no_errors_or_leaks_under_valgrind(kiln_factory, redis_addr, pg_dsn, tmp
     stream_traffic(k)
     files_traffic(k, str(tmp_path))
     static_traffic(k, str(tmp_path / "www"))
+    compress_traffic(k)
     mark = k.mark()
     assert k.get_text("/redis/later?ms=0&cmd=wait", timeout=SLOW) == (200, "later\n")
     k.wait_log(r"later: WAIT sent, id yes", timeout=SLOW, since=mark)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "type_list.h"
 #include "log.h"
 #include "unit.h"
 
@@ -162,6 +163,42 @@ static void test_every_key(void)
     CHECK_STR(config_plugin_value(&c, "server", "workers"), NULL, "server is no plugin");
     CHECK(c.nkv == 2 && c.kv[0].line == 29 && c.kv[1].line == 31, "plugin key lines");
     config_free(&c);
+}
+
+/* The [server] gzip keys: defaults, values, errors. */
+static void test_gzip_keys(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "", err, sizeof err) == 0, "empty file loads");
+    CHECK(c.gzip == 0 && c.gzip_level == 5 && c.gzip_min_length == 1024, "gzip defaults");
+    CHECK_STR(c.gzip_types, TYPE_LIST_DEFAULT, "gzip_types default");
+    config_free(&c);
+    CHECK(load(&c, "[server]\ngzip = on\ngzip_level = 9\ngzip_min_length = 0\n"
+                   "gzip_types = Text/HTML  application/*\n", err, sizeof err) == 0,
+          "gzip keys load (%s)", err);
+    CHECK(c.gzip == 1 && c.gzip_level == 9 && c.gzip_min_length == 0, "gzip values");
+    CHECK_STR(c.gzip_types, "text/html application/*", "gzip_types normalized");
+    config_free(&c);
+    CHECK(load(&c, "[server]\ngzip_types = *\ngzip_min_length = 2k\n", err, sizeof err) == 0,
+          "gzip_types * loads (%s)", err);
+    CHECK_STR(c.gzip_types, "*", "gzip_types *");
+    CHECK(c.gzip_min_length == 2048, "gzip_min_length 2k");
+    config_free(&c);
+    expect_error("[server]\ngzip = maybe\n", 2, "gzip: expected on or off, got \"maybe\"");
+    expect_error("[server]\n\ngzip_level = 0\n", 3,
+                 "gzip_level: expected a number from 1 to 9, got \"0\"");
+    expect_error("[server]\ngzip_level = 10\n", 2,
+                 "gzip_level: expected a number from 1 to 9, got \"10\"");
+    expect_error("[server]\ngzip_min_length = -1\n", 2,
+                 "gzip_min_length: expected a size like 512, 8k, 1m or 1g, got \"-1\"");
+    expect_error("[server]\ngzip_types = text/html, application/json\n", 2,
+                 "gzip_types: \"text/html,\" is not type/subtype, type/*, type/*+suffix or *, "
+                 "got \"text/html, application/json\"");
+    expect_error("[server]\ngzip_types =\n", 2,
+                 "gzip_types: expected media types like text/* application/json, or *, "
+                 "got \"\"");
 }
 
 /* [postgres] and [redis] are kiln's own sections, checked like [server]. */
@@ -402,6 +439,7 @@ int main(void)
 {
     test_defaults();
     test_every_key();
+    test_gzip_keys();
     test_listen_lines();
     test_database_sections();
     test_errors();
