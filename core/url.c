@@ -4,8 +4,7 @@
 #include "pool.h"
 #include "url.h"
 
-/* The value of hex digit c, or -1. */
-static int hexval(int c)
+int url_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -26,8 +25,8 @@ long url_decode(char *dst, const char *src, size_t len, int plus)
         if (c == '%') {
             if (len - i < 3)
                 goto fail;
-            hi = hexval((unsigned char)src[i + 1]);
-            lo = hexval((unsigned char)src[i + 2]);
+            hi = url_hexval((unsigned char)src[i + 1]);
+            lo = url_hexval((unsigned char)src[i + 2]);
             if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 goto fail;
             c = (char)(hi << 4 | lo);

@@ -9,6 +9,9 @@
 
 struct pool;
 
+/* The value of the hex digit c (either case), or -1. */
+int url_hexval(int c);
+
 /*
  * Decodes %XX escapes of src[0..len) into dst (which has room for len + 1
  * bytes; dst may equal src).  With `plus`, '+' becomes a space (query

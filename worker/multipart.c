@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "multipart.h"
+#include "url.h"
 
 enum {
     ST_PREAMBLE,        /* before the first delimiter: skipped */
@@ -147,17 +148,6 @@ static int param_is(const char *name, size_t nlen, const char *want)
     return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /*
  * RFC 5987 ext-value "UTF-8'lang'%E2%82%AC.txt", decoded in place (the
  * result is never longer).  The file name, "" to ignore it (another
@@ -173,7 +163,8 @@ static const char *ext_value(char *v)
         return "";
     for (r = q2 + 1, w = v; *r != '\0'; r++) {
         if (*r == '%') {
-            int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+            int hi = url_hexval((unsigned char)r[1]);
+            int lo = hi < 0 ? -1 : url_hexval((unsigned char)r[2]);
 
             if (lo < 0 || (hi == 0 && lo == 0))
                 return NULL;

@@ -3,6 +3,7 @@
 
 #include "params.h"
 #include "pool.h"
+#include "url.h"
 
 int kv_push(struct pool *pool, struct kv_list *l, const char *name, const char *value)
 {
@@ -48,17 +49,6 @@ const char *kv_nth(const struct kv_list *l, const char *name, size_t n)
 
 /* ---- urlencoded ------------------------------------------------------------ */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* s[0..len) decoded into the pool, NUL-terminated; what cannot be decoded
  * is copied as it is.  NULL out of memory. */
 static char *decode(struct pool *pool, const char *s, size_t len)
@@ -73,8 +63,8 @@ static char *decode(struct pool *pool, const char *s, size_t len)
         int hi = -1, lo = -1;
 
         if (c == '%' && len - i >= 3) {
-            hi = hexval((unsigned char)s[i + 1]);
-            lo = hexval((unsigned char)s[i + 2]);
+            hi = url_hexval((unsigned char)s[i + 1]);
+            lo = url_hexval((unsigned char)s[i + 2]);
         }
         if (hi >= 0 && lo >= 0 && (hi | lo) != 0) {
             *o++ = (char)(hi << 4 | lo);

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <kiln.h>
 
+#include "plugin_util.h"
+
 struct job {
     kiln_id id;
     unsigned long long len, pieces, max_piece;
@@ -26,18 +28,8 @@ struct job {
     struct job *next;               /* held, waiting for /body/release */
 };
 
-static uint32_t table[256];
 static struct job *held;
 static long live, ended_bad, last_how = -1;
-
-static uint32_t crc_more(uint32_t crc, const unsigned char *p, size_t n)
-{
-    uint32_t c = crc ^ 0xffffffffu;
-
-    while (n--)
-        c = table[(c ^ *p++) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
 
 static void unhold(struct job *j)
 {
@@ -60,7 +52,7 @@ static int on_data(kiln_id id, const void *data, size_t len, void *arg)
     struct job *j = arg;
 
     (void)id;
-    j->crc = crc_more(j->crc, data, len);
+    j->crc = crc32_more(j->crc, data, len);
     j->len += len;
     j->pieces++;
     if (len > j->max_piece)
@@ -170,13 +162,6 @@ static int init(kiln_app *app)
                                             "/body/early", "/body/refuse" };
     kiln_handler h[] = { body, body, hold, early, refuse };
 
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t v = i;
-
-        for (int k = 0; k < 8; k++)
-            v = v & 1 ? (v >> 1) ^ 0xedb88320u : v >> 1;
-        table[i] = v;
-    }
     for (size_t i = 0; i < 5; i++)
         if (kiln_add_route(app, "POST", streamed[i], h[i], NULL) != 0 ||
             kiln_route_stream_body(app, "POST", streamed[i]) != 0 ||

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <kiln.h>
 
+#include "plugin_util.h"
+
 static const char login_page[] =
     "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>log in</title></head>"
     "<body><form id=\"login\" method=\"post\" action=\"/login\">"
@@ -33,35 +35,6 @@ static const char upload_page[] =
     " <input type=\"file\" name=\"files\" id=\"files\" multiple>"
     " <button id=\"send-many\">Send</button></form>"
     "</body></html>\n";
-
-/* A JSON string, with <, > and & escaped too, so it is inert in HTML. */
-static void json_str(kiln_req *req, const char *s)
-{
-    kiln_write(req, "\"", 1);
-    for (; s != NULL && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            kiln_printf(req, "\\%c", c);
-        else if (c < 0x20 || c == '<' || c == '>' || c == '&')
-            kiln_printf(req, "\\u%04x", c);
-        else
-            kiln_write(req, s, 1);
-    }
-    kiln_write(req, "\"", 1);
-}
-
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c & 1 ? (c >> 1) ^ 0xedb88320u : c >> 1;
-    }
-    return c ^ 0xffffffffu;
-}
 
 static void page_open(kiln_req *req, const char *title)
 {
@@ -163,7 +136,7 @@ static void upload_files(kiln_req *req)
         json_str(req, kiln_upload_type(req, i));
         kiln_printf(req, ", \"size\": %zu, \"len\": %zu, \"crc\": %lu}",
                     kiln_upload_size(req, i), len,
-                    (unsigned long)(bytes ? crc32(bytes, len) : 0));
+                    (unsigned long)(bytes ? crc32_of(bytes, len) : 0));
     }
 }
 

@@ -20,23 +20,7 @@
 #include <strings.h>
 #include <kiln.h>
 
-/* ---- /pairs -------------------------------------------------------------- */
-
-static void json_str(kiln_req *req, const char *s)
-{
-    kiln_write(req, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            kiln_printf(req, "\\%c", c);
-        else if (c < 0x20)
-            kiln_printf(req, "\\u%04x", c);
-        else
-            kiln_write(req, s, 1);
-    }
-    kiln_write(req, "\"", 1);
-}
+#include "plugin_util.h"
 
 typedef size_t (*count_fn)(kiln_req *);
 typedef int (*at_fn)(kiln_req *, size_t, const char **, const char **);

@@ -22,46 +22,7 @@
 #include <unistd.h>
 #include <kiln.h>
 
-static void json_str(kiln_req *req, const char *s)
-{
-    kiln_write(req, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-
-        if (c == '"' || c == '\\')
-            kiln_printf(req, "\\%c", c);
-        else if (c < 0x20)
-            kiln_printf(req, "\\u%04x", c);
-        else
-            kiln_write(req, s, 1);
-    }
-    kiln_write(req, "\"", 1);
-}
-
-static uint32_t crc_table[256];
-
-/* zlib's CRC-32, continued from `crc` (0 to start). */
-static uint32_t crc32_more(uint32_t crc, const unsigned char *p, size_t n)
-{
-    uint32_t c = crc ^ 0xffffffffu;
-
-    if (crc_table[1] == 0)
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t v = i;
-
-            for (int k = 0; k < 8; k++)
-                v = v & 1 ? (v >> 1) ^ 0xedb88320u : v >> 1;
-            crc_table[i] = v;
-        }
-    while (n--)
-        c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
-static uint32_t crc32(const unsigned char *p, size_t n)
-{
-    return crc32_more(0, p, n);
-}
+#include "plugin_util.h"
 
 /* The CRC-32 of what fd reads from its start to its end. */
 static long fd_crc(int fd)
@@ -110,7 +71,7 @@ static void one_file(kiln_req *req, size_t i)
     kiln_printf(req, ", \"type\": ");
     json_str(req, kiln_upload_type(req, i));
     kiln_printf(req, ", \"size\": %zu, \"len\": %zu, \"crc\": %lu, \"find\": [",
-                kiln_upload_size(req, i), len, (unsigned long)crc32(data, len));
+                kiln_upload_size(req, i), len, (unsigned long)crc32_of(data, len));
     for (size_t n = 0; kiln_upload_find(req, kiln_upload_field(req, i), n) >= 0; n++)
         kiln_printf(req, "%s%ld", n ? ", " : "", kiln_upload_find(req, kiln_upload_field(req, i), n));
     kiln_printf(req, "]}");
