@@ -275,8 +275,8 @@ def example_keys():
 
 
 def own_keys():
-    """(section, key) of every key core/config.c checks itself."""
-    text = read_file(os.path.join(SRC, "core", "config.c"))
+    """(section, key) of every key core/config_keys.c checks itself."""
+    text = read_file(os.path.join(SRC, "core", "config_keys.c"))
     return set(re.findall(r'\{ "(server|postgres|redis)",\s*"(\w+)",', text))
 
 
