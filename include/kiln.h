@@ -104,6 +104,16 @@
  *                    _DIR_REDIRECT: openat2(2)); gzip of buffered
  *                    responses ([server] gzip, gzip_level,
  *                    gzip_min_length, gzip_types) and kiln_compress().
+ *   1.5  2026-12-03  middlewares: KILN_NEXT, kiln_add_middleware(),
+ *                    ordered by [server] middlewares; the response as a
+ *                    middleware sees it: kiln_resp_status(),
+ *                    kiln_resp_header(), kiln_resp_remove_header(),
+ *                    kiln_resp_body(), kiln_resp_clear_body(),
+ *                    kiln_resp_is_error(), kiln_resp_is_stream(); the
+ *                    response-sent hook: struct kiln_sent,
+ *                    kiln_on_response_sent(); log reopening:
+ *                    kiln_on_reopen(); functions one plugin offers another:
+ *                    kiln_export(), kiln_import().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -128,7 +138,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 4
+#define KILN_ABI_MINOR 5
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -1506,6 +1516,149 @@ long long kiln_redis_int(const kiln_redis_reply *r);
  * range), valid as long as the array. */
 size_t kiln_redis_len(const kiln_redis_reply *r);
 const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
+
+/* ---- middlewares and the response they see (1.5) ----------------------------- */
+
+/*
+ * What an aiohttp middleware is (`async def mw(request, handler)`), split in
+ * its two halves, since a C handler does not return its response:
+ *
+ *     static int auth_before(kiln_req *req, void *data)
+ *     {
+ *         if (kiln_header(req, "Authorization") == NULL) {
+ *             kiln_add_header(req, "WWW-Authenticate", "Basic realm=\"x\"");
+ *             return kiln_error(req, 401, NULL);    answered: KILN_OK
+ *         }
+ *         kiln_req_set(req, "user", ..., free);      for the handler
+ *         return KILN_NEXT;                          on to the next one
+ *     }
+ *
+ *     static void timing_after(kiln_req *req, void *data)
+ *     {
+ *         kiln_add_header(req, "Server-Timing", ...);
+ *     }
+ *
+ *     kiln_add_middleware(app, "auth", auth_before, NULL, NULL);
+ *     kiln_add_middleware(app, "timing", NULL, timing_after, NULL);
+ *
+ * Registered from init.  `name` is unique across every plugin (a second
+ * registration of a name refuses the plugin).  The order is that of
+ * [server] middlewares (a comma-separated list of names; a name that no
+ * plugin registered is a config error naming the file and line; a
+ * middleware registered but not listed does not run, with a warning at
+ * start and from `kiln -t`); without that key, every middleware runs, in
+ * plugin load order and then registration order.
+ *
+ * For each request, every `before` runs in order, after the request's
+ * header block and (unless the route reads its body as it arrives) its
+ * body were read, and before the handler; it also runs when no route
+ * matched (kiln's 404 and 405 come after the befores, so a CORS preflight
+ * can answer OPTIONS) and before a WebSocket route's handshake.  A before
+ * returns
+ *   KILN_NEXT     to go on (to the next before, then the handler);
+ *   KILN_OK       when it answered, with the kiln_text()/kiln_error() family:
+ *                 neither the later befores nor the handler run;
+ *   KILN_PENDING  after kiln_defer(): kiln_resume(id, KILN_NEXT) goes on,
+ *                 kiln_resume(id, KILN_OK) sends the answer it built;
+ *   KILN_ERROR    for a 500.
+ * For a WebSocket route, an answer from a before is sent instead of the
+ * handshake (a 401, a 403); KILN_NEXT lets the handshake go on.
+ *
+ * Every `after` runs in the reverse order, once the response is set and
+ * before its head is serialized: the handler's (when it returned, or was
+ * resumed), a before's answer (then only the afters of the middlewares
+ * whose before ran, and of those with no before), and kiln's own answers
+ * to a request it has read (404, 405, 413, 500, 504).  An after may change
+ * the status, add or remove headers and replace a buffered body
+ * (kiln_resp_clear_body(), then kiln_write()).  For a stream, SSE or file
+ * response (kiln_resp_is_stream()), the afters run before its head goes
+ * out: headers may change, the body is not there.  Afters do not run for
+ * a WebSocket handshake that succeeded, nor for a 400 to a request kiln
+ * could not read (those the response-sent hook sees).
+ *
+ * Both halves run as their plugin's (kiln_log names it); `data` is the
+ * pointer given at registration; either may be NULL.  0, or -1 (outside
+ * init, name NULL or taken, both halves NULL, out of memory) with the
+ * reason logged.  With no middleware registered, a request pays nothing.
+ */
+enum {
+    KILN_NEXT = 2           /* 1.5: a middleware's before: go on */
+};
+
+typedef int (*kiln_mw_before)(kiln_req *req, void *data);
+typedef void (*kiln_mw_after)(kiln_req *req, void *data);
+
+int kiln_add_middleware(kiln_app *app, const char *name, kiln_mw_before before,
+                        kiln_mw_after after, void *data);
+
+/* The response so far: its status (0 when none was set; 204 is what an
+ * empty answer will be), the first value of a response header (NULL when
+ * not set), and the buffered body (NULL and *len 0 for a stream or file
+ * response; len may be NULL).  Valid until the next call changing it. */
+int kiln_resp_status(const kiln_req *req);
+const char *kiln_resp_header(const kiln_req *req, const char *name);
+const void *kiln_resp_body(const kiln_req *req, size_t *len);
+
+/* Removes every response header named `name` (case-insensitive): how many
+ * were. */
+int kiln_resp_remove_header(kiln_req *req, const char *name);
+
+/* Empties the buffered body (its Content-Type stays), so that an after can
+ * write another: 0, or -1 for a stream or file response. */
+int kiln_resp_clear_body(kiln_req *req);
+
+/* 1 when the response is an error answer: kiln's own (404, 405, 413, ...)
+ * or a kiln_error() one, so an error page may replace it; 0 for one a
+ * handler wrote itself (a JSON 400 stays as it is). */
+int kiln_resp_is_error(const kiln_req *req);
+
+/* 1 for a kiln_stream(), kiln_sse() or kiln_file() response. */
+int kiln_resp_is_stream(const kiln_req *req);
+
+/*
+ * The response-sent hook, for access logs and metrics: fn(req, sent, data)
+ * runs once per response, when its last byte was handed to the connection
+ * (a buffered answer: once it is queued; a stream or file: once its end is
+ * written) or when the connection ended before (sent->complete 0).  It runs
+ * for every response kiln writes, its own 400s included (then the request's
+ * method and target may be "" when they were not read).  The request's
+ * accessors still work there; the response may not be changed.  Runs as
+ * the registering plugin's; several hooks run in registration order.  With
+ * none registered, nothing is measured.  0, or -1 (outside init, fn NULL,
+ * out of memory).
+ */
+struct kiln_sent {
+    int status;                     /* as sent; 101 for a WebSocket handshake */
+    int complete;                   /* 0: the connection ended before the end */
+    unsigned long long bytes;       /* response bytes, head included */
+    unsigned long long body_bytes;  /* of which body (Apache's %b) */
+    unsigned long long received;    /* request bytes read, head included */
+    double start;                   /* the request's first byte, in seconds
+                                       since the epoch (CLOCK_REALTIME) */
+    double duration;                /* from then until the hook, seconds */
+};
+
+typedef void (*kiln_sent_fn)(const kiln_req *req, const struct kiln_sent *sent,
+                             void *data);
+
+int kiln_on_response_sent(kiln_app *app, kiln_sent_fn fn, void *data);
+
+/* fn(app) runs in each worker when the server is told to reopen its logs
+ * (SIGUSR1, `kiln -s reopen`, logrotate), after kiln's own log was
+ * reopened: a plugin that writes a file of its own reopens it there.  From
+ * init; 0, or -1. */
+int kiln_on_reopen(kiln_app *app, void (*fn)(kiln_app *app));
+
+/*
+ * Functions one plugin offers another, by name: a permissions plugin
+ * checks bearer tokens with a function the application's plugin exports.
+ * kiln_export() from init (a name exported twice refuses the second
+ * plugin); kiln_import() gives the pointer exported under `name`, or NULL,
+ * from a worker start hook or later (every plugin's init has run by then).
+ * The caller knows the pointer's type by the name's documentation.
+ */
+int kiln_export(kiln_app *app, const char *name, void *fn);
+void *kiln_import(const char *name);
 
 #ifdef __cplusplus
 }
