@@ -1,0 +1,110 @@
+/*
+ * urls.c -- every route of the notes example in one table (aiohttp's
+ * urls.py / routes.py), and the plugin's descriptor.
+ *
+ * A route names its view and whether it needs a login.  dispatch() runs
+ * what a middleware chain will run once the server has one: the request
+ * id (middlewares.c), the request put on hold as a call (db.c), the login
+ * check (permissions.c), the note id of the path, then the view.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include "backend.h"
+
+enum {
+    PUBLIC = 0,
+    LOGGED_IN = 1,                  /* 401 without a session */
+    NOTE_ID = 2                     /* the path's {id} is a note's */
+};
+
+struct route {
+    const char *method;
+    const char *pattern;
+    view_fn view;
+    unsigned flags;
+};
+
+#define NOTE "/api/notes/{id:[0-9]+}"
+
+static const struct route routes[] = {
+    {"POST",   "/api/login",  view_login,        PUBLIC},
+    {"POST",   "/api/logout", view_logout,       LOGGED_IN},
+    {"GET",    "/api/me",     view_me,           LOGGED_IN},
+    {"GET",    "/api/notes",  view_notes_list,   LOGGED_IN},
+    {"POST",   "/api/notes",  view_notes_create, LOGGED_IN},
+    {"GET",    NOTE,          view_note_get,     LOGGED_IN | NOTE_ID},
+    {"PUT",    NOTE,          view_note_update,  LOGGED_IN | NOTE_ID},
+    {"DELETE", NOTE,          view_note_delete,  LOGGED_IN | NOTE_ID},
+};
+
+/* The path's note id: 0, or -1 when it is past a bigint (no such note). */
+static int note_id(kiln_req *req, long long *out)
+{
+    const char *v = kiln_match(req, "id");
+    char *end;
+
+    if (!v)
+        return -1;
+    errno = 0;
+    *out = strtoll(v, &end, 10);
+    return errno || *end ? -1 : 0;
+}
+
+/* The view of a route, once the user is known. */
+static void run_view(struct call *c)
+{
+    const struct route *r = c->route;
+    kiln_req *req = call_req(c);
+
+    if ((r->flags & NOTE_ID) && note_id(req, &c->note_id) < 0) {
+        call_error(c, 404, "no such note", NULL);
+        return;
+    }
+    r->view(c);
+}
+
+static int dispatch(kiln_req *req, void *data)
+{
+    const struct route *r = data;
+    struct call *c;
+
+    mw_request_start(req);
+    c = call_begin(req);
+    if (!c)
+        return KILN_ERROR;
+    c->route = r;
+    if (r->flags & LOGGED_IN)
+        perm_require_user(c, run_view);
+    else
+        run_view(c);
+    return KILN_PENDING;
+}
+
+static int index_page(kiln_req *req, void *data)
+{
+    mw_request_start(req);
+    mw_request_finish(req);
+    return view_index(req, data);
+}
+
+int urls_register(kiln_app *app)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (kiln_add_route(app, routes[i].method, routes[i].pattern, dispatch,
+                           (void *)&routes[i]) < 0)
+            return -1;
+    if (kiln_add_get(app, "/", index_page, NULL) < 0)
+        return -1;
+    return kiln_add_websocket(app, "/api/ws", &ws_notes, NULL);
+}
+
+static int init(kiln_app *app)
+{
+    if (config_load(app) < 0)
+        return -1;
+    return urls_register(app);
+}
+
+KILN_PLUGIN("backend", init, NULL);
