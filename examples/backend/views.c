@@ -191,9 +191,9 @@ static void page_read(struct call *c, const kiln_pg_result *res)
                  c->per_page);
         next = json_string(link);
     }
-    call_json(c, 200, json_pack("{s:o,s:l,s:l,s:I,s:o}", "notes", notes, "page", c->page,
-                                "per_page", c->per_page, "total", (json_int_t)total,
-                                "next", next));
+    call_json(c, 200, json_pack("{s:o,s:I,s:I,s:I,s:o}", "notes", notes,
+                                "page", (json_int_t)c->page, "per_page", (json_int_t)c->per_page,
+                                "total", (json_int_t)total, "next", next));
 }
 
 /* GET /api/notes?page=N&per_page=M: a page, newest first (an admin's has

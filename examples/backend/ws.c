@@ -45,6 +45,8 @@ static void on_session(const kiln_pg_result *res, void *arg)
     struct sub *s = arg;
     kiln_ws *ws = kiln_ws_get(s->ws);
     struct user u;
+    json_t *hello;
+    char *text;
 
     s->query = 0;
     if (!ws)
@@ -56,7 +58,12 @@ static void on_session(const kiln_pg_result *res, void *arg)
     s->user = u.id;
     s->admin = u.admin;
     s->ready = 1;
-    kiln_ws_send_text(ws, "{\"event\":\"hello\",\"user\":\"%s\"}", u.name);
+    hello = json_pack("{s:s,s:s}", "event", "hello", "user", u.name);
+    text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+    if (text)
+        kiln_ws_send(ws, 0, text, strlen(text));
+    free(text);
+    json_decref(hello);
 }
 
 static int on_open(kiln_ws *ws, kiln_req *req, void *data)
