@@ -58,12 +58,16 @@ def fail_on_sanitizer_report(what, text):
 
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
 BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static")
+# The example applications (examples/NAME/), each one plugin.
+EXAMPLES = ("backend",)
 
 
 def plugin_path(name):
     """Where the build leaves the shared object of plugin `name`."""
     if name in BUNDLED:
         return os.path.join(BUILD, "plugins", name, ".libs", name + ".so")
+    if name in EXAMPLES:
+        return os.path.join(BUILD, "examples", name, ".libs", name + ".so")
     return os.path.join(BUILD, "tests", "plugins", ".libs", name + ".so")
 
 
