@@ -12,12 +12,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.dirname(HERE)
 SRC = os.path.dirname(os.path.dirname(EXAMPLE))
 
-# kiln's fixtures, loaded under a name of their own (this file is "conftest" too).
-_spec = importlib.util.spec_from_file_location(
-    "kiln_conftest", os.path.join(SRC, "tests", "integration", "conftest.py"))
-kiln_conftest = importlib.util.module_from_spec(_spec)
-sys.modules["kiln_conftest"] = kiln_conftest
-_spec.loader.exec_module(kiln_conftest)
+
+
+def load(name, path):
+    """The module of tests/integration/`path`, under `name` (this file is
+    "conftest" too, so kiln's conftest cannot be imported as such)."""
+    spec = importlib.util.spec_from_file_location(name, os.path.join(SRC, "tests",
+                                                                     "integration", path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+kiln_conftest = load("kiln_conftest", "conftest.py")
+# Chromium over the DevTools protocol, as kiln's own browser tests drive it.
+kiln_browser = load("kiln_browser", "test_browser.py")
 kiln_factory = kiln_conftest.kiln_factory
 pg_dsn = kiln_conftest.pg_dsn
 
