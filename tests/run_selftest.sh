@@ -126,6 +126,18 @@ unit test_a 'echo "ok 1 - a"; echo "1..1"'
 pyfile test_x 'X = 1'
 expect "pytest collecting nothing fails" 1 "1 passed, 1 failed"
 
+tree example
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x "from conftest import WHERE
+def test_one():
+    assert WHERE == 'kiln'"
+pyfile conftest "WHERE = 'kiln'"
+mkdir -p "$SRC/examples/app/tests"
+printf '%s\n' "WHERE = 'app'" >"$SRC/examples/app/tests/conftest.py"
+printf '%s\n' "from conftest import WHERE" "def test_y():" "    assert WHERE == 'app'" \
+    "def test_z():" "    assert WHERE == 'elsewhere'" >"$SRC/examples/app/tests/test_y.py"
+expect "an example's tests run, with their own conftest" 1 "3 passed, 1 failed"
+
 tree failing_py
 unit test_a 'echo "ok 1 - a"; echo "1..1"'
 pyfile test_x "$PASSING
