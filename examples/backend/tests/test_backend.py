@@ -1,12 +1,13 @@
-"""The notes example against a real kiln and a real PostgreSQL, through aiohttp's client: logging in (cookie flags, wrong passwords), the notes API (CRUD, pagination, validation errors as JSON 400, 401, 403 across users, admin, 404), request ids, the page, a bad [backend] value, and a WebSocket hearing changes made over HTTP."""
+"""The notes example against a real kiln and a real PostgreSQL, through aiohttp's client: logging in (cookie flags, wrong passwords), the notes API (CRUD, pagination, validation errors as JSON 400, 401, 403 across users, admin, 404), request ids, the page, a bad [backend] value, deploy/kiln.conf, and a WebSocket hearing changes made over HTTP."""
 
 import asyncio
 import json
+import os
 import re
 
 import aiohttp
 
-from conftest import SESSION_LIFETIME, backend_sections
+from conftest import EXAMPLE, SESSION_LIFETIME, STATIC, backend_sections
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "admin": "admin-password"}
 
@@ -324,4 +325,35 @@ def test_websocket_needs_a_live_session(backend):
             msg = await ws.receive(timeout=5)
             assert msg.type == aiohttp.WSMsgType.CLOSE, msg
             assert ws.close_code == 4401
+    run(go())
+
+
+def test_the_deploy_config_serves(kiln_factory, backend_db):
+    """deploy/kiln.conf as shipped, with only its paths, its database and its
+    workers' user pointed at the test's: one worker, a Secure cookie."""
+    with open(os.path.join(EXAMPLE, "deploy", "kiln.conf")) as f:
+        text = f.read()
+    assert re.search(r"^workers = 1$", text, re.M), text
+    k = kiln_factory.make(start=False, plugins=("backend",))
+    local = {"listen": "127.0.0.1:0", "plugin_dir": k.plugin_dir, "pidfile": k.pidfile,
+             "log_file": k.log_path, "static_dir": STATIC, "dsn": backend_db}
+    lines = []
+    for line in text.split("\n"):
+        key = line.split(" = ")[0]
+        if key in ("user", "group"):
+            continue
+        lines.append("%s = %s" % (key, local[key]) if key in local else line)
+    k.write_config("\n".join(lines))
+    rc, out = k.check()
+    assert rc == 0, out
+    k.start()
+
+    async def go():
+        async with client() as s:
+            async with s.post(k.url + "/api/login",
+                              json={"user": "bob", "password": "bob-password"}) as r:
+                assert r.status == 200
+                assert "Secure" in [a.strip() for a in r.headers["Set-Cookie"].split(";")]
+            async with s.get(k.url + "/") as r:
+                assert r.status == 200
     run(go())
