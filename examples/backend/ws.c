@@ -129,7 +129,7 @@ const struct kiln_ws_handlers ws_notes = {
 void ws_push(long long owner, const char *event, json_t *fields)
 {
     json_t *msg = json_pack("{s:s}", "event", event);
-    struct sub *s;
+    struct sub *s, *next;
     kiln_ws *ws;
     char *text;
 
@@ -140,8 +140,11 @@ void ws_push(long long owner, const char *event, json_t *fields)
     json_decref(msg);
     if (!text)
         return;
-    for (s = subs; s; s = s->next)
+    /* A send over ws_max_queue closes that socket, which may unlink it. */
+    for (s = subs; s; s = next) {
+        next = s->next;
         if (s->ready && (s->admin || s->user == owner) && (ws = kiln_ws_get(s->ws)) != NULL)
             kiln_ws_send(ws, 0, text, strlen(text));
+    }
     free(text);
 }
