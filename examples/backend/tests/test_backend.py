@@ -1,4 +1,4 @@
-"""The notes example against a real kiln and a real PostgreSQL, through aiohttp's client: logging in (cookie flags, wrong passwords), the notes API (CRUD, pagination, validation errors as JSON 400, 401, 403 across users, admin, 404), request ids, the page, a bad [backend] value, deploy/kiln.conf, and a WebSocket hearing changes made over HTTP."""
+"""The notes example against a real kiln and a real PostgreSQL, through aiohttp's client: logging in (cookie flags, wrong passwords), the notes API (CRUD, pagination, validation errors as JSON 400, 401, 403 across users, admin, 404), request ids, the page, a bad [backend] value, deploy/kiln.conf, clients that leave mid-answer, and a WebSocket hearing changes made over HTTP."""
 
 import asyncio
 import json
@@ -7,7 +7,7 @@ import re
 
 import aiohttp
 
-from conftest import EXAMPLE, SESSION_LIFETIME, STATIC, backend_sections
+from conftest import EXAMPLE, SESSION_LIFETIME, STATIC, backend_sections, kiln_conftest
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "admin": "admin-password"}
 
@@ -357,3 +357,30 @@ def test_the_deploy_config_serves(kiln_factory, backend_db):
             async with s.get(k.url + "/") as r:
                 assert r.status == 200
     run(go())
+
+
+def test_clients_that_leave_while_their_answer_is_worked_out(backend):
+    """Logins whose client leaves while the password is hashed on the pool,
+    and pages whose client leaves during the query: the worker forgets them
+    (a sanitizer build reports any use of what they left behind) and serves
+    the next client."""
+    RawConn = kiln_conftest.RawConn
+    body = json.dumps({"user": "alice", "password": "alice-password"})
+    for _ in range(20):
+        with RawConn(backend.port) as c:
+            c.send("POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                   "Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    async def login_cookie():
+        async with client() as s:
+            await login(s, backend, "alice")
+            return "session=" + s.cookie_jar.filter_cookies(backend.url)["session"].value
+    cookie = run(login_cookie())
+    for _ in range(20):
+        with RawConn(backend.port) as c:
+            c.send("GET /api/notes HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n" % cookie)
+    with RawConn(backend.port) as c:
+        c.send("GET /api/me HTTP/1.1\r\nHost: x\r\nCookie: %s\r\n\r\n" % cookie)
+        r = c.read_response()
+    assert r.status == 200 and json.loads(r.body) == {"user": "alice", "role": "user"}
+    assert backend.worker_pids() == sorted(backend.seen_workers)
