@@ -12,11 +12,18 @@ Chromium, open_tab, settle = kiln_browser.Chromium, kiln_browser.open_tab, kiln_
 
 
 async def click(dt, selector):
-    """A mouse click in the middle of the element, as a pointer makes it."""
-    box = await dt.evaluate(
-        "(() => { const e = document.querySelector(%s); e.scrollIntoView();"
-        " const r = e.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2];"
-        " })()" % json.dumps(selector))
+    """A mouse click in the middle of the element, as a pointer makes it, in
+    the tab brought to the front first (as a person switches tabs); it waits
+    until the element is what lies under that point."""
+    await dt.call("Page.bringToFront")
+    js = json.dumps(selector)
+    await settle(dt, "(() => { const e = document.querySelector(%s); e.scrollIntoView();"
+                 " const r = e.getBoundingClientRect();"
+                 " const at = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);"
+                 " return at === e || e.contains(at); })()" % js)
+    box = await dt.evaluate("(() => { const r = document.querySelector(%s)"
+                            ".getBoundingClientRect();"
+                            " return [r.x + r.width / 2, r.y + r.height / 2]; })()" % js)
     for kind in ("mousePressed", "mouseReleased"):
         await dt.call("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1],
                       button="left", clickCount=1)
