@@ -384,10 +384,18 @@ void conn_body_resume(struct conn *c)
 
 void conn_resume(struct conn *c, int result)
 {
-    if (c->req.mw.before_pending)       /* a middleware's before deferred */
-        conn_parsed(c, dispatch_before_resumed(c, result));
-    else
+    int rc;
+
+    if (!c->req.mw.before_pending) {
         conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
+        return;
+    }
+    /* A middleware's before deferred: a body read as it arrives may be
+     * read on now, with nothing written that would restart the reading. */
+    rc = dispatch_before_resumed(c, result);
+    if (c->state == CS_BODY && !c->body_paused && !c->want_close && !c->read_eof)
+        conn_reading(c, 1);
+    conn_parsed(c, rc);
 }
 
 int conn_peer(struct conn *c, unsigned char addr[16], int *port)

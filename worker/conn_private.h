@@ -169,12 +169,10 @@ void http_error(struct conn *c, int status);
  */
 int http_resume(struct conn *c, int status);
 
-/* A WebSocket route's befores went on after a pending one was resumed:
- * the handshake's verdict.  Returns as http_parse(). */
-int http_ws_resumed(struct conn *c);
-
-/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c). */
+/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c), and whether the
+ * request asked for an upgrade. */
 void http_pause(struct conn *c, int on);
+int http_upgrade(const struct conn *c);
 
 /* The body bytes still to come: the Content-Length left, 0 without a
  * body, -1 when chunked (not known). */

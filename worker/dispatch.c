@@ -1,10 +1,12 @@
 /*
- * dispatch.c -- the answer to a parsed request: the route's handler run as
+ * dispatch.c -- the answer to a parsed request: the middlewares' befores
+ * and afters (middleware.c runs them), the route's handler run as
  * its plugin's (at the message's end, or, for a kiln_route_stream_body()
  * route, once the header block is read), a deferred answer left pending,
- * 404 and 405, and what an answer that comes before its body ended does
- * to the rest of it.  http.c calls in as the parser reports; the parser
- * itself stays behind http.c (http_pause(), http_body_left()).
+ * 404 and 405, a WebSocket route's verdict, and what an answer that comes
+ * before its body ended does to the rest of it.  http.c calls in as the
+ * parser reports; the parser itself stays behind http.c (http_pause(),
+ * http_upgrade(), http_body_left()).
  */
 #include <stdio.h>
 
@@ -18,6 +20,7 @@
 #include "response.h"
 #include "router.h"
 #include "worker.h"
+#include "ws.h"
 
 #define DISCARD_MAX 65536            /* body bytes left that an early answer
                                        reads and drops rather than close */
@@ -28,6 +31,11 @@ int dispatch_out(struct conn *c, int status, const char *extra)
     size_t from = c->out.len;
     int rc;
 
+    if (!(mw_active | mw_sent_active)) {    /* the common case: nothing else */
+        if (status == 0)
+            return response_serialize(r, &c->out);
+        return response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+    }
     if (mw_active) {                /* the answer goes through the afters */
         if (mw_afters(c, status, extra) < 0)
             return -1;
@@ -223,6 +231,75 @@ int dispatch_request(struct conn *c)
     return dispatch_route(c);
 }
 
+int dispatch_error(struct conn *c, int status, int is_head)
+{
+    struct kiln_req *r = &c->req;
+    size_t from = c->out.len;
+    int rc;
+
+    if (mw_active && r->path != NULL && status != 400) {
+        r->keep_alive = 0;
+        r->is_head = is_head;
+        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
+    } else {
+        r->status = status;
+        rc = response_error(&c->out, status, 0, is_head, NULL);
+    }
+    if (rc == 0 && mw_sent_active)
+        mw_sent_queued(c, from);
+    return rc;
+}
+
+/* ---- WebSocket routes ------------------------------------------------------------- */
+
+/*
+ * A WebSocket route's request, its befores passed: a valid upgrade pauses
+ * the parser for the hand-off (conn.c does it when http_parse() says so),
+ * 1; anything else is answered here, 0 (426 without an upgrade, 400 for a
+ * bad one, the open callback's refusal, 503 while draining); -1 out of
+ * memory.
+ */
+static int ws_verdict(struct conn *c, const struct route *rt)
+{
+    char extra[256] = "";
+    int upgrade = http_upgrade(c), status;
+
+    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
+    if (status == 0) {
+        http_pause(c, 1);
+        return 1;
+    }
+    response_update_date(ev_now(c->w->loop));
+    return dispatch_out(c, status, extra[0] ? extra : NULL) < 0 ? -1 : 0;
+}
+
+int dispatch_ws(struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+    int rc = 1;
+
+    if (http_upgrade(c))
+        c->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
+    if (mw_active && (rc = dispatch_befores(c)) == 0 && c->state != CS_PENDING)
+        http_req_done(c);
+    if (rc > 0 && (rc = ws_verdict(c, rt)) == 0)
+        http_req_done(c);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A WebSocket route's befores went on after a pending one was resumed: the
+ * handshake's verdict.  Returns as http_parse(). */
+static int ws_resumed(struct conn *c)
+{
+    int rc = ws_verdict(c, c->req.match.route);
+
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    return rc > 0 ? 1 : http_finish(c, 1);
+}
+
 /* ---- middlewares' befores ------------------------------------------------------------ */
 
 /* Waits for a before that deferred its answer: the parser paused. */
@@ -279,7 +356,7 @@ int dispatch_before_resumed(struct conn *c, int result)
     if (streamed)
         return resumed_streamed(c);
     if (c->req.match.route && c->req.match.route->ws && c->route_res == ROUTER_FOUND)
-        return http_ws_resumed(c);
+        return ws_resumed(c);
     c->state = CS_BODY;
     if ((rc = dispatch_befores(c)) > 0)
         rc = dispatch_route(c);

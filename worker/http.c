@@ -1,8 +1,9 @@
 /*
  * http.c -- HTTP/1.1 on a connection: feeding http-parser (the one file that
- * includes http_parser.h), building the struct kiln_req, the limits, a
- * WebSocket upgrade's verdict, and handing a complete request to
- * dispatch.c (the route's handler, 404, 405), whose answer goes to c->out.
+ * includes http_parser.h), building the struct kiln_req, the limits, and
+ * handing a complete request to dispatch.c (the middlewares, the route's
+ * handler, 404, 405, a WebSocket upgrade's verdict), whose answer goes to
+ * c->out.
  *
  * The callbacks record where the request line and header fields lie in c->in
  * (offsets, since a field may span several reads), and at the end of the
@@ -36,7 +37,6 @@
 #include "router.h"
 #include "url.h"
 #include "worker.h"
-#include "ws.h"
 
 struct hdr_span {                   /* a header field, as offsets into c->in */
     size_t name_off, name_len;
@@ -434,6 +434,11 @@ static int on_body(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
+int http_upgrade(const struct conn *c)
+{
+    return c->parser->upgrade;
+}
+
 void http_pause(struct conn *c, int on)
 {
     http_parser_pause(c->parser, on);
@@ -470,59 +475,12 @@ void http_req_done(struct conn *c)
     }
 }
 
-/*
- * A WebSocket route's request, its befores passed: a valid upgrade pauses
- * the parser for the hand-off (conn.c does it when http_parse() says so),
- * 1; anything else is answered here, 0 (426 without an upgrade, 400 for a
- * bad one, the open callback's refusal, 503 while draining); -1 out of
- * memory.
- */
-static int ws_verdict(struct conn *c, const struct route *rt)
-{
-    char extra[256] = "";
-    int upgrade = c->parser->upgrade, status;
-
-    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
-    if (status == 0) {
-        http_parser_pause(c->parser, 1);
-        return 1;
-    }
-    response_update_date(ev_now(c->w->loop));
-    return dispatch_out(c, status, extra[0] ? extra : NULL) < 0 ? -1 : 0;
-}
-
-/* A complete request for a WebSocket route: the befores, then the verdict;
- * an answer from either ends the request. */
-static int ws_request(struct conn *c, const struct route *rt)
-{
-    int rc = 1;
-
-    if (c->parser->upgrade)
-        c->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
-    if (mw_active && (rc = dispatch_befores(c)) == 0 && c->state != CS_PENDING)
-        http_req_done(c);
-    if (rc > 0 && (rc = ws_verdict(c, rt)) == 0)
-        http_req_done(c);
-    return rc < 0 ? fail(c, 500) : 0;
-}
-
-int http_ws_resumed(struct conn *c)
-{
-    int rc = ws_verdict(c, c->req.match.route);
-
-    if (rc < 0) {
-        http_error(c, 500);
-        return -1;
-    }
-    return rc > 0 ? 1 : http_finish(c, 1);
-}
-
 static int on_message_complete(http_parser *p)
 {
     struct conn *c = p->data;
 
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
-        return ws_request(c, c->req.match.route);
+        return dispatch_ws(c) < 0 ? fail(c, 500) : 0;
     if (body_streamed(c))
         return dispatch_streamed_end(c);
     body_end(c);
@@ -610,30 +568,6 @@ static int parse_error_status(const struct conn *c, enum http_errno e, size_t po
     }
 }
 
-/*
- * http_error()'s answer with middlewares or response-sent hooks: the
- * afters see kiln's own answer to a request whose head was read (413, 404
- * or 405 to an Expect, 500), the hooks see every answer.  0, or -1.
- */
-static int error_hooked(struct conn *c, int status, int is_head)
-{
-    struct kiln_req *r = &c->req;
-    size_t from = c->out.len;
-    int rc;
-
-    if (mw_active && r->path != NULL && status != 400) {
-        r->keep_alive = 0;
-        r->is_head = is_head;
-        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
-    } else {
-        r->status = status;
-        rc = response_error(&c->out, status, 0, is_head, NULL);
-    }
-    if (rc == 0 && mw_sent_active)
-        mw_sent_queued(c, from);
-    return rc;
-}
-
 void http_error(struct conn *c, int status)
 {
     int is_head = (c->state == CS_HEAD || c->state == CS_BODY) &&
@@ -645,7 +579,7 @@ void http_error(struct conn *c, int status)
     body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
     if (mw_active || mw_sent_active)
-        c->linger = error_hooked(c, status, is_head) == 0;
+        c->linger = dispatch_error(c, status, is_head) == 0;
     else
         c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
     req_reset(c);

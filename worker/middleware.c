@@ -53,7 +53,9 @@ static int call_before(struct conn *c, const struct registry_mw *m)
     plugin_current = m->plugin;
     plugin_route = NULL;            /* what it starts is its plugin's */
     c->in_handler = 1;
+    c->req.mw.in_before = 1;
     rc = m->before(&c->req, m->data);
+    c->req.mw.in_before = 0;
     c->in_handler = 0;
     plugin_current = outer;
     plugin_route = route;

@@ -83,6 +83,7 @@ struct kiln_req {
     struct req_mw {
         unsigned upto;              /* befores run so far: the next one's index */
         unsigned before_pending : 1;    /* the last of them deferred its answer */
+        unsigned in_before : 1;     /* a before runs (no stream from there) */
         unsigned afters_done : 1;   /* the afters ran for this response */
         unsigned stream : 1;        /* a stream, SSE or file response */
         unsigned sent : 1;          /* the response-sent hook ran */

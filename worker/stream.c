@@ -245,7 +245,7 @@ static int stream_write(struct stream *s, const void *data, size_t len)
 /* Whether req may start a stream now: its handler runs, or it is pending. */
 static int stream_allowed(const struct conn *c)
 {
-    if (c->stream || c->resumed || c->ws || c->state == CS_LINGER)
+    if (c->stream || c->resumed || c->ws || c->state == CS_LINGER || c->req.mw.in_before)
         return 0;
     return c->in_handler || (c->state == CS_PENDING && c->pending);
 }

@@ -347,3 +347,24 @@ def test_duplicate_name_refuses_the_plugin(kiln_factory):
     time.sleep(0.3)
     r = get(k, "/mw/hello")
     assert (r.status, r.text) == (200, "hello\n")
+
+
+def test_befores_of_a_route_reading_its_body_as_it_arrives(kiln_factory):
+    import json
+    import zlib
+    k = make(kiln_factory, plugins=("middleware", "mw_peer", "bodyread"))
+    body = os.urandom(200000)
+    for q in ("", "?defer=next"):
+        r = get(k, "/body" + q, method="POST", body=body)
+        assert r.status == 200, r
+        got = json.loads(r.text)
+        assert (got["len"], got["crc"]) == (len(body), zlib.crc32(body))
+        assert r.headers("X-Trace") == ["a:wsguard", "a:cors", "a:later", "a:auth"]
+    # answered by the deferred before while the body is still to come
+    c = RawConn(k.port)
+    c.send(b"POST /body?defer=ok HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"x" * 100
+           + b"GET /mw/hello HTTP/1.1\r\nHost: x\r\n\r\n")
+    a, b = c.read_responses(2)
+    c.close()
+    assert (a.status, a.text) == (202, "answered by the before\n")
+    assert (b.status, b.text) == (200, "hello\n")
