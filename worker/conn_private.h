@@ -2,8 +2,8 @@
  * conn_private.h -- a connection's state, shared by its two halves: conn.c
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
  * http.c (the bytes: parsing, the request, the answer), and by pending.c
- * (a request answered later), by stream.c (a streamed response), and by
- * identity.c (who the peer is).  Nothing else in the worker includes it; the
+ * (a request answered later), by stream.c (a streamed response), by
+ * identity.c (who the peer is), and by middleware.c (befores and afters).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H
@@ -168,6 +168,10 @@ void http_error(struct conn *c, int status);
  * 504); then parses what was pipelined behind it.  Returns as http_parse().
  */
 int http_resume(struct conn *c, int status);
+
+/* A WebSocket route's befores went on after a pending one was resumed:
+ * the handshake's verdict.  Returns as http_parse(). */
+int http_ws_resumed(struct conn *c);
 
 /* Pauses (1) or un-pauses (0) c's parser (for dispatch.c). */
 void http_pause(struct conn *c, int on);

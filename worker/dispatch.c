@@ -12,6 +12,7 @@
 #include "conn_private.h"
 #include "dispatch.h"
 #include "log.h"
+#include "middleware.h"
 #include "pending.h"
 #include "plugin.h"
 #include "response.h"
@@ -20,6 +21,29 @@
 
 #define DISCARD_MAX 65536            /* body bytes left that an early answer
                                        reads and drops rather than close */
+
+int dispatch_out(struct conn *c, int status, const char *extra)
+{
+    struct kiln_req *r = &c->req;
+    size_t from = c->out.len;
+    int rc;
+
+    if (mw_active) {                /* the answer goes through the afters */
+        if (mw_afters(c, status, extra) < 0)
+            return -1;
+        status = 0;
+    }
+    if (status == 0)
+        rc = response_serialize(r, &c->out);
+    else
+        rc = response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+    if (mw_sent_active && rc == 0) {
+        if (status != 0)
+            r->status = status;
+        mw_sent_queued(c, from);
+    }
+    return rc;
+}
 
 /* Runs the matched handler as its plugin's: what it returned. */
 static int call_handler(struct conn *c)
@@ -55,9 +79,9 @@ static int answer(struct conn *c, int rc)
     if (rc != KILN_OK) {
         log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
                   c->req.target, rt->method, rt->pattern, rc);
-        return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
+        return dispatch_out(c, 500, NULL);
     }
-    return response_serialize(&c->req, &c->out);
+    return dispatch_out(c, 0, NULL);
 }
 
 /*
@@ -129,6 +153,8 @@ int dispatch_streamed(struct conn *c)
 
     c->req.body = "";
     c->req.body_len = 0;
+    if (mw_active && (rc = dispatch_befores(c)) <= 0)
+        return rc;
     rc = call_handler(c);
     if (c->stream) {
         c->req.keep_alive = 0;
@@ -167,22 +193,99 @@ int dispatch_streamed_end(struct conn *c)
     return 0;
 }
 
-/* Answers the complete request in c->req. */
-int dispatch_request(struct conn *c)
+/* The route's answer to c's complete request: its handler, 404 or 405. */
+static int dispatch_route(struct conn *c)
 {
     char extra[sizeof(c->allow) + 16];
-    struct kiln_req *r = &c->req;
 
-    response_update_date(ev_now(c->w->loop));
-    r->body = c->body.len ? c->body.data : "";
-    r->body_len = c->body.len;
     switch (c->route_res) {
     case ROUTER_FOUND:
         return run_handler(c);
     case ROUTER_METHOD_NOT_ALLOWED:
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
-        return response_error(&c->out, 405, r->keep_alive, r->is_head, extra);
+        return dispatch_out(c, 405, extra);
     default:
-        return response_error(&c->out, 404, r->keep_alive, r->is_head, NULL);
+        return dispatch_out(c, 404, NULL);
     }
+}
+
+/* Answers the complete request in c->req. */
+int dispatch_request(struct conn *c)
+{
+    struct kiln_req *r = &c->req;
+    int rc;
+
+    response_update_date(ev_now(c->w->loop));
+    r->body = c->body.len ? c->body.data : "";
+    r->body_len = c->body.len;
+    if (mw_active && (rc = dispatch_befores(c)) <= 0)
+        return rc;
+    return dispatch_route(c);
+}
+
+/* ---- middlewares' befores ------------------------------------------------------------ */
+
+/* Waits for a before that deferred its answer: the parser paused. */
+static void wait_before(struct conn *c)
+{
+    c->state = CS_PENDING;
+    c->pending_since = ev_now(c->w->loop);
+    http_pause(c, 1);
+}
+
+int dispatch_befores(struct conn *c)
+{
+    int rc, early = body_streamed(c);
+
+    response_update_date(ev_now(c->w->loop));
+    rc = mw_befores(c);
+    if (rc == KILN_NEXT)
+        return 1;
+    if (rc == KILN_PENDING) {
+        wait_before(c);
+        return 0;
+    }
+    if (early)
+        dispatch_early_prepare(c);
+    if (dispatch_out(c, rc == KILN_OK ? 0 : 500, NULL) < 0)
+        return -1;
+    if (early)
+        dispatch_early_after(c);
+    return 0;
+}
+
+/* A streamed route's befores all went on after a resumption: its handler
+ * now, then its body.  Returns as http_parse(). */
+static int resumed_streamed(struct conn *c)
+{
+    if (dispatch_streamed(c) < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    if (c->state == CS_PENDING)     /* another before deferred, or a stream */
+        return 0;
+    return c->state == CS_BODY ? http_continue(c) : 0;
+}
+
+int dispatch_before_resumed(struct conn *c, int result)
+{
+    int streamed = body_streamed(c), rc;
+
+    c->req.mw.before_pending = 0;
+    if (streamed)
+        c->state = CS_BODY;
+    if (result != KILN_NEXT)
+        return http_resume(c, result == KILN_OK ? 0 : 500);
+    if (streamed)
+        return resumed_streamed(c);
+    if (c->req.match.route && c->req.match.route->ws && c->route_res == ROUTER_FOUND)
+        return http_ws_resumed(c);
+    c->state = CS_BODY;
+    if ((rc = dispatch_befores(c)) > 0)
+        rc = dispatch_route(c);
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    return c->state == CS_PENDING ? 0 : http_finish(c, 1);
 }

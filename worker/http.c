@@ -29,6 +29,7 @@
 #include "http_rules.h"
 #include "json.h"
 #include "log.h"
+#include "middleware.h"
 #include "req_store.h"
 #include "request.h"
 #include "response.h"
@@ -372,6 +373,21 @@ static size_t body_limit(const struct conn *c)
     return c->w->cfg->max_body_size;
 }
 
+/* The bytes of the header block just read, blank line included (for the
+ * response-sent hook). */
+static unsigned long long head_bytes(const struct conn *c)
+{
+    const char *in = c->in.data, *end = in + c->in.len, *p;
+    size_t from = c->nhdrs ? c->hdrs[c->nhdrs - 1].val_off + c->hdrs[c->nhdrs - 1].val_len
+                           : c->url_off + c->url_len;
+
+    for (p = in + from; p < end; p++)
+        if (*p == '\n' && p + 1 < end && (p[1] == '\n' || (p[1] == '\r' && p + 2 < end
+                                                           && p[2] == '\n')))
+            return (unsigned long long)(p + (p[1] == '\n' ? 2 : 3) - (in + c->msg_off));
+    return (unsigned long long)(c->in.len - c->msg_off);
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
@@ -381,6 +397,8 @@ static int on_headers_complete(http_parser *p)
     c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
+    if (mw_sent_active)
+        c->req.mw.received = head_bytes(c);
     if (req_check_message(c) < 0)
         return -1;
     c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
@@ -453,12 +471,13 @@ void http_req_done(struct conn *c)
 }
 
 /*
- * A complete request for a WebSocket route: a valid upgrade pauses the
- * parser for the hand-off (conn.c does it when http_parse() says so); anything else is answered
- * here (426 without an upgrade, 400 for a bad one, the open callback's
- * refusal, 503 while draining).
+ * A WebSocket route's request, its befores passed: a valid upgrade pauses
+ * the parser for the hand-off (conn.c does it when http_parse() says so),
+ * 1; anything else is answered here, 0 (426 without an upgrade, 400 for a
+ * bad one, the open callback's refusal, 503 while draining); -1 out of
+ * memory.
  */
-static int ws_request(struct conn *c, const struct route *rt)
+static int ws_verdict(struct conn *c, const struct route *rt)
 {
     char extra[256] = "";
     int upgrade = c->parser->upgrade, status;
@@ -466,16 +485,36 @@ static int ws_request(struct conn *c, const struct route *rt)
     status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
     if (status == 0) {
         http_parser_pause(c->parser, 1);
-        return 0;
+        return 1;
     }
-    if (upgrade)
-        c->req.keep_alive = 0;      /* what follows is not HTTP */
     response_update_date(ev_now(c->w->loop));
-    if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
-                       extra[0] ? extra : NULL) < 0)
-        return fail(c, 500);
-    http_req_done(c);
-    return 0;
+    return dispatch_out(c, status, extra[0] ? extra : NULL) < 0 ? -1 : 0;
+}
+
+/* A complete request for a WebSocket route: the befores, then the verdict;
+ * an answer from either ends the request. */
+static int ws_request(struct conn *c, const struct route *rt)
+{
+    int rc = 1;
+
+    if (c->parser->upgrade)
+        c->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
+    if (mw_active && (rc = dispatch_befores(c)) == 0 && c->state != CS_PENDING)
+        http_req_done(c);
+    if (rc > 0 && (rc = ws_verdict(c, rt)) == 0)
+        http_req_done(c);
+    return rc < 0 ? fail(c, 500) : 0;
+}
+
+int http_ws_resumed(struct conn *c)
+{
+    int rc = ws_verdict(c, c->req.match.route);
+
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    return rc > 0 ? 1 : http_finish(c, 1);
 }
 
 static int on_message_complete(http_parser *p)
@@ -496,16 +535,18 @@ static int on_message_complete(http_parser *p)
 
 int http_resume(struct conn *c, int status)
 {
-    struct kiln_req *r = &c->req;
-    int rc, early = c->state == CS_BODY;     /* before its body ended */
+    int rc, early;
 
+    if (c->req.mw.before_pending) {     /* a before's answer, 500 or 504 */
+        c->req.mw.before_pending = 0;
+        if (body_streamed(c))
+            c->state = CS_BODY;
+    }
+    early = c->state == CS_BODY;        /* before its body ended */
     if (early)
         dispatch_early_prepare(c);
     response_update_date(ev_now(c->w->loop));
-    if (status == 0)
-        rc = response_serialize(r, &c->out);
-    else
-        rc = response_error(&c->out, status, r->keep_alive, r->is_head, NULL);
+    rc = dispatch_out(c, status, NULL);
     if (rc < 0) {
         http_error(c, 500);
         return -1;
@@ -569,6 +610,29 @@ static int parse_error_status(const struct conn *c, enum http_errno e, size_t po
     }
 }
 
+/*
+ * http_error()'s answer with middlewares or response-sent hooks: the
+ * afters see kiln's own answer to a request whose head was read (413, 404
+ * or 405 to an Expect, 500), the hooks see every answer.  0, or -1.
+ */
+static int error_hooked(struct conn *c, int status, int is_head)
+{
+    struct kiln_req *r = &c->req;
+    size_t from = c->out.len;
+    int rc;
+
+    if (mw_active && r->path != NULL && status != 400) {
+        r->keep_alive = 0;
+        r->is_head = is_head;
+        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
+    } else {
+        r->status = status;
+        rc = response_error(&c->out, status, 0, is_head, NULL);
+    }
+    if (rc == 0 && mw_sent_active)
+        mw_sent_queued(c, from);
+    return rc;
+}
 
 void http_error(struct conn *c, int status)
 {
@@ -580,9 +644,12 @@ void http_error(struct conn *c, int status)
                   http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
     body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
+    if (mw_active || mw_sent_active)
+        c->linger = error_hooked(c, status, is_head) == 0;
+    else
+        c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
     req_reset(c);
     c->want_close = 1;
-    c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
 }
 
 int http_parse(struct conn *c)
