@@ -193,19 +193,23 @@ static long long parse_size(const char *s)
     return *end == '\0' && n <= BUFFER_MAX ? n : -1;
 }
 
-/* "1s", "500ms", "2": seconds, or -1. */
+/* "1s", "500ms", "2", "5m", "1h": seconds up to an hour, or -1. */
 static double parse_time(const char *s)
 {
+    static const struct { const char *unit; double factor; } units[] = {
+        { "", 1 }, { "s", 1 }, { "ms", 0.001 }, { "m", 60 }, { "h", 3600 },
+    };
     char *end;
     double t;
 
     errno = 0;
     t = strtod(s, &end);
-    if (errno != 0 || end == s || t < 0 || t > 3600)
+    if (errno != 0 || end == s || t < 0)
         return -1;
-    if (strcmp(end, "ms") == 0)
-        return t / 1000;
-    return *end == '\0' || strcmp(end, "s") == 0 ? t : -1;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (strcmp(end, units[i].unit) == 0)
+            return t * units[i].factor <= 3600 ? t * units[i].factor : -1;
+    return -1;
 }
 
 static int configure(kiln_app *app)

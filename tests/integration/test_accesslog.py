@@ -105,7 +105,7 @@ def test_kiln_answers_logged(kiln_factory, tmp_path):
     with RawConn(k.port) as c:
         c.send(b"GET /a/b/c HTTP/1.1\r\nHost: x\r\n\r\n")
         assert c.read_response().status == 404
-        c.send(b"BAD REQUEST LINE\r\n\r\n")
+        c.send(b"GARBAGE\r\n\r\n")
         assert c.read_response().status == 400
         c.assert_fin()
     wait_until(lambda: len(lines(log)) == 2, 5)
