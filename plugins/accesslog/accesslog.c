@@ -238,6 +238,8 @@ static int configure(kiln_app *app)
     return 0;
 }
 
+static void fini(kiln_app *app);
+
 static int init(kiln_app *app)
 {
     const char *path = kiln_config(app, "path", "");
@@ -245,8 +247,10 @@ static int init(kiln_app *app)
     if (*path == '\0' || strcmp(path, "off") == 0)
         return 0;                   /* loaded, logging nothing */
     alog.path = path;
-    if (configure(app) < 0)
+    if (configure(app) < 0) {
+        fini(app);
         return -1;
+    }
     if (kiln_on_response_sent(app, on_sent, NULL) < 0 ||
         kiln_on_reopen(app, on_reopen) < 0 ||
         kiln_worker_hooks(app, worker_start, worker_stop) < 0)

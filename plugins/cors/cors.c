@@ -236,8 +236,10 @@ static int init(kiln_app *app)
 {
     if (*kiln_config(app, "origins", "") == '\0')
         return 0;                   /* loaded, allowing no cross-origin request */
-    if (configure(app) < 0)
+    if (configure(app) < 0) {
+        fini(app);
         return -1;
+    }
     return kiln_add_middleware(app, "cors", cors_before, cors_after, NULL);
 }
 
