@@ -106,16 +106,8 @@ static const char *resp_header(const void *ctx, const char *name)
 
 static void on_sent(const kiln_req *req, const struct kiln_sent *sent, void *data)
 {
+    unsigned needs = alog.format.needs;
     struct alog_record r = {
-        .remote = kiln_remote(req),
-        .peer = kiln_peer_addr(req, NULL),
-        .user = kiln_req_get(req, "remote_user"),
-        .method = kiln_method(req),
-        .target = kiln_target(req),
-        .path = kiln_path(req),
-        .query = kiln_query_string(req),
-        .host = kiln_host(req),
-        .http_minor = kiln_http_version(req),
         .status = sent->status,
         .complete = sent->complete,
         .bytes = sent->bytes,
@@ -130,6 +122,23 @@ static void on_sent(const kiln_req *req, const struct kiln_sent *sent, void *dat
     };
 
     (void)data;
+    if (needs & ALOG_NEEDS_REMOTE)
+        r.remote = kiln_remote(req);
+    if (needs & ALOG_NEEDS_PEER)
+        r.peer = kiln_peer_addr(req, NULL);
+    if (needs & ALOG_NEEDS_USER)
+        r.user = kiln_req_get(req, "remote_user");
+    if (needs & ALOG_NEEDS_REQLINE) {
+        r.method = kiln_method(req);
+        r.target = kiln_target(req);
+        r.http_minor = kiln_http_version(req);
+    }
+    if (needs & ALOG_NEEDS_PATH)
+        r.path = kiln_path(req);
+    if (needs & ALOG_NEEDS_QUERY)
+        r.query = kiln_query_string(req);
+    if (needs & ALOG_NEEDS_HOST)
+        r.host = kiln_host(req);
     if (alog_render(&alog.format, &r, &alog.out) < 0) {
         alog.dropped++;
         return;

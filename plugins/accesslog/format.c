@@ -100,6 +100,23 @@ static int directive(char c, const char *arg, size_t arglen)
 #undef ARG_IS
 }
 
+/* What of a record a directive reads, beyond what is always there. */
+static unsigned needs_of(enum kind kind)
+{
+    switch (kind) {
+    case REMOTE:  return ALOG_NEEDS_REMOTE;
+    case PEER:    return ALOG_NEEDS_PEER;
+    case USER:    return ALOG_NEEDS_USER;
+    case REQLINE: return ALOG_NEEDS_REQLINE;
+    case METHOD:  return ALOG_NEEDS_REQLINE;
+    case PROTO:   return ALOG_NEEDS_REQLINE;
+    case PATH:    return ALOG_NEEDS_PATH;
+    case QUERY:   return ALOG_NEEDS_QUERY;
+    case HOST:    return ALOG_NEEDS_HOST;
+    default:      return 0;
+    }
+}
+
 /* One directive at s[i] (just after its '%'): the index after it, or -1. */
 static long compile_directive(struct alog_format *f, const char *s, size_t i,
                               char *err, size_t errlen)
@@ -130,6 +147,7 @@ static long compile_directive(struct alog_format *f, const char *s, size_t i,
         kind = SEC_FRAC;
         i++;
     }
+    f->needs |= needs_of((enum kind)kind);
     return add_item(f, (enum kind)kind, arg, arglen) < 0 ? -2 : (long)i;
 }
 
@@ -220,24 +238,27 @@ static int putf(struct alog_buf *b, const char *fmt, ...)
     return n < 0 ? -1 : put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
-/* A value as Apache logs it: '"' and '\' behind a backslash, \t \n \r, any
- * other byte outside printable ASCII as \xhh; NULL is "-". */
+/* A value as Apache logs it: '"' and '\\' behind a backslash, \t \n \r, any
+ * other byte outside printable ASCII as \xhh; NULL is "-".  Runs of bytes
+ * that need nothing are copied at once. */
 static int put_escaped(struct alog_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
 
     if (s == NULL)
         return put(b, "-", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s != '\0') {
+        const char *run = s;
+        unsigned char c;
         char e[4] = { '\\', 0, 0, 0 };
         size_t n = 2;
 
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            if (put(b, s, 1) < 0)
-                return -1;
-            continue;
-        }
+        while ((c = (unsigned char)*s) >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+            s++;
+        if (s > run && put(b, run, (size_t)(s - run)) < 0)
+            return -1;
+        if (c == '\0')
+            break;
         switch (c) {
         case '"': case '\\': e[1] = (char)c; break;
         case '\t': e[1] = 't'; break;
@@ -247,8 +268,20 @@ static int put_escaped(struct alog_buf *b, const char *s)
         }
         if (put(b, e, n) < 0)
             return -1;
+        s++;
     }
     return 0;
+}
+
+/* A decimal number, without printf. */
+static int put_u(struct alog_buf *b, unsigned long long v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+
+    do
+        *--p = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return put(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* [10/Oct/2000:13:55:36 -0700], English whatever the locale, cached by second. */
@@ -298,7 +331,7 @@ static int put_request_line(struct alog_buf *b, const struct alog_record *r)
         return -1;
     if (r->http_minor == 0)
         return 0;
-    return putf(b, " HTTP/1.%d", r->http_minor == 10 ? 0 : 1);
+    return put(b, r->http_minor == 10 ? " HTTP/1.0" : " HTTP/1.1", 9);
 }
 
 static const char *header(const char *(*fn)(const void *, const char *),
@@ -319,22 +352,22 @@ static int render_item(const struct alog_item *it, const struct alog_record *r,
     case TIME:      return it->arg ? put_strftime(b, it->arg, r->start)
                                    : put_clf_time(b, r->start);
     case REQLINE:   return put_request_line(b, r);
-    case STATUS:    return r->status > 0 ? putf(b, "%d", r->status) : put(b, "-", 1);
-    case BODY_CLF:  return r->body_bytes ? putf(b, "%llu", r->body_bytes) : put(b, "-", 1);
-    case BODY:      return putf(b, "%llu", r->body_bytes);
-    case BYTES_OUT: return putf(b, "%llu", r->bytes);
-    case BYTES_IN:  return putf(b, "%llu", r->received);
-    case USEC:      return putf(b, "%llu", (unsigned long long)(r->duration * 1e6));
-    case MSEC:      return putf(b, "%llu", (unsigned long long)(r->duration * 1e3));
-    case SEC:       return putf(b, "%llu", (unsigned long long)r->duration);
+    case STATUS:    return r->status > 0 ? put_u(b, (unsigned)r->status) : put(b, "-", 1);
+    case BODY_CLF:  return r->body_bytes ? put_u(b, r->body_bytes) : put(b, "-", 1);
+    case BODY:      return put_u(b, r->body_bytes);
+    case BYTES_OUT: return put_u(b, r->bytes);
+    case BYTES_IN:  return put_u(b, r->received);
+    case USEC:      return put_u(b, (unsigned long long)(r->duration * 1e6));
+    case MSEC:      return put_u(b, (unsigned long long)(r->duration * 1e3));
+    case SEC:       return put_u(b, (unsigned long long)r->duration);
     case SEC_FRAC:  return putf(b, "%.6f", r->duration);
     case METHOD:    return put_escaped(b, r->method && *r->method ? r->method : NULL);
     case PATH:      return put_escaped(b, r->path && *r->path ? r->path : NULL);
     case QUERY:     return r->query && *r->query ? (put(b, "?", 1) < 0 ? -1
                                                     : put_escaped(b, r->query)) : 0;
-    case PROTO:     return r->http_minor ? putf(b, "HTTP/1.%d", r->http_minor == 10 ? 0 : 1)
+    case PROTO:     return r->http_minor ? put(b, r->http_minor == 10 ? "HTTP/1.0" : "HTTP/1.1", 8)
                                          : put(b, "-", 1);
-    case PID:       return putf(b, "%ld", r->pid);
+    case PID:       return put_u(b, (unsigned long long)r->pid);
     case REQ_HDR:   return put_escaped(b, header(r->req_header, r->ctx, it->arg));
     case RESP_HDR:  return put_escaped(b, header(r->resp_header, r->ctx, it->arg));
     case HOST:      return put_escaped(b, r->host && *r->host ? r->host : NULL);

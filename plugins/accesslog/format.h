@@ -18,13 +18,24 @@
 
 struct alog_item;
 
+/* What a format reads of a record, so that what it does not is not looked up. */
+#define ALOG_NEEDS_REMOTE  0x01u    /* remote */
+#define ALOG_NEEDS_PEER    0x02u    /* peer */
+#define ALOG_NEEDS_USER    0x04u    /* user */
+#define ALOG_NEEDS_REQLINE 0x08u    /* method, target, http_minor */
+#define ALOG_NEEDS_PATH    0x10u    /* path */
+#define ALOG_NEEDS_QUERY   0x20u    /* query */
+#define ALOG_NEEDS_HOST    0x40u    /* host */
+
 struct alog_format {
     struct alog_item *items;
     size_t n;
+    unsigned needs;             /* ALOG_NEEDS_* */
 };
 
 /*
- * What a line is made of.  Strings may be NULL (logged as "-"); the two
+ * What a line is made of (the fields a format's needs do not name may be
+ * left unset).  Strings may be NULL (logged as "-"); the two
  * header lookups get `ctx` back and return NULL for a header not there.
  */
 struct alog_record {
