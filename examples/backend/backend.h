@@ -51,7 +51,6 @@ struct call {
     kiln_id req;                    /* the pending request */
     kiln_id query;                  /* the query in flight, or 0 */
     call_fn next;                   /* what runs with the query's result */
-    view_fn then;                   /* what runs once the user is known */
     const struct route *route;      /* urls.c's entry for the request */
     struct user user;               /* set once permissions let it through */
     long long note_id;              /* {id} of /api/notes/{id} */
@@ -65,6 +64,7 @@ struct call *call_begin(kiln_req *req);
 kiln_req *call_req(const struct call *c);
 int db_send(struct call *c, call_fn next, const char *sql, int n, const char *const *params);
 int db_failed(struct call *c, const kiln_pg_result *res);
+void call_next(struct call *c);
 void call_json(struct call *c, int status, json_t *body);
 void call_error(struct call *c, int status, const char *message, json_t *fields);
 void call_empty(struct call *c, int status);
@@ -75,7 +75,6 @@ void call_empty(struct call *c, int status);
  * answered 503); the reader functions take the row of its result. */
 int users_by_name(struct call *c, call_fn next, const char *name);
 int users_by_session(struct call *c, call_fn next, const char *token);
-kiln_id users_session_query(const char *token, kiln_pg_fn cb, void *arg);
 int users_read(const kiln_pg_result *res, int row, struct user *u);
 int sessions_create(struct call *c, call_fn next);
 int sessions_delete(struct call *c, call_fn next);
@@ -91,13 +90,13 @@ long long notes_read_owner(const kiln_pg_result *res, int row);
 
 /* ---- middlewares.c: around every answer --------------------------------------- */
 
-void mw_request_start(kiln_req *req);
-void mw_request_finish(kiln_req *req);
+int mw_register(kiln_app *app);
 int mw_error(kiln_req *req, int status, const char *message, json_t *fields);
 
 /* ---- permissions.c ------------------------------------------------------------- */
 
-void perm_require_user(struct call *c, view_fn then);
+int perm_register(kiln_app *app);
+const struct user *perm_user(const kiln_req *req);
 int perm_may_touch(const struct user *u, long long owner);
 void perm_check_password(struct call *c, const char *hash, const char *password,
                          void (*then)(struct call *c, int ok));

@@ -112,15 +112,16 @@ int db_failed(struct call *c, const kiln_pg_result *res)
 
 static void finish(struct call *c, int rc)
 {
-    kiln_req *req = call_req(c);
     kiln_id id = c->req;
 
-    if (!req) {
-        return;
-    }
-    mw_request_finish(req);
     c->req = 0;
     kiln_resume(id, rc);
+}
+
+/* A middleware's before is done with the call: on to the handler. */
+void call_next(struct call *c)
+{
+    finish(c, KILN_NEXT);
 }
 
 /* Answers `status` with `body` (stolen, as kiln_json() steals it). */
@@ -152,7 +153,8 @@ void call_empty(struct call *c, int status)
 {
     kiln_req *req = call_req(c);
 
-    if (req)
-        kiln_set_status(req, status);
+    if (!req)
+        return;
+    kiln_set_status(req, status);
     finish(c, KILN_OK);
 }

@@ -14,10 +14,14 @@
  *         resp.headers["Server-Timing"] = "app;dur=%.2f" % ms(start)
  *         return resp
  *
- * The two halves are request_id_before() and timing_after(), written as
- * kiln's middleware hooks (kiln_mw_before, kiln_mw_after) are.  Until the
- * server runs middlewares itself, urls.c's dispatcher calls them through
- * mw_request_start() and db.c through mw_request_finish(), once per answer.
+ * The two halves are request_id_before() and timing_after(), registered as
+ * the middlewares "backend.request_id" and "backend.timing": an after
+ * without a before runs for every answer, also one kiln gives before the
+ * befores ran (a 413 announced by Content-Length), and then makes up the
+ * id itself.  "backend.json_errors" turns kiln's
+ * own error answers (404, 405, 413, 500, 504, and kiln_error()'s) into
+ * JSON bodies of the same shape as the example's: an API client reads one
+ * kind of error, whoever answered.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,9 +79,18 @@ static int request_id_before(kiln_req *req, void *data)
     return KILN_NEXT;
 }
 
+/* The request's id and start, made now when the before did not run (kiln
+ * answered before the befores); NULL out of memory. */
+static struct request_info *info_of(kiln_req *req)
+{
+    if (!kiln_req_get(req, INFO_KEY))
+        request_id_before(req, NULL);
+    return kiln_req_get(req, INFO_KEY);
+}
+
 static void timing_after(kiln_req *req, void *data)
 {
-    struct request_info *info = kiln_req_get(req, INFO_KEY);
+    struct request_info *info = info_of(req);
     struct timespec now;
     char timing[48];
     double ms;
@@ -94,14 +107,55 @@ static void timing_after(kiln_req *req, void *data)
     kiln_add_header(req, "Server-Timing", timing);
 }
 
-void mw_request_start(kiln_req *req)
+/* kiln's error text ("404 Not Found\n", or kiln_error()'s message) as the
+ * message of a JSON error: the status number and the newline dropped. */
+static json_t *error_text(kiln_req *req, int status)
 {
-    request_id_before(req, NULL);
+    size_t len;
+    const char *body = kiln_resp_body(req, &len);
+    char number[8];
+    int n = snprintf(number, sizeof(number), "%d ", status);
+
+    if (body && len >= (size_t)n && memcmp(body, number, (size_t)n) == 0) {
+        body += n;
+        len -= (size_t)n;
+    }
+    while (body && len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r'))
+        len--;
+    return body && len > 0 ? json_stringn(body, len) : json_string("error");
 }
 
-void mw_request_finish(kiln_req *req)
+static void json_errors_after(kiln_req *req, void *data)
 {
-    timing_after(req, NULL);
+    struct request_info *info = info_of(req);
+    int status = kiln_resp_status(req);
+    const char *type = kiln_resp_header(req, "Content-Type");
+    json_t *body;
+    char *text;
+
+    (void)data;
+    if (!kiln_resp_is_error(req) || kiln_resp_is_stream(req) ||
+        (type && strncmp(type, "application/json", 16) == 0))
+        return;                     /* not an error, or JSON already */
+    body = json_pack("{s:o}", "error", error_text(req, status));
+    if (body && info)
+        json_object_set_new(body, "request_id", json_string(info->id));
+    text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (text && kiln_resp_clear_body(req) == 0) {
+        kiln_set_content_type(req, "application/json");
+        kiln_write(req, text, strlen(text));
+    }
+    free(text);
+}
+
+/* Registers the example's middlewares (from init); 0, or -1. */
+int mw_register(kiln_app *app)
+{
+    if (kiln_add_middleware(app, "backend.request_id", request_id_before, NULL, NULL) < 0 ||
+        kiln_add_middleware(app, "backend.timing", NULL, timing_after, NULL) < 0)
+        return -1;
+    return kiln_add_middleware(app, "backend.json_errors", NULL, json_errors_after, NULL);
 }
 
 /*

@@ -3,7 +3,8 @@
  * permissions.py, aiohttp_security's check_authorized and check_permission):
  * passwords checked with crypt(3) on kiln's thread pool, the session
  * cookie, the logged-in user of a request, and the rule that a user
- * touches their own notes only unless their role is admin.
+ * touches their own notes only unless their role is admin; the login
+ * check is the middleware "backend.auth".
  *
  * A password hash costs tens of milliseconds of CPU by design (yescrypt,
  * $y$); run on the loop it would stall every connection of the worker, so
@@ -69,36 +70,69 @@ int perm_clear_session(kiln_req *req)
     return kiln_delete_cookie(req, COOKIE, "/", NULL);
 }
 
-/* ---- the logged-in user ---------------------------------------------------------- */
+/* ---- the logged-in user: the middleware "backend.auth" ---------------------------- */
+
+#define USER_KEY "backend.user"
+
+/* The user the middleware found for the request, or NULL. */
+const struct user *perm_user(const kiln_req *req)
+{
+    return kiln_req_get(req, USER_KEY);
+}
+
+/* Whether the request's path needs a login: /api/ but for /api/login. */
+static int guarded(const char *path)
+{
+    return strncmp(path, "/api/", 5) == 0 && strcmp(path, "/api/login") != 0;
+}
 
 static void on_session(struct call *c, const kiln_pg_result *res)
 {
-    view_fn then = c->then;
+    struct user *u;
 
     if (db_failed(c, res))
         return;
-    if (kiln_pg_rows(res) != 1 || users_read(res, 0, &c->user) < 0) {
+    u = malloc(sizeof(*u));
+    if (u && (kiln_pg_rows(res) != 1 || users_read(res, 0, u) < 0)) {
+        free(u);
         call_error(c, 401, "not logged in (the session has ended)", NULL);
         return;
     }
-    then(c);
+    if (!u || kiln_req_set(call_req(c), USER_KEY, u, free) < 0) {
+        free(u);
+        call_error(c, 500, "out of memory", NULL);
+        return;
+    }
+    call_next(c);
 }
 
 /*
- * Lets the call on to `then` with c->user set when its request has a live
- * session; answers 401 otherwise.
+ * A before (aiohttp_security's check_authorized): a request under /api/
+ * other than the login goes on with its user (perm_user()) when it has a
+ * live session, else is answered 401; a WebSocket's handshake too.
  */
-void perm_require_user(struct call *c, view_fn then)
+static int auth_before(kiln_req *req, void *data)
 {
-    kiln_req *req = call_req(c);
-    const char *token = req ? perm_session_token(req) : NULL;
+    const char *token;
+    struct call *c;
 
-    if (!token) {
-        call_error(c, 401, "not logged in", NULL);
-        return;
-    }
-    c->then = then;
+    (void)data;
+    if (!guarded(kiln_path(req)))
+        return KILN_NEXT;
+    token = perm_session_token(req);
+    if (!token)
+        return mw_error(req, 401, "not logged in", NULL);
+    c = call_begin(req);
+    if (!c)
+        return KILN_ERROR;
     users_by_session(c, on_session, token);
+    return KILN_PENDING;
+}
+
+/* Registers "backend.auth" (from init); 0, or -1. */
+int perm_register(kiln_app *app)
+{
+    return kiln_add_middleware(app, "backend.auth", auth_before, NULL, NULL);
 }
 
 /* Whether u may read or change a note of user `owner`. */

@@ -2,10 +2,12 @@
  * urls.c -- every route of the notes example in one table (aiohttp's
  * urls.py / routes.py), and the plugin's descriptor.
  *
- * A route names its view and whether it needs a login.  dispatch() runs
- * what a middleware chain will run once the server has one: the request
- * id (middlewares.c), the request put on hold as a call (db.c), the login
- * check (permissions.c), the note id of the path, then the view.
+ * A route names its view and whether it needs a login.  Before dispatch()
+ * runs, kiln has run the middlewares (middlewares.c: the request id;
+ * permissions.c: the login check, which found the user); dispatch() puts
+ * the request on hold as a call (db.c), reads the note id of the path and
+ * runs the view.  init registers the middlewares first, so that without a
+ * [server] middlewares list they run in that order.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,25 +68,20 @@ static void run_view(struct call *c)
 static int dispatch(kiln_req *req, void *data)
 {
     const struct route *r = data;
-    struct call *c;
+    const struct user *u = perm_user(req);
+    struct call *c = call_begin(req);
 
-    mw_request_start(req);
-    c = call_begin(req);
     if (!c)
         return KILN_ERROR;
     c->route = r;
-    if (r->flags & LOGGED_IN)
-        perm_require_user(c, run_view);
-    else
+    if ((r->flags & LOGGED_IN) && !u)       /* "backend.auth" left out of the chain */
+        call_error(c, 401, "not logged in", NULL);
+    else {
+        if (u)
+            c->user = *u;
         run_view(c);
+    }
     return KILN_PENDING;
-}
-
-static int index_page(kiln_req *req, void *data)
-{
-    mw_request_start(req);
-    mw_request_finish(req);
-    return view_index(req, data);
 }
 
 int urls_register(kiln_app *app)
@@ -95,14 +92,14 @@ int urls_register(kiln_app *app)
         if (kiln_add_route(app, routes[i].method, routes[i].pattern, dispatch,
                            (void *)&routes[i]) < 0)
             return -1;
-    if (kiln_add_get(app, "/", index_page, NULL) < 0)
+    if (kiln_add_get(app, "/", view_index, NULL) < 0)
         return -1;
     return kiln_add_websocket(app, "/api/ws", &ws_notes, NULL);
 }
 
 static int init(kiln_app *app)
 {
-    if (config_load(app) < 0)
+    if (config_load(app) < 0 || mw_register(app) < 0 || perm_register(app) < 0)
         return -1;
     return urls_register(app);
 }

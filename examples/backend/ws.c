@@ -4,10 +4,10 @@
  * {"event": "created"|"updated", "note": {...}} or {"event": "deleted",
  * "id": N} (aiohttp's WebSocketResponse kept in app["websockets"]).
  *
- * The handshake needs the session cookie; the session itself is looked up
- * once the socket is open (open() cannot wait for the database): until the
- * lookup answers the socket hears nothing, and a session that has ended
- * closes it with 4401.  Then it says {"event": "hello", "user": ...}.
+ * The handshake goes through the middlewares as any request does, so
+ * "backend.auth" (permissions.c) has answered 401 to one without a live
+ * session, and found the user of the others; the socket first says
+ * {"event": "hello", "user": ...}.
  *
  * A change reaches the sockets of the worker that made it only: kiln's
  * workers share no memory, so a deployment of this example runs one
@@ -18,13 +18,11 @@
 #include <string.h>
 #include "backend.h"
 
-/* One open socket: who it is for, once known. */
+/* One open socket and who it is for. */
 struct sub {
     kiln_id ws;
-    kiln_id query;                  /* the session lookup in flight, or 0 */
     long long user;
     int admin;
-    int ready;                      /* the session was found */
     struct sub *prev, *next;
 };
 
@@ -40,55 +38,33 @@ static void unlink_sub(struct sub *s)
         s->next->prev = s->prev;
 }
 
-static void on_session(const kiln_pg_result *res, void *arg)
-{
-    struct sub *s = arg;
-    kiln_ws *ws = kiln_ws_get(s->ws);
-    struct user u;
-    json_t *hello;
-    char *text;
-
-    s->query = 0;
-    if (!ws)
-        return;
-    if (kiln_pg_error(res) || kiln_pg_rows(res) != 1 || users_read(res, 0, &u) < 0) {
-        kiln_ws_close(ws, 4401, "not logged in");
-        return;
-    }
-    s->user = u.id;
-    s->admin = u.admin;
-    s->ready = 1;
-    hello = json_pack("{s:s,s:s}", "event", "hello", "user", u.name);
-    text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
-    if (text)
-        kiln_ws_send(ws, 0, text, strlen(text));
-    free(text);
-    json_decref(hello);
-}
-
 static int on_open(kiln_ws *ws, kiln_req *req, void *data)
 {
-    const char *token = perm_session_token(req);
+    const struct user *u = perm_user(req);
+    json_t *hello;
+    char *text;
     struct sub *s;
 
     (void)data;
-    if (!token)
-        return 401;
+    if (!u)
+        return 401;                 /* "backend.auth" left out of the chain */
     s = calloc(1, sizeof(*s));
     if (!s)
         return 500;
     s->ws = kiln_ws_id(ws);
-    s->query = users_session_query(token, on_session, s);
-    if (!s->ws || !s->query) {
-        kiln_pg_cancel(s->query);
-        free(s);
-        return 503;
-    }
+    s->user = u->id;
+    s->admin = u->admin;
     s->next = subs;
     if (subs)
         subs->prev = s;
     subs = s;
     kiln_ws_set_data(ws, s);
+    hello = json_pack("{s:s,s:s}", "event", "hello", "user", u->name);
+    text = hello ? json_dumps(hello, JSON_COMPACT) : NULL;
+    if (text)
+        kiln_ws_send(ws, 0, text, strlen(text));
+    free(text);
+    json_decref(hello);
     return 0;
 }
 
@@ -110,7 +86,6 @@ static void on_close(kiln_ws *ws, int code, const char *reason, void *data)
     (void)data;
     if (!s)
         return;
-    kiln_pg_cancel(s->query);
     unlink_sub(s);
     free(s);
 }
@@ -143,7 +118,7 @@ void ws_push(long long owner, const char *event, json_t *fields)
     /* A send over ws_max_queue closes that socket, which may unlink it. */
     for (s = subs; s; s = next) {
         next = s->next;
-        if (s->ready && (s->admin || s->user == owner) && (ws = kiln_ws_get(s->ws)) != NULL)
+        if ((s->admin || s->user == owner) && (ws = kiln_ws_get(s->ws)) != NULL)
             kiln_ws_send(ws, 0, text, strlen(text));
     }
     free(text);

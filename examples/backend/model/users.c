@@ -39,15 +39,6 @@ int users_by_session(struct call *c, call_fn next, const char *token)
     return db_send(c, next, by_session, 1, params);
 }
 
-/* The same lookup for a caller without a request (a WebSocket): 0 when it
- * could not be sent. */
-kiln_id users_session_query(const char *token, kiln_pg_fn cb, void *arg)
-{
-    const char *params[1] = {token};
-
-    return kiln_pg_query(by_session, 1, params, cb, arg);
-}
-
 /* Reads row's id, name and role into u; 0, or -1 when they are not there. */
 int users_read(const kiln_pg_result *res, int row, struct user *u)
 {
