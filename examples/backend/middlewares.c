@@ -14,14 +14,13 @@
  *         resp.headers["Server-Timing"] = "app;dur=%.2f" % ms(start)
  *         return resp
  *
- * The two halves are request_id_before() and timing_after(), registered as
- * the middlewares "backend.request_id" and "backend.timing": an after
- * without a before runs for every answer, also one kiln gives before the
- * befores ran (a 413 announced by Content-Length), and then makes up the
- * id itself.  "backend.json_errors" turns kiln's
- * own error answers (404, 405, 413, 500, 504, and kiln_error()'s) into
- * JSON bodies of the same shape as the example's: an API client reads one
- * kind of error, whoever answered.
+ * Its two halves are request_id_before() and timing_after(), registered as
+ * two middlewares, "backend.request_id" and "backend.timing": an after
+ * without a before runs for every answer, also for one kiln gives before
+ * the befores ran (a 413 announced by Content-Length), and then makes up
+ * the id itself.  "backend.json_errors" turns kiln's own error answers
+ * (404, 405, 413, 500, 504, and kiln_error()'s) into JSON bodies of the
+ * example's shape: an API client reads one kind of error, whoever answered.
  */
 #include <stdio.h>
 #include <stdlib.h>
