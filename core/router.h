@@ -3,7 +3,7 @@
  *
  * A tree keyed by path segment.  At each level literal children are found
  * first (by binary search on their text), then capture children ({name},
- * {name:regex}, and {name:*}, which takes the rest of the path) in
+ * {name:int}, {name:regex}, and {name:*}, which takes the rest of the path) in
  * registration order, with backtracking.  Regexes are
  * compiled once at registration.  A path that matches routes but none for
  * the method yields ROUTER_METHOD_NOT_ALLOWED and the allowed methods; HEAD
@@ -76,6 +76,13 @@ struct route *router_add(struct router *r, const char *method,
 enum router_result router_match(const struct router *r, const char *method,
                                 const char *path, char **segs, int nsegs,
                                 struct route_match *m, char *allow, size_t allowlen);
+
+/*
+ * A {name:int} capture's value: an optional '-' then decimal digits, the
+ * number fitting a long long.  0 with *out set, or -1 (no digits, another
+ * character, out of range).
+ */
+int router_parse_int(const char *s, long long *out);
 
 /* Number of routes registered. */
 size_t router_count(const struct router *r);

@@ -113,7 +113,8 @@
  *                    response-sent hook: struct kiln_sent,
  *                    kiln_on_response_sent(); log reopening:
  *                    kiln_on_reopen(); functions one plugin offers another:
- *                    kiln_export(), kiln_import().
+ *                    kiln_export(), kiln_import(); route patterns:
+ *                    {name:int} and kiln_match_int().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -210,6 +211,10 @@ struct kiln_plugin {
  *     /users/{name}        one non-empty segment, captured as "name"
  *     /users/{id:[0-9]+}   one segment matching a POSIX extended regex
  *                          (anchored to the whole segment), captured as "id"
+ *     /notes/{id:int}      1.5: one segment that is an integer: an optional
+ *                          '-' and decimal digits, within a long long
+ *                          ("/notes/12x" or "/notes/99999999999999999999"
+ *                          do not match); read it with kiln_match_int()
  *     /static/{path:*}     1.4: the rest of the path, as the last segment
  *                          only: "/static/css/a.css" gives path "css/a.css",
  *                          "/static/dir/" gives "dir/", "/static/" gives ""
@@ -301,6 +306,12 @@ const char *kiln_query_string(const kiln_req *req); /* raw, after '?'; "" if non
 
 /* match_info: the decoded value captured as {name}, or NULL. */
 const char *kiln_match(const kiln_req *req, const char *name);
+
+/* 1.5: the value captured as {name} as a number -- a {name:int} capture's
+ * always is one -- or `fallback` when there is no such capture or its value
+ * is not an integer (an optional '-' and decimal digits, in range):
+ *     long long id = kiln_match_int(req, "id", -1); */
+long long kiln_match_int(const kiln_req *req, const char *name, long long fallback);
 
 /* The first value of query parameter `name`, decoded ('+' is a space);
  * "" for a key without '='; NULL when absent.  (1.4: every pair counts, and

@@ -212,6 +212,15 @@ KILN_EXPORT const char *kiln_match(const kiln_req *req, const char *name)
     return NULL;
 }
 
+KILN_EXPORT long long kiln_match_int(const kiln_req *req, const char *name,
+                                     long long fallback)
+{
+    const char *v = kiln_match(req, name);
+    long long n;
+
+    return v != NULL && router_parse_int(v, &n) == 0 ? n : fallback;
+}
+
 KILN_EXPORT const char *kiln_header(const kiln_req *req, const char *name)
 {
     return name != NULL ? request_header(req, name, NULL) : NULL;

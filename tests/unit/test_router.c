@@ -1,4 +1,5 @@
 /* test_router.c -- unit tests of route registration and matching. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -276,6 +277,39 @@ static void test_errors(void)
     router_free(r);
 }
 
+static void test_int(void)
+{
+    struct router *r = router_new();
+    long long v;
+
+    add(r, "GET", "/notes/{id:int}", "int");
+    add(r, "GET", "/notes/{slug}", "slug");
+    add(r, "GET", "/n/{id:int}/x", "deep");
+    CHECK_STR(match(r, "GET", "/notes/42"), "int", "an int capture");
+    CHECK_STR(param("id"), "42", "its text");
+    CHECK_STR(match(r, "GET", "/notes/-7"), "int", "a negative int");
+    CHECK_STR(match(r, "GET", "/notes/007"), "int", "leading zeros");
+    CHECK_STR(match(r, "GET", "/notes/9223372036854775807"), "int", "LLONG_MAX");
+    CHECK_STR(match(r, "GET", "/notes/-9223372036854775808"), "int", "LLONG_MIN");
+    CHECK_STR(match(r, "GET", "/notes/9223372036854775808"), "slug", "LLONG_MAX + 1 is no int");
+    CHECK_STR(match(r, "GET", "/notes/-9223372036854775809"), "slug", "LLONG_MIN - 1 is no int");
+    CHECK_STR(match(r, "GET", "/notes/12x"), "slug", "trailing text is no int");
+    CHECK_STR(match(r, "GET", "/notes/+1"), "slug", "a plus sign is no int");
+    CHECK_STR(match(r, "GET", "/notes/-"), "slug", "a lone minus is no int");
+    CHECK_STR(match(r, "GET", "/notes/%201"), "slug", "a space is no int");
+    CHECK_STR(match(r, "GET", "/n/1/x"), "deep", "an int inside a pattern");
+    CHECK_STR(match(r, "GET", "/n/a/x"), "404", "no int, no route");
+    CHECK_STR(match(r, "GET", "/n/99999999999999999999/x"), "404", "out of range, no route");
+    CHECK(router_parse_int("0", &v) == 0 && v == 0, "0");
+    CHECK(router_parse_int("-0", &v) == 0 && v == 0, "-0");
+    CHECK(router_parse_int("-9223372036854775808", &v) == 0 && v == LLONG_MIN, "LLONG_MIN value");
+    CHECK(router_parse_int("9223372036854775807", &v) == 0 && v == LLONG_MAX, "LLONG_MAX value");
+    CHECK(router_parse_int("18446744073709551616", &v) < 0, "2^64");
+    CHECK(router_parse_int("", &v) < 0, "empty");
+    CHECK(router_parse_int(" 1", &v) < 0, "a space");
+    router_free(r);
+}
+
 static void test_scale(void)
 {
     struct router *r = router_new();
@@ -316,6 +350,7 @@ int main(void)
     test_methods();
     test_errors();
     test_tail();
+    test_int();
     test_scale();
     pool_free(&pool);
     return unit_done();
