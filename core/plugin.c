@@ -254,7 +254,7 @@ fail:
 
 static void plugin_hook(struct plugin_set *ps, struct plugin *p, void (*hook)(kiln_app *))
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { .plugin = p, .router = ps->router, .cfg = ps->cfg };
     struct plugin *prev = plugin_current;
 
     plugin_current = p;
@@ -289,7 +289,7 @@ void plugins_stop(struct plugin_set *ps)
 /* Calls p's fini hook if it is owed one. */
 static void plugin_fini(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { .plugin = p, .router = ps->router, .cfg = ps->cfg };
     struct plugin *prev = plugin_current;
 
     if (!p->initialized || p->desc == NULL || p->desc->fini == NULL)
@@ -359,7 +359,8 @@ static int check_descriptor(const struct plugin_set *ps, const struct plugin *p)
 /* Runs p's init hook.  0, or -1 with the reason logged. */
 static int plugin_init(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { p, ps->router, ps->cfg, 0,
+                            config_plugin_value(ps->cfg, p->name, "mount"), NULL };
     size_t before = router_count(ps->router);
     int rc;
 

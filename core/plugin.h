@@ -48,6 +48,8 @@ struct kiln_app {
     struct router *router;
     const struct config *cfg;
     int failed;                     /* a kiln_add_route failed during init */
+    const char *mount;              /* the section's mount prefixes, or NULL */
+    struct route *last;             /* the route added last (kiln_route_name) */
 };
 
 /* One plugin file of a snapshot: the name it is logged as, and its sealed copy. */

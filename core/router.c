@@ -29,6 +29,9 @@ struct node {
 struct router {
     struct node root;           /* "/" */
     size_t count;
+    struct route **all;         /* every route, in registration order */
+    size_t cap;
+    const struct route *clash;  /* what the last router_add refused for */
 };
 
 /* State of one router_match() walk. */
@@ -155,6 +158,7 @@ static void free_routes(struct route *rt)
             rt->ws_free(rt->ws);
         free(rt->method);
         free(rt->pattern);
+        free(rt->name);
         free(rt);
     }
 }
@@ -187,6 +191,7 @@ void router_free(struct router *r)
     if (r == NULL)
         return;
     free_node(&r->root, 0);
+    free(r->all);
     free(r);
 }
 
@@ -195,43 +200,66 @@ size_t router_count(const struct router *r)
     return r->count;
 }
 
-/* Calls fn on every route below n, depth first. */
-static void each_route(const struct node *n, void (*fn)(const struct route *, void *),
-                       void *arg)
-{
-    for (const struct route *rt = n->routes; rt != NULL; rt = rt->next)
-        fn(rt, arg);
-    for (size_t i = 0; i < n->nlits; i++)
-        each_route(n->lits[i], fn, arg);
-    for (size_t i = 0; i < n->ncaps; i++)
-        each_route(n->caps[i], fn, arg);
-}
-
 void router_each(const struct router *r, void (*fn)(const struct route *rt, void *arg),
                  void *arg)
 {
-    each_route(&r->root, fn, arg);
-}
-
-struct find {
-    const char *method, *pattern;
-    const struct route *found;
-};
-
-static void find_one(const struct route *rt, void *arg)
-{
-    struct find *f = arg;
-
-    if (!f->found && strcmp(rt->method, f->method) == 0 && strcmp(rt->pattern, f->pattern) == 0)
-        f->found = rt;
+    for (size_t i = 0; i < r->count; i++)
+        fn(r->all[i], arg);
 }
 
 struct route *router_find(const struct router *r, const char *method, const char *pattern)
 {
-    struct find f = { method, pattern, NULL };
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->all[i]->method, method) == 0 &&
+            strcmp(r->all[i]->pattern, pattern) == 0)
+            return r->all[i];
+    return NULL;
+}
 
-    each_route(&r->root, find_one, &f);
-    return (struct route *)f.found;     /* the router's own: it may change it */
+const struct route *router_clash(const struct router *r)
+{
+    return r->clash;
+}
+
+/* The route another plugin registered for method and a pattern of the same
+ * shape as pattern's, or the one with the same pattern; NULL if none (or on
+ * OOM, when the insert then finds the exact duplicate). */
+static const struct route *find_clash(const struct router *r, const char *method,
+                                      const char *pattern, const struct plugin *plugin)
+{
+    char *shape = router_pattern_shape(pattern), *other;
+    const struct route *rt, *found = NULL;
+
+    for (size_t i = 0; shape != NULL && i < r->count && found == NULL; i++) {
+        rt = r->all[i];
+        if (strcmp(rt->method, method) != 0)
+            continue;
+        if (strcmp(rt->pattern, pattern) == 0)
+            found = rt;
+        else if (rt->plugin != plugin && (other = router_pattern_shape(rt->pattern)) != NULL) {
+            if (strcmp(other, shape) == 0)
+                found = rt;
+            free(other);
+        }
+    }
+    free(shape);
+    return found;
+}
+
+/* Appends rt to the registration-order list.  0, or -1 on OOM. */
+static int remember(struct router *r, struct route *rt)
+{
+    struct route **v;
+
+    if (r->count == r->cap) {
+        v = realloc(r->all, (r->cap ? 2 * r->cap : 16) * sizeof *v);
+        if (v == NULL)
+            return -1;
+        r->all = v;
+        r->cap = r->cap ? 2 * r->cap : 16;
+    }
+    r->all[r->count++] = rt;
+    return 0;
 }
 
 /* A new route, or NULL on OOM. */
@@ -265,6 +293,7 @@ struct route *router_add(struct router *r, const char *method,
     struct node *n;
 
     ps.nsegs = 0;
+    r->clash = NULL;
     if (method == NULL || method[0] == '\0') {
         router_err(err, errlen, "route '%s': empty method",
                 pattern ? pattern : "(null)");
@@ -272,6 +301,14 @@ struct route *router_add(struct router *r, const char *method,
     }
     if (router_pattern_parse(pattern, &ps, err, errlen) < 0)
         goto fail;
+    if ((r->clash = find_clash(r, method, pattern, plugin)) != NULL) {
+        if (strcmp(r->clash->pattern, pattern) == 0)
+            router_err(err, errlen, "%s %s is already registered", method, pattern);
+        else
+            router_err(err, errlen, "%s %s takes the paths of %s %s", method, pattern,
+                       r->clash->method, r->clash->pattern);
+        goto fail;
+    }
     n = insert_path(r, &ps);
     if (n == NULL)
         goto oom;
@@ -284,8 +321,11 @@ struct route *router_add(struct router *r, const char *method,
     rt = route_new(method, pattern, handler, data, plugin);
     if (rt == NULL)
         goto oom;
+    if (remember(r, rt) < 0) {
+        free_routes(rt);
+        goto oom;
+    }
     *tail = rt;
-    r->count++;
     router_pattern_free(&ps);
     return rt;
 oom:

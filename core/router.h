@@ -21,7 +21,14 @@ struct plugin;
 
 struct route {
     char *method;               /* "GET", ... or "*" */
-    char *pattern;              /* as registered, e.g. "/{name}" */
+    char *pattern;              /* as served, e.g. "/{name}"; under a mount
+                                   prefix, "/api/v1/{name}" */
+    size_t prefix_len;          /* the mount prefix's length in pattern (0:
+                                   none): pattern + prefix_len is the
+                                   plugin's own */
+    char *name;                 /* router_name()'s, or NULL */
+    struct route *twin;         /* the same route under the next mount
+                                   prefix, or NULL */
     kiln_handler handler;
     void *data;
     struct plugin *plugin;      /* owner, for logs and crash reports */
@@ -65,6 +72,37 @@ void router_free(struct router *r);
 struct route *router_add(struct router *r, const char *method,
                          const char *pattern, kiln_handler handler, void *data,
                          struct plugin *plugin, char *err, size_t errlen);
+
+/*
+ * router_add under each prefix of `mount` (prefixes separated by blanks,
+ * each "/x" without a trailing '/'; NULL or "": none): one route per
+ * prefix, pattern prefix + pattern, chained by twin.  Returns the first,
+ * or NULL with the reason in err (nothing added).
+ */
+struct route *router_add_mounted(struct router *r, const char *mount, const char *method,
+                                 const char *pattern, kiln_handler handler, void *data,
+                                 struct plugin *plugin, char *err, size_t errlen);
+
+/*
+ * The route the last router_add refused the new one for: the same method
+ * and a pattern that is the same once capture names are left out
+ * ("/a/{x}" and "/a/{y}") and another plugin (or the same pattern); else
+ * NULL.
+ */
+const struct route *router_clash(const struct router *r);
+
+/*
+ * Names rt and its twins.  0, or -1 with the reason in err and, when
+ * another route has the name, *other set to it: name empty or not made of
+ * [A-Za-z0-9_.-], rt named already, the name taken.
+ */
+int router_name(struct router *r, struct route *rt, const char *name,
+                const struct route **other, char *err, size_t errlen);
+
+/* The route named `name` whose mount prefix is prefix[0..len), else the
+ * first so named in registration order; NULL when none is. */
+const struct route *router_find_name(const struct router *r, const char *name,
+                                     const char *prefix, size_t len);
 
 /*
  * Matches decoded segments and the decoded path they were split from (see

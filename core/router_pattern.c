@@ -46,6 +46,26 @@ int router_parse_int(const char *s, long long *out)
     return 0;
 }
 
+char *router_pattern_shape(const char *pat)
+{
+    char *out = malloc(strlen(pat) + 1), *o = out;
+    int depth = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (const char *p = pat; *p != '\0'; p++) {
+        *o++ = *p;
+        if (*p == '}')
+            depth--;
+        if (*p != '{' || depth++ > 0)
+            continue;
+        while (p[1] != '\0' && p[1] != ':' && p[1] != '}')
+            p++;
+    }
+    *o = '\0';
+    return out;
+}
+
 void router_cap_free(struct router_cap *c)
 {
     if (c->has_re)

@@ -50,6 +50,11 @@ struct router_pattern {
 int router_pattern_parse(const char *pat, struct router_pattern *ps,
                          char *err, size_t errlen);
 
+/* A copy of the (valid) pattern pat without its capture names, "/a/{x:int}"
+ * -> "/a/{:int}", to compare patterns that take the same paths; malloc'd,
+ * NULL on OOM. */
+char *router_pattern_shape(const char *pat);
+
 /* Frees the regexes still owned by ps's segments. */
 void router_pattern_free(struct router_pattern *ps);
 

@@ -1,5 +1,7 @@
 """Tests of the router through the routes test plugin: typed captures, named routes and URL building, mounts, path normalization, kiln -t --routes."""
 
+import re
+
 import pytest
 
 from conftest import KilnFactory
@@ -39,3 +41,69 @@ def test_int_capture_refuses(srv, path):
 ])
 def test_match_int_of_a_plain_capture(srv, value, expected):
     assert srv.get_text("/int/" + value) == (200, expected)
+
+
+@pytest.mark.parametrize("path,expected", [
+    ("/users/bob", "/users/{name} user"),
+    ("/notes/3/files/a/b", "/notes/{id:int}/files/{path:*} note_file"),
+    ("/plain", "/plain -"),
+])
+def test_route_pattern_and_name(srv, path, expected):
+    assert srv.get_text(path) == (200, expected)
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("note?id=42", "/notes/42"),
+    ("note?id=-1", "/notes/-1"),
+    ("user?name=a%20b", "/users/a%20b"),
+    ("user?name=a%2Fb", "/users/a%2Fb"),
+    ("user?name=%C3%BC%3F%23%25", "/users/%C3%BC%3F%23%25"),
+    ("user?name=x:y@z", "/users/x:y@z"),
+    ("note_file?id=7&path=d%20e/f.txt", "/notes/7/files/d%20e/f.txt"),
+    ("note_file?path=&id=7", "/notes/7/files/"),
+    ("about", "/about/"),
+])
+def test_url_for(srv, query, expected):
+    assert srv.get_text("/url/" + query) == (200, expected)
+
+
+def test_url_for_round_trip(srv):
+    """The URL built for a value leads back to a route that captures it as it was."""
+    st, url = srv.get_text("/url/user?name=%C3%BC%20%2F%3F%25")
+    assert st == 200
+    assert srv.get_text(url) == (200, "/users/{name} user")
+    st, url = srv.get_text("/url/note_file?id=1&path=a%20b/c%3Fd")
+    assert srv.get_text(url) == (200, "/notes/{id:int}/files/{path:*} note_file")
+
+
+@pytest.mark.parametrize("query,reason", [
+    ("nope", "url_for(nope): no route has this name"),
+    ("note", "url_for(note): /notes/{id:int}: no value for {id}"),
+    ("note?id=1&x=2", "url_for(note): /notes/{id:int}: parameter 'x' names no capture"),
+    ("note?id=abc", "url_for(note): /notes/{id:int}: {id:int} is 'abc', not an integer"),
+    ("note?id=99999999999999999999", "not an integer"),
+    ("user?name=", "url_for(user): /users/{name}: {name} has an empty value"),
+    ("user?name=..", "{name} is '..', a dot-segment"),
+    ("-", "url_for((null)): no route has this name"),
+])
+def test_url_for_refuses(srv, query, reason):
+    since = srv.mark()
+    assert srv.get_text("/url/" + query) == (500, "NULL")
+    srv.wait_log(r"routes: .*" + re.escape(reason), since=since)
+
+
+def test_route_name_taken_by_another_plugin(kiln_factory):
+    k = kiln_factory.make(start=False, plugins=("routes", "routes_b"),
+                          sections={"routes_b": {"builtin": "no", "add": "GET /other note"}})
+    rc, out = k.check()
+    assert rc != 0, out
+    assert ("routes_b: route_name(note): route name 'note' is taken by "
+            "GET /notes/{id:int} of plugin routes") in out, out
+
+
+def test_route_name_twice_in_one_plugin(kiln_factory):
+    k = kiln_factory.make(start=False, plugins=("routes",),
+                          sections={"routes": {"add": "GET /a x, GET /b x"}})
+    rc, out = k.check()
+    assert rc != 0, out
+    assert "routes: route_name(x): route name 'x' is taken by GET /a" in out, out
