@@ -107,3 +107,53 @@ def test_route_name_twice_in_one_plugin(kiln_factory):
     rc, out = k.check()
     assert rc != 0, out
     assert "routes: route_name(x): route name 'x' is taken by GET /a" in out, out
+
+
+@pytest.fixture(scope="module")
+def mounted(tmp_path_factory):
+    f = KilnFactory(tmp_path_factory.mktemp("router_mount"))
+    k = f.make(plugins=("routes", "hello"), sections={"routes": {"mount": "/api/v1   /api/v2"}})
+    yield k
+    f.close()
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/api/v2"])
+def test_mount_serves_under_each_prefix(mounted, prefix):
+    assert mounted.get_text(prefix + "/notes/1") == (200, "note 1")
+    assert mounted.get_text(prefix + "/users/x") == (200, prefix + "/users/{name} user")
+    assert mounted.get_text(prefix + "/about/") == (200, prefix + "/about/ about")
+    st, _ = mounted.get_text(prefix + "/notes/x")
+    assert st == 404
+
+
+def test_mount_not_without_prefix(mounted):
+    st, _ = mounted.get_text("/notes/1")
+    assert st == 404
+    st, _ = mounted.get_text("/notes/1/files/a")
+    assert st == 404
+    assert mounted.get_text("/bob") == (200, "Hello, bob")     # another plugin, unmounted
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/api/v2"])
+def test_mount_url_for_under_the_current_prefix(mounted, prefix):
+    assert mounted.get_text(prefix + "/url/note?id=5") == (200, prefix + "/notes/5")
+    assert mounted.get_text(prefix + "/url/note_file?id=5&path=a/b") == \
+        (200, prefix + "/notes/5/files/a/b")
+
+
+@pytest.mark.parametrize("value,why", [
+    ("api", "prefix 'api' does not start with '/'"),
+    ("/api/v1 /api/", "prefix '/api/' ends with '/'"),
+    ("/", "prefix '/' ends with '/'"),
+    ("/api/{v}", "prefix '/api/{v}' has a brace"),
+    ("/a//b", "has an empty, '.' or '..' segment"),
+    ("/a/..", "has an empty, '.' or '..' segment"),
+    ("/a%20b", "must percent-encode"),
+])
+def test_mount_config_errors(kiln_factory, value, why):
+    k = kiln_factory.make(start=False, plugins=("routes",), sections={"routes": {"mount": value}})
+    rc, out = k.check()
+    assert rc != 0, out
+    line = k.config_text().splitlines().index("mount = " + value) + 1
+    assert "%s:%d: [routes] mount: %s" % (k.conf, line, why) in out or \
+        ("%s:%d: [routes] mount:" % (k.conf, line) in out and why in out), out
