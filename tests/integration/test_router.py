@@ -157,3 +157,60 @@ def test_mount_config_errors(kiln_factory, value, why):
     line = k.config_text().splitlines().index("mount = " + value) + 1
     assert "%s:%d: [routes] mount: %s" % (k.conf, line, why) in out or \
         ("%s:%d: [routes] mount:" % (k.conf, line) in out and why in out), out
+
+
+def normalizing(kiln_factory, **server):
+    return kiln_factory.make(plugins=("routes",), server=server)
+
+
+def location(k, path, method="GET"):
+    st, h, _ = k.request(path, method=method)
+    return st, h.get("location")
+
+
+def test_append_slash(kiln_factory):
+    k = normalizing(kiln_factory, normalize_path="append_slash")
+    assert location(k, "/about") == (308, "/about/")
+    assert location(k, "/about?a=1&b=%20") == (308, "/about/?a=1&b=%20")
+    assert location(k, "/about", method="POST") == (404, None)     # no POST route there
+    assert location(k, "/plain") == (200, None)
+    assert location(k, "/nothing") == (404, None)
+    assert location(k, "//about") == (404, None)                    # merge_slashes is off
+    assert location(k, "/users/a%20b/") == (404, None)
+
+
+def test_remove_slash(kiln_factory):
+    k = normalizing(kiln_factory, normalize_path="remove_slash")
+    assert location(k, "/plain/") == (308, "/plain")
+    assert location(k, "/users/a%2Fb/?x") == (308, "/users/a%2Fb?x")
+    assert location(k, "/about/") == (200, None)
+    assert location(k, "/about") == (404, None)
+    assert k.get_text("/users/a%2Fb") == (200, "/users/{name} user")
+
+
+def test_merge_slashes(kiln_factory):
+    k = normalizing(kiln_factory, merge_slashes="on")
+    assert location(k, "//users///bob") == (308, "/users/bob")
+    assert location(k, "/notes//1?q=1") == (308, "/notes/1?q=1")
+    assert location(k, "/about") == (404, None)
+
+
+def test_merge_slashes_and_append(kiln_factory):
+    k = normalizing(kiln_factory, merge_slashes="on", normalize_path="append_slash")
+    assert location(k, "//about") == (308, "/about/")
+    assert location(k, "//plain") == (308, "/plain")                # merged only
+
+
+def test_normalize_off_by_default(srv):
+    assert location(srv, "/about") == (404, None)
+    assert location(srv, "//plain") == (404, None)
+
+
+@pytest.mark.parametrize("key,value,why", [
+    ("normalize_path", "yes", "normalize_path: expected off, append_slash or remove_slash"),
+    ("merge_slashes", "maybe", "merge_slashes: expected on or off"),
+])
+def test_normalize_config_errors(kiln_factory, key, value, why):
+    k = kiln_factory.make(start=False, plugins=("routes",), server={key: value})
+    rc, out = k.check()
+    assert rc != 0 and why in out, out
