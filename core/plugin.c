@@ -500,7 +500,15 @@ void plugins_report_sections(const struct plugin_set *ps)
     free(names);
 }
 
-int plugins_check(const struct config *cfg, const struct plugin_files *files)
+/* router_each's callback: one line of kiln -t --routes. */
+static void list_route(const struct route *rt, void *arg)
+{
+    fprintf(arg, "%-7s %-40s %-16s %s%s\n", rt->method, rt->pattern,
+            rt->plugin ? plugin_name(rt->plugin) : "-", rt->name ? rt->name : "-",
+            rt->ws ? " (WebSocket)" : "");
+}
+
+int plugins_check(const struct config *cfg, const struct plugin_files *files, FILE *routes)
 {
     struct router *router = router_new();
     struct plugin_set ps;
@@ -514,6 +522,11 @@ int plugins_check(const struct config *cfg, const struct plugin_files *files)
     if (plugins_load(&ps, files, cfg, router) < 0)
         goto done;
     plugins_report_sections(&ps);
+    if (routes != NULL) {
+        fprintf(routes, "%-7s %-40s %-16s %s\n", "METHOD", "PATTERN", "PLUGIN", "NAME");
+        router_each(router, list_route, routes);
+        fflush(routes);
+    }
     rc = 0;
 
 done:

@@ -1,10 +1,11 @@
 """Tests of the router through the routes test plugin: typed captures, named routes and URL building, mounts, path normalization, kiln -t --routes."""
 
 import re
+import socket
 
 import pytest
 
-from conftest import KilnFactory
+from conftest import KilnFactory, run_kiln
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +215,75 @@ def test_normalize_config_errors(kiln_factory, key, value, why):
     k = kiln_factory.make(start=False, plugins=("routes",), server={key: value})
     rc, out = k.check()
     assert rc != 0 and why in out, out
+
+
+def list_routes(k):
+    """`kiln -t --routes`: (rc, the route lines split in columns, all the output)."""
+    rc, out, err = run_kiln(["-t", "--routes", "-c", k.conf], cwd=k.dir)
+    rows = [line.split() for line in out.splitlines()]
+    return rc, rows, out + err + k.log()
+
+
+def test_list_routes(kiln_factory):
+    k = kiln_factory.make(start=False, plugins=("routes", "routes_b", "ws_exact"),
+                          sections={"routes": {"mount": "/v1 /v2"},
+                                    "routes_b": {"builtin": "no",
+                                                 "add": "POST /b/{x:int} b_post, GET /b/{y}"}})
+    rc, rows, out = list_routes(k)
+    assert rc == 0, out
+    assert rows[0] == ["METHOD", "PATTERN", "PLUGIN", "NAME"]
+    assert ["GET", "/v1/notes/{id:int}", "routes", "note"] in rows
+    assert ["GET", "/v2/notes/{id:int}", "routes", "note"] in rows
+    assert ["GET", "/v2/plain", "routes", "-"] in rows
+    assert ["POST", "/b/{x:int}", "routes_b", "b_post"] in rows
+    assert ["GET", "/b/{y}", "routes_b", "-"] in rows
+    assert ["GET", "/exact", "ws_exact", "-", "(WebSocket)"] in rows, out
+    assert len(rows) == 1 + 7 * 2 + 2 + 2, out
+    assert not any(r[1].startswith("/notes") for r in rows[1:]), "mounted only"
+
+
+@pytest.mark.parametrize("add,message", [
+    ("GET /notes/{id:int}",
+     "routes_b: add_route(GET /notes/{id:int}): GET /notes/{id:int} is already registered "
+     "of plugin routes"),
+    ("GET /notes/{n:int}",
+     "routes_b: add_route(GET /notes/{n:int}): GET /notes/{n:int} takes the paths of "
+     "GET /notes/{id:int} of plugin routes"),
+    ("GET /users/{who}/",
+     None),                                       # another pattern: no collision
+    ("* /users/{who}",
+     None),                                       # "*" is another method
+    ("GET /other user",
+     "routes_b: route_name(user): route name 'user' is taken by GET /users/{name} "
+     "of plugin routes"),
+])
+def test_collisions_across_plugins(kiln_factory, add, message):
+    k = kiln_factory.make(start=False, plugins=("routes", "routes_b"),
+                          sections={"routes_b": {"builtin": "no", "add": add}})
+    rc, rows, out = list_routes(k)
+    if message is None:
+        assert rc == 0, out
+        return
+    assert rc != 0, out
+    assert message in out, out
+    assert "PATTERN" not in out, "no listing when a plugin is refused"
+    # a normal start refuses with the same message, before serving anything
+    since = k.mark()
+    rc, _, _ = run_kiln(["-c", k.conf], cwd=k.dir, timeout=20, merge=True)
+    assert rc != 0
+    assert message in k.log()[since:], k.describe()
+
+
+def test_routes_needs_t():
+    rc, out, err = run_kiln(["--routes"])
+    assert rc == 2 and "--routes goes with -t" in err
+
+
+def test_mounted_websocket(kiln_factory):
+    k = kiln_factory.make(plugins=("ws_exact",), sections={"ws_exact": {"mount": "/w"}})
+    hs = (b"GET %s HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+    for path, status in ((b"/w/exact", b"101"), (b"/exact", b"404")):
+        with socket.create_connection(("127.0.0.1", k.port), timeout=5) as s:
+            s.sendall(hs % path)
+            assert s.recv(4096).split(b" ")[1] == status, path
