@@ -3,6 +3,7 @@
  * registration, and matching a request to a route (precedence, the Allow
  * list, HEAD answered by GET).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,22 @@
 /* The most distinct methods reported in an Allow list. */
 #define MAX_ALLOWED 32
 
+/* From this many literal children on, a node finds them by hash rather
+ * than by binary search. */
+#define HASH_FROM 8
+
 /* One level of the tree: a literal or capture segment and what hangs off it. */
 struct node {
     char *text;                 /* literal text, or "{name}" / "{name:re}" */
     char *name;                 /* capture name; NULL for a literal */
     struct router_cap cap;      /* what a capture accepts */
+    uint32_t hash;              /* a literal's text_hash */
     struct node **lits;         /* literal children, sorted by text */
     size_t nlits;
+    struct node **tab;          /* with HASH_FROM literal children or more:
+                                   them by hash, open addressing, a power of
+                                   two 2..4 times nlits; else NULL */
+    size_t tabmask;
     struct node **caps;         /* capture children, registration order */
     size_t ncaps;
     struct route *routes;       /* one per method, registration order */
@@ -69,6 +79,62 @@ static size_t lit_pos(const struct node *n, const char *key, int *found)
     return lo;
 }
 
+/* FNV-1a of a segment's text. */
+static uint32_t text_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Rebuilds n's hash table of literal children.  0, or -1 on OOM (then
+ * none: lookups search the sorted array). */
+static int rehash(struct node *n)
+{
+    size_t size = 16, i, j;
+    struct node **tab;
+
+    if (n->nlits < HASH_FROM)
+        return 0;
+    while (size < 2 * n->nlits)
+        size *= 2;
+    tab = calloc(size, sizeof *tab);
+    if (tab == NULL) {
+        free(n->tab);
+        n->tab = NULL;
+        return -1;
+    }
+    for (i = 0; i < n->nlits; i++) {
+        for (j = n->lits[i]->hash & (size - 1); tab[j] != NULL; j = (j + 1) & (size - 1))
+            ;
+        tab[j] = n->lits[i];
+    }
+    free(n->tab);
+    n->tab = tab;
+    n->tabmask = size - 1;
+    return 0;
+}
+
+/* The literal child of n whose text is seg, or NULL. */
+static const struct node *find_lit(const struct node *n, const char *seg)
+{
+    uint32_t h;
+    size_t i;
+    int found;
+
+    if (n->tab == NULL) {
+        i = lit_pos(n, seg, &found);
+        return found ? n->lits[i] : NULL;
+    }
+    h = text_hash(seg);
+    for (i = h & n->tabmask; n->tab[i] != NULL; i = (i + 1) & n->tabmask)
+        if (n->tab[i]->hash == h && strcmp(n->tab[i]->text, seg) == 0)
+            return n->tab[i];
+    return NULL;
+}
+
 /* The literal child of n for sg, created if needed; NULL on OOM. */
 static struct node *add_lit(struct node *n, const struct router_seg *sg)
 {
@@ -95,6 +161,8 @@ static struct node *add_lit(struct node *n, const struct router_seg *sg)
     v[pos] = c;
     n->nlits++;
     c->text = key;
+    c->hash = text_hash(key);
+    rehash(n);
     return c;
 fail:
     free(key);
@@ -172,6 +240,7 @@ static void free_node(struct node *n, int self)
     for (i = 0; i < n->ncaps; i++)
         free_node(n->caps[i], 1);
     free(n->lits);
+    free(n->tab);
     free(n->caps);
     free_routes(n->routes);
     router_cap_free(&n->cap);
@@ -440,15 +509,15 @@ static int root_tail(struct walk *w, const struct node *root)
 static int walk(struct walk *w, const struct node *n, int depth)
 {
     struct route_match *m = w->m;
+    const struct node *lit;
     const char *seg;
     size_t i;
-    int found;
 
     if (depth == w->nsegs)
         return at_leaf(w, n) || (depth == 0 && root_tail(w, n));
     seg = w->segs[depth];
-    i = lit_pos(n, seg, &found);
-    if (found && walk(w, n->lits[i], depth + 1))
+    lit = find_lit(n, seg);
+    if (lit != NULL && walk(w, lit, depth + 1))
         return 1;
     for (i = 0; i < n->ncaps && m->nparams < ROUTER_MAX_PARAMS; i++) {
         if (n->caps[i]->cap.tail) {
