@@ -228,7 +228,12 @@ struct kiln_plugin {
  *                          the client sent.
  * Literal segments take precedence over captures, then routes are tried in
  * registration order.  A GET route also answers HEAD.  Returns 0, or -1 with
- * the reason logged (bad pattern, bad regex, duplicate method+pattern).
+ * the reason logged (bad pattern, bad regex, duplicate method+pattern; 1.5:
+ * a route of another plugin with the same method and pattern once capture
+ * names are left out, "/a/{x}" against "/a/{y}", the other plugin named).
+ * 1.5: with `mount = /p1 /p2` in the plugin's config section the route is
+ * served under each prefix instead ("/p1/a/{x}", "/p2/a/{x}"); the other
+ * kiln_route_* calls still take the pattern as the plugin wrote it.
  */
 int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
                    kiln_handler handler, void *data);
