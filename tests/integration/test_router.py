@@ -136,6 +136,15 @@ def test_mount_not_without_prefix(mounted):
 
 
 @pytest.mark.parametrize("prefix", ["/api/v1", "/api/v2"])
+def test_mount_route_settings_under_each_prefix(mounted, prefix):
+    """kiln_route_max_body(POST /small, 4) holds for the route under every prefix."""
+    st, _, body = mounted.request(prefix + "/small", method="POST", body=b"1234")
+    assert (st, body) == (200, (prefix + "/small -").encode())
+    st, _, _ = mounted.request(prefix + "/small", method="POST", body=b"12345")
+    assert st == 413
+
+
+@pytest.mark.parametrize("prefix", ["/api/v1", "/api/v2"])
 def test_mount_url_for_under_the_current_prefix(mounted, prefix):
     assert mounted.get_text(prefix + "/url/note?id=5") == (200, prefix + "/notes/5")
     assert mounted.get_text(prefix + "/url/note_file?id=5&path=a/b") == \
@@ -238,7 +247,7 @@ def test_list_routes(kiln_factory):
     assert ["POST", "/b/{x:int}", "routes_b", "b_post"] in rows
     assert ["GET", "/b/{y}", "routes_b", "-"] in rows
     assert ["GET", "/exact", "ws_exact", "-", "(WebSocket)"] in rows, out
-    assert len(rows) == 1 + 7 * 2 + 2 + 2, out
+    assert len(rows) == 1 + 8 * 2 + 2 + 2, out
     assert not any(r[1].startswith("/notes") for r in rows[1:]), "mounted only"
 
 

@@ -95,7 +95,9 @@ static int init(kiln_app *app)
          add(app, "GET", "/about/", whoami, "about") != 0 ||
          add(app, "GET", "/plain", whoami, NULL) != 0 ||
          add(app, "GET", "/int/{v}", as_int, NULL) != 0 ||
-         add(app, "GET", "/url/{name}", url, NULL) != 0))
+         add(app, "GET", "/url/{name}", url, NULL) != 0 ||
+         add(app, "POST", "/small", whoami, NULL) != 0 ||
+         kiln_route_max_body(app, "POST", "/small", 4) != 0))
         return 1;
     return add_configured(app) != 0;
 }
