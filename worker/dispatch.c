@@ -243,6 +243,11 @@ static const char *normalized(struct conn *c)
     return NULL;
 }
 
+int dispatch_redirects(struct conn *c)
+{
+    return normalized(c) != NULL;
+}
+
 /* 404, or 308 to the normalized path, with the query. */
 static int not_found(struct conn *c)
 {

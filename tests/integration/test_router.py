@@ -296,3 +296,20 @@ def test_mounted_websocket(kiln_factory):
         with socket.create_connection(("127.0.0.1", k.port), timeout=5) as s:
             s.sendall(hs % path)
             assert s.recv(4096).split(b" ")[1] == status, path
+
+
+def test_redirect_after_expect_continue(kiln_factory):
+    """A request that asks for 100 Continue and would be redirected gets it, then the 308."""
+    k = normalizing(kiln_factory, normalize_path="remove_slash")
+    with socket.create_connection(("127.0.0.1", k.port), timeout=5) as s:
+        s.sendall(b"POST /small/?a=b HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 100 Continue\r\n")
+        s.sendall(b"ok")
+        head = s.recv(4096)
+    assert head.startswith(b"HTTP/1.1 308 "), head
+    assert b"\r\nLocation: /small?a=b\r\n" in head, head
+    with socket.create_connection(("127.0.0.1", k.port), timeout=5) as s:
+        s.sendall(b"POST /nowhere/ HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n"
+                  b"Expect: 100-continue\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 404 ")
