@@ -47,8 +47,23 @@ start() {
     done
     die "kiln with $2 routes did not answer $URL_PATH (see $dir/kiln.out)"
 }
-start many "$ROUTES"; MANY_PID=$PID; MANY_PORT=$PORT
-start one 1; ONE_PID=$PID; ONE_PORT=$PORT
+# both ROUND: restarts both servers, the one started first alternating from
+# one round to the next (the first one started measured slower here, with
+# the same table on both sides), then warms both up.
+both() {
+    stop_pid "$MANY_PID" TERM; stop_pid "$ONE_PID" TERM
+    MANY_PID= ONE_PID=
+    rm -rf "$TMP/many" "$TMP/one"
+    if [ $(($1 % 2)) = 1 ]; then
+        start many "$ROUTES"; MANY_PID=$PID; MANY_PORT=$PORT
+        start one 1; ONE_PID=$PID; ONE_PORT=$PORT
+    else
+        start one 1; ONE_PID=$PID; ONE_PORT=$PORT
+        start many "$ROUTES"; MANY_PID=$PID; MANY_PORT=$PORT
+    fi
+    timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$MANY_PORT$URL_PATH" >/dev/null
+    timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$ONE_PORT$URL_PATH" >/dev/null
+}
 
 RESULTS=$TMP/results
 : >"$RESULTS"
@@ -68,9 +83,8 @@ run() {
 }
 
 echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH: $ROUTES routes against 1, $ROUNDS rounds, $WORKERS workers each"
-timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$MANY_PORT$URL_PATH" >/dev/null
-timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$ONE_PORT$URL_PATH" >/dev/null
 for ROUND in $(seq "$ROUNDS"); do
+    both "$ROUND"
     if [ $((ROUND % 2)) = 1 ]; then
         run many "$MANY_PORT" "$MANY_PID"; run one "$ONE_PORT" "$ONE_PID"
     else
