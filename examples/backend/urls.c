@@ -2,15 +2,14 @@
  * urls.c -- every route of the notes example in one table (aiohttp's
  * urls.py / routes.py), and the plugin's descriptor.
  *
- * A route names its view and whether it needs a login.  Before dispatch()
+ * A route names its view, whether it needs a login, and maybe its name for
+ * kiln_url_for() (aiohttp's router.add_get(..., name="note")).  Before dispatch()
  * runs, kiln has run the middlewares (middlewares.c: the request id;
  * permissions.c: the login check, which found the user); dispatch() puts
  * the request on hold as a call (db.c), reads the note id of the path and
  * runs the view.  init registers the middlewares first, so that without a
  * [server] middlewares list they run in that order.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include "backend.h"
 
 enum {
@@ -24,44 +23,29 @@ struct route {
     const char *pattern;
     view_fn view;
     unsigned flags;
+    const char *name;               /* for kiln_url_for(); NULL: none */
 };
 
-#define NOTE "/api/notes/{id:[0-9]+}"
+#define NOTE "/api/notes/{id:int}"
 
 static const struct route routes[] = {
-    {"POST",   "/api/login",  view_login,        PUBLIC},
-    {"POST",   "/api/logout", view_logout,       LOGGED_IN},
-    {"GET",    "/api/me",     view_me,           LOGGED_IN},
-    {"GET",    "/api/notes",  view_notes_list,   LOGGED_IN},
-    {"POST",   "/api/notes",  view_notes_create, LOGGED_IN},
-    {"GET",    NOTE,          view_note_get,     LOGGED_IN | NOTE_ID},
-    {"PUT",    NOTE,          view_note_update,  LOGGED_IN | NOTE_ID},
-    {"DELETE", NOTE,          view_note_delete,  LOGGED_IN | NOTE_ID},
+    {"POST",   "/api/login",  view_login,        PUBLIC,              "backend.login"},
+    {"POST",   "/api/logout", view_logout,       LOGGED_IN,           NULL},
+    {"GET",    "/api/me",     view_me,           LOGGED_IN,           NULL},
+    {"GET",    "/api/notes",  view_notes_list,   LOGGED_IN,           "backend.notes"},
+    {"POST",   "/api/notes",  view_notes_create, LOGGED_IN,           NULL},
+    {"GET",    NOTE,          view_note_get,     LOGGED_IN | NOTE_ID, "backend.note"},
+    {"PUT",    NOTE,          view_note_update,  LOGGED_IN | NOTE_ID, NULL},
+    {"DELETE", NOTE,          view_note_delete,  LOGGED_IN | NOTE_ID, NULL},
 };
-
-/* The path's note id: 0, or -1 when it is past a bigint (no such note). */
-static int note_id(kiln_req *req, long long *out)
-{
-    const char *v = kiln_match(req, "id");
-    char *end;
-
-    if (!v)
-        return -1;
-    errno = 0;
-    *out = strtoll(v, &end, 10);
-    return errno || *end ? -1 : 0;
-}
 
 /* The view of a route, once the user is known. */
 static void run_view(struct call *c)
 {
     const struct route *r = c->route;
-    kiln_req *req = call_req(c);
 
-    if ((r->flags & NOTE_ID) && note_id(req, &c->note_id) < 0) {
-        call_error(c, 404, "no such note", NULL);
-        return;
-    }
+    if (r->flags & NOTE_ID)         /* {id:int}: kiln matched a long long */
+        c->note_id = kiln_match_int(call_req(c), "id", 0);
     r->view(c);
 }
 
@@ -88,10 +72,13 @@ int urls_register(kiln_app *app)
 {
     size_t i;
 
-    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         if (kiln_add_route(app, routes[i].method, routes[i].pattern, dispatch,
                            (void *)&routes[i]) < 0)
             return -1;
+        if (routes[i].name && kiln_route_name(app, routes[i].name) < 0)
+            return -1;
+    }
     if (kiln_add_get(app, "/", view_index, NULL) < 0)
         return -1;
     return kiln_add_websocket(app, "/api/ws", &ws_notes, NULL);

@@ -175,8 +175,9 @@ void view_me(struct call *c)
 static void page_read(struct call *c, const kiln_pg_result *res)
 {
     json_t *notes, *note, *next = json_null();
+    const char *base;
     long long total = 0;
-    char link[96];
+    char link[160];
     int i;
 
     if (db_failed(c, res))
@@ -186,8 +187,9 @@ static void page_read(struct call *c, const kiln_pg_result *res)
     for (i = 0; i < kiln_pg_rows(res); i++)
         if ((note = notes_read(res, i)) != NULL)
             json_array_append_new(notes, note);
-    if ((long long)c->page * c->per_page < total) {
-        snprintf(link, sizeof(link), "/api/notes?page=%ld&per_page=%ld", c->page + 1,
+    if ((long long)c->page * c->per_page < total && (base = kiln_url_for(call_req(c),
+                                                      "backend.notes", NULL)) != NULL) {
+        snprintf(link, sizeof(link), "%s?page=%ld&per_page=%ld", base, c->page + 1,
                  c->per_page);
         next = json_string(link);
     }
@@ -221,7 +223,8 @@ static void answer_note(struct call *c, const kiln_pg_result *res, int status,
                         const char *event)
 {
     json_t *note = kiln_pg_rows(res) == 1 ? notes_read(res, 0) : NULL;
-    char location[48];
+    const char *location;
+    char id[24];
 
     if (!note) {
         call_error(c, 404, "no such note", NULL);
@@ -230,9 +233,11 @@ static void answer_note(struct call *c, const kiln_pg_result *res, int status,
     if (event)
         ws_push(notes_read_owner(res, 0), event, json_pack("{s:O}", "note", note));
     if (status == 201) {
-        snprintf(location, sizeof(location), "/api/notes/%lld",
+        snprintf(id, sizeof(id), "%lld",
                  (long long)json_integer_value(json_object_get(note, "id")));
-        kiln_add_header(call_req(c), "Location", location);
+        location = kiln_url_for(call_req(c), "backend.note", "id", id, NULL);
+        if (location)
+            kiln_add_header(call_req(c), "Location", location);
     }
     call_json(c, status, note);
 }
