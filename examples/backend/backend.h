@@ -125,5 +125,6 @@ void ws_push(long long owner, const char *event, json_t *payload);
 /* ---- urls.c: the route table ------------------------------------------------------- */
 
 int urls_register(kiln_app *app);
+int urls_needs_login(const kiln_req *req);
 
 #endif /* BACKEND_H */

@@ -9,6 +9,7 @@
  *   max_per_page = 100         the largest ?per_page= taken (1 .. 1000)
  *   cookie_secure = no         yes: the session cookie says Secure (behind TLS)
  *   static_dir =               the directory of index.html (GET /); none: 404
+ *   mount = /v1                kiln's own: every route under that prefix
  *
  * The database is kiln's own [postgres] section (dsn, pool_size): the pool
  * is the server's, shared by every plugin of a worker, as an aiohttp app's

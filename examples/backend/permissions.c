@@ -80,12 +80,6 @@ const struct user *perm_user(const kiln_req *req)
     return kiln_req_get(req, USER_KEY);
 }
 
-/* Whether the request's path needs a login: /api/ but for /api/login. */
-static int guarded(const char *path)
-{
-    return strncmp(path, "/api/", 5) == 0 && strcmp(path, "/api/login") != 0;
-}
-
 static void on_session(struct call *c, const kiln_pg_result *res)
 {
     struct user *u;
@@ -107,9 +101,11 @@ static void on_session(struct call *c, const kiln_pg_result *res)
 }
 
 /*
- * A before (aiohttp_security's check_authorized): a request under /api/
- * other than the login goes on with its user (perm_user()) when it has a
- * live session, else is answered 401; a WebSocket's handshake too.
+ * A before (aiohttp_security's check_authorized): a request for a route
+ * that needs a login (urls.c says which: all of /api/ but the login, the
+ * WebSocket's handshake too) goes on with its user (perm_user()) when it
+ * has a live session, else is answered 401.  Other requests (an unknown
+ * path, the page, another plugin's routes) go on untouched.
  */
 static int auth_before(kiln_req *req, void *data)
 {
@@ -117,7 +113,7 @@ static int auth_before(kiln_req *req, void *data)
     struct call *c;
 
     (void)data;
-    if (!guarded(kiln_path(req)))
+    if (!urls_needs_login(req))
         return KILN_NEXT;
     token = perm_session_token(req);
     if (!token)

@@ -2,7 +2,7 @@
  * urls.c -- every route of the notes example in one table (aiohttp's
  * urls.py / routes.py), and the plugin's descriptor.
  *
- * A route names its view, whether it needs a login, and maybe its name for
+ * A route names its view, whether it needs a login, and its name for
  * kiln_url_for() (aiohttp's router.add_get(..., name="note")).  Before dispatch()
  * runs, kiln has run the middlewares (middlewares.c: the request id;
  * permissions.c: the login check, which found the user); dispatch() puts
@@ -10,6 +10,7 @@
  * runs the view.  init registers the middlewares first, so that without a
  * [server] middlewares list they run in that order.
  */
+#include <string.h>
 #include "backend.h"
 
 enum {
@@ -23,21 +24,43 @@ struct route {
     const char *pattern;
     view_fn view;
     unsigned flags;
-    const char *name;               /* for kiln_url_for(); NULL: none */
+    const char *name;               /* for kiln_url_for() and urls_needs_login() */
 };
 
 #define NOTE "/api/notes/{id:int}"
 
 static const struct route routes[] = {
     {"POST",   "/api/login",  view_login,        PUBLIC,              "backend.login"},
-    {"POST",   "/api/logout", view_logout,       LOGGED_IN,           NULL},
-    {"GET",    "/api/me",     view_me,           LOGGED_IN,           NULL},
+    {"POST",   "/api/logout", view_logout,       LOGGED_IN,           "backend.logout"},
+    {"GET",    "/api/me",     view_me,           LOGGED_IN,           "backend.me"},
     {"GET",    "/api/notes",  view_notes_list,   LOGGED_IN,           "backend.notes"},
-    {"POST",   "/api/notes",  view_notes_create, LOGGED_IN,           NULL},
+    {"POST",   "/api/notes",  view_notes_create, LOGGED_IN,           "backend.notes.create"},
     {"GET",    NOTE,          view_note_get,     LOGGED_IN | NOTE_ID, "backend.note"},
-    {"PUT",    NOTE,          view_note_update,  LOGGED_IN | NOTE_ID, NULL},
-    {"DELETE", NOTE,          view_note_delete,  LOGGED_IN | NOTE_ID, NULL},
+    {"PUT",    NOTE,          view_note_update,  LOGGED_IN | NOTE_ID, "backend.note.update"},
+    {"DELETE", NOTE,          view_note_delete,  LOGGED_IN | NOTE_ID, "backend.note.delete"},
 };
+
+#define WS_NAME "backend.ws"        /* GET /api/ws: needs a login too */
+
+/*
+ * Whether the route the request matched is one of this table's that needs
+ * a login, or the WebSocket (permissions.c asks, from its middleware; by
+ * the route's name, so that it holds under a mount prefix too).
+ */
+int urls_needs_login(const kiln_req *req)
+{
+    const char *name = kiln_route_name_of(req);
+    size_t i;
+
+    if (!name)
+        return 0;
+    if (strcmp(name, WS_NAME) == 0)
+        return 1;
+    for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(routes[i].name, name) == 0)
+            return (routes[i].flags & LOGGED_IN) != 0;
+    return 0;
+}
 
 /* The view of a route, once the user is known. */
 static void run_view(struct call *c)
@@ -76,12 +99,14 @@ int urls_register(kiln_app *app)
         if (kiln_add_route(app, routes[i].method, routes[i].pattern, dispatch,
                            (void *)&routes[i]) < 0)
             return -1;
-        if (routes[i].name && kiln_route_name(app, routes[i].name) < 0)
+        if (kiln_route_name(app, routes[i].name) < 0)
             return -1;
     }
-    if (kiln_add_get(app, "/", view_index, NULL) < 0)
+    if (kiln_add_get(app, "/", view_index, NULL) < 0 ||
+        kiln_route_name(app, "backend.index") < 0 ||
+        kiln_add_websocket(app, "/api/ws", &ws_notes, NULL) < 0)
         return -1;
-    return kiln_add_websocket(app, "/api/ws", &ws_notes, NULL);
+    return kiln_route_name(app, WS_NAME);
 }
 
 static int init(kiln_app *app)

@@ -410,8 +410,35 @@ def test_kilns_own_errors_are_json_too(kiln_factory, backend_db):
                     got = await r.json()
                     assert got["request_id"] == "r-%d" % status, got
                     assert got["error"] == error, got
-            # under /api/, the login check comes first
+            # a path no route has needs no login to be told so
             async with client() as anonymous:
                 st, _, body = await call(anonymous, k, "GET", "/api/nothing")
-                assert (st, body["error"]) == (401, "not logged in")
+                assert (st, body["error"]) == (404, "Not Found")
+    run(go())
+
+
+def test_under_a_mount_prefix_links_and_logins_follow(kiln_factory, backend_db):
+    """[backend] mount = /v1: every route under /v1, the login check found by
+    route name, Location and the next page's link built with kiln_url_for()."""
+    k = kiln_factory.make(plugins=("backend",), server={"workers": 1},
+                          sections=backend_sections(backend_db, mount="/v1"))
+
+    async def go():
+        async with client() as s:
+            st, _, body = await call(s, k, "GET", "/v1/api/notes")
+            assert (st, body["error"]) == (401, "not logged in")
+            st, _, body = await call(s, k, "GET", "/api/notes")
+            assert st == 404, body
+            st, _, me = await call(s, k, "POST", "/v1/api/login",
+                                   {"user": "alice", "password": "alice-password"})
+            assert st == 200, me
+            st, h, note = await call(s, k, "POST", "/v1/api/notes", {"title": "mounted"})
+            assert st == 201 and h["Location"] == "/v1/api/notes/%d" % note["id"], (h, note)
+            st, _, page = await call(s, k, "GET", "/v1/api/notes?per_page=1")
+            assert page["next"] == "/v1/api/notes?page=2&per_page=1", page
+            st, _, got = await call(s, k, "GET", h["Location"])
+            assert (st, got) == (200, note)
+            ws = await s.ws_connect(k.url + "/v1/api/ws")
+            assert await next_json(ws) == {"event": "hello", "user": "alice"}
+            await ws.close()
     run(go())
