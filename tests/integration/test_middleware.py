@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -259,10 +260,17 @@ def test_sent_hook_counts_what_the_client_received(kiln_factory, tmp_path):
     got = raw_exchange(k.port, req)
     line = sent_lines(log, 3)[2]
     assert line[:3] == ["200", "1", str(len(got))]
+    # what curl counts: its header and body bytes
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_header} %{size_download}",
+                          "http://127.0.0.1:%d/mw/hello?from=curl" % k.port],
+                         stdout=subprocess.PIPE, text=True, timeout=10).stdout.split()
+    line = sent_lines(log, 4)[3]
+    assert line[6] == "/mw/hello?from=curl"
+    assert line[:4] == ["200", "1", str(int(out[0]) + int(out[1])), out[1]]
     body = b"hello"
     req = b"POST /mw/small HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n"
     got = raw_exchange(k.port, req + body)
-    line = sent_lines(log, 4)[3]
+    line = sent_lines(log, 5)[4]
     assert line[:5] == ["200", "1", str(len(got)), str(len(got.split(b"\r\n\r\n", 1)[1])),
                         str(len(req) + len(body))]
 
