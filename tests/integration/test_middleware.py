@@ -379,3 +379,16 @@ def test_befores_of_a_route_reading_its_body_as_it_arrives(kiln_factory):
     c.close()
     assert (a.status, a.text) == (202, "answered by the before\n")
     assert (b.status, b.text) == (200, "hello\n")
+
+
+def test_a_stuck_before_is_named_when_its_worker_is_killed(kiln_factory):
+    k = make(kiln_factory, worker_timeout="2s")
+    mark = k.mark()
+    try:
+        get(k, "/mw/hello", [("X-Hang", "1")])
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+    k.wait_log(r"worker \d+ stuck for \d+s in plugin middleware route BEFORE auth; killed",
+               timeout=10, since=mark)
+    k.wait_workers(2)
+    assert get(k, "/mw/hello").status == 200
