@@ -57,7 +57,8 @@ def fail_on_sanitizer_report(what, text):
 
 
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
-BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static")
+BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static", "accesslog", "cors",
+           "permissions", "error_pages")
 
 
 def plugin_path(name):
