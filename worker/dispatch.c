@@ -302,6 +302,8 @@ int dispatch_error(struct conn *c, int status, int is_head)
     size_t from = c->out.len;
     int rc;
 
+    if (r->mw.received == 0)        /* its head unread: what was read of it */
+        r->mw.received = c->in.len;
     if (mw_active && r->path != NULL && status != 400) {
         r->keep_alive = 0;
         r->is_head = is_head;
