@@ -441,4 +441,7 @@ def test_under_a_mount_prefix_links_and_logins_follow(kiln_factory, backend_db):
             ws = await s.ws_connect(k.url + "/v1/api/ws")
             assert await next_json(ws) == {"event": "hello", "user": "alice"}
             await ws.close()
+            async with s.get(k.url + "/v1/") as r:      # the page asks relative paths
+                assert r.status == 200
+                assert '"api/notes"' in await r.text()
     run(go())
