@@ -174,7 +174,7 @@ def test_the_installed_module_runs():
 
 
 def test_greets(kiln_server):
-    k = kiln_server(plugin="greet.so", config={"greet": {"greeting": "Howdy"}})
+    k = kiln_server(plugin="./greet.so", config={"greet": {"greeting": "Howdy"}})
     assert k.url == "http://127.0.0.1:%d" % k.port
     status, _, body = k.request("/greet/Alice")
     assert (status, body) == (200, b"Howdy, Alice!")
