@@ -50,6 +50,24 @@ def build_plugin_path(name):
 configure(binary=KILN, plugin_path=build_plugin_path, default_plugins=("hello",))
 
 
+# Modules whose tests stop or restart the shared test services, and the
+# fixtures that use those services: with pytest-xdist (tests/run's
+# KILN_TEST_JOBS) all of these run in one process, one after another.
+SERVICE_MODULES = ("test_pg.py", "test_redis.py", "test_services.py")
+SERVICE_FIXTURES = ("pg_dsn", "redis_addr")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "xdist_group(name): run in one pytest-xdist process")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if (os.path.basename(str(item.fspath)) in SERVICE_MODULES
+                or set(SERVICE_FIXTURES) & set(getattr(item, "fixturenames", ()))):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 # -- the test services (scripts/services) ------------------------------------------
 
 SERVICES_HINT = ("run through scripts/test, or start the services with "
