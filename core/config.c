@@ -243,6 +243,7 @@ void config_free(struct config *c)
     free(c->mime_types);
     free(c->upload_dir);
     free(c->gzip_types);
+    free(c->middlewares);
     free(c->user);
     free(c->group);
     free(c->pg_dsn);

@@ -73,6 +73,11 @@ struct config {
     size_t gzip_min_length;     /* smallest body compressed, bytes (1k) */
     char *gzip_types;           /* type_list.h's normalized list */
 
+    /* middlewares (core/registry.c) */
+    char *middlewares;          /* the order: names separated by commas;
+                                   NULL: every registered one, in load order */
+    int middlewares_line;       /* its line in `file` */
+
     /* WebSocket connections */
     size_t ws_max_msg_size;     /* whole message, bytes (4m) -> close 1009 */
     size_t ws_max_queue;        /* bytes queued for sending (16m) -> close 1008 */

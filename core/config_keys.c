@@ -23,7 +23,7 @@
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR, K_GZIP_LEVEL, K_TYPES
+    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES
 };
 
 /* A key of one of kiln's own sections. */
@@ -74,6 +74,7 @@ static const struct server_key server_keys[] = {
     { "server", "gzip_level",         K_GZIP_LEVEL, F(gzip_level),      0 },
     { "server", "gzip_min_length",    K_SIZE,    F(gzip_min_length),    0 },
     { "server", "gzip_types",         K_TYPES,   F(gzip_types),         0 },
+    { "server", "middlewares",        K_NAMES,   F(middlewares),        0 },
     { "server", "user",               K_USER,    0,                     0 },
     { "server", "group",              K_GROUP,   0,                     0 },
     { "postgres", "dsn",             K_TEXT,    F(pg_dsn),             0 },
@@ -489,6 +490,25 @@ static int set_types(struct parse_state *st, const struct server_key *k, char **
     return set_string(st, k->name, dst, list, 1);
 }
 
+/* middlewares: names separated by commas (and white space), each checked
+ * against the registered ones once the plugins are loaded (core/registry.c);
+ * its line is kept for that message.  An empty value runs none. */
+static int set_names(struct parse_state *st, const struct server_key *k, char **dst,
+                     const char *value)
+{
+    for (const char *p = value; *p != '\0'; p++)
+        if (!(*p == ',' || *p == ' ' || *p == '\t' || *p == '-' || *p == '_' || *p == '.'
+              || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+              || (*p >= 'A' && *p <= 'Z')))
+            return config_fail(st, "%s: a name holds '%c' (names are letters, digits, "
+                               "'-', '_' and '.', separated by commas)", k->name, *p);
+    free(*dst);
+    if ((*dst = strdup(value)) == NULL)
+        return config_fail(st, "%s: out of memory", k->name);
+    st->c->middlewares_line = st->line;
+    return 1;
+}
+
 /* Applies one key of kiln's own sections.  1, or 0 with the error noted. */
 int config_key(struct parse_state *st, const char *section, const char *name,
                       const char *value)
@@ -530,6 +550,7 @@ int config_key(struct parse_state *st, const char *section, const char *name,
     case K_PROXIES: return set_proxies(st, (struct proxies *)(base + k->off), value);
     case K_GZIP_LEVEL: return set_gzip_level(st, (size_t *)(base + k->off), value);
     case K_TYPES:   return set_types(st, k, (char **)(base + k->off), value);
+    case K_NAMES:   return set_names(st, k, (char **)(base + k->off), value);
     }
     return 0;
 }

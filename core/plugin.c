@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "plugin.h"
+#include "registry.h"
 #include "router.h"
 
 /* Copies of a file that kept changing while it was read before giving up. */
@@ -254,7 +255,7 @@ fail:
 
 static void plugin_hook(struct plugin_set *ps, struct plugin *p, void (*hook)(kiln_app *))
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { p, ps->router, ps->cfg, 0, 0 };
     struct plugin *prev = plugin_current;
 
     plugin_current = p;
@@ -273,6 +274,13 @@ void plugins_start(struct plugin_set *ps)
     }
 }
 
+void plugins_reopen(struct plugin_set *ps)
+{
+    for (size_t i = 0; i < ps->n; i++)
+        if (ps->v[i].started && ps->v[i].on_reopen)
+            plugin_hook(ps, &ps->v[i], ps->v[i].on_reopen);
+}
+
 void plugins_stop(struct plugin_set *ps)
 {
     for (size_t i = ps->n; i-- > 0;) {
@@ -289,7 +297,7 @@ void plugins_stop(struct plugin_set *ps)
 /* Calls p's fini hook if it is owed one. */
 static void plugin_fini(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { p, ps->router, ps->cfg, 0, 0 };
     struct plugin *prev = plugin_current;
 
     if (!p->initialized || p->desc == NULL || p->desc->fini == NULL)
@@ -317,6 +325,7 @@ void plugins_unload(struct plugin_set *ps)
     free(ps->v);
     ps->v = NULL;
     ps->n = 0;
+    registry_clear();               /* what they registered points into them */
 }
 
 /*
@@ -359,7 +368,7 @@ static int check_descriptor(const struct plugin_set *ps, const struct plugin *p)
 /* Runs p's init hook.  0, or -1 with the reason logged. */
 static int plugin_init(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0 };
+    struct kiln_app app = { p, ps->router, ps->cfg, 0, 1 };
     size_t before = router_count(ps->router);
     int rc;
 
@@ -372,7 +381,7 @@ static int plugin_init(struct plugin_set *ps, struct plugin *p)
     }
     p->initialized = 1;
     if (app.failed) {
-        log_error("%s: route registration failed", p->path);
+        log_error("%s: registration failed (see above)", p->path);
         return -1;
     }
     log_info("loaded plugin %s from %s (%zu routes)", p->name, p->path,
@@ -477,6 +486,10 @@ int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
             return -1;
         }
     }
+    if (registry_order(cfg) < 0) {
+        plugins_unload(ps);
+        return -1;
+    }
     return 0;
 }
 
@@ -497,6 +510,7 @@ void plugins_report_sections(const struct plugin_set *ps)
         names[i] = ps->v[i].name != NULL ? ps->v[i].name : "";
     config_unclaimed_sections(ps->cfg, names, ps->n, warn_line, NULL);
     free(names);
+    registry_report_unlisted(ps->cfg);
 }
 
 int plugins_check(const struct config *cfg, const struct plugin_files *files)

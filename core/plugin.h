@@ -40,6 +40,7 @@ struct plugin {
     void (*on_start)(kiln_app *app);    /* kiln_worker_hooks(), or NULL */
     void (*on_stop)(kiln_app *app);
     int started;                    /* on_start ran: on_stop is owed */
+    void (*on_reopen)(kiln_app *app);   /* kiln_on_reopen(), or NULL */
 };
 
 /* What init/fini receive, as the opaque kiln_app. */
@@ -48,6 +49,7 @@ struct kiln_app {
     struct router *router;
     const struct config *cfg;
     int failed;                     /* a kiln_add_route failed during init */
+    int in_init;                    /* its init hook runs: registration allowed */
 };
 
 /* One plugin file of a snapshot: the name it is logged as, and its sealed copy. */
@@ -97,6 +99,9 @@ int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
  * reverse order.  Stop is safe to call twice. */
 void plugins_start(struct plugin_set *ps);
 void plugins_stop(struct plugin_set *ps);
+
+/* The logs were reopened: runs each plugin's reopen hook, in load order. */
+void plugins_reopen(struct plugin_set *ps);
 
 /* Logs a warning (file:line) for each plugin section of the config that
  * names none of the loaded plugins. */

@@ -1541,7 +1541,8 @@ const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
  *     kiln_add_middleware(app, "auth", auth_before, NULL, NULL);
  *     kiln_add_middleware(app, "timing", NULL, timing_after, NULL);
  *
- * Registered from init.  `name` is unique across every plugin (a second
+ * Registered from init.  `name` (letters, digits, '-', '_' and '.', what
+ * the config can list) is unique across every plugin (a second
  * registration of a name refuses the plugin).  The order is that of
  * [server] middlewares (a comma-separated list of names; a name that no
  * plugin registered is a config error naming the file and line; a
@@ -1556,8 +1557,10 @@ const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
  * can answer OPTIONS) and before a WebSocket route's handshake.  A before
  * returns
  *   KILN_NEXT     to go on (to the next before, then the handler);
- *   KILN_OK       when it answered, with the kiln_text()/kiln_error() family:
- *                 neither the later befores nor the handler run;
+ *   KILN_OK       when it answered, with the kiln_text()/kiln_error() family
+ *                 (a buffered answer: kiln_stream(), kiln_sse() and
+ *                 kiln_file() refuse a before): neither the later befores
+ *                 nor the handler run;
  *   KILN_PENDING  after kiln_defer(): kiln_resume(id, KILN_NEXT) goes on,
  *                 kiln_resume(id, KILN_OK) sends the answer it built;
  *   KILN_ERROR    for a 500.
@@ -1568,7 +1571,9 @@ const kiln_redis_reply *kiln_redis_elem(const kiln_redis_reply *r, size_t i);
  * before its head is serialized: the handler's (when it returned, or was
  * resumed), a before's answer (then only the afters of the middlewares
  * whose before ran, and of those with no before), and kiln's own answers
- * to a request it has read (404, 405, 413, 500, 504).  An after may change
+ * to a request it has read (404, 405, 413, 500, 504; such an answer
+ * replaces what was built before it, headers included; a 413 announced by
+ * Content-Length comes before the befores ran).  An after may change
  * the status, add or remove headers and replace a buffered body
  * (kiln_resp_clear_body(), then kiln_write()).  For a stream, SSE or file
  * response (kiln_resp_is_stream()), the afters run before its head goes
@@ -1630,9 +1635,11 @@ int kiln_resp_is_stream(const kiln_req *req);
 struct kiln_sent {
     int status;                     /* as sent; 101 for a WebSocket handshake */
     int complete;                   /* 0: the connection ended before the end */
-    unsigned long long bytes;       /* response bytes, head included */
+    unsigned long long bytes;       /* response bytes, head included (0 for
+                                       a 101: libwebsockets writes it) */
     unsigned long long body_bytes;  /* of which body (Apache's %b) */
-    unsigned long long received;    /* request bytes read, head included */
+    unsigned long long received;    /* request bytes read, head included
+                                       (of a chunked body, its data) */
     double start;                   /* the request's first byte, in seconds
                                        since the epoch (CLOCK_REALTIME) */
     double duration;                /* from then until the hook, seconds */

@@ -26,6 +26,8 @@
 #include "conn_private.h"
 #include "log.h"
 #include "json.h"
+#include "dispatch.h"
+#include "middleware.h"
 #include "pending.h"
 #include "pool.h"
 #include "req_store.h"
@@ -113,6 +115,10 @@ static void conn_handoff(struct conn *c)
         log_error("connection %d: upgrade request not in the buffer", fd);
         conn_close(c);
         return;
+    }
+    if (mw_sent_active) {               /* libwebsockets writes the 101 */
+        c->req.status = 101;
+        mw_sent(c, 0, 0, 1);
     }
     conn_nodelay(c);                    /* lws keeps the socket's options */
     ev_io_stop(w->loop, &c->rio);
@@ -378,7 +384,18 @@ void conn_body_resume(struct conn *c)
 
 void conn_resume(struct conn *c, int result)
 {
-    conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
+    int rc;
+
+    if (!c->req.mw.before_pending) {
+        conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
+        return;
+    }
+    /* A middleware's before deferred: a body read as it arrives may be
+     * read on now, with nothing written that would restart the reading. */
+    rc = dispatch_before_resumed(c, result);
+    if (c->state == CS_BODY && !c->body_paused && !c->want_close && !c->read_eof)
+        conn_reading(c, 1);
+    conn_parsed(c, rc);
 }
 
 int conn_peer(struct conn *c, unsigned char addr[16], int *port)
@@ -505,10 +522,25 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* ---- life --------------------------------------------------------------- */
 
+/* The response-sent hook of a request whose response the close cut short
+ * (or never came). */
+static void conn_sent_cut(struct conn *c)
+{
+    unsigned long long bytes = 0, body = 0;
+
+    if ((c->state != CS_BODY && c->state != CS_PENDING) || c->req.method == NULL)
+        return;
+    if (c->stream)
+        stream_sent(c, &bytes, &body);
+    mw_sent(c, bytes, body, 0);
+}
+
 static void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
 
+    if (mw_sent_active)
+        conn_sent_cut(c);
     if (c->pending)
         pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
     if (c->stream)

@@ -2,8 +2,8 @@
  * conn_private.h -- a connection's state, shared by its two halves: conn.c
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
  * http.c (the bytes: parsing, the request, the answer), and by pending.c
- * (a request answered later), by stream.c (a streamed response), and by
- * identity.c (who the peer is).  Nothing else in the worker includes it; the
+ * (a request answered later), by stream.c (a streamed response), by
+ * identity.c (who the peer is), and by middleware.c (befores and afters).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H
@@ -169,8 +169,10 @@ void http_error(struct conn *c, int status);
  */
 int http_resume(struct conn *c, int status);
 
-/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c). */
+/* Pauses (1) or un-pauses (0) c's parser (for dispatch.c), and whether the
+ * request asked for an upgrade. */
 void http_pause(struct conn *c, int on);
+int http_upgrade(const struct conn *c);
 
 /* The body bytes still to come: the Content-Length left, 0 without a
  * body, -1 when chunked (not known). */

@@ -1,10 +1,12 @@
 /*
- * dispatch.c -- the answer to a parsed request: the route's handler run as
+ * dispatch.c -- the answer to a parsed request: the middlewares' befores
+ * and afters (middleware.c runs them), the route's handler run as
  * its plugin's (at the message's end, or, for a kiln_route_stream_body()
  * route, once the header block is read), a deferred answer left pending,
- * 404 and 405, and what an answer that comes before its body ended does
- * to the rest of it.  http.c calls in as the parser reports; the parser
- * itself stays behind http.c (http_pause(), http_body_left()).
+ * 404 and 405, a WebSocket route's verdict, and what an answer that comes
+ * before its body ended does to the rest of it.  http.c calls in as the
+ * parser reports; the parser itself stays behind http.c (http_pause(),
+ * http_upgrade(), http_body_left()).
  */
 #include <stdio.h>
 
@@ -12,14 +14,44 @@
 #include "conn_private.h"
 #include "dispatch.h"
 #include "log.h"
+#include "middleware.h"
 #include "pending.h"
 #include "plugin.h"
 #include "response.h"
 #include "router.h"
 #include "worker.h"
+#include "ws.h"
 
 #define DISCARD_MAX 65536            /* body bytes left that an early answer
                                        reads and drops rather than close */
+
+int dispatch_out(struct conn *c, int status, const char *extra)
+{
+    struct kiln_req *r = &c->req;
+    size_t from = c->out.len;
+    int rc;
+
+    if (!(mw_active | mw_sent_active)) {    /* the common case: nothing else */
+        if (status == 0)
+            return response_serialize(r, &c->out);
+        return response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+    }
+    if (mw_active) {                /* the answer goes through the afters */
+        if (mw_afters(c, status, extra) < 0)
+            return -1;
+        status = 0;
+    }
+    if (status == 0)
+        rc = response_serialize(r, &c->out);
+    else
+        rc = response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+    if (mw_sent_active && rc == 0) {
+        if (status != 0)
+            r->status = status;
+        mw_sent_queued(c, from);
+    }
+    return rc;
+}
 
 /* Runs the matched handler as its plugin's: what it returned. */
 static int call_handler(struct conn *c)
@@ -55,9 +87,9 @@ static int answer(struct conn *c, int rc)
     if (rc != KILN_OK) {
         log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
                   c->req.target, rt->method, rt->pattern, rc);
-        return response_error(&c->out, 500, c->req.keep_alive, c->req.is_head, NULL);
+        return dispatch_out(c, 500, NULL);
     }
-    return response_serialize(&c->req, &c->out);
+    return dispatch_out(c, 0, NULL);
 }
 
 /*
@@ -129,6 +161,8 @@ int dispatch_streamed(struct conn *c)
 
     c->req.body = "";
     c->req.body_len = 0;
+    if (mw_active && (rc = dispatch_befores(c)) <= 0)
+        return rc;
     rc = call_handler(c);
     if (c->stream) {
         c->req.keep_alive = 0;
@@ -167,22 +201,168 @@ int dispatch_streamed_end(struct conn *c)
     return 0;
 }
 
-/* Answers the complete request in c->req. */
-int dispatch_request(struct conn *c)
+/* The route's answer to c's complete request: its handler, 404 or 405. */
+static int dispatch_route(struct conn *c)
 {
     char extra[sizeof(c->allow) + 16];
-    struct kiln_req *r = &c->req;
 
-    response_update_date(ev_now(c->w->loop));
-    r->body = c->body.len ? c->body.data : "";
-    r->body_len = c->body.len;
     switch (c->route_res) {
     case ROUTER_FOUND:
         return run_handler(c);
     case ROUTER_METHOD_NOT_ALLOWED:
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
-        return response_error(&c->out, 405, r->keep_alive, r->is_head, extra);
+        return dispatch_out(c, 405, extra);
     default:
-        return response_error(&c->out, 404, r->keep_alive, r->is_head, NULL);
+        return dispatch_out(c, 404, NULL);
     }
+}
+
+/* Answers the complete request in c->req. */
+int dispatch_request(struct conn *c)
+{
+    struct kiln_req *r = &c->req;
+    int rc;
+
+    response_update_date(ev_now(c->w->loop));
+    r->body = c->body.len ? c->body.data : "";
+    r->body_len = c->body.len;
+    if (mw_active && (rc = dispatch_befores(c)) <= 0)
+        return rc;
+    return dispatch_route(c);
+}
+
+int dispatch_error(struct conn *c, int status, int is_head)
+{
+    struct kiln_req *r = &c->req;
+    size_t from = c->out.len;
+    int rc;
+
+    if (mw_active && r->path != NULL && status != 400) {
+        r->keep_alive = 0;
+        r->is_head = is_head;
+        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
+    } else {
+        r->status = status;
+        rc = response_error(&c->out, status, 0, is_head, NULL);
+    }
+    if (rc == 0 && mw_sent_active)
+        mw_sent_queued(c, from);
+    return rc;
+}
+
+/* ---- WebSocket routes ------------------------------------------------------------- */
+
+/*
+ * A WebSocket route's request, its befores passed: a valid upgrade pauses
+ * the parser for the hand-off (conn.c does it when http_parse() says so),
+ * 1; anything else is answered here, 0 (426 without an upgrade, 400 for a
+ * bad one, the open callback's refusal, 503 while draining); -1 out of
+ * memory.
+ */
+static int ws_verdict(struct conn *c, const struct route *rt)
+{
+    char extra[256] = "";
+    int upgrade = http_upgrade(c), status;
+
+    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
+    if (status == 0) {
+        http_pause(c, 1);
+        return 1;
+    }
+    response_update_date(ev_now(c->w->loop));
+    return dispatch_out(c, status, extra[0] ? extra : NULL) < 0 ? -1 : 0;
+}
+
+int dispatch_ws(struct conn *c)
+{
+    const struct route *rt = c->req.match.route;
+    int rc = 1;
+
+    if (http_upgrade(c))
+        c->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
+    if (mw_active && (rc = dispatch_befores(c)) == 0 && c->state != CS_PENDING)
+        http_req_done(c);
+    if (rc > 0 && (rc = ws_verdict(c, rt)) == 0)
+        http_req_done(c);
+    return rc < 0 ? -1 : 0;
+}
+
+/* A WebSocket route's befores went on after a pending one was resumed: the
+ * handshake's verdict.  Returns as http_parse(). */
+static int ws_resumed(struct conn *c)
+{
+    int rc = ws_verdict(c, c->req.match.route);
+
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    return rc > 0 ? 1 : http_finish(c, 1);
+}
+
+/* ---- middlewares' befores ------------------------------------------------------------ */
+
+/* Waits for a before that deferred its answer: the parser paused. */
+static void wait_before(struct conn *c)
+{
+    c->state = CS_PENDING;
+    c->pending_since = ev_now(c->w->loop);
+    http_pause(c, 1);
+}
+
+int dispatch_befores(struct conn *c)
+{
+    int rc, early = body_streamed(c);
+
+    response_update_date(ev_now(c->w->loop));
+    rc = mw_befores(c);
+    if (rc == KILN_NEXT)
+        return 1;
+    if (rc == KILN_PENDING) {
+        wait_before(c);
+        return 0;
+    }
+    if (early)
+        dispatch_early_prepare(c);
+    if (dispatch_out(c, rc == KILN_OK ? 0 : 500, NULL) < 0)
+        return -1;
+    if (early)
+        dispatch_early_after(c);
+    return 0;
+}
+
+/* A streamed route's befores all went on after a resumption: its handler
+ * now, then its body.  Returns as http_parse(). */
+static int resumed_streamed(struct conn *c)
+{
+    if (dispatch_streamed(c) < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    if (c->state == CS_PENDING)     /* another before deferred, or a stream */
+        return 0;
+    return c->state == CS_BODY ? http_continue(c) : 0;
+}
+
+int dispatch_before_resumed(struct conn *c, int result)
+{
+    int streamed = body_streamed(c), rc;
+
+    c->req.mw.before_pending = 0;
+    if (streamed)
+        c->state = CS_BODY;
+    if (result != KILN_NEXT)
+        return http_resume(c, result == KILN_OK ? 0 : 500);
+    if (streamed)
+        return resumed_streamed(c);
+    if (c->req.match.route && c->req.match.route->ws && c->route_res == ROUTER_FOUND)
+        return ws_resumed(c);
+    c->state = CS_BODY;
+    if ((rc = dispatch_befores(c)) > 0)
+        rc = dispatch_route(c);
+    if (rc < 0) {
+        http_error(c, 500);
+        return -1;
+    }
+    return c->state == CS_PENDING ? 0 : http_finish(c, 1);
 }

@@ -27,4 +27,39 @@ int dispatch_streamed_end(struct conn *c);
 void dispatch_early_prepare(struct conn *c);
 int dispatch_early_after(struct conn *c);
 
+/*
+ * Puts c's answer into c->out: with `status` 0 the response c->req holds,
+ * else kiln's own answer `status` (`extra` header lines, or NULL); the
+ * middlewares' afters run first and the response-sent hook after, when
+ * there are any.  0, or -1 out of memory.
+ */
+int dispatch_out(struct conn *c, int status, const char *extra);
+
+/*
+ * http_error()'s answer when there are middlewares or response-sent hooks:
+ * the afters see kiln's own answer to a request whose head was read (413,
+ * 404 or 405 to an Expect, 500; not a 400), the hooks see every answer.
+ * 0, or -1.
+ */
+int dispatch_error(struct conn *c, int status, int is_head);
+
+/*
+ * A complete request for a WebSocket route: the befores, then the
+ * handshake's verdict (a valid upgrade pauses the parser for the hand-off
+ * conn.c does; anything else is answered: 426 without an upgrade, 400 for
+ * a bad one, the open callback's refusal, 503 while draining).  0, or -1.
+ */
+int dispatch_ws(struct conn *c);
+
+/*
+ * Runs the middlewares' befores left for c's request: 1 when they all went
+ * on (the route's turn), 0 when one answered (into c->out) or deferred
+ * (CS_PENDING, the parser paused), -1 out of memory.
+ */
+int dispatch_befores(struct conn *c);
+
+/* A before that deferred was resumed with `result` (KILN_NEXT: on with the
+ * rest; KILN_OK: its answer; else 500).  Returns as http_parse(). */
+int dispatch_before_resumed(struct conn *c, int result);
+
 #endif

@@ -1,8 +1,9 @@
 /*
  * http.c -- HTTP/1.1 on a connection: feeding http-parser (the one file that
- * includes http_parser.h), building the struct kiln_req, the limits, a
- * WebSocket upgrade's verdict, and handing a complete request to
- * dispatch.c (the route's handler, 404, 405), whose answer goes to c->out.
+ * includes http_parser.h), building the struct kiln_req, the limits, and
+ * handing a complete request to dispatch.c (the middlewares, the route's
+ * handler, 404, 405, a WebSocket upgrade's verdict), whose answer goes to
+ * c->out.
  *
  * The callbacks record where the request line and header fields lie in c->in
  * (offsets, since a field may span several reads), and at the end of the
@@ -29,13 +30,13 @@
 #include "http_rules.h"
 #include "json.h"
 #include "log.h"
+#include "middleware.h"
 #include "req_store.h"
 #include "request.h"
 #include "response.h"
 #include "router.h"
 #include "url.h"
 #include "worker.h"
-#include "ws.h"
 
 struct hdr_span {                   /* a header field, as offsets into c->in */
     size_t name_off, name_len;
@@ -372,6 +373,21 @@ static size_t body_limit(const struct conn *c)
     return c->w->cfg->max_body_size;
 }
 
+/* The bytes of the header block just read, blank line included (for the
+ * response-sent hook). */
+static unsigned long long head_bytes(const struct conn *c)
+{
+    const char *in = c->in.data, *end = in + c->in.len, *p;
+    size_t from = c->nhdrs ? c->hdrs[c->nhdrs - 1].val_off + c->hdrs[c->nhdrs - 1].val_len
+                           : c->url_off + c->url_len;
+
+    for (p = in + from; p < end; p++)
+        if (*p == '\n' && p + 1 < end && (p[1] == '\n' || (p[1] == '\r' && p + 2 < end
+                                                           && p[2] == '\n')))
+            return (unsigned long long)(p + (p[1] == '\n' ? 2 : 3) - (in + c->msg_off));
+    return (unsigned long long)(c->in.len - c->msg_off);
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
@@ -381,6 +397,8 @@ static int on_headers_complete(http_parser *p)
     c->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
+    if (mw_sent_active)
+        c->req.mw.received = head_bytes(c);
     if (req_check_message(c) < 0)
         return -1;
     c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
@@ -414,6 +432,11 @@ static int on_body(http_parser *p, const char *at, size_t len)
     if (c->body_paused)             /* its reader asked: nothing more now */
         http_parser_pause(p, 1);
     return 0;
+}
+
+int http_upgrade(const struct conn *c)
+{
+    return c->parser->upgrade;
 }
 
 void http_pause(struct conn *c, int on)
@@ -452,38 +475,12 @@ void http_req_done(struct conn *c)
     }
 }
 
-/*
- * A complete request for a WebSocket route: a valid upgrade pauses the
- * parser for the hand-off (conn.c does it when http_parse() says so); anything else is answered
- * here (426 without an upgrade, 400 for a bad one, the open callback's
- * refusal, 503 while draining).
- */
-static int ws_request(struct conn *c, const struct route *rt)
-{
-    char extra[256] = "";
-    int upgrade = c->parser->upgrade, status;
-
-    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
-    if (status == 0) {
-        http_parser_pause(c->parser, 1);
-        return 0;
-    }
-    if (upgrade)
-        c->req.keep_alive = 0;      /* what follows is not HTTP */
-    response_update_date(ev_now(c->w->loop));
-    if (response_error(&c->out, status, c->req.keep_alive, c->req.is_head,
-                       extra[0] ? extra : NULL) < 0)
-        return fail(c, 500);
-    http_req_done(c);
-    return 0;
-}
-
 static int on_message_complete(http_parser *p)
 {
     struct conn *c = p->data;
 
     if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
-        return ws_request(c, c->req.match.route);
+        return dispatch_ws(c) < 0 ? fail(c, 500) : 0;
     if (body_streamed(c))
         return dispatch_streamed_end(c);
     body_end(c);
@@ -496,16 +493,18 @@ static int on_message_complete(http_parser *p)
 
 int http_resume(struct conn *c, int status)
 {
-    struct kiln_req *r = &c->req;
-    int rc, early = c->state == CS_BODY;     /* before its body ended */
+    int rc, early;
 
+    if (c->req.mw.before_pending) {     /* a before's answer, 500 or 504 */
+        c->req.mw.before_pending = 0;
+        if (body_streamed(c))
+            c->state = CS_BODY;
+    }
+    early = c->state == CS_BODY;        /* before its body ended */
     if (early)
         dispatch_early_prepare(c);
     response_update_date(ev_now(c->w->loop));
-    if (status == 0)
-        rc = response_serialize(r, &c->out);
-    else
-        rc = response_error(&c->out, status, r->keep_alive, r->is_head, NULL);
+    rc = dispatch_out(c, status, NULL);
     if (rc < 0) {
         http_error(c, 500);
         return -1;
@@ -569,7 +568,6 @@ static int parse_error_status(const struct conn *c, enum http_errno e, size_t po
     }
 }
 
-
 void http_error(struct conn *c, int status)
 {
     int is_head = (c->state == CS_HEAD || c->state == CS_BODY) &&
@@ -580,9 +578,12 @@ void http_error(struct conn *c, int status)
                   http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
     body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
+    if (mw_active || mw_sent_active)
+        c->linger = dispatch_error(c, status, is_head) == 0;
+    else
+        c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
     req_reset(c);
     c->want_close = 1;
-    c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
 }
 
 int http_parse(struct conn *c)

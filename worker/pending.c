@@ -18,6 +18,7 @@
 #include "conn_private.h"
 #include "handles.h"
 #include "log.h"
+#include "middleware.h"
 #include "pending.h"
 #include "plugin.h"
 #include "worker.h"
@@ -69,7 +70,13 @@ void pending_cancel(struct conn *c, enum kiln_cancel why)
     log_debug("%s %s: pending request cancelled (%s)", c->req.method, c->req.target,
               why == KILN_CANCEL_GONE ? "client gone" :
               why == KILN_CANCEL_DEADLINE ? "pending_timeout" : "worker stopping");
-    if (c->cancel && rt) {
+    if (c->cancel && c->req.mw.before_pending) {     /* a middleware's */
+        struct plugin *outer = plugin_current;
+
+        plugin_current = mw_pending_plugin(c);
+        c->cancel(id, why, c->cancel_arg);
+        plugin_current = outer;
+    } else if (c->cancel && rt) {
         plugin_enter(self->slot, rt, c->req.method);
         c->cancel(id, why, c->cancel_arg);
         plugin_leave(self->slot, 0);

@@ -78,6 +78,17 @@ struct kiln_req {
                                        server's gzip key (compress.c) */
     int is_head;                    /* HEAD: send headers only */
     int keep_alive;                 /* answer keeps the connection open */
+
+    /* middlewares and the response-sent hook (middleware.c) */
+    struct req_mw {
+        unsigned upto;              /* befores run so far: the next one's index */
+        unsigned before_pending : 1;    /* the last of them deferred its answer */
+        unsigned in_before : 1;     /* a before runs (no stream from there) */
+        unsigned afters_done : 1;   /* the afters ran for this response */
+        unsigned stream : 1;        /* a stream, SSE or file response */
+        unsigned sent : 1;          /* the response-sent hook ran */
+        unsigned long long received;    /* the header block's bytes */
+    } mw;
 };
 
 /* The first header field called `name` (case-insensitive), or NULL; with

@@ -24,6 +24,7 @@
 #include "conn_private.h"
 #include "handles.h"
 #include "log.h"
+#include "middleware.h"
 #include "pending.h"
 #include "plugin.h"
 #include "response.h"
@@ -37,6 +38,7 @@ struct stream {
     void *arg;
     long long length;               /* Content-Length, or -1 */
     long long sent;                 /* body bytes written by the plugin */
+    unsigned long long wire, head;  /* bytes queued or sent, and of the head */
     unsigned chunked : 1;           /* Transfer-Encoding: chunked */
     unsigned discard : 1;           /* HEAD: nothing of the body is sent */
     unsigned ended : 1;             /* kiln_stream_end() (or a write too long) */
@@ -126,8 +128,16 @@ int stream_finish(struct conn *c)
                  s->length);
         keep = 0;
     }
+    if (mw_sent_active)
+        mw_sent(c, s->wire, s->wire - s->head, 1);
     stream_free(s);
     return keep;
+}
+
+void stream_sent(const struct conn *c, unsigned long long *bytes, unsigned long long *body)
+{
+    *bytes = c->stream->wire;
+    *body = c->stream->wire - c->stream->head;
 }
 
 void stream_cancel(struct conn *c, enum kiln_cancel why)
@@ -161,11 +171,14 @@ static int stream_frame(struct stream *s, const void *data, size_t len)
     char size[24];
     int n;
 
-    if (!s->chunked || len == 0)
+    if (!s->chunked || len == 0) {
+        s->wire += len;
         return buf_append(out, data, len);
+    }
     n = snprintf(size, sizeof(size), "%zx\r\n", len);
     if (buf_reserve(out, (size_t)n + len + 2) != 0)
         return -1;
+    s->wire += (size_t)n + len + 2;
     buf_append(out, size, (size_t)n);
     buf_append(out, data, len);
     buf_append(out, "\r\n", 2);
@@ -232,7 +245,7 @@ static int stream_write(struct stream *s, const void *data, size_t len)
 /* Whether req may start a stream now: its handler runs, or it is pending. */
 static int stream_allowed(const struct conn *c)
 {
-    if (c->stream || c->resumed || c->ws || c->state == CS_LINGER)
+    if (c->stream || c->resumed || c->ws || c->state == CS_LINGER || c->req.mw.in_before)
         return 0;
     return c->in_handler || (c->state == CS_PENDING && c->pending);
 }
@@ -290,8 +303,18 @@ static struct stream *stream_start(kiln_req *req, int status, long long length,
         goto fail;
     if (wire < 0 && !s->chunked)
         req->keep_alive = 0;        /* HTTP/1.0: the close ends the body */
+    s->head = c->out.len;
+    if (mw_active) {                /* the afters see the head before it goes */
+        req->mw.stream = 1;
+        req->status = status;
+        if (mw_afters(c, 0, NULL) < 0)
+            goto fail;
+        status = req->status;
+    }
     if (response_stream_head(req, &c->out, status, wire, s->chunked) < 0)
         goto fail;
+    s->head = c->out.len - s->head;
+    s->wire = s->head;
     buf_reset(req->resp_body);
     if (c->pending) {               /* the stream's ops replace its cancel */
         pending_forget(c->pending);
@@ -345,6 +368,8 @@ KILN_EXPORT int kiln_stream_end(kiln_id id)
         return -1;
     if (s->chunked && !s->discard && buf_append(&s->c->out, "0\r\n\r\n", 5) < 0)
         return -1;
+    if (s->chunked && !s->discard)
+        s->wire += 5;
     s->ended = 1;
     handle_free(&ids, s->id);       /* dead from here on */
     stream_kick(s->c);
@@ -412,6 +437,7 @@ int stream_send_file(struct conn *c)
             s->file_off += n;
             s->file_left -= n;
             s->sent += n;
+            s->wire += (unsigned long long)n;
             turn += (size_t)n;
             c->last_io = ev_now(self->loop);
             continue;

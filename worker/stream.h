@@ -29,6 +29,9 @@ int stream_ended(const struct conn *c);
  * reached, warned about). */
 int stream_finish(struct conn *c);
 
+/* The bytes of c's stream queued or sent so far, and of them the body's. */
+void stream_sent(const struct conn *c, unsigned long long *bytes, unsigned long long *body);
+
 /* c's connection ends before its stream did: kills the id, runs the cancel
  * callback unless kiln_stream_end() came first, frees the stream. */
 void stream_cancel(struct conn *c, enum kiln_cancel why);

@@ -27,6 +27,7 @@
 #include "files.h"
 #include "listen.h"
 #include "log.h"
+#include "middleware.h"
 #include "offload.h"
 #include "pending.h"
 #include "stream.h"
@@ -142,7 +143,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 /* ---- control: master channel and signals -------------------------------- */
 
 /* CHAN_REOPEN: takes the master's new log file (fd), or reopens by name. */
-static void reopen_log(int fd)
+static void reopen_log(struct worker *w, int fd)
 {
     int rc = fd >= 0 ? log_adopt_fd(fd) : log_reopen();
 
@@ -150,6 +151,7 @@ static void reopen_log(int fd)
         log_error("reopening the log failed: %s", strerror(errno));
     else
         log_info("log file reopened");
+    plugins_reopen(&w->plugins);
 }
 
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
@@ -175,7 +177,7 @@ static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
         else if (cmd[i] == CHAN_STOP)
             worker_stop(w, 0);
         else if (cmd[i] == CHAN_REOPEN) {
-            reopen_log(fd);
+            reopen_log(w, fd);
             fd = -1;
         }
     }
@@ -200,6 +202,7 @@ static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
     case SIGUSR1:
         if (log_reopen() < 0)
             log_error("reopening the log failed: %s", strerror(errno));
+        plugins_reopen(&w->plugins);
         break;
     default:
         break;                          /* SIGHUP is the master's business */
@@ -329,6 +332,7 @@ static void worker_cleanup(struct worker *w)
     redis_shutdown();
     ws_destroy(w);
     plugins_stop(&w->plugins);
+    mw_stop();                          /* before what they point to goes */
     plugins_unload(&w->plugins);
     loop_shutdown();                    /* what the plugins left running */
     pending_shutdown();
@@ -380,6 +384,7 @@ void worker_main(const struct worker_args *a)
     }
     pg_init(&w);
     redis_init(&w);
+    mw_start();
     plugins_start(&w.plugins);
     accept_enable(&w, 1);
     worker_ready(&w, a->chan_fd);

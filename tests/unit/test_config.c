@@ -201,6 +201,27 @@ static void test_gzip_keys(void)
                  "got \"\"");
 }
 
+/* [server] middlewares: absent, a list with its line, empty, bad names. */
+static void test_middlewares_key(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "", err, sizeof err) == 0 && c.middlewares == NULL, "middlewares absent");
+    config_free(&c);
+    CHECK(load(&c, "[server]\n\nmiddlewares = auth, cors,timing\n", err, sizeof err) == 0,
+          "middlewares loads (%s)", err);
+    CHECK_STR(c.middlewares, "auth, cors,timing", "middlewares kept as written");
+    CHECK(c.middlewares_line == 3, "middlewares line %d", c.middlewares_line);
+    config_free(&c);
+    CHECK(load(&c, "[server]\nmiddlewares =\n", err, sizeof err) == 0, "empty middlewares");
+    CHECK_STR(c.middlewares, "", "empty middlewares: none run");
+    config_free(&c);
+    expect_error("[server]\nmiddlewares = auth; cors\n", 2,
+                 "middlewares: a name holds ';' (names are letters, digits, '-', '_' and "
+                 "'.', separated by commas)");
+}
+
 /* [postgres] and [redis] are kiln's own sections, checked like [server]. */
 static void test_database_sections(void)
 {
@@ -440,6 +461,7 @@ int main(void)
     test_defaults();
     test_every_key();
     test_gzip_keys();
+    test_middlewares_key();
     test_listen_lines();
     test_database_sections();
     test_errors();
