@@ -194,7 +194,7 @@ def test_pytest_kiln_tests_an_out_of_tree_plugin(installed, tmp_path):
     """The installed pytest_kiln (on PYTHONPATH, as it would be on sys.path
     after a real install) runs a plugin author's tests: the plugin is built
     with `pkg-config kiln` of the staged install, and kiln is the staged one,
-    given by --kiln.  Of the author's three tests the last one must fail."""
+    given by --kiln (or KILN_BINARY).  Of the author's three tests the last one must fail."""
     dest, d = installed
     work = tmp_path / "author"
     work.mkdir()
@@ -221,3 +221,10 @@ def test_pytest_kiln_tests_an_out_of_tree_plugin(installed, tmp_path):
     assert r.returncode == 1 and re.search(r"\b1 failed, 2 passed\b", out), out
     assert "FAILED test_greet.py::test_a_wrong_answer_fails" in out, out
     assert "b'Hello, Alice!' == b'Goodbye, Alice!'" in out, out
+
+    # KILN_BINARY names the binary as --kiln does.
+    env["KILN_BINARY"] = kiln
+    r = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-k", "installed_module"], cwd=str(work), stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0 and re.search(r"\b1 passed\b", r.stdout), r.stdout + r.stderr
