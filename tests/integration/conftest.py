@@ -36,7 +36,8 @@ __all__ = [
 ]
 
 # Plugins shipped with kiln (plugins/NAME/); the others are test plugins.
-BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static")
+BUNDLED = ("hello", "echo", "sleep", "counter", "hash", "db", "static", "accesslog", "cors",
+           "permissions", "error_pages")
 
 
 def build_plugin_path(name):
