@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, wait_until
 
 # The configured directories the checks compare the installed files with.
 DIRS = ("prefix", "sbindir", "sysconfdir", "localstatedir", "pkgconfigdir", "pythondir",
@@ -106,14 +106,19 @@ def test_logrotate_rules_name_the_installed_paths_and_parse(installed, tmp_path)
     assert not re.search(r"^error", out, re.M | re.I), out
 
 
-def test_logrotate_rotates_a_running_kilns_log(installed, kiln_factory, tmp_path):
+def test_logrotate_rotates_a_running_kilns_logs(installed, kiln_factory, tmp_path):
     """The installed rules, with the log directory and kiln.conf those of a
-    running test server (and the staged binary), rotate its log twice: kiln
-    reopens and writes on in the new file; delaycompress leaves the newest
-    old log plain and compresses the one before."""
+    running test server (and the staged binary), rotate its log and its
+    access log twice: kiln reopens both and writes on in the new files;
+    delaycompress leaves the newest old log plain and compresses the one
+    before."""
     dest, d = installed
-    k = kiln_factory.make()
+    k = kiln_factory.make(start=False, plugins=("hello", "accesslog"))
     logs = os.path.dirname(k.log_path)
+    access = os.path.join(logs, "access.log")
+    k.sections["accesslog"] = {"path": access, "buffer": 0, "format": "%r %s"}
+    k.write_config()
+    k.start()
     _, rules = logrotate_rules(dest, d)
     rules = "".join(line for line in rules.splitlines(True) if not line.startswith("#"))
     kiln = os.path.join(d["sbindir"], "kiln")
@@ -124,8 +129,16 @@ def test_logrotate_rotates_a_running_kilns_log(installed, kiln_factory, tmp_path
     (tmp_path / "kiln.logrotate").write_text(rules)
     state = str(tmp_path / "state")
 
+    def accessed():
+        try:
+            with open(access) as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
     for n in (1, 2):
         assert k.request("/before-%d" % n)[0] == 200
+        assert wait_until(lambda: "GET /before-%d " % n in accessed(), 5), accessed()
         r = subprocess.run(["logrotate", "-f", "-s", state, str(tmp_path / "kiln.logrotate")],
                            stdin=subprocess.DEVNULL, capture_output=True, text=True,
                            timeout=60)
@@ -135,13 +148,19 @@ def test_logrotate_rotates_a_running_kilns_log(installed, kiln_factory, tmp_path
         for pid in k.worker_pids():
             k.wait_log(r"\b%d#worker: log file reopened" % pid, timeout=5)
         assert k.request("/after-%d" % n)[0] == 200
+        assert wait_until(lambda: "GET /after-%d " % n in accessed(), 5), accessed()
+        assert "/before-%d " % n not in accessed(), "the access log was not rotated"
     with open(k.log_path + ".1") as f:
         old = f.read()
+    with open(access + ".1") as f:
+        old_access = f.read()
     assert k.log().count("#master: log file reopened") == 1, k.log()
     assert "log file reopened" in old, "the first rotation's file is not kiln.log.1:\n" + old
-    assert os.path.isfile(k.log_path + ".2.gz"), os.listdir(logs)
+    assert "GET /after-1 " in old_access and "/before-2 " in old_access, old_access
+    for path in (k.log_path, access):
+        assert os.path.isfile(path + ".2.gz"), os.listdir(logs)
+        assert not os.path.exists(path + ".1.gz"), "delaycompress compressed %s.1" % path
     assert "generation 1 ready" not in k.log(), "kiln still writes into the rotated file"
-    assert not os.path.exists(k.log_path + ".1.gz"), "delaycompress compressed kiln.log.1"
 
 
 GREET_C = r"""
