@@ -11,6 +11,9 @@
 # CONF: [server] lines to add, separated by ';' (CONF='gzip = on');
 # HEADERS: header lines the requests carry, separated by ';'
 # (HEADERS='Accept-Encoding: gzip').
+# PLUGIN_SO, REQ_PATH, WANT: another plugin file, the path requested and the
+# end of its answer (bench/routes.sh: its route-table plugin; a config
+# section for it goes in CONF: CONF='[routesbench]; count = 500').
 set -euo pipefail
 ME=instructions.sh
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,9 +23,12 @@ N1=${N1:-2000}
 N2=${N2:-6000}
 CONF=${CONF:-}
 HEADERS=${HEADERS:-}
+PLUGIN_SO=${PLUGIN_SO:-$BUILD/plugins/hello/.libs/hello.so}
+REQ_PATH=${REQ_PATH:-/Ann}
+WANT=${WANT:-Hello, Ann}
 WORKERS=1
 [ -x "$BUILD/kiln" ] || die "$BUILD/kiln not built"
-[ -f "$BUILD/plugins/hello/.libs/hello.so" ] || die "$BUILD/plugins/hello/.libs/hello.so not built"
+[ -f "$PLUGIN_SO" ] || die "$PLUGIN_SO not built"
 command -v valgrind > /dev/null || die "valgrind not found (apt-get install valgrind)"
 TMP=$(mktemp -d)
 KILN_PID=
@@ -30,13 +36,13 @@ trap 'stop_pid "$KILN_PID" TERM; remove_tmp' EXIT
 
 # replay PORT N: N requests on one connection, each answer read before the next.
 replay() {
-    timeout 300 python3 - "$1" "$2" "$HEADERS" <<'PY'
+    timeout 300 python3 - "$1" "$2" "$HEADERS" "$REQ_PATH" "$WANT" <<'PY'
 import socket, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
 extra = "".join(h.strip() + "\r\n" for h in sys.argv[3].split(";") if h.strip())
 s = socket.create_connection(("127.0.0.1", port))
-req = ("GET /Ann HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n").encode()
-want = b"Hello, Ann"
+req = ("GET " + sys.argv[4] + " HTTP/1.1\r\nHost: x\r\n" + extra + "\r\n").encode()
+want = sys.argv[5].encode()
 buf = b""
 for _ in range(n):
     s.sendall(req)
@@ -54,7 +60,7 @@ PY
 count() {
     local n=$1 port out pid master
     rm -rf "$TMP/run" && mkdir -p "$TMP/run/plugins"
-    cp "$BUILD/plugins/hello/.libs/hello.so" "$TMP/run/plugins/"
+    cp "$PLUGIN_SO" "$TMP/run/plugins/"
     port=$(free_port)
     local conf=()
     IFS=';' read -r -a conf <<<"$CONF"

@@ -16,6 +16,7 @@
 #include "config_private.h"
 #include "listen.h"
 #include "log.h"
+#include "router_url.h"
 #include "scoreboard.h"
 #include "type_list.h"
 
@@ -60,6 +61,43 @@ void config_warn(struct parse_state *st, const char *fmt, ...)
 
 /* ---- plugin sections -------------------------------------------------------- */
 
+/* Why the mount prefix w[0..n) is not one, or NULL: "/x" or "/x/y", no
+ * trailing '/', no empty or dot segment, no braces, only characters a path
+ * segment takes as they are. */
+static const char *bad_prefix(const char *w, size_t n)
+{
+    if (w[0] != '/')
+        return "does not start with '/'";
+    if (w[n - 1] == '/')
+        return "ends with '/'";
+    for (size_t i = 0; i < n; i++) {
+        if (w[i] == '{' || w[i] == '}')
+            return "has a brace (a prefix is literal)";
+        if (w[i] == '/' && (w[i + 1] == '/' ||
+            (w[i + 1] == '.' && (w[i + 2] == '/' || i + 2 == n ||
+             (w[i + 2] == '.' && (w[i + 3] == '/' || i + 3 == n))))))
+            return "has an empty, '.' or '..' segment";
+        if (w[i] != '/' && !router_url_pchar((unsigned char)w[i]))
+            return "has a character a path segment must percent-encode";
+    }
+    return NULL;
+}
+
+/* Checks a plugin section's "mount" value: blank-separated prefixes.  1,
+ * or 0 with the error. */
+static int check_mount(struct parse_state *st, const char *section, const char *value)
+{
+    const char *p = value, *why;
+    size_t n;
+
+    for (p += strspn(p, " \t"); *p != '\0'; p += n, p += strspn(p, " \t")) {
+        n = strcspn(p, " \t");
+        if ((why = bad_prefix(p, n)) != NULL)
+            return config_fail(st, "[%s] mount: prefix '%.*s' %s", section, (int)n, p, why);
+    }
+    return 1;
+}
+
 /* Keeps a plugin section's key.  1, or 0 on out of memory. */
 static int plugin_key(struct parse_state *st, const char *section,
                       const char *name, const char *value)
@@ -67,6 +105,8 @@ static int plugin_key(struct parse_state *st, const char *section,
     struct config *c = st->c;
     struct config_kv *kv, *v;
 
+    if (strcmp(name, "mount") == 0 && !check_mount(st, section, value))
+        return 0;
     if (config_is_server_key(name))
         config_warn(st, "\"%s\" is a [server] key, but it is in [%s], where only the "
                     "plugin named %s reads it (move it under [server] if it is the "

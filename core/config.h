@@ -64,6 +64,9 @@ struct config {
     size_t keepalive_requests;  /* requests per connection (10000) */
     size_t max_connections;     /* open connections per worker, HTTP and
                                    WebSocket (4096); above, no accept */
+    int normalize_path;         /* enum url_slash: a 404's path retried with a
+                                   trailing '/' added or removed (off) */
+    int merge_slashes;          /* ... and with runs of '/' merged (0) */
     struct proxies trusted_proxies; /* peers whose Forwarded / X-Forwarded-*
                                    headers are believed (none) */
 

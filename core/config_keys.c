@@ -23,7 +23,7 @@
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES
+    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE
 };
 
 /* A key of one of kiln's own sections. */
@@ -70,6 +70,8 @@ static const struct server_key server_keys[] = {
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
     { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
     { "server", "trusted_proxies",    K_PROXIES, F(trusted_proxies),    0 },
+    { "server", "normalize_path",     K_NORMALIZE, F(normalize_path),   0 },
+    { "server", "merge_slashes",      K_BOOL,    F(merge_slashes),      0 },
     { "server", "gzip",               K_BOOL,    F(gzip),               0 },
     { "server", "gzip_level",         K_GZIP_LEVEL, F(gzip_level),      0 },
     { "server", "gzip_min_length",    K_SIZE,    F(gzip_min_length),    0 },
@@ -401,6 +403,20 @@ static int set_bool(struct parse_state *st, const struct server_key *k,
     return config_fail(st, "%s: expected on or off, got \"%s\"", k->name, value);
 }
 
+/* normalize_path: off, append_slash or remove_slash (enum url_slash). */
+static int set_normalize(struct parse_state *st, int *dst, const char *value)
+{
+    static const char *const modes[] = { "off", "append_slash", "remove_slash" };
+
+    for (int i = 0; i < 3; i++)
+        if (strcmp(value, modes[i]) == 0) {
+            *dst = i;
+            return 1;
+        }
+    return config_fail(st, "normalize_path: expected off, append_slash or remove_slash, "
+                       "got \"%s\"", value);
+}
+
 /* user: looked up now, so that an unknown name is a config error. */
 static int set_user(struct parse_state *st, const char *value)
 {
@@ -550,6 +566,7 @@ int config_key(struct parse_state *st, const char *section, const char *name,
     case K_PROXIES: return set_proxies(st, (struct proxies *)(base + k->off), value);
     case K_GZIP_LEVEL: return set_gzip_level(st, (size_t *)(base + k->off), value);
     case K_TYPES:   return set_types(st, k, (char **)(base + k->off), value);
+    case K_NORMALIZE: return set_normalize(st, (int *)(base + k->off), value);
     case K_NAMES:   return set_names(st, k, (char **)(base + k->off), value);
     }
     return 0;

@@ -255,7 +255,7 @@ fail:
 
 static void plugin_hook(struct plugin_set *ps, struct plugin *p, void (*hook)(kiln_app *))
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0, 0 };
+    struct kiln_app app = { .plugin = p, .router = ps->router, .cfg = ps->cfg };
     struct plugin *prev = plugin_current;
 
     plugin_current = p;
@@ -297,7 +297,7 @@ void plugins_stop(struct plugin_set *ps)
 /* Calls p's fini hook if it is owed one. */
 static void plugin_fini(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0, 0 };
+    struct kiln_app app = { .plugin = p, .router = ps->router, .cfg = ps->cfg };
     struct plugin *prev = plugin_current;
 
     if (!p->initialized || p->desc == NULL || p->desc->fini == NULL)
@@ -368,7 +368,8 @@ static int check_descriptor(const struct plugin_set *ps, const struct plugin *p)
 /* Runs p's init hook.  0, or -1 with the reason logged. */
 static int plugin_init(struct plugin_set *ps, struct plugin *p)
 {
-    struct kiln_app app = { p, ps->router, ps->cfg, 0, 1 };
+    struct kiln_app app = { .plugin = p, .router = ps->router, .cfg = ps->cfg, .in_init = 1,
+                            .mount = config_plugin_value(ps->cfg, p->name, "mount") };
     size_t before = router_count(ps->router);
     int rc;
 
@@ -513,7 +514,15 @@ void plugins_report_sections(const struct plugin_set *ps)
     registry_report_unlisted(ps->cfg);
 }
 
-int plugins_check(const struct config *cfg, const struct plugin_files *files)
+/* router_each's callback: one line of kiln -t --routes. */
+static void list_route(const struct route *rt, void *arg)
+{
+    fprintf(arg, "%-7s %-40s %-16s %s%s\n", rt->method, rt->pattern,
+            rt->plugin ? plugin_name(rt->plugin) : "-", rt->name ? rt->name : "-",
+            rt->ws ? " (WebSocket)" : "");
+}
+
+int plugins_check(const struct config *cfg, const struct plugin_files *files, FILE *routes)
 {
     struct router *router = router_new();
     struct plugin_set ps;
@@ -527,6 +536,11 @@ int plugins_check(const struct config *cfg, const struct plugin_files *files)
     if (plugins_load(&ps, files, cfg, router) < 0)
         goto done;
     plugins_report_sections(&ps);
+    if (routes != NULL) {
+        fprintf(routes, "%-7s %-40s %-16s %s\n", "METHOD", "PATTERN", "PLUGIN", "NAME");
+        router_each(router, list_route, routes);
+        fflush(routes);
+    }
     rc = 0;
 
 done:

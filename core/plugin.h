@@ -24,6 +24,7 @@
 #define KILN_PLUGIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include "kiln.h"
 #include "router.h"
 #include "scoreboard.h"
@@ -49,6 +50,8 @@ struct kiln_app {
     struct router *router;
     const struct config *cfg;
     int failed;                     /* a kiln_add_route failed during init */
+    const char *mount;              /* the section's mount prefixes, or NULL */
+    struct route *last;             /* the route added last (kiln_route_name) */
     int in_init;                    /* its init hook runs: registration allowed */
 };
 
@@ -124,9 +127,11 @@ extern const struct route *plugin_route;
  * Loads `files` (a snapshot of cfg->plugin_dir) into a scratch router, warns
  * of config sections no plugin claims, then unloads them (init and fini
  * hooks run): what `kiln -t` and a reload's check process do.  0, or -1
- * with the reason logged ("PATH: reason").
+ * with the reason logged ("PATH: reason").  With `routes` (kiln -t
+ * --routes), once every plugin loaded, writes each route to it: method,
+ * pattern as served, plugin, name ("-": none), registration order.
  */
-int plugins_check(const struct config *cfg, const struct plugin_files *files);
+int plugins_check(const struct config *cfg, const struct plugin_files *files, FILE *routes);
 
 /* The name logs and the scoreboard use: the descriptor's (copied at load),
  * or, before the descriptor was checked, the file's base name. */

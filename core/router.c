@@ -3,6 +3,7 @@
  * registration, and matching a request to a route (precedence, the Allow
  * list, HEAD answered by GET).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,22 @@
 /* The most distinct methods reported in an Allow list. */
 #define MAX_ALLOWED 32
 
+/* From this many literal children on, a node finds them by hash rather
+ * than by binary search. */
+#define HASH_FROM 8
+
 /* One level of the tree: a literal or capture segment and what hangs off it. */
 struct node {
     char *text;                 /* literal text, or "{name}" / "{name:re}" */
     char *name;                 /* capture name; NULL for a literal */
     struct router_cap cap;      /* what a capture accepts */
+    uint32_t hash;              /* a literal's text_hash */
     struct node **lits;         /* literal children, sorted by text */
     size_t nlits;
+    struct node **tab;          /* with HASH_FROM literal children or more:
+                                   them by hash, open addressing, a power of
+                                   two 2..4 times nlits; else NULL */
+    size_t tabmask;
     struct node **caps;         /* capture children, registration order */
     size_t ncaps;
     struct route *routes;       /* one per method, registration order */
@@ -29,6 +39,9 @@ struct node {
 struct router {
     struct node root;           /* "/" */
     size_t count;
+    struct route **all;         /* every route, in registration order */
+    size_t cap;
+    const struct route *clash;  /* what the last router_add refused for */
 };
 
 /* State of one router_match() walk. */
@@ -66,6 +79,62 @@ static size_t lit_pos(const struct node *n, const char *key, int *found)
     return lo;
 }
 
+/* FNV-1a of a segment's text. */
+static uint32_t text_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+
+    for (; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* Rebuilds n's hash table of literal children.  0, or -1 on OOM (then
+ * none: lookups search the sorted array). */
+static int rehash(struct node *n)
+{
+    size_t size = 16, i, j;
+    struct node **tab;
+
+    if (n->nlits < HASH_FROM)
+        return 0;
+    while (size < 2 * n->nlits)
+        size *= 2;
+    tab = calloc(size, sizeof *tab);
+    if (tab == NULL) {
+        free(n->tab);
+        n->tab = NULL;
+        return -1;
+    }
+    for (i = 0; i < n->nlits; i++) {
+        for (j = n->lits[i]->hash & (size - 1); tab[j] != NULL; j = (j + 1) & (size - 1))
+            ;
+        tab[j] = n->lits[i];
+    }
+    free(n->tab);
+    n->tab = tab;
+    n->tabmask = size - 1;
+    return 0;
+}
+
+/* The literal child of n whose text is seg, or NULL. */
+static const struct node *find_lit(const struct node *n, const char *seg)
+{
+    uint32_t h;
+    size_t i;
+    int found;
+
+    if (n->tab == NULL) {
+        i = lit_pos(n, seg, &found);
+        return found ? n->lits[i] : NULL;
+    }
+    h = text_hash(seg);
+    for (i = h & n->tabmask; n->tab[i] != NULL; i = (i + 1) & n->tabmask)
+        if (n->tab[i]->hash == h && strcmp(n->tab[i]->text, seg) == 0)
+            return n->tab[i];
+    return NULL;
+}
+
 /* The literal child of n for sg, created if needed; NULL on OOM. */
 static struct node *add_lit(struct node *n, const struct router_seg *sg)
 {
@@ -92,6 +161,8 @@ static struct node *add_lit(struct node *n, const struct router_seg *sg)
     v[pos] = c;
     n->nlits++;
     c->text = key;
+    c->hash = text_hash(key);
+    rehash(n);
     return c;
 fail:
     free(key);
@@ -155,6 +226,7 @@ static void free_routes(struct route *rt)
             rt->ws_free(rt->ws);
         free(rt->method);
         free(rt->pattern);
+        free(rt->name);
         free(rt);
     }
 }
@@ -168,6 +240,7 @@ static void free_node(struct node *n, int self)
     for (i = 0; i < n->ncaps; i++)
         free_node(n->caps[i], 1);
     free(n->lits);
+    free(n->tab);
     free(n->caps);
     free_routes(n->routes);
     router_cap_free(&n->cap);
@@ -187,6 +260,7 @@ void router_free(struct router *r)
     if (r == NULL)
         return;
     free_node(&r->root, 0);
+    free(r->all);
     free(r);
 }
 
@@ -195,43 +269,66 @@ size_t router_count(const struct router *r)
     return r->count;
 }
 
-/* Calls fn on every route below n, depth first. */
-static void each_route(const struct node *n, void (*fn)(const struct route *, void *),
-                       void *arg)
-{
-    for (const struct route *rt = n->routes; rt != NULL; rt = rt->next)
-        fn(rt, arg);
-    for (size_t i = 0; i < n->nlits; i++)
-        each_route(n->lits[i], fn, arg);
-    for (size_t i = 0; i < n->ncaps; i++)
-        each_route(n->caps[i], fn, arg);
-}
-
 void router_each(const struct router *r, void (*fn)(const struct route *rt, void *arg),
                  void *arg)
 {
-    each_route(&r->root, fn, arg);
-}
-
-struct find {
-    const char *method, *pattern;
-    const struct route *found;
-};
-
-static void find_one(const struct route *rt, void *arg)
-{
-    struct find *f = arg;
-
-    if (!f->found && strcmp(rt->method, f->method) == 0 && strcmp(rt->pattern, f->pattern) == 0)
-        f->found = rt;
+    for (size_t i = 0; i < r->count; i++)
+        fn(r->all[i], arg);
 }
 
 struct route *router_find(const struct router *r, const char *method, const char *pattern)
 {
-    struct find f = { method, pattern, NULL };
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->all[i]->method, method) == 0 &&
+            strcmp(r->all[i]->pattern, pattern) == 0)
+            return r->all[i];
+    return NULL;
+}
 
-    each_route(&r->root, find_one, &f);
-    return (struct route *)f.found;     /* the router's own: it may change it */
+const struct route *router_clash(const struct router *r)
+{
+    return r->clash;
+}
+
+/* The route another plugin registered for method and a pattern of the same
+ * shape as pattern's, or the one with the same pattern; NULL if none (or on
+ * OOM, when the insert then finds the exact duplicate). */
+static const struct route *find_clash(const struct router *r, const char *method,
+                                      const char *pattern, const struct plugin *plugin)
+{
+    char *shape = router_pattern_shape(pattern), *other;
+    const struct route *rt, *found = NULL;
+
+    for (size_t i = 0; shape != NULL && i < r->count && found == NULL; i++) {
+        rt = r->all[i];
+        if (strcmp(rt->method, method) != 0)
+            continue;
+        if (strcmp(rt->pattern, pattern) == 0)
+            found = rt;
+        else if (rt->plugin != plugin && (other = router_pattern_shape(rt->pattern)) != NULL) {
+            if (strcmp(other, shape) == 0)
+                found = rt;
+            free(other);
+        }
+    }
+    free(shape);
+    return found;
+}
+
+/* Appends rt to the registration-order list.  0, or -1 on OOM. */
+static int remember(struct router *r, struct route *rt)
+{
+    struct route **v;
+
+    if (r->count == r->cap) {
+        v = realloc(r->all, (r->cap ? 2 * r->cap : 16) * sizeof *v);
+        if (v == NULL)
+            return -1;
+        r->all = v;
+        r->cap = r->cap ? 2 * r->cap : 16;
+    }
+    r->all[r->count++] = rt;
+    return 0;
 }
 
 /* A new route, or NULL on OOM. */
@@ -265,6 +362,7 @@ struct route *router_add(struct router *r, const char *method,
     struct node *n;
 
     ps.nsegs = 0;
+    r->clash = NULL;
     if (method == NULL || method[0] == '\0') {
         router_err(err, errlen, "route '%s': empty method",
                 pattern ? pattern : "(null)");
@@ -272,6 +370,14 @@ struct route *router_add(struct router *r, const char *method,
     }
     if (router_pattern_parse(pattern, &ps, err, errlen) < 0)
         goto fail;
+    if ((r->clash = find_clash(r, method, pattern, plugin)) != NULL) {
+        if (strcmp(r->clash->pattern, pattern) == 0)
+            router_err(err, errlen, "%s %s is already registered", method, pattern);
+        else
+            router_err(err, errlen, "%s %s takes the paths of %s %s", method, pattern,
+                       r->clash->method, r->clash->pattern);
+        goto fail;
+    }
     n = insert_path(r, &ps);
     if (n == NULL)
         goto oom;
@@ -284,8 +390,11 @@ struct route *router_add(struct router *r, const char *method,
     rt = route_new(method, pattern, handler, data, plugin);
     if (rt == NULL)
         goto oom;
+    if (remember(r, rt) < 0) {
+        free_routes(rt);
+        goto oom;
+    }
     *tail = rt;
-    r->count++;
     router_pattern_free(&ps);
     return rt;
 oom:
@@ -400,15 +509,15 @@ static int root_tail(struct walk *w, const struct node *root)
 static int walk(struct walk *w, const struct node *n, int depth)
 {
     struct route_match *m = w->m;
+    const struct node *lit;
     const char *seg;
     size_t i;
-    int found;
 
     if (depth == w->nsegs)
         return at_leaf(w, n) || (depth == 0 && root_tail(w, n));
     seg = w->segs[depth];
-    i = lit_pos(n, seg, &found);
-    if (found && walk(w, n->lits[i], depth + 1))
+    lit = find_lit(n, seg);
+    if (lit != NULL && walk(w, lit, depth + 1))
         return 1;
     for (i = 0; i < n->ncaps && m->nparams < ROUTER_MAX_PARAMS; i++) {
         if (n->caps[i]->cap.tail) {

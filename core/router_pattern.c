@@ -1,8 +1,9 @@
 /*
  * router_pattern.c -- the route pattern language: a pattern such as
- * "/users/{id:[0-9]+}" or "/files/{path:*}" cut into segments, checked, its
+ * "/users/{id:[0-9]+}", "/notes/{id:int}" or "/files/{path:*}" cut into segments, checked, its
  * regexes compiled, and the messages that say what is wrong with it.
  */
+#include <limits.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,48 @@ void router_err(char *err, size_t errlen, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+int router_parse_int(const char *s, long long *out)
+{
+    int neg = *s == '-';
+    unsigned long long v = 0, lim = neg ? (unsigned long long)LLONG_MAX + 1 : LLONG_MAX;
+    const char *p = s + neg;
+
+    if (*p == '\0')
+        return -1;
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        if (v > (lim - (unsigned long long)(*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (unsigned long long)(*p - '0');
+    }
+    if (neg)
+        *out = v == lim ? LLONG_MIN : -(long long)v;
+    else
+        *out = (long long)v;
+    return 0;
+}
+
+char *router_pattern_shape(const char *pat)
+{
+    char *out = malloc(strlen(pat) + 1), *o = out;
+    int depth = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (const char *p = pat; *p != '\0'; p++) {
+        *o++ = *p;
+        if (*p == '}')
+            depth--;
+        if (*p != '{' || depth++ > 0)
+            continue;
+        while (p[1] != '\0' && p[1] != ':' && p[1] != '}')
+            p++;
+    }
+    *o = '\0';
+    return out;
 }
 
 void router_cap_free(struct router_cap *c)
@@ -154,6 +197,10 @@ static int parse_capture(const char *pat, struct router_seg *sg, char *err,
         return 0;
     if (inlen - sg->namelen == 2 && colon[1] == '*') {
         sg->cap.tail = 1;
+        return 0;
+    }
+    if (inlen - sg->namelen == 4 && memcmp(colon + 1, "int", 3) == 0) {
+        sg->cap.is_int = 1;
         return 0;
     }
     if (inlen - sg->namelen == 1) {

@@ -5,8 +5,10 @@
  *
  * A pattern is "/" followed by segments separated by '/' outside braces;
  * a segment is literal text, or one whole capture: "{name}" (any non-empty
- * segment), "{name:regex}" (a POSIX extended regex that must match the whole
- * segment) or "{name:*}" (the rest of the path, in the last segment only).
+ * segment), "{name:int}" (an optional '-' and decimal digits that fit a
+ * long long), "{name:regex}" (a POSIX extended regex that must match the
+ * whole segment) or "{name:*}" (the rest of the path, in the last segment
+ * only).
  */
 #ifndef KILN_ROUTER_PATTERN_H
 #define KILN_ROUTER_PATTERN_H
@@ -14,12 +16,14 @@
 #include <regex.h>
 #include <stddef.h>
 
+#include "router.h"
 #include "url.h"
 
 /* What a capture accepts. */
 struct router_cap {
     regex_t re;                 /* compiled "^(re)$" when has_re */
     int has_re;
+    int is_int;                 /* "{name:int}": router_parse_int accepts it */
     int tail;                   /* "{name:*}": the rest of the path */
 };
 
@@ -46,6 +50,11 @@ struct router_pattern {
 int router_pattern_parse(const char *pat, struct router_pattern *ps,
                          char *err, size_t errlen);
 
+/* A copy of the (valid) pattern pat without its capture names, "/a/{x:int}"
+ * -> "/a/{:int}", to compare patterns that take the same paths; malloc'd,
+ * NULL on OOM. */
+char *router_pattern_shape(const char *pat);
+
 /* Frees the regexes still owned by ps's segments. */
 void router_pattern_free(struct router_pattern *ps);
 
@@ -55,6 +64,10 @@ void router_cap_free(struct router_cap *c);
 /* 1 when a capture c (not a tail) accepts the decoded segment seg. */
 static inline int router_cap_accepts(const struct router_cap *c, const char *seg)
 {
+    long long v;
+
+    if (c->is_int)
+        return router_parse_int(seg, &v) == 0;
     if (c->has_re)
         return regexec(&c->re, seg, 0, NULL, 0) == 0;
     return seg[0] != '\0';

@@ -157,3 +157,22 @@ int url_split_path(struct pool *pool, const char *path, size_t len,
         *decoded = dec;
     return n;
 }
+
+char *url_normalize(struct pool *pool, const char *path, size_t len, int merge,
+                    enum url_slash slash)
+{
+    char *out = pool_alloc(pool, len + 2);
+    size_t n = 0;
+
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++)
+        if (!(merge && path[i] == '/' && n > 0 && out[n - 1] == '/'))
+            out[n++] = path[i];
+    if (slash == URL_SLASH_APPEND && (n == 0 || out[n - 1] != '/'))
+        out[n++] = '/';
+    else if (slash == URL_SLASH_REMOVE && n > 1 && out[n - 1] == '/')
+        n--;
+    out[n] = '\0';
+    return n == len && memcmp(out, path, len) == 0 ? NULL : out;
+}

@@ -36,4 +36,16 @@ long url_decode(char *dst, const char *src, size_t len, int plus);
 int url_split_path(struct pool *pool, const char *path, size_t len,
                    char **segs, char **decoded);
 
+/* How url_normalize treats a trailing slash ([server] normalize_path). */
+enum url_slash { URL_SLASH_KEEP = 0, URL_SLASH_APPEND, URL_SLASH_REMOVE };
+
+/*
+ * The raw path path[0..len) (from '/', no query) with each run of '/'
+ * merged into one (merge), then a '/' appended at its end (APPEND, when it
+ * has none) or its trailing '/' removed (REMOVE, not from "/"), allocated
+ * from pool.  NULL when that changes nothing, or on OOM.
+ */
+char *url_normalize(struct pool *pool, const char *path, size_t len, int merge,
+                    enum url_slash slash);
+
 #endif

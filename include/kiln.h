@@ -113,7 +113,10 @@
  *                    response-sent hook: struct kiln_sent,
  *                    kiln_on_response_sent(); log reopening:
  *                    kiln_on_reopen(); functions one plugin offers another:
- *                    kiln_export(), kiln_import().
+ *                    kiln_export(), kiln_import(); route patterns:
+ *                    {name:int} and kiln_match_int(); named routes and
+ *                    URLs: kiln_route_name(), kiln_url_for(),
+ *                    kiln_route_pattern(), kiln_route_name_of().
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -210,6 +213,10 @@ struct kiln_plugin {
  *     /users/{name}        one non-empty segment, captured as "name"
  *     /users/{id:[0-9]+}   one segment matching a POSIX extended regex
  *                          (anchored to the whole segment), captured as "id"
+ *     /notes/{id:int}      1.5: one segment that is an integer: an optional
+ *                          '-' and decimal digits, within a long long
+ *                          ("/notes/12x" or "/notes/99999999999999999999"
+ *                          do not match); read it with kiln_match_int()
  *     /static/{path:*}     1.4: the rest of the path, as the last segment
  *                          only: "/static/css/a.css" gives path "css/a.css",
  *                          "/static/dir/" gives "dir/", "/static/" gives ""
@@ -221,7 +228,12 @@ struct kiln_plugin {
  *                          the client sent.
  * Literal segments take precedence over captures, then routes are tried in
  * registration order.  A GET route also answers HEAD.  Returns 0, or -1 with
- * the reason logged (bad pattern, bad regex, duplicate method+pattern).
+ * the reason logged (bad pattern, bad regex, duplicate method+pattern; 1.5:
+ * a route of another plugin with the same method and pattern once capture
+ * names are left out, "/a/{x}" against "/a/{y}", the other plugin named).
+ * 1.5: with `mount = /p1 /p2` in the plugin's config section the route is
+ * served under each prefix instead ("/p1/a/{x}", "/p2/a/{x}"); the other
+ * kiln_route_* calls still take the pattern as the plugin wrote it.
  */
 int kiln_add_route(kiln_app *app, const char *method, const char *pattern,
                    kiln_handler handler, void *data);
@@ -256,6 +268,17 @@ int kiln_route_max_body(kiln_app *app, const char *method, const char *pattern,
  * or -1 with the reason logged (no such HTTP route of this plugin).
  */
 int kiln_route_stream_body(kiln_app *app, const char *method, const char *pattern);
+
+/*
+ * 1.5: names the route the last kiln_add_route() (or kiln_add_websocket())
+ * of this plugin added, for kiln_url_for() and kiln_route_name_of().  A
+ * name is made of [A-Za-z0-9_.-] and is unique across every plugin: a name
+ * taken already (by this plugin or another) refuses the plugin with a
+ * message naming both.  From init; 0, or -1 with the reason logged.
+ *     kiln_add_get(app, "/notes/{id:int}", note, NULL);
+ *     kiln_route_name(app, "note");
+ */
+int kiln_route_name(kiln_app *app, const char *name);
 
 static inline int kiln_add_get(kiln_app *app, const char *pattern,
                                kiln_handler handler, void *data)
@@ -301,6 +324,34 @@ const char *kiln_query_string(const kiln_req *req); /* raw, after '?'; "" if non
 
 /* match_info: the decoded value captured as {name}, or NULL. */
 const char *kiln_match(const kiln_req *req, const char *name);
+
+/* 1.5: the value captured as {name} as a number -- a {name:int} capture's
+ * always is one -- or `fallback` when there is no such capture or its value
+ * is not an integer (an optional '-' and decimal digits, in range):
+ *     long long id = kiln_match_int(req, "id", -1); */
+long long kiln_match_int(const kiln_req *req, const char *name, long long fallback);
+
+/*
+ * 1.5: the path of the route named `name` (aiohttp's url_for), its captures
+ * given as (capture name, value) string pairs ended by NULL:
+ *     kiln_url_for(req, "note", "id", "42", NULL)      -> "/notes/42"
+ *     kiln_url_for(req, "file", "path", "a b/c", NULL) -> "/files/a%20b/c"
+ * Values are percent-encoded as a path segment needs (RFC 3986; a {name:*}
+ * value keeps its '/').  Under mount prefixes the path is built under the
+ * prefix the current request came through (its route's), else under the
+ * first.  The string is the request's (valid until the response is
+ * complete).  NULL, with the reason logged, for an unknown name, a capture
+ * without a value, a parameter the pattern does not capture, an empty
+ * value, "." or "..", or a {name:int} value that is not an integer (a
+ * {name:regex} value is not checked against its regex); at most 16 pairs.
+ */
+char *kiln_url_for(kiln_req *req, const char *name, ...) KILN_SENTINEL;
+
+/* 1.5: the pattern of the route the request matched, as served (with its
+ * mount prefix: "/api/v1/notes/{id:int}"), and its name (kiln_route_name),
+ * for logs and metrics; NULL when no route matched or it has no name. */
+const char *kiln_route_pattern(const kiln_req *req);
+const char *kiln_route_name_of(const kiln_req *req);
 
 /* The first value of query parameter `name`, decoded ('+' is a space);
  * "" for a key without '='; NULL when absent.  (1.4: every pair counts, and

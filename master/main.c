@@ -1,4 +1,5 @@
 /* main.c -- kiln's command line: options, `kiln -t` (test config and plugins), `kiln -s` (signal the master), then the master. */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +20,14 @@
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: kiln [-c FILE] [-l ADDR]... [-w N|auto] [-t] [-s SIGNAL] [-V] [-h]\n"
+        "usage: kiln [-c FILE] [-l ADDR]... [-w N|auto] [-t [--routes]] [-s SIGNAL] [-V] [-h]\n"
         "  -c FILE   configuration file (default " KILN_CONF ")\n"
         "  -l ADDR   listen on ADDR instead of the config's listen list;\n"
         "            repeatable (127.0.0.1:8080, [::1]:8080, *:8080, 8080,\n"
         "            unix:/path)\n"
         "  -w N      number of workers, 1 to %d, or auto (one per CPU)\n"
         "  -t        test the configuration and the plugins, then exit\n"
+        "  --routes  with -t: list every route (method, pattern, plugin, name)\n"
         "  -s SIGNAL send SIGNAL to the master named by the pidfile: reload,\n"
         "            stop (fast), quit (graceful) or reopen (the log files)\n"
         "  -V        print the version and exit\n"
@@ -80,9 +82,10 @@ static int add_listen(struct master_options *o, const char *addr)
 
 /*
  * kiln -t: loads the config, then the plugins into a scratch router (their
- * init hooks run, their log lines carry their names).  Exit code 0 or 1.
+ * init hooks run, their log lines carry their names); with --routes, lists
+ * the routes.  Exit code 0 or 1.
  */
-static int test_config(const struct master_options *o)
+static int test_config(const struct master_options *o, int routes)
 {
     char err[1024];
     struct config *cfg;
@@ -97,7 +100,7 @@ static int test_config(const struct master_options *o)
     log_set_level(cfg->log_level);
     options_log_warnings(cfg);
     ok = plugin_files_open(cfg->plugin_dir, &files) == 0 &&
-         plugins_check(cfg, &files) == 0;
+         plugins_check(cfg, &files, routes ? stdout : NULL) == 0;
     plugin_files_close(&files);
 
 done:
@@ -112,9 +115,11 @@ done:
 static int parse_args(int argc, char **argv, struct master_options *o, int *test,
                       const char **action)
 {
+    static const struct option longs[] = { { "routes", no_argument, NULL, 'R' },
+                                            { NULL, 0, NULL, 0 } };
     int c;
 
-    while ((c = getopt(argc, argv, "c:l:w:ts:Vh")) != -1) {
+    while ((c = getopt_long(argc, argv, "c:l:w:ts:Vh", longs, NULL)) != -1) {
         switch (c) {
         case 'c': o->conf_file = optarg; break;
         case 'l':
@@ -131,7 +136,8 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
                 return EXIT_USAGE + 1;
             }
             break;
-        case 't': *test = 1; break;
+        case 't': *test |= 1; break;
+        case 'R': *test |= 2; break;
         case 's':
             if (control_signal(optarg) == 0) {
                 fprintf(stderr, "kiln: -s: expected reload, stop, quit or reopen, "
@@ -153,6 +159,11 @@ static int parse_args(int argc, char **argv, struct master_options *o, int *test
         usage(stderr);
         return EXIT_USAGE + 1;
     }
+    if (*test == 2) {
+        fprintf(stderr, "kiln: --routes goes with -t\n");
+        usage(stderr);
+        return EXIT_USAGE + 1;
+    }
     return 0;
 }
 
@@ -169,6 +180,6 @@ int main(int argc, char **argv)
     if (action != NULL)
         return control_send(&o, action);
     if (test)
-        return test_config(&o);
+        return test_config(&o, test & 2);
     return master_run(&o);
 }

@@ -116,7 +116,7 @@ static void __attribute__((noreturn)) check_child(struct master *m)
         log_error("plugin check cannot start: %s", err);
         _exit(1);
     }
-    rc = plugins_check(r->cfg, &r->files) == 0 ? 0 : 1;
+    rc = plugins_check(r->cfg, &r->files, NULL) == 0 ? 0 : 1;
     if (__lsan_do_leak_check != NULL)
         __lsan_do_leak_check();
     _exit(rc);

@@ -66,33 +66,89 @@ static int method_ok(const char *m)
     return 1;
 }
 
+/* Logs "PLUGIN: CALL(WHAT): reason", naming the plugin of the route the
+ * router refused for, and fails the app.  -1. */
+static int refuse(kiln_app *app, const char *call, const char *what, const char *why,
+                  const struct route *other)
+{
+    if (other != NULL && other->plugin != app->plugin)
+        log_error("%s: %s(%s): %s of plugin %s", plugin_name(app->plugin), call, what,
+                  why, plugin_name(other->plugin));
+    else
+        log_error("%s: %s(%s): %s", plugin_name(app->plugin), call, what, why);
+    app->failed = 1;
+    return -1;
+}
+
 /*
- * Validates, then registers with the router on behalf of app->plugin.  On
- * failure logs "PLUGIN: add_route(METHOD PATTERN): reason", marks the app
- * failed (the loader then refuses the plugin) and returns -1.
+ * Validates, then registers with the router on behalf of app->plugin, under
+ * each of its mount prefixes.  On failure logs "PLUGIN: add_route(METHOD
+ * PATTERN): reason", marks the app failed (the loader then refuses the
+ * plugin) and returns -1.
  */
 KILN_EXPORT int kiln_add_route(kiln_app *app, const char *method,
                                const char *pattern, kiln_handler handler,
                                void *data)
 {
-    char err[256] = "";
+    char err[256] = "", what[512];
+    struct route *rt;
 
     if (app == NULL)
         return -1;
+    app->last = NULL;
     if (!method_ok(method))
         snprintf(err, sizeof(err), "method must be \"*\" or an upper-case token");
     else if (pattern == NULL)
         snprintf(err, sizeof(err), "no pattern");
     else if (handler == NULL)
         snprintf(err, sizeof(err), "no handler");
-    else if (router_add(app->router, method, pattern, handler, data,
-                        app->plugin, err, sizeof(err)) != NULL)
+    else if ((rt = router_add_mounted(app->router, app->mount, method, pattern, handler,
+                                      data, app->plugin, err, sizeof(err))) != NULL) {
+        app->last = rt;
         return 0;
-    log_error("%s: add_route(%s %s): %s", plugin_name(app->plugin),
-              method ? method : "(null)", pattern ? pattern : "(null)",
-              err[0] ? err : "refused");
+    }
+    snprintf(what, sizeof what, "%s %s", method ? method : "(null)",
+             pattern ? pattern : "(null)");
+    return refuse(app, "add_route", what, err[0] ? err : "refused",
+                  err[0] ? router_clash(app->router) : NULL);
+}
+
+KILN_EXPORT int kiln_route_name(kiln_app *app, const char *name)
+{
+    const struct route *other;
+    char err[512];
+
+    if (app == NULL)
+        return -1;
+    if (app->last == NULL)
+        return refuse(app, "route_name", name ? name : "(null)",
+                      "no route was just added", NULL);
+    if (router_name(app->router, app->last, name, &other, err, sizeof err) < 0)
+        return refuse(app, "route_name", name ? name : "(null)", err, other);
+    return 0;
+}
+
+/* This plugin's HTTP route `method pattern` (as the plugin wrote it: under
+ * its first mount prefix, whose twins are the others) for a route_* call,
+ * or NULL with "PLUGIN: CALL(METHOD PATTERN): no such route of this
+ * plugin" logged and the app failed. */
+static struct route *own_route(kiln_app *app, const char *call, const char *method,
+                               const char *pattern)
+{
+    const char *m = app && app->mount ? app->mount + strspn(app->mount, " \t") : "";
+    char full[1024];
+    struct route *rt;
+
+    if (app == NULL || method == NULL || pattern == NULL)
+        return NULL;
+    snprintf(full, sizeof full, "%.*s%s", (int)strcspn(m, " \t"), m, pattern);
+    rt = router_find(app->router, method, full);
+    if (rt != NULL && rt->plugin == app->plugin && !rt->ws)
+        return rt;
+    log_error("%s: %s(%s %s): no such route of this plugin", plugin_name(app->plugin), call,
+              method, pattern);
     app->failed = 1;
-    return -1;
+    return NULL;
 }
 
 KILN_EXPORT int kiln_route_pending_timeout(kiln_app *app, const char *method,
@@ -102,35 +158,18 @@ KILN_EXPORT int kiln_route_pending_timeout(kiln_app *app, const char *method,
 
     if (app == NULL || method == NULL || pattern == NULL)
         return -1;
-    rt = router_find(app->router, method, pattern);
-    if (rt == NULL || rt->plugin != app->plugin || rt->ws || !(seconds > 0) || seconds > 1e6) {
-        log_error("%s: route_pending_timeout(%s %s, %g): %s", plugin_name(app->plugin), method,
-                  pattern, seconds, rt == NULL || rt->plugin != app->plugin || rt->ws
-                      ? "no such route of this plugin" : "seconds must be above 0");
+    if (!(seconds > 0) || seconds > 1e6) {
+        log_error("%s: route_pending_timeout(%s %s, %g): seconds must be above 0",
+                  plugin_name(app->plugin), method, pattern, seconds);
         app->failed = 1;
         return -1;
     }
-    rt->pending_timeout = seconds;
+    rt = own_route(app, "route_pending_timeout", method, pattern);
+    if (rt == NULL)
+        return -1;
+    for (; rt != NULL; rt = rt->twin)
+        rt->pending_timeout = seconds;
     return 0;
-}
-
-/* This plugin's HTTP route `method pattern` for a route_* call, or NULL
- * with "PLUGIN: CALL(METHOD PATTERN): no such route of this plugin" logged
- * and the app failed. */
-static struct route *own_route(kiln_app *app, const char *call, const char *method,
-                               const char *pattern)
-{
-    struct route *rt;
-
-    if (app == NULL || method == NULL || pattern == NULL)
-        return NULL;
-    rt = router_find(app->router, method, pattern);
-    if (rt != NULL && rt->plugin == app->plugin && !rt->ws)
-        return rt;
-    log_error("%s: %s(%s %s): no such route of this plugin", plugin_name(app->plugin), call,
-              method, pattern);
-    app->failed = 1;
-    return NULL;
 }
 
 KILN_EXPORT int kiln_route_max_body(kiln_app *app, const char *method, const char *pattern,
@@ -140,8 +179,10 @@ KILN_EXPORT int kiln_route_max_body(kiln_app *app, const char *method, const cha
 
     if (rt == NULL)
         return -1;
-    rt->max_body = bytes;
-    rt->max_body_set = 1;
+    for (; rt != NULL; rt = rt->twin) {
+        rt->max_body = bytes;
+        rt->max_body_set = 1;
+    }
     return 0;
 }
 
@@ -152,7 +193,8 @@ KILN_EXPORT int kiln_route_stream_body(kiln_app *app, const char *method,
 
     if (rt == NULL)
         return -1;
-    rt->stream_body = 1;
+    for (; rt != NULL; rt = rt->twin)
+        rt->stream_body = 1;
     return 0;
 }
 
@@ -210,6 +252,15 @@ KILN_EXPORT const char *kiln_match(const kiln_req *req, const char *name)
         if (req->match.names[i] && strcmp(req->match.names[i], name) == 0)
             return req->match.values[i];
     return NULL;
+}
+
+KILN_EXPORT long long kiln_match_int(const kiln_req *req, const char *name,
+                                     long long fallback)
+{
+    const char *v = kiln_match(req, name);
+    long long n;
+
+    return v != NULL && router_parse_int(v, &n) == 0 ? n : fallback;
 }
 
 KILN_EXPORT const char *kiln_header(const kiln_req *req, const char *name)

@@ -3,14 +3,18 @@
  * and afters (middleware.c runs them), the route's handler run as
  * its plugin's (at the message's end, or, for a kiln_route_stream_body()
  * route, once the header block is read), a deferred answer left pending,
- * 404 and 405, a WebSocket route's verdict, and what an answer that comes
+ * 404 (or 308 to the path normalize_path and merge_slashes make of it) and
+ * 405, a WebSocket route's verdict, and what an answer that comes
  * before its body ended does to the rest of it.  http.c calls in as the
  * parser reports; the parser itself stays behind http.c (http_pause(),
  * http_upgrade(), http_body_left()).
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "body.h"
+#include "config.h"
+#include "http_rules.h"
 #include "conn_private.h"
 #include "dispatch.h"
 #include "log.h"
@@ -19,6 +23,7 @@
 #include "plugin.h"
 #include "response.h"
 #include "router.h"
+#include "url.h"
 #include "worker.h"
 #include "ws.h"
 
@@ -201,6 +206,66 @@ int dispatch_streamed_end(struct conn *c)
     return 0;
 }
 
+/* Whether the raw path p has a route for the request's method. */
+static int routed(struct conn *c, const char *p)
+{
+    char *segs[URL_MAX_SEGMENTS], *dec;
+    struct route_match m;
+    int n = url_split_path(&c->pool, p, strlen(p), segs, &dec);
+
+    return n >= 0 && router_match(c->w->router, c->req.method, dec, segs, n, &m, NULL, 0)
+                     == ROUTER_FOUND;
+}
+
+/*
+ * The path a request that no route took is sent to instead (with
+ * [server] normalize_path and merge_slashes): its raw path with slashes
+ * merged and a trailing one added or removed, else merged only, when a
+ * route takes it; NULL when none does or they are off.
+ */
+static const char *normalized(struct conn *c)
+{
+    const struct config *cfg = c->w->cfg;
+    struct http_target t;
+    char *p;
+
+    if ((cfg->normalize_path == URL_SLASH_KEEP && !cfg->merge_slashes) ||
+        http_split_target(&c->pool, c->req.target, &t) < 0)
+        return NULL;
+    p = url_normalize(&c->pool, t.path, t.plen, cfg->merge_slashes,
+                      (enum url_slash)cfg->normalize_path);
+    if (p != NULL && routed(c, p))
+        return p;
+    if (cfg->merge_slashes && cfg->normalize_path != URL_SLASH_KEEP &&
+        (p = url_normalize(&c->pool, t.path, t.plen, 1, URL_SLASH_KEEP)) != NULL &&
+        routed(c, p))
+        return p;
+    return NULL;
+}
+
+int dispatch_redirects(struct conn *c)
+{
+    return normalized(c) != NULL;
+}
+
+/* 404, or 308 to the normalized path, with the query. */
+static int not_found(struct conn *c)
+{
+    struct kiln_req *r = &c->req;
+    const char *p = normalized(c), *q = r->query ? r->query : "";
+    char *extra;
+    size_t n;
+
+    if (p == NULL)
+        return dispatch_out(c, 404, NULL);
+    n = strlen(p) + strlen(q) + 16;
+    extra = pool_alloc(&c->pool, n);
+    if (extra == NULL)
+        return dispatch_out(c, 500, NULL);
+    snprintf(extra, n, "Location: %s%s%s\r\n", p, q[0] ? "?" : "", q);
+    return dispatch_out(c, 308, extra);
+}
+
 /* The route's answer to c's complete request: its handler, 404 or 405. */
 static int dispatch_route(struct conn *c)
 {
@@ -213,7 +278,7 @@ static int dispatch_route(struct conn *c)
         snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
         return dispatch_out(c, 405, extra);
     default:
-        return dispatch_out(c, 404, NULL);
+        return not_found(c);
     }
 }
 
@@ -237,6 +302,8 @@ int dispatch_error(struct conn *c, int status, int is_head)
     size_t from = c->out.len;
     int rc;
 
+    if (r->mw.received == 0)        /* its head unread: what was read of it */
+        r->mw.received = c->in.len;
     if (mw_active && r->path != NULL && status != 400) {
         r->keep_alive = 0;
         r->is_head = is_head;

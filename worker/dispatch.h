@@ -12,6 +12,10 @@ struct conn;
  * memory for the answer). */
 int dispatch_request(struct conn *c);
 
+/* Whether c's request, which no route takes, is answered 308 to its
+ * normalized path ([server] normalize_path, merge_slashes) rather than 404. */
+int dispatch_redirects(struct conn *c);
+
 /* A kiln_route_stream_body() route's header block is read: its handler
  * runs now; the request stays in CS_BODY while the body goes to its
  * reader, or is answered early.  0, or -1. */

@@ -289,7 +289,7 @@ static int req_expect(struct conn *c)
         return 0;
     if (strcasecmp(e, "100-continue") != 0)
         return fail(c, 417);
-    if (c->route_res == ROUTER_NOT_FOUND)
+    if (c->route_res == ROUTER_NOT_FOUND && !dispatch_redirects(c))
         return fail(c, 404);
     if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
         return fail(c, 405);

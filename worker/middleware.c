@@ -43,6 +43,16 @@ void mw_stop(void)
 
 /* ---- running them -------------------------------------------------------------- */
 
+/* Marks the worker's scoreboard slot "in plugin P, BEFORE/AFTER NAME", what
+ * the master reports of a worker that dies or hangs there. */
+static void mark(struct conn *c, const struct registry_mw *m, const char *what)
+{
+    struct scoreboard_slot *slot = c->w->slot;
+
+    if (scoreboard_enter(slot, m))
+        scoreboard_name(slot, m, plugin_name(m->plugin), what, m->name);
+}
+
 /* Runs m's before as its plugin's, with kiln_defer() allowed. */
 static int call_before(struct conn *c, const struct registry_mw *m)
 {
@@ -50,6 +60,7 @@ static int call_before(struct conn *c, const struct registry_mw *m)
     const struct route *route = plugin_route;
     int rc;
 
+    mark(c, m, "BEFORE");
     plugin_current = m->plugin;
     plugin_route = NULL;            /* what it starts is its plugin's */
     c->in_handler = 1;
@@ -59,6 +70,7 @@ static int call_before(struct conn *c, const struct registry_mw *m)
     c->in_handler = 0;
     plugin_current = outer;
     plugin_route = route;
+    scoreboard_leave(c->w->slot, 0);
     return rc;
 }
 
@@ -125,12 +137,16 @@ static void call_after(struct conn *c, const struct registry_mw *m)
 {
     struct plugin *outer = plugin_current;
     const struct route *route = plugin_route;
+    int nested = c->in_handler;     /* a stream's head, from its handler */
 
+    mark(c, m, "AFTER");
     plugin_current = m->plugin;
     plugin_route = NULL;
     m->after(&c->req, m->data);
     plugin_current = outer;
     plugin_route = route;
+    if (!nested)
+        scoreboard_leave(c->w->slot, 0);
 }
 
 int mw_afters(struct conn *c, int status, const char *extra)

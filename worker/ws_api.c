@@ -110,27 +110,40 @@ static struct ws_route *route_new(const kiln_app *app,
     return wr;
 }
 
+/* Gives each route of the chain rt (one per mount prefix) its description.
+ * 0, or -1 with err set. */
+static int describe(const kiln_app *app, struct route *rt, const struct kiln_ws_handlers *h,
+                    void *data, char *err, size_t errlen)
+{
+    struct ws_route *wr;
+
+    for (; rt != NULL; rt = rt->twin) {
+        if ((wr = route_new(app, h, data, err, errlen)) == NULL)
+            return -1;
+        rt->ws = wr;
+        rt->ws_free = ws_route_free;
+        wr->route = rt;
+    }
+    return 0;
+}
+
 KILN_EXPORT int kiln_add_websocket(kiln_app *app, const char *pattern,
                                    const struct kiln_ws_handlers *h, void *data)
 {
     char err[256] = "";
-    struct ws_route *wr = NULL;
     struct route *rt;
 
     if (app == NULL)
         return -1;
+    app->last = NULL;
     if (pattern == NULL || h == NULL)
         snprintf(err, sizeof(err), "no %s", pattern ? "handlers" : "pattern");
-    else if ((wr = route_new(app, h, data, err, sizeof(err))) != NULL &&
-             (rt = router_add(app->router, "GET", pattern, NULL, data,
-                              app->plugin, err, sizeof(err))) != NULL) {
-        rt->ws = wr;
-        rt->ws_free = ws_route_free;
-        wr->route = rt;
+    else if ((rt = router_add_mounted(app->router, app->mount, "GET", pattern, NULL, data,
+                                      app->plugin, err, sizeof(err))) != NULL &&
+             describe(app, rt, h, data, err, sizeof(err)) == 0) {
+        app->last = rt;
         return 0;
     }
-    if (wr)
-        ws_route_free(wr);
     log_error("%s: add_websocket(%s): %s", plugin_name(app->plugin),
               pattern ? pattern : "(null)", err[0] ? err : "refused");
     app->failed = 1;

@@ -4,6 +4,7 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
 import time
 
 import pytest
@@ -259,10 +260,17 @@ def test_sent_hook_counts_what_the_client_received(kiln_factory, tmp_path):
     got = raw_exchange(k.port, req)
     line = sent_lines(log, 3)[2]
     assert line[:3] == ["200", "1", str(len(got))]
+    # what curl counts: its header and body bytes
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_header} %{size_download}",
+                          "http://127.0.0.1:%d/mw/hello?from=curl" % k.port],
+                         stdout=subprocess.PIPE, text=True, timeout=10).stdout.split()
+    line = sent_lines(log, 4)[3]
+    assert line[6] == "/mw/hello?from=curl"
+    assert line[:4] == ["200", "1", str(int(out[0]) + int(out[1])), out[1]]
     body = b"hello"
     req = b"POST /mw/small HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 5\r\n\r\n"
     got = raw_exchange(k.port, req + body)
-    line = sent_lines(log, 4)[3]
+    line = sent_lines(log, 5)[4]
     assert line[:5] == ["200", "1", str(len(got)), str(len(got.split(b"\r\n\r\n", 1)[1])),
                         str(len(req) + len(body))]
 
@@ -270,11 +278,14 @@ def test_sent_hook_counts_what_the_client_received(kiln_factory, tmp_path):
 def test_sent_hook_for_a_400_to_garbage_and_a_cut_stream(kiln_factory, tmp_path):
     log = str(tmp_path / "sent.log")
     k = make(kiln_factory, sent=log)
-    got = raw_exchange(k.port, b"\x01\x02 garbage\r\n\r\n")
+    garbage = b"\x01\x02 garbage\r\n\r\n"
+    got = raw_exchange(k.port, garbage)
     assert got.startswith(b"HTTP/1.1 400 ")
     (line,) = sent_lines(log, 1)
-    assert line[:4] == ["400", "1", str(len(got)), str(len(got.split(b"\r\n\r\n", 1)[1]))]
-    assert line[5:7] == ["-", "1"] or line[5] == "-", line
+    # method and target unread: "" (the line writes "-" for an empty target)
+    assert line[:5] == ["400", "1", str(len(got)), str(len(got.split(b"\r\n\r\n", 1)[1])),
+                        str(len(garbage))]
+    assert line[5:] == ["-", "1", "1"], line
     # a client that leaves mid-stream: complete 0
     s = socket.create_connection(("127.0.0.1", k.port), timeout=5)
     s.sendall(b"GET /mw/stream?n=200 HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -368,3 +379,16 @@ def test_befores_of_a_route_reading_its_body_as_it_arrives(kiln_factory):
     c.close()
     assert (a.status, a.text) == (202, "answered by the before\n")
     assert (b.status, b.text) == (200, "hello\n")
+
+
+def test_a_stuck_before_is_named_when_its_worker_is_killed(kiln_factory):
+    k = make(kiln_factory, worker_timeout="2s")
+    mark = k.mark()
+    try:
+        get(k, "/mw/hello", [("X-Hang", "1")])
+    except (TimeoutError, ConnectionError, OSError):
+        pass
+    k.wait_log(r"worker \d+ stuck for \d+s in plugin middleware route BEFORE auth; killed",
+               timeout=10, since=mark)
+    k.wait_workers(2)
+    assert get(k, "/mw/hello").status == 200

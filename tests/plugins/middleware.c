@@ -7,6 +7,7 @@
  * asked by X-Error-Page; "cors" answers OPTIONS; "wsguard" refuses
  * /mw/ws?deny with 403; "extra" adds a header.  Every before appends its
  * name to the trace /mw/trace answers with, every after an X-Trace header.
+ * X-Hang makes "auth" hang (worker_timeout's kill).
  * A response-sent hook writes a line per response to [middleware]
  * sent_log, reopened (with a "reopened" line) by the reopen hook; the
  * function "middleware.double" is exported for mw_peer.
@@ -48,6 +49,8 @@ static void trace_after(kiln_req *req, void *data)
 static int auth_before(kiln_req *req, void *data)
 {
     trace_before(req, data);
+    if (kiln_header(req, "X-Hang") != NULL)
+        sleep(20);                  /* a stuck worker, for worker_timeout */
     if (strncmp(kiln_path(req), "/mw/private", 11) == 0
         && kiln_header(req, "Authorization") == NULL) {
         kiln_add_header(req, "WWW-Authenticate", "Basic realm=\"test\"");

@@ -1,4 +1,5 @@
 /* test_router.c -- unit tests of route registration and matching. */
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -276,6 +277,101 @@ static void test_errors(void)
     router_free(r);
 }
 
+static void test_int(void)
+{
+    struct router *r = router_new();
+    long long v;
+
+    add(r, "GET", "/notes/{id:int}", "int");
+    add(r, "GET", "/notes/{slug}", "slug");
+    add(r, "GET", "/n/{id:int}/x", "deep");
+    CHECK_STR(match(r, "GET", "/notes/42"), "int", "an int capture");
+    CHECK_STR(param("id"), "42", "its text");
+    CHECK_STR(match(r, "GET", "/notes/-7"), "int", "a negative int");
+    CHECK_STR(match(r, "GET", "/notes/007"), "int", "leading zeros");
+    CHECK_STR(match(r, "GET", "/notes/9223372036854775807"), "int", "LLONG_MAX");
+    CHECK_STR(match(r, "GET", "/notes/-9223372036854775808"), "int", "LLONG_MIN");
+    CHECK_STR(match(r, "GET", "/notes/9223372036854775808"), "slug", "LLONG_MAX + 1 is no int");
+    CHECK_STR(match(r, "GET", "/notes/-9223372036854775809"), "slug", "LLONG_MIN - 1 is no int");
+    CHECK_STR(match(r, "GET", "/notes/12x"), "slug", "trailing text is no int");
+    CHECK_STR(match(r, "GET", "/notes/+1"), "slug", "a plus sign is no int");
+    CHECK_STR(match(r, "GET", "/notes/-"), "slug", "a lone minus is no int");
+    CHECK_STR(match(r, "GET", "/notes/%201"), "slug", "a space is no int");
+    CHECK_STR(match(r, "GET", "/n/1/x"), "deep", "an int inside a pattern");
+    CHECK_STR(match(r, "GET", "/n/a/x"), "404", "no int, no route");
+    CHECK_STR(match(r, "GET", "/n/99999999999999999999/x"), "404", "out of range, no route");
+    CHECK(router_parse_int("0", &v) == 0 && v == 0, "0");
+    CHECK(router_parse_int("-0", &v) == 0 && v == 0, "-0");
+    CHECK(router_parse_int("-9223372036854775808", &v) == 0 && v == LLONG_MIN, "LLONG_MIN value");
+    CHECK(router_parse_int("9223372036854775807", &v) == 0 && v == LLONG_MAX, "LLONG_MAX value");
+    CHECK(router_parse_int("18446744073709551616", &v) < 0, "2^64");
+    CHECK(router_parse_int("", &v) < 0, "empty");
+    CHECK(router_parse_int(" 1", &v) < 0, "a space");
+    router_free(r);
+}
+
+static void test_clash(void)
+{
+    struct router *r = router_new();
+    struct plugin *a = (struct plugin *)"a", *b = (struct plugin *)"b";
+    char err[256];
+
+    CHECK(router_add(r, "GET", "/x/{id:int}", handler, "a1", a, err, sizeof err) != NULL,
+          "a first route of plugin a");
+    CHECK(router_clash(r) == NULL, "no clash yet");
+    CHECK(router_add(r, "GET", "/x/{n:int}", handler, "b1", b, err, sizeof err) == NULL,
+          "the same shape from plugin b is refused");
+    CHECK_STR(err, "GET /x/{n:int} takes the paths of GET /x/{id:int}", "the message");
+    CHECK(router_clash(r) && router_clash(r)->plugin == a, "the clash is plugin a's route");
+    CHECK(router_add(r, "GET", "/x/{id:int}", handler, "b2", b, err, sizeof err) == NULL &&
+          strstr(err, "already registered"), "the same pattern from plugin b");
+    CHECK(router_add(r, "POST", "/x/{n:int}", handler, "b3", b, err, sizeof err) != NULL,
+          "another method is no clash");
+    CHECK(router_add(r, "GET", "/x/{n}", handler, "b4", b, err, sizeof err) != NULL,
+          "another kind of capture is no clash");
+    CHECK(router_add(r, "GET", "/x/{n:int}", handler, "a2", a, err, sizeof err) != NULL,
+          "the same plugin may register the shape twice (registration order)");
+    router_free(r);
+}
+
+static void test_names_and_mounts(void)
+{
+    struct router *r = router_new();
+    const struct route *rt, *other;
+    struct route *m;
+    char err[256];
+
+    m = router_add_mounted(r, " /api/v1  /api/v2 ", "GET", "/notes/{id:int}", handler,
+                           "note", NULL, err, sizeof err);
+    CHECK(m != NULL && m->twin != NULL && m->twin->twin == NULL, "two mounted routes");
+    CHECK_STR(m->pattern, "/api/v1/notes/{id:int}", "under the first prefix");
+    CHECK(m->prefix_len == 7, "its prefix length");
+    CHECK_STR(m->twin->pattern, "/api/v2/notes/{id:int}", "under the second");
+    CHECK_STR(match(r, "GET", "/api/v2/notes/3"), "note", "served under the second");
+    CHECK_STR(match(r, "GET", "/notes/3"), "404", "not without a prefix");
+    CHECK(router_name(r, m, "note", &other, err, sizeof err) == 0, "named");
+    CHECK_STR(m->twin->name, "note", "the twin too");
+    rt = router_find_name(r, "note", "/api/v2/x", 7);
+    CHECK(rt == m->twin, "found under the current prefix");
+    rt = router_find_name(r, "note", "/other", 6);
+    CHECK(rt == m, "else the first");
+    CHECK(router_find_name(r, "nope", "", 0) == NULL, "an unknown name");
+    add(r, "GET", "/plain", "plain");
+    rt = router_find(r, "GET", "/plain");
+    CHECK(router_name(r, (struct route *)rt, "note", &other, err, sizeof err) < 0 &&
+          other == m && strstr(err, "taken by GET /api/v1/notes/{id:int}"),
+          "a taken name: %s", err);
+    CHECK(router_name(r, (struct route *)rt, "a b", &other, err, sizeof err) < 0 &&
+          strstr(err, "not made of"), "a bad name: %s", err);
+    CHECK(router_name(r, (struct route *)rt, "plain", &other, err, sizeof err) == 0,
+          "a free name");
+    CHECK(router_name(r, (struct route *)rt, "again", &other, err, sizeof err) < 0 &&
+          strstr(err, "named 'plain' already"), "a second name: %s", err);
+    m = router_add_mounted(r, NULL, "GET", "/bare", handler, "bare", NULL, err, sizeof err);
+    CHECK(m != NULL && m->prefix_len == 0 && m->twin == NULL, "no mount");
+    router_free(r);
+}
+
 static void test_scale(void)
 {
     struct router *r = router_new();
@@ -316,6 +412,9 @@ int main(void)
     test_methods();
     test_errors();
     test_tail();
+    test_int();
+    test_clash();
+    test_names_and_mounts();
     test_scale();
     pool_free(&pool);
     return unit_done();

@@ -116,8 +116,37 @@ static void test_dot_segments(void)
     pool_free(&p);
 }
 
+/* url_normalize's result for path, or "-" when unchanged. */
+static const char *norm(struct pool *p, const char *path, int merge, enum url_slash sl)
+{
+    const char *s = url_normalize(p, path, strlen(path), merge, sl);
+
+    return s ? s : "-";
+}
+
+static void test_normalize(void)
+{
+    struct pool p;
+
+    pool_init(&p, 4096);
+    CHECK_STR(norm(&p, "/a", 0, URL_SLASH_APPEND), "/a/", "append");
+    CHECK_STR(norm(&p, "/a/", 0, URL_SLASH_APPEND), "-", "append: has one");
+    CHECK_STR(norm(&p, "/", 0, URL_SLASH_APPEND), "-", "append: the root");
+    CHECK_STR(norm(&p, "/a/", 0, URL_SLASH_REMOVE), "/a", "remove");
+    CHECK_STR(norm(&p, "/a", 0, URL_SLASH_REMOVE), "-", "remove: has none");
+    CHECK_STR(norm(&p, "/", 0, URL_SLASH_REMOVE), "-", "remove: never the root");
+    CHECK_STR(norm(&p, "//a///b//", 1, URL_SLASH_KEEP), "/a/b/", "merge");
+    CHECK_STR(norm(&p, "//a///b//", 1, URL_SLASH_REMOVE), "/a/b", "merge and remove");
+    CHECK_STR(norm(&p, "//", 1, URL_SLASH_REMOVE), "/", "merge and remove: the root");
+    CHECK_STR(norm(&p, "//a", 1, URL_SLASH_APPEND), "/a/", "merge and append");
+    CHECK_STR(norm(&p, "/a%2F%2Fb", 1, URL_SLASH_KEEP), "-", "encoded slashes stay");
+    CHECK_STR(norm(&p, "/a/b", 1, URL_SLASH_KEEP), "-", "nothing to merge");
+    pool_free(&p);
+}
+
 int main(void)
 {
+    test_normalize();
     test_dot_segments();
     test_decode();
     test_split();
