@@ -11,9 +11,11 @@
 # CONF: [server] lines to add, separated by ';' (CONF='gzip = on');
 # HEADERS: header lines the requests carry, separated by ';'
 # (HEADERS='Accept-Encoding: gzip').
-# PLUGIN_SO, REQ_PATH, WANT: another plugin file, the path requested and the
+# PLUGIN_SO, REQ_PATH, WANT: other plugin files (separated by spaces), the path requested and the
 # end of its answer (bench/routes.sh: its route-table plugin; a config
 # section for it goes in CONF: CONF='[routesbench]; count = 500').
+# The access log on: PLUGIN_SO="$B/plugins/hello/.libs/hello.so $B/plugins/accesslog/.libs/accesslog.so"
+# CONF="[accesslog]; path = /tmp/access.log".
 set -euo pipefail
 ME=instructions.sh
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -28,7 +30,7 @@ REQ_PATH=${REQ_PATH:-/Ann}
 WANT=${WANT:-Hello, Ann}
 WORKERS=1
 [ -x "$BUILD/kiln" ] || die "$BUILD/kiln not built"
-[ -f "$PLUGIN_SO" ] || die "$PLUGIN_SO not built"
+for so in $PLUGIN_SO; do [ -f "$so" ] || die "$so not built"; done
 command -v valgrind > /dev/null || die "valgrind not found (apt-get install valgrind)"
 TMP=$(mktemp -d)
 KILN_PID=
@@ -60,7 +62,7 @@ PY
 count() {
     local n=$1 port out pid master
     rm -rf "$TMP/run" && mkdir -p "$TMP/run/plugins"
-    cp "$PLUGIN_SO" "$TMP/run/plugins/"
+    for so in $PLUGIN_SO; do cp "$so" "$TMP/run/plugins/"; done
     port=$(free_port)
     local conf=()
     IFS=';' read -r -a conf <<<"$CONF"

@@ -1,5 +1,5 @@
 /* scoreboard.c -- the shared scoreboard: one anonymous MAP_SHARED mapping made before the workers are forked, and a worker's writes to its slot. */
-#include <stdio.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -42,10 +42,27 @@ void scoreboard_ready(struct scoreboard_slot *s)
     s->ready = 1;
 }
 
+/* Appends src to dst[*at..cap), truncating, always NUL-terminated. */
+static void put(char *dst, size_t cap, size_t *at, const char *src)
+{
+    size_t n = strnlen(src, cap - 1 - *at);
+
+    memcpy(dst + *at, src, n);
+    *at += n;
+    dst[*at] = '\0';
+}
+
+/* Without snprintf(): it runs whenever what runs changes (a route after
+ * another, each middleware around a handler), on every request. */
 void scoreboard_name(struct scoreboard_slot *s, const void *key, const char *plugin,
                      const char *what, const char *pattern)
 {
+    size_t at = 0;
+
     s->named = key;
-    snprintf(s->plugin, sizeof s->plugin, "%s", plugin);
-    snprintf(s->route, sizeof s->route, "%s %s", what, pattern);
+    put(s->plugin, sizeof s->plugin, &at, plugin);
+    at = 0;
+    put(s->route, sizeof s->route, &at, what);
+    put(s->route, sizeof s->route, &at, " ");
+    put(s->route, sizeof s->route, &at, pattern);
 }

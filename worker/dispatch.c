@@ -53,7 +53,7 @@ int dispatch_out(struct conn *c, int status, const char *extra)
     if (mw_sent_active && rc == 0) {
         if (status != 0)
             r->status = status;
-        mw_sent_queued(c, from);
+        mw_sent_queued(c, from, status == 0);
     }
     return rc;
 }
@@ -300,7 +300,7 @@ int dispatch_error(struct conn *c, int status, int is_head)
 {
     struct kiln_req *r = &c->req;
     size_t from = c->out.len;
-    int rc;
+    int rc, serialized = 0;
 
     if (r->mw.received == 0)        /* its head unread: what was read of it */
         r->mw.received = c->in.len;
@@ -308,12 +308,13 @@ int dispatch_error(struct conn *c, int status, int is_head)
         r->keep_alive = 0;
         r->is_head = is_head;
         rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
+        serialized = 1;
     } else {
         r->status = status;
         rc = response_error(&c->out, status, 0, is_head, NULL);
     }
     if (rc == 0 && mw_sent_active)
-        mw_sent_queued(c, from);
+        mw_sent_queued(c, from, serialized);
     return rc;
 }
 

@@ -5,6 +5,7 @@
  * (kiln_add_middleware, kiln_on_response_sent, kiln_on_reopen, kiln_export,
  * kiln_import), whose lists core/registry.c keeps.
  */
+#define _GNU_SOURCE             /* memmem */
 #include <string.h>
 #include <strings.h>
 
@@ -213,16 +214,17 @@ void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body, 
     plugin_route = route;
 }
 
-void mw_sent_queued(struct conn *c, size_t from)
+void mw_sent_queued(struct conn *c, size_t from, int serialized)
 {
-    const char *p = c->out.data + from, *end = c->out.data + c->out.len, *q;
+    const char *p = c->out.data + from, *q;
     size_t n = c->out.len - from, head = n;
 
-    for (q = p; q + 3 < end; q++)
-        if (q[0] == '\r' && q[1] == '\n' && q[2] == '\r' && q[3] == '\n') {
-            head = (size_t)(q + 4 - p);
-            break;
-        }
+    if (serialized) {               /* response_serialize() said how much */
+        mw_sent(c, n, c->req.mw.body_out, 1);
+        return;
+    }
+    if ((q = memmem(p, n, "\r\n\r\n", 4)) != NULL)
+        head = (size_t)(q + 4 - p);
     mw_sent(c, n, n - head, 1);
 }
 

@@ -47,7 +47,8 @@ int mw_afters(struct conn *c, int status, const char *extra);
 void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body,
              int complete);
 
-/* mw_sent() of a buffered answer: what c->out gained from `from` on. */
-void mw_sent_queued(struct conn *c, size_t from);
+/* mw_sent() of a buffered answer: what c->out gained from `from` on;
+ * `serialized` when response_serialize() wrote it (it kept its body's size). */
+void mw_sent_queued(struct conn *c, size_t from, int serialized);
 
 #endif

@@ -88,6 +88,7 @@ struct kiln_req {
         unsigned stream : 1;        /* a stream, SSE or file response */
         unsigned sent : 1;          /* the response-sent hook ran */
         unsigned long long received;    /* the header block's bytes */
+        size_t body_out;            /* body bytes response_serialize() wrote */
     } mw;
 };
 

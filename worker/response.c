@@ -235,6 +235,7 @@ int response_serialize(struct kiln_req *req, struct buf *out)
     PUT_LIT(&tail, "\r\n");
     if (req->is_head || !status_has_body(status))
         blen = 0;
+    req->mw.body_out = blen;
     if (buf_reserve(out, head.n + hlen + tail.n + blen) != 0)
         return -1;
     buf_append(out, head.s, head.n);

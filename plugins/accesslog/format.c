@@ -200,13 +200,11 @@ void alog_format_free(struct alog_format *f)
 
 /* ---- rendering ------------------------------------------------------------ */
 
-static int reserve(struct alog_buf *b, size_t more)
+static int grow(struct alog_buf *b, size_t more)
 {
     size_t cap = b->cap ? b->cap : 256;
     char *p;
 
-    if (b->len + more <= b->cap)
-        return 0;
     while (cap < b->len + more)
         cap *= 2;
     if ((p = realloc(b->data, cap)) == NULL)
@@ -216,9 +214,9 @@ static int reserve(struct alog_buf *b, size_t more)
     return 0;
 }
 
-static int put(struct alog_buf *b, const char *s, size_t len)
+static inline int put(struct alog_buf *b, const char *s, size_t len)
 {
-    if (reserve(b, len) < 0)
+    if (b->len + len > b->cap && grow(b, len) < 0)
         return -1;
     memcpy(b->data + b->len, s, len);
     b->len += len;
@@ -244,6 +242,11 @@ static int putf(struct alog_buf *b, const char *fmt, ...)
 static int put_escaped(struct alog_buf *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
+    static unsigned char plain[256];        /* bytes logged as they are */
+
+    if (!plain['a'])
+        for (int c = 0x20; c < 0x7f; c++)
+            plain[c] = c != '"' && c != '\\';
 
     if (s == NULL)
         return put(b, "-", 1);
@@ -253,7 +256,7 @@ static int put_escaped(struct alog_buf *b, const char *s)
         char e[4] = { '\\', 0, 0, 0 };
         size_t n = 2;
 
-        while ((c = (unsigned char)*s) >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+        while (plain[(c = (unsigned char)*s)])
             s++;
         if (s > run && put(b, run, (size_t)(s - run)) < 0)
             return -1;

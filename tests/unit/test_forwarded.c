@@ -1,5 +1,6 @@
 /* test_forwarded.c -- core/proxies.c (trusted_proxies entries) and worker/forwarded.c (Forwarded, X-Forwarded-*), hostile input included. */
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "forwarded.h"
@@ -106,6 +107,20 @@ static void test_match(void)
     proxies_addr_parse("::ffff:192.0.2.1", 16, a);
     proxies_addr_format(a, out, sizeof out);
     CHECK_STR(out, "192.0.2.1", "a mapped address prints as IPv4");
+    {
+        unsigned bad = 0, seed = 12345;
+        for (int i = 0; i < 5000; i++) {
+            char want[INET_ADDRSTRLEN];
+            seed = seed * 1103515245u + 12345u;
+            memcpy(a + 12, &seed, 4);
+            if (i < 4)
+                memset(a + 12, (int[]){ 0, 255, 9, 100 }[i], 4);
+            inet_ntop(AF_INET, a + 12, want, sizeof want);
+            proxies_addr_format(a, out, sizeof out);
+            bad += strcmp(out, want) != 0;
+        }
+        CHECK(bad == 0, "IPv4 prints as inet_ntop() prints it (5000 addresses)");
+    }
     proxies_addr_parse("2001:0db8:0000::0001", 20, a);
     proxies_addr_format(a, out, sizeof out);
     CHECK_STR(out, "2001:db8::1", "IPv6 prints canonically");
