@@ -40,7 +40,7 @@ PASSING='def test_one():
 # RC (0, or 1 for "non-zero") and its last line LAST.
 expect() {
     local what=$1 want_rc=$2 want_last=$3 out rc last
-    out=$(CI=${4:-} KILN_SRC=$SRC KILN_BUILD=$BLD bash "$RUN" 2>&1)
+    out=$(CI=${4:-} KILN_CHECK=${CHECK:-} KILN_SMOKE=${SMOKE_FILES:-} KILN_SRC=$SRC KILN_BUILD=$BLD bash "$RUN" 2>&1)
     rc=$?
     [ "$rc" -ne 0 ] && rc=1
     last=$(printf '%s\n' "$out" | tail -n 1)
@@ -167,6 +167,23 @@ def test_three():
     pass"
 expect "an allowed skip passes in CI, another reason for the same test does not" \
     1 "2 passed, 1 failed" true
+
+# KILN_CHECK=smoke (make distcheck): only the smoke files run, but a file
+# that does not import fails the run, and so does a smoke file that is gone.
+tree smoke
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x "$PASSING"
+pyfile test_y 'def test_not_run():
+    assert False'
+CHECK=smoke SMOKE_FILES=test_x.py expect "a smoke run runs only its files" 0 "2 passed, 0 failed"
+pyfile test_z 'import no_such_module'
+CHECK=smoke SMOKE_FILES=test_x.py expect "a smoke run fails on a file that does not import" \
+    1 "2 passed, 1 failed"
+tree smoke_gone
+unit test_a 'echo "ok 1 - a"; echo "1..1"'
+pyfile test_x "$PASSING"
+CHECK=smoke SMOKE_FILES="test_x.py test_gone.py" expect "a smoke run fails on a missing smoke file" \
+    1 "2 passed, 1 failed"
 
 echo "1..$n"
 echo "$((n - bad)) passed, $bad failed"

@@ -9,9 +9,11 @@ import subprocess
 
 from conftest import HERE, SRC, RawConn
 
-# Functions of conftest.py that may name the kiln binary in a subprocess:
-# the one runner of short-lived kilns, the server start, and ldd.
+# Functions of pytest_kiln (python/pytest_kiln/) that may name the kiln
+# binary in a subprocess: the one runner of short-lived kilns, the server
+# start, and ldd.
 KILN_RUNNERS = {"run_kiln", "start", "sanitized_build"}
+PLUGIN_DIR = os.path.join(os.path.dirname(os.path.dirname(HERE)), "python", "pytest_kiln")
 SUBPROCESS_CALLS = {"run", "Popen", "call", "check_call", "check_output"}
 
 
@@ -39,23 +41,34 @@ def enclosing_functions(tree):
 
 
 def test_kiln_runs_only_through_conftest_helpers():
+    """The tests name neither the binary (conftest's KILN) nor pytest_kiln's
+    kiln_binary(); in pytest_kiln only its runners start the binary."""
     bad = []
+    binary_names = {"KILN", "kiln_binary"}
     for path in sorted(glob.glob(os.path.join(HERE, "*.py"))):
         tree = parse(path)
         name = os.path.basename(path)
-        if name != "conftest.py":
-            bad += ["%s:%d uses KILN" % (name, n.lineno) for n in ast.walk(tree)
-                    if isinstance(n, ast.Name) and n.id == "KILN"]
-            bad += ["%s:%d imports KILN" % (name, n.lineno) for n in ast.walk(tree)
-                    if isinstance(n, ast.ImportFrom) and any(a.name == "KILN" for a in n.names)]
+        if name == "conftest.py":
+            bad += ["conftest.py:%d runs a subprocess" % n.lineno for n in ast.walk(tree)
+                    if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                    and n.func.attr in SUBPROCESS_CALLS and names_in(n) & binary_names]
             continue
+        bad += ["%s:%d uses %s" % (name, n.lineno, n.id) for n in ast.walk(tree)
+                if isinstance(n, ast.Name) and n.id in binary_names]
+        bad += ["%s:%d imports the binary" % (name, n.lineno) for n in ast.walk(tree)
+                if isinstance(n, ast.ImportFrom) and any(a.name in binary_names for a in n.names)]
+    paths = sorted(glob.glob(os.path.join(PLUGIN_DIR, "*.py")))
+    assert paths, "no pytest_kiln in %s" % PLUGIN_DIR
+    for path in paths:
+        tree = parse(path)
         owner = enclosing_functions(tree)
         for n in ast.walk(tree):
             if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
-                    and n.func.attr in SUBPROCESS_CALLS and "KILN" in names_in(n)
+                    and n.func.attr in SUBPROCESS_CALLS and "kiln_binary" in names_in(n)
                     and owner.get(id(n)) not in KILN_RUNNERS):
-                bad.append("conftest.py:%d runs kiln outside %s" % (n.lineno, KILN_RUNNERS))
-    assert bad == [], "kiln must be run through conftest's run_kiln or Kiln.start:\n" + \
+                bad.append("%s:%d runs kiln outside %s"
+                           % (os.path.basename(path), n.lineno, KILN_RUNNERS))
+    assert bad == [], "kiln must be run through pytest_kiln's run_kiln or Kiln.start:\n" + \
         "\n".join(bad)
 
 

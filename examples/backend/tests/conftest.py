@@ -1,4 +1,4 @@
-"""Fixtures of the notes example's tests: kiln's own (tests/integration/conftest.py: a real kiln on an ephemeral loopback port, the test PostgreSQL), a schema of the test database made by init/init.py with the sample data, and a kiln serving the backend plugin on it."""
+"""Fixtures of the notes example's tests: pytest_kiln's (a real kiln on an ephemeral loopback port), the test PostgreSQL, a schema of the test database made by init/init.py with the sample data, and a kiln serving the backend plugin on it."""
 
 import importlib.util
 import os
@@ -10,13 +10,31 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.dirname(HERE)
-SRC = os.path.dirname(os.path.dirname(EXAMPLE))
+SRC = os.path.abspath(os.environ.get("KILN_SRC", os.path.dirname(os.path.dirname(EXAMPLE))))
+BUILD = os.path.abspath(os.environ.get("KILN_BUILD", SRC))
 
+# pytest_kiln from this source tree (kiln_factory, RawConn, ...), run on
+# the build's kiln; a server that names no plugin loads the example's.
+sys.path.insert(0, os.path.join(SRC, "python"))
+pytest.register_assert_rewrite("pytest_kiln")
+import pytest_kiln  # noqa: E402  (the path above first)
+
+pytest_plugins = ["pytest_kiln"]
+
+
+def plugin_path(name):
+    """The build's backend.so, or a plugin bundled with kiln."""
+    if name == "backend":
+        return os.path.join(BUILD, "examples", "backend", ".libs", "backend.so")
+    return os.path.join(BUILD, "plugins", name, ".libs", name + ".so")
+
+
+pytest_kiln.configure(binary=os.path.join(BUILD, "kiln"), plugin_path=plugin_path,
+                      default_plugins=("backend",))
 
 
 def load(name, path):
-    """The module of tests/integration/`path`, under `name` (this file is
-    "conftest" too, so kiln's conftest cannot be imported as such)."""
+    """The module of kiln's tests/integration/`path`, under `name`."""
     spec = importlib.util.spec_from_file_location(name, os.path.join(SRC, "tests",
                                                                      "integration", path))
     module = importlib.util.module_from_spec(spec)
@@ -25,11 +43,20 @@ def load(name, path):
     return module
 
 
-kiln_conftest = load("kiln_conftest", "conftest.py")
 # Chromium over the DevTools protocol, as kiln's own browser tests drive it.
 kiln_browser = load("kiln_browser", "test_browser.py")
-kiln_factory = kiln_conftest.kiln_factory
-pg_dsn = kiln_conftest.pg_dsn
+
+
+@pytest.fixture
+def pg_dsn():
+    """The test PostgreSQL's libpq connection string (scripts/services
+    start DIR, then . DIR/env); fails when it is not set: never a skip."""
+    dsn = os.environ.get("KILN_TEST_PG_DSN", "")
+    if not dsn:
+        pytest.fail("KILN_TEST_PG_DSN is not set: run through tests/run under scripts/test, "
+                    "or start the services with scripts/services start DIR and source DIR/env")
+    return dsn
+
 
 INIT = os.path.join(EXAMPLE, "init", "init.py")
 STATIC = os.path.join(EXAMPLE, "static")

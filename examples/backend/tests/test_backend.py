@@ -7,7 +7,9 @@ import re
 
 import aiohttp
 
-from conftest import EXAMPLE, SESSION_LIFETIME, STATIC, backend_sections, kiln_conftest
+from pytest_kiln import RawConn
+
+from conftest import EXAMPLE, SESSION_LIFETIME, STATIC, backend_sections
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "admin": "admin-password"}
 
@@ -365,7 +367,6 @@ def test_clients_that_leave_while_their_answer_is_worked_out(backend):
     and pages whose client leaves during the query: the worker forgets them
     (a sanitizer build reports any use of what they left behind) and serves
     the next client."""
-    RawConn = kiln_conftest.RawConn
     body = json.dumps({"user": "alice", "password": "alice-password"})
     for _ in range(20):
         with RawConn(backend.port) as c:
