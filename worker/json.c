@@ -94,6 +94,7 @@ KILN_EXPORT int kiln_json(kiln_req *req, int status, struct json_t *value)
         || kiln_set_content_type(req, "application/json") != 0)
         goto done;
     buf_reset(req->resp_body);
+    req->error_answer = 0;          /* the handler's own, even after kiln_json_body()'s 400 */
     if (json_dump_callback(value, dump_to_body, req->resp_body,
                            JSON_COMPACT | JSON_ENCODE_ANY) == 0)
         rc = KILN_OK;

@@ -32,6 +32,10 @@ def test_pages(kiln_factory, tmp_path):
     assert st == 418 and h["content-type"].startswith("text/plain")
     st, h, body = k.request("/json400")             # the handler's own body stays
     assert (st, h["content-type"], body) == (400, "application/json", b'{"error":"bad"}')
+    # its own JSON after kiln_json_body()'s 400 is its own too
+    st, h, body = k.request("/json_own", method="POST", body=b"not json",
+                            headers={"Content-Type": "application/json"})
+    assert (st, h["content-type"], body) == (503, "application/json", b'{"error":"mine"}')
     assert k.request("/open")[::2] == (200, b"user=-")
 
 

@@ -8,12 +8,15 @@
  *                      200 "user=NAME" (or "user=-")
  *   GET /err/{status}  kiln_error(status, NULL)
  *   GET /json400       a JSON 400 the handler writes itself
+ *   POST /json_own     body not JSON: the handler's own JSON 503 replaces
+ *                      kiln_json_body()'s 400
  *
  * Tokens: "good" lets in as "token-user", "other" as "someone", "forbidden"
  * is 403, anything else 401.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <kiln.h>
 
 static int who(kiln_req *req, void *data)
@@ -39,6 +42,16 @@ static int json400(kiln_req *req, void *data)
     return KILN_OK;
 }
 
+static int json_own(kiln_req *req, void *data)
+{
+    json_t *j = kiln_json_body(req);
+
+    (void)data;
+    if (j != NULL)
+        return kiln_text(req, 200, "json\n");
+    return kiln_json(req, 503, json_pack("{s:s}", "error", "mine"));
+}
+
 static int bearer(kiln_req *req, const char *token, const char *prefix)
 {
     (void)prefix;
@@ -62,7 +75,8 @@ static int init(kiln_app *app)
         if (kiln_add_route(app, "*", areas[i], who, NULL) != 0)
             return -1;
     if (kiln_add_get(app, "/err/{status}", err, NULL) != 0 ||
-        kiln_add_get(app, "/json400", json400, NULL) != 0)
+        kiln_add_get(app, "/json400", json400, NULL) != 0 ||
+        kiln_add_post(app, "/json_own", json_own, NULL) != 0)
         return -1;
     return kiln_export(app, "permissions.bearer", (void *)bearer);
 }
