@@ -117,6 +117,7 @@
  *                    {name:int} and kiln_match_int(); named routes and
  *                    URLs: kiln_route_name(), kiln_url_for(),
  *                    kiln_route_pattern(), kiln_route_name_of().
+ *   1.6  2026-12-03  publish/subscribe across workers and hosts.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -141,7 +142,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 5
+#define KILN_ABI_MINOR 6
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
