@@ -284,6 +284,7 @@ void config_free(struct config *c)
     free(c->upload_dir);
     free(c->gzip_types);
     free(c->middlewares);
+    free(c->pubsub);
     free(c->user);
     free(c->group);
     free(c->pg_dsn);

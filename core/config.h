@@ -87,6 +87,11 @@ struct config {
     double ws_heartbeat;        /* ping interval, s; 0 = off (0) */
     double ws_idle_timeout;     /* close after no frame for this long; 0 = off (0) */
 
+    /* publish/subscribe (master/pubsub.c, worker/pubsub.c) */
+    char *pubsub;               /* "redis://host:port": the fan-out goes through
+                                   that server; NULL: the master fans out locally */
+    int pubsub_line;            /* its line in `file` */
+
     /* supervision */
     double worker_timeout;      /* a worker whose loop has not turned for this
                                    long is killed, s; 0 = off (30) */

@@ -64,6 +64,7 @@ static const struct server_key server_keys[] = {
     { "server", "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
     { "server", "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
     { "server", "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
+    { "server", "pubsub",             K_TEXT,    F(pubsub),             0 },
     { "server", "worker_timeout",     K_TIME,    F(worker_timeout),     0 },
     { "server", "max_requests",       K_COUNT,   F(max_requests),       0 },
     { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
