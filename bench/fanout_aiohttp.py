@@ -1,0 +1,102 @@
+"""fanout_aiohttp.py -- the aiohttp peer of bench/fanout.sh: a WebSocket on /room, every connection in one room, each text message published to the Redis channel "room" with redis.asyncio and every message of the channel sent to the process's sockets; on uvloop, in WORKERS processes sharing the port (SO_REUSEPORT), as bench/peers/app_aiohttp.py runs.
+
+Usage: /usr/bin/python3 fanout_aiohttp.py PORT
+Environment: WORKERS (2), REDIS_ADDR (HOST:PORT).  The parent forks the
+workers and waits; SIGTERM or SIGINT stops them.  Debian 12:
+python3-aiohttp, python3-uvloop, python3-redis.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import traceback
+
+import redis.asyncio as aioredis
+import uvloop
+from aiohttp import web
+
+
+async def room(request):
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    request.app["sockets"].add(ws)
+    try:
+        async for msg in ws:
+            if msg.type == web.WSMsgType.TEXT:
+                await request.app["redis"].publish("room", msg.data)
+    finally:
+        request.app["sockets"].discard(ws)
+    return ws
+
+
+async def forward(app, pubsub):
+    """Sends every message of the channel to this process's sockets."""
+    async for msg in pubsub.listen():
+        if msg["type"] != "message":
+            continue
+        text = msg["data"].decode()
+        for ws in list(app["sockets"]):
+            if not ws.closed:
+                await ws.send_str(text)
+
+
+async def clients(app):
+    host, port = os.environ["REDIS_ADDR"].rsplit(":", 1)
+    app["sockets"] = set()
+    app["redis"] = aioredis.Redis(host=host, port=int(port))
+    pubsub = app["redis"].pubsub()
+    await pubsub.subscribe("room")
+    task = asyncio.create_task(forward(app, pubsub))
+    yield
+    task.cancel()
+    await pubsub.close()
+    await app["redis"].close()
+
+
+async def root(request):
+    return web.Response(text="Hello, Anonymous")
+
+
+def serve(port):
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    app = web.Application()
+    app.cleanup_ctx.append(clients)
+    app.add_routes([web.get("/room", room), web.get("/", root)])
+    web.run_app(app, host="127.0.0.1", port=port, reuse_port=True, access_log=None,
+                print=None)
+
+
+def main():
+    port = int(sys.argv[1])
+    kids = []
+    for _ in range(int(os.environ.get("WORKERS", "2"))):
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                serve(port)
+            except BaseException:
+                traceback.print_exc()
+                code = 1
+            finally:
+                os._exit(code)
+        kids.append(pid)
+
+    def stop(signum, frame):
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    failed = 0
+    for pid in kids:
+        _, status = os.waitpid(pid, 0)
+        failed += os.waitstatus_to_exitcode(status) != 0
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
