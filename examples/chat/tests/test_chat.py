@@ -145,20 +145,25 @@ def test_bad_messages_answered_to_the_sender_alone(chat):
 
 
 def test_handshake_refuses_bad_rooms_and_nicks(chat):
-    def upgrade(path):
-        return http_request(chat.port, path, headers={
-            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
-            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}).status
-    assert upgrade("/ws/lobby?nick=ann") == 101
-    assert upgrade("/ws/lobby") == 400                      # no nick
-    assert upgrade("/ws/lobby?nick=") == 400
-    assert upgrade("/ws/lobby?nick=" + "n" * 33) == 400
-    assert upgrade("/ws/lobby?nick=a%0Ab") == 400           # a control character
-    assert upgrade("/ws/lobby?nick=%FF%FE") == 400          # not UTF-8
-    assert upgrade("/ws/lob.by?nick=ann") == 400
-    assert upgrade("/ws/" + "r" * 33 + "?nick=ann") == 400
-    assert upgrade("/ws/lobby?nick=" + "n" * 32) == 101
-    assert http_request(chat.port, "/ws/lobby?nick=ann").status == 426
+    async def upgrade(s, path):
+        """The handshake's status: 101, or the refusal's."""
+        try:
+            ws = await s.ws_connect(chat.url + path)
+        except aiohttp.WSServerHandshakeError as e:
+            return e.status
+        await ws.close()
+        return 101
+
+    paths = ["/ws/lobby?nick=ann", "/ws/lobby", "/ws/lobby?nick=", "/ws/lobby?nick=" + "n" * 33,
+             "/ws/lobby?nick=a%0Ab", "/ws/lobby?nick=%FF%FE", "/ws/lob.by?nick=ann",
+             "/ws/" + "r" * 33 + "?nick=ann", "/ws/lobby?nick=" + "n" * 32,
+             "/ws/" + "r" * 32 + "?nick=%C3%A9l%C3%A8ne"]
+
+    async def script():
+        async with aiohttp.ClientSession() as s:
+            return [await upgrade(s, p) for p in paths]
+    assert run(script()) == [101, 400, 400, 400, 400, 400, 400, 400, 101, 101]
+    assert http_request(chat.port, "/ws/lobby?nick=ann")[0] == 426
 
 
 def test_server_sent_events_feed(chat):
@@ -186,10 +191,10 @@ def test_server_sent_events_feed(chat):
 
 
 def test_the_page(chat, kiln_factory):
-    r = http_request(chat.port, "/")
-    assert r.status == 200
-    assert r.header("Content-Type").startswith("text/html")
-    assert b'id="say"' in r.body and b"/ws/" in r.body
+    status, headers, body = http_request(chat.port, "/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert b'id="say"' in body and b"/ws/" in body
     bare = kiln_factory.make(plugins=("chat",), server={"workers": 1})
-    r = http_request(bare.port, "/")
-    assert r.status == 404 and b"static_dir" in r.body
+    status, _, body = http_request(bare.port, "/")
+    assert (status, b"static_dir" in body) == (404, True)
