@@ -122,8 +122,9 @@
  *                    kiln_sse_subscribe(), kiln_sse_unsubscribe(),
  *                    kiln_publish(), kiln_publish_text() ([server]
  *                    pubsub_max_message, pubsub_worker_queue,
- *                    pubsub_subscriber_queue, pubsub); kiln_ws_broadcast()
- *                    reaches the route's connections in every worker.
+ *                    pubsub_subscriber_queue, pubsub); kiln_on_publish();
+ *                    kiln_ws_broadcast() reaches the route's connections
+ *                    in every worker.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -968,6 +969,18 @@ int kiln_sse_subscribe(kiln_id stream, const char *channel);
 int kiln_sse_unsubscribe(kiln_id stream, const char *channel);
 int kiln_publish(const char *channel, int binary, const void *msg, size_t len);
 int kiln_publish_text(const char *channel, const char *fmt, ...) KILN_PRINTF(2, 3);
+
+/*
+ * 1.6: the plugin's own subscription, from init: fn(channel, binary, msg,
+ * len, data) runs on the loop with each message published on `channel`
+ * (anywhere, this worker included), as kiln_publish() delivers it to a
+ * connection; msg is valid for the call.  0, or -1 (not from init, bad
+ * name, no fn, out of memory).  It lasts as long as the worker.
+ */
+int kiln_on_publish(kiln_app *app, const char *channel,
+                    void (*fn)(const char *channel, int binary, const void *msg,
+                               size_t len, void *data),
+                    void *data);
 
 /*
  * 1.2: an id for ws, never 0 (0 only when out of memory), that stays safe

@@ -1,7 +1,6 @@
 /*
  * pubsub.c -- a worker's publish/subscribe: channels and their local
- * subscribers, kiln_subscribe() and kiln_publish(), and the frames to and
- * from the master (pubsub_frame.h) with a bounded queue while the channel
+ * subscribers, delivery, and the frames to and from the master (pubsub_frame.h) with a bounded queue while the channel
  * to the master is full.
  *
  * A subscriber is named by its kind and id (a WebSocket's kiln_ws_id(), an
@@ -11,8 +10,6 @@
  * subscriber that goes meanwhile is skipped, one that comes waits for the
  * next message.
  */
-#define _GNU_SOURCE                 /* vasprintf */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,83 +400,31 @@ int pubsub_send_out(const char *channel, size_t nlen, int binary, const void *ms
     return 0;
 }
 
-KILN_EXPORT int kiln_publish(const char *channel, int binary, const void *msg, size_t len)
+int pubsub_publish(const char *channel, size_t nlen, int binary, const void *msg, size_t len)
 {
-    size_t nlen = channel ? strnlen(channel, PUBSUB_CHANNEL_MAX + 1) : 0;
-
-    if (ps.w == NULL || !pubsub_channel_ok(channel, nlen) || (msg == NULL && len > 0) ||
-        len > ps.w->cfg->pubsub_max_message)
+    if (ps.w == NULL || len > ps.w->cfg->pubsub_max_message)
         return -1;
-    if (pubsub_send_out(channel, nlen, binary ? 1 : 0, msg, len) < 0)
+    if (pubsub_send_out(channel, nlen, binary, msg, len) < 0)
         return -1;
     ps.st.published++;
-    deliver(channel, nlen, binary ? 1 : 0, msg, len);
+    deliver(channel, nlen, binary, msg, len);
     return 0;
-}
-
-KILN_EXPORT int kiln_publish_text(const char *channel, const char *fmt, ...)
-{
-    va_list ap;
-    char *s;
-    int n, rc;
-
-    if (fmt == NULL)
-        return -1;
-    va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    rc = kiln_publish(channel, 0, s, (size_t)n);
-    free(s);
-    return rc;
 }
 
 /* ---- subscribing ------------------------------------------------------------- */
 
-/* A plugin's channel name: its length, or 0 when it is not one. */
-static size_t name_len(const char *channel)
+int pubsub_subscribe(enum pubsub_kind kind, kiln_id id, const char *channel, size_t len)
 {
-    size_t n = channel ? strnlen(channel, PUBSUB_CHANNEL_MAX + 1) : 0;
-
-    return pubsub_channel_ok(channel, n) ? n : 0;
+    if (ps.w == NULL || id == 0)
+        return -1;
+    return subscribe(kind, id, NULL, NULL, channel, len);
 }
 
-KILN_EXPORT int kiln_subscribe(kiln_ws *ws, const char *channel)
+int pubsub_unsubscribe(enum pubsub_kind kind, kiln_id id, const char *channel, size_t len)
 {
-    kiln_id id = ws_live_id(ws);
-    size_t n = name_len(channel);
-
-    if (ps.w == NULL || id == 0 || n == 0)
+    if (ps.w == NULL)
         return -1;
-    return subscribe(PUBSUB_WS, id, NULL, NULL, channel, n);
-}
-
-KILN_EXPORT int kiln_unsubscribe(kiln_ws *ws, const char *channel)
-{
-    size_t n = name_len(channel);
-
-    if (ps.w == NULL || ws == NULL || n == 0)
-        return -1;
-    return unsubscribe(PUBSUB_WS, kiln_ws_id(ws), NULL, NULL, channel, n);
-}
-
-KILN_EXPORT int kiln_sse_subscribe(kiln_id stream, const char *channel)
-{
-    size_t n = name_len(channel);
-
-    if (ps.w == NULL || !stream_is_sse(stream) || n == 0)
-        return -1;
-    return subscribe(PUBSUB_SSE, stream, NULL, NULL, channel, n);
-}
-
-KILN_EXPORT int kiln_sse_unsubscribe(kiln_id stream, const char *channel)
-{
-    size_t n = name_len(channel);
-
-    if (ps.w == NULL || n == 0)
-        return -1;
-    return unsubscribe(PUBSUB_SSE, stream, NULL, NULL, channel, n);
+    return unsubscribe(kind, id, NULL, NULL, channel, len);
 }
 
 int pubsub_join(const char *channel, size_t len, pubsub_fn *fn, void *data)
@@ -548,6 +493,11 @@ void pubsub_shutdown(void)
     free(ps.scratch);
     ps.scratch = NULL;
     ps.w = NULL;
+}
+
+int pubsub_running(void)
+{
+    return ps.w != NULL;
 }
 
 void pubsub_stats(struct pubsub_stats *out)

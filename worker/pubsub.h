@@ -42,6 +42,10 @@ typedef void pubsub_fn(const char *channel, size_t channel_len, int binary,
 void pubsub_init(struct worker *w, int chan_fd);
 void pubsub_shutdown(void);
 
+/* After pubsub_shutdown(): frees the plugins' own subscriptions
+ * (kiln_on_publish, pubsub_api.c). */
+void pubsub_api_shutdown(void);
+
 /* A datagram longer than one byte came from the master. */
 void pubsub_receive(const void *frame, size_t len);
 
@@ -52,6 +56,19 @@ void pubsub_gone(enum pubsub_kind kind, kiln_id id);
  * kiln's own start with a NUL).  0, or -1 (out of memory; not subscribed). */
 int pubsub_join(const char *channel, size_t len, pubsub_fn *fn, void *data);
 int pubsub_leave(const char *channel, size_t len, pubsub_fn *fn, void *data);
+
+/* Whether pubsub_init() ran (not in the reload's check process). */
+int pubsub_running(void);
+
+/* kiln_publish() once its arguments are checked: delivers here, sends to
+ * the master.  0, or -1 (too long, queue to the master full). */
+int pubsub_publish(const char *channel, size_t len, int binary, const void *msg, size_t n);
+
+/* kiln_subscribe() and the others once checked (id != 0): 0 (also when
+ * subscribed already) or -1 (out of memory); unsubscribing, -1 when it
+ * was not subscribed. */
+int pubsub_subscribe(enum pubsub_kind kind, kiln_id id, const char *channel, size_t len);
+int pubsub_unsubscribe(enum pubsub_kind kind, kiln_id id, const char *channel, size_t len);
 
 /* Sends a message to the master only (the caller delivered it here).
  * 0, or -1 (too long, queue full). */

@@ -361,6 +361,7 @@ static void worker_cleanup(struct worker *w)
     body_shutdown();
     stream_shutdown();
     pubsub_shutdown();                  /* after every subscriber went */
+    pubsub_api_shutdown();
     free(w->chan_buf);
     router_free(w->router);
     files_shutdown();

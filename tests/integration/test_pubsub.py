@@ -264,6 +264,25 @@ def test_sse_subscribers(server):
         s.close()
 
 
+def test_plugin_subscription(server):
+    """kiln_on_publish(): the plugin's callback runs once in each worker."""
+    async def go():
+        conns = await open_spread(server, "/ps/plugin-out", 2)
+        await asyncio.sleep(0.2)
+        st = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: server.request("/publish?channel=plugin-in&text=ping")[0])
+        got = [sorted(await recv_until(ws, 2, timeout=5)) for ws, _ in conns]
+        extra = [await nothing_more(ws) for ws, _ in conns]
+        for ws, _ in conns:
+            await ws.close()
+        return st, {p for _, p in conns}, got, extra
+
+    st, pids, got, extra = run(go())
+    want = sorted("plugin-in %d 0: ping" % p for p in pids)
+    assert st == 200 and len(pids) == 2
+    assert got == [want, want] and extra == [None, None]
+
+
 def test_publish_refusals(server):
     def status(q):
         return server.request("/publish?" + q)[0]

@@ -1,4 +1,4 @@
-/* Test plugin: publish/subscribe -- WebSocket rooms (/ps/{room}), SSE subscribers (/sse/{room}), publishes over HTTP (/publish) answering 200 or 400 with kiln_publish()'s verdict. */
+/* Test plugin: publish/subscribe -- WebSocket rooms (/ps/{room}), SSE subscribers (/sse/{room}), its own subscription (plugin-in), publishes over HTTP (/publish) answering 200 or 400 with kiln_publish()'s verdict. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +85,15 @@ static int publish(kiln_req *req, void *data)
     return kiln_text(req, rc == 0 ? 200 : 400, "%d\n", rc);
 }
 
+/* kiln_on_publish: each worker answers a message on "plugin-in" on
+ * "plugin-out", naming itself. */
+static void plugin_in(const char *channel, int binary, const void *msg, size_t len, void *data)
+{
+    (void)data;
+    kiln_publish_text("plugin-out", "%s %ld %d: %.*s", channel, (long)getpid(), binary,
+                      (int)len, (const char *)msg);
+}
+
 static int init(kiln_app *app)
 {
     static const struct kiln_ws_handlers room = {.open = room_open, .message = room_message};
@@ -92,7 +101,8 @@ static int init(kiln_app *app)
 
     if (kiln_add_websocket(app, "/ps/{room}", &room, NULL) != 0 ||
         kiln_add_websocket(app, "/bc", &bc, NULL) != 0 ||
-        kiln_add_get(app, "/sse/{room}", sse, NULL) != 0)
+        kiln_add_get(app, "/sse/{room}", sse, NULL) != 0 ||
+        kiln_on_publish(app, "plugin-in", plugin_in, NULL) != 0)
         return -1;
     return kiln_add_get(app, "/publish", publish, NULL);
 }
