@@ -31,14 +31,18 @@ async def room(request):
 
 
 async def forward(app, pubsub):
-    """Sends every message of the channel to this process's sockets."""
+    """Sends every message of the channel to this process's sockets; one
+    that is closing is skipped (its handler removes it)."""
     async for msg in pubsub.listen():
         if msg["type"] != "message":
             continue
         text = msg["data"].decode()
         for ws in list(app["sockets"]):
             if not ws.closed:
-                await ws.send_str(text)
+                try:
+                    await ws.send_str(text)
+                except (ConnectionError, RuntimeError):
+                    pass
 
 
 async def clients(app):
