@@ -1,4 +1,4 @@
-"""fanout_aiohttp.py -- the aiohttp peer of bench/fanout.sh: a WebSocket on /room, every connection in one room, each text message published to the Redis channel "room" with redis.asyncio and every message of the channel sent to the process's sockets; on uvloop, in WORKERS processes sharing the port (SO_REUSEPORT), as bench/peers/app_aiohttp.py runs.
+"""fanout_aiohttp.py -- the aiohttp peer of bench/fanout.sh: a WebSocket on /room, every connection in one room, each text message published to the Redis channel "room:aiohttp" (a name of its own: the Redis is shared with the other servers) with redis.asyncio and every message of the channel sent to the process's sockets; on uvloop, in WORKERS processes sharing the port (SO_REUSEPORT), as bench/peers/app_aiohttp.py runs.
 
 Usage: /usr/bin/python3 fanout_aiohttp.py PORT
 Environment: WORKERS (2), REDIS_ADDR (HOST:PORT).  The parent forks the
@@ -16,6 +16,8 @@ import redis.asyncio as aioredis
 import uvloop
 from aiohttp import web
 
+CHANNEL = "room:aiohttp"
+
 
 async def room(request):
     ws = web.WebSocketResponse()
@@ -24,7 +26,7 @@ async def room(request):
     try:
         async for msg in ws:
             if msg.type == web.WSMsgType.TEXT:
-                await request.app["redis"].publish("room", msg.data)
+                await request.app["redis"].publish(CHANNEL, msg.data)
     finally:
         request.app["sockets"].discard(ws)
     return ws
@@ -50,7 +52,7 @@ async def clients(app):
     app["sockets"] = set()
     app["redis"] = aioredis.Redis(host=host, port=int(port))
     pubsub = app["redis"].pubsub()
-    await pubsub.subscribe("room")
+    await pubsub.subscribe(CHANNEL)
     task = asyncio.create_task(forward(app, pubsub))
     yield
     task.cancel()

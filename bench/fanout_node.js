@@ -1,10 +1,11 @@
-// fanout_node.js -- the Node.js peer of bench/fanout.sh: the `ws` package on /room, every connection in one room, each text message published to the Redis channel "room" with ioredis and every message of the channel sent to the worker's sockets, in WORKERS cluster workers.
+// fanout_node.js -- the Node.js peer of bench/fanout.sh: the `ws` package on /room, every connection in one room, each text message published to the Redis channel "room:node" (a name of its own: the Redis is shared with the other servers) with ioredis and every message of the channel sent to the worker's sockets, in WORKERS cluster workers.
 'use strict';
 
 const http = require('node:http');
 
 const port = Number(process.argv[2]);
 const workers = Number(process.env.WORKERS || 2);
+const CHANNEL = 'room:node';
 const [redisHost, redisPort] = (process.env.REDIS_ADDR || '127.0.0.1:6379').split(':');
 
 function serve() {
@@ -20,7 +21,7 @@ function serve() {
   wss.on('connection', (ws) => {
     ws.on('message', (data, isBinary) => {
       if (!isBinary)
-        pub.publish('room', data);
+        pub.publish(CHANNEL, data);
     });
   });
   sub.on('messageBuffer', (channel, message) => {
@@ -28,7 +29,7 @@ function serve() {
       if (ws.readyState === 1)
         ws.send(message, { binary: false });
   });
-  sub.subscribe('room').then(() => server.listen(port, '127.0.0.1'));
+  sub.subscribe(CHANNEL).then(() => server.listen(port, '127.0.0.1'));
 }
 
 require('./peers/cluster')(workers, serve);
