@@ -135,10 +135,12 @@ const char *redis_link_error(const struct redisReply *r);
  * SUBSCRIBE (unsubscribe 0) or UNSUBSCRIBE (1) the n channels (bytes of
  * lens[i], binary-safe) on a READY link.  A link that subscribed is in
  * subscriber mode until it is lost: it takes no other command, and what
- * the server pushes goes to on_push, one confirmation per channel.  hiredis
- * forgets a channel when its UNSUBSCRIBE is confirmed, and leaves the mode
- * when the server's count falls to 0 (a confirmation after that aborts), so
- * the owner sends an UNSUBSCRIBE only when no confirmation is due, and
+ * the server pushes goes to on_push, one confirmation per channel.
+ * hiredis aborts on a confirmation it does not expect once the server's
+ * count fell to 0 (an UNSUBSCRIBE of a channel already unsubscribed), and
+ * before 0.14 it forgot a channel subscribed again before its UNSUBSCRIBE
+ * was confirmed; so the owner sends an UNSUBSCRIBE only when no
+ * confirmation is due, and
  * nothing more until its own came.  0, or -1 (nothing sent).
  */
 int redis_link_subscribe(struct redis_link *l, int unsubscribe, size_t n,

@@ -6,8 +6,9 @@
  *
  * No hiredis header here: redis_link.c decodes the subscriber mode's
  * pushes, and commands go out as argv and lengths (binary-safe, as %b).
- * hiredis asks that an UNSUBSCRIBE be alone in flight (redis_link.h), so
- * the subscriber link's commands wait in a queue for their turn.  Built
+ * An UNSUBSCRIBE goes alone in flight (hiredis' subscriber mode, see
+ * redis_link.h), so the subscriber link's commands wait in a queue for
+ * their turn.  Built
  * without Redis, pubsub_bus_open() only says so.
  */
 #include <stdint.h>
