@@ -19,7 +19,6 @@
  * disconnect callbacks.
  */
 #include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -326,6 +325,8 @@ static void link_start(struct redis_link *l)
         return;
     }
     (void)fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
+    if (l->conf.keepalive && !l->path)
+        (void)redisEnableKeepAlive(&ac->c);
     ac->data = l;
     redisLibevAttach(l->loop, ac);
     l->ac = ac;
@@ -435,11 +436,15 @@ const char *redis_link_error(const struct redisReply *r)
 int redis_link_subscribe(struct redis_link *l, int unsubscribe, size_t n,
                          const char *const *channels, const size_t *lens)
 {
-    const char **argv = malloc((n + 1) * sizeof(*argv));
-    size_t *argvlen = malloc((n + 1) * sizeof(*argvlen));
+    const char **argv = NULL;
+    size_t *argvlen = NULL;
     int rc = -1;
 
-    if (!argv || !argvlen || l->state != REDIS_LINK_READY || n == 0 || n > INT_MAX - 1)
+    if (l->state != REDIS_LINK_READY || n == 0 || n > 1u << 20)
+        return -1;
+    argv = malloc((n + 1) * sizeof(*argv));
+    argvlen = malloc((n + 1) * sizeof(*argvlen));
+    if (!argv || !argvlen)
         goto out;
     argv[0] = unsubscribe ? "UNSUBSCRIBE" : "SUBSCRIBE";
     argvlen[0] = strlen(argv[0]);

@@ -41,6 +41,8 @@ struct redis_link_conf {
     const char *label;              /* the log's "[label]"; NULL: "redis" */
     int quiet;                      /* outages and recoveries logged at debug
                                        level (an owner's second link) */
+    int keepalive;                  /* TCP keepalive: a server gone silent is
+                                       noticed on an idle link */
 };
 
 /* What a subscribed link's server pushes (on_push). */
@@ -133,7 +135,7 @@ const char *redis_link_error(const struct redisReply *r);
 
 /*
  * SUBSCRIBE (unsubscribe 0) or UNSUBSCRIBE (1) the n channels (bytes of
- * lens[i], binary-safe) on a READY link.  A link that subscribed is in
+ * lens[i], binary-safe; 1 to 2^20 of them) on a READY link.  A link that subscribed is in
  * subscriber mode until it is lost: it takes no other command, and what
  * the server pushes goes to on_push, one confirmation per channel.
  * hiredis aborts on a confirmation it does not expect once the server's

@@ -361,6 +361,7 @@ static int links_init(struct pubsub_bus *b, struct ev_loop *loop)
         .password = b->url.password[0] ? b->url.password : NULL,
         .connect_timeout = CONNECT_TIMEOUT,
         .label = "pubsub",
+        .keepalive = 1,             /* a subscriber hears nothing from a lost host */
     };
 
     if (redis_link_init(&b->sub, loop, &conf, &sub_events, b) < 0)
