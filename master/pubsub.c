@@ -325,7 +325,7 @@ static void on_bus_message(void *arg, const char *channel, size_t channel_len,
 static void on_bus_state(void *arg, int up)
 {
     (void)arg;
-    log_info("pubsub: the bus is %s", up ? "up" : "down");
+    log_debug("pubsub: the bus is %s", up ? "up" : "down");
 }
 
 /* ---- life -------------------------------------------------------------------- */
@@ -387,6 +387,7 @@ int fanout_start(struct master *m, const char *url, char *err, size_t errlen)
 
 void fanout_forget(struct master *m)
 {
+    pubsub_bus_forget(m->fanout->bus);
     for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (w->fanout)
             ev_io_stop(m->loop, &w->fanout->wio);
