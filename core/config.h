@@ -91,6 +91,12 @@ struct config {
     char *pubsub;               /* "redis://host:port": the fan-out goes through
                                    that server; NULL: the master fans out locally */
     int pubsub_line;            /* its line in `file` */
+    size_t pubsub_max_message;  /* bytes of one message (64k), at most 192k */
+    size_t pubsub_worker_queue; /* bytes the master queues for one worker, and
+                                   a worker for the master (16m); past it
+                                   messages are dropped */
+    size_t pubsub_subscriber_queue; /* a subscriber's unsent bytes (1m): past
+                                   it, a message closes it */
 
     /* supervision */
     double worker_timeout;      /* a worker whose loop has not turned for this

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "redis_url.h"
 #include "scoreboard.h"
+#include "pubsub_frame.h"
 #include "type_list.h"
 
 #define MAX_SECONDS 1e9         /* times above this are refused */
@@ -24,7 +25,7 @@
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB
+    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB, K_PUBSUB_MSG
 };
 
 /* A key of one of kiln's own sections. */
@@ -66,6 +67,9 @@ static const struct server_key server_keys[] = {
     { "server", "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
     { "server", "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
     { "server", "pubsub",             K_PUBSUB,  F(pubsub),             0 },
+    { "server", "pubsub_max_message", K_PUBSUB_MSG, F(pubsub_max_message), 1 },
+    { "server", "pubsub_worker_queue", K_SIZE,   F(pubsub_worker_queue), 1 },
+    { "server", "pubsub_subscriber_queue", K_SIZE, F(pubsub_subscriber_queue), 1 },
     { "server", "worker_timeout",     K_TIME,    F(worker_timeout),     0 },
     { "server", "max_requests",       K_COUNT,   F(max_requests),       0 },
     { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
@@ -137,6 +141,9 @@ void config_defaults(struct config *c)
     c->ws_max_queue = 16 * 1024 * 1024;
     c->ws_heartbeat = 0;
     c->ws_idle_timeout = 0;
+    c->pubsub_max_message = 64 * 1024;
+    c->pubsub_worker_queue = 16 * 1024 * 1024;
+    c->pubsub_subscriber_queue = 1024 * 1024;
     c->worker_timeout = 30;
     c->pg_pool_size = 4;
     c->pg_connect_timeout = 5;
@@ -375,6 +382,20 @@ static int set_size(struct parse_state *st, const struct server_key *k,
     return 1;
 }
 
+/* pubsub_max_message: a size from 1 to PUBSUB_MESSAGE_CAP (one message is
+ * one datagram on the master<->worker channel). */
+static int set_pubsub_msg(struct parse_state *st, const struct server_key *k,
+                          size_t *dst, const char *value)
+{
+    size_t n;
+
+    if (config_parse_size(value, &n) < 0 || n < 1 || n > PUBSUB_MESSAGE_CAP)
+        return config_fail(st, "%s: expected a size from 1 to %uk, got \"%s\"", k->name,
+                           (unsigned)(PUBSUB_MESSAGE_CAP / 1024), value);
+    *dst = n;
+    return 1;
+}
+
 /* A plain number (0 allowed, meaning off, unless the key's min is 1). */
 static int set_count(struct parse_state *st, const struct server_key *k,
                      size_t *dst, const char *value)
@@ -595,6 +616,7 @@ int config_key(struct parse_state *st, const char *section, const char *name,
     case K_NORMALIZE: return set_normalize(st, (int *)(base + k->off), value);
     case K_NAMES:   return set_names(st, k, (char **)(base + k->off), value);
     case K_PUBSUB:  return set_pubsub(st, (char **)(base + k->off), value);
+    case K_PUBSUB_MSG: return set_pubsub_msg(st, k, (size_t *)(base + k->off), value);
     }
     return 0;
 }

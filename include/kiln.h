@@ -117,7 +117,13 @@
  *                    {name:int} and kiln_match_int(); named routes and
  *                    URLs: kiln_route_name(), kiln_url_for(),
  *                    kiln_route_pattern(), kiln_route_name_of().
- *   1.6  2026-12-03  publish/subscribe across workers and hosts.
+ *   1.6  2026-12-03  publish/subscribe across workers and hosts:
+ *                    kiln_subscribe(), kiln_unsubscribe(),
+ *                    kiln_sse_subscribe(), kiln_sse_unsubscribe(),
+ *                    kiln_publish(), kiln_publish_text() ([server]
+ *                    pubsub_max_message, pubsub_worker_queue,
+ *                    pubsub_subscriber_queue, pubsub); kiln_ws_broadcast()
+ *                    reaches the route's connections in every worker.
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -894,9 +900,74 @@ static inline int kiln_ws_send_binary(kiln_ws *ws, const void *msg, size_t len)
 /* Sends a close frame with `code` and `reason` (<= 123 bytes) and closes. */
 int kiln_ws_close(kiln_ws *ws, int code, const char *reason);
 
-/* Sends a message to every open connection of ws's route in this worker
- * (ws included).  Returns how many it was queued for. */
+/* Sends a message to every open connection of ws's route (ws included), in
+ * every worker of this kiln (1.6: before, this worker's only).  Returns
+ * how many connections of this worker it was queued for; the other
+ * workers' get it through the master as a publish (below) would, unless
+ * it is above [server] pubsub_max_message (then this worker's only, with
+ * a warning). */
 int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg, size_t len);
+
+/* ---- publish/subscribe (1.6) ------------------------------------------------ */
+
+/*
+ * Channels across every worker (and, with [server] pubsub = "redis://...",
+ * every kiln host sharing that server): two clients of one chat room land
+ * in different workers of a pre-fork server, and still hear each other.
+ *
+ *     static int open_cb(kiln_ws *ws, kiln_req *req, void *data)
+ *     {
+ *         return kiln_subscribe(ws, kiln_match(req, "room")) == 0 ? 0 : 500;
+ *     }
+ *     static void message(kiln_ws *ws, int binary, const void *msg, size_t len,
+ *                         void *data)
+ *     {
+ *         kiln_publish(kiln_ws_path(ws), binary, msg, len);   (any name)
+ *     }
+ *
+ * A channel name is 1..255 bytes, with no NUL.  Every subscriber of the
+ * channel -- a WebSocket connection, or an SSE stream of kiln_sse() -- in
+ * every worker receives each message published on it exactly once, in the
+ * order each publisher published them; the publishing connection too, when
+ * it is subscribed (as with Redis).  A WebSocket gets it as a message of
+ * the published type; an SSE stream gets a text message as one event of
+ * "data:" lines (no event name; split at line ends as kiln_sse_send()
+ * does), and no binary message.  Messages published while a subscriber was
+ * not subscribed yet are not replayed.  Across hosts (Redis), a message
+ * published while the bus is down is lost, as Redis' pub/sub loses it.
+ *
+ * 1.6: kiln_subscribe() subscribes a WebSocket connection from its open
+ * callback on (accepted or open): 0, also when it was subscribed already;
+ * -1 when ws is not open (closing, closed), the name is bad, or out of
+ * memory.  kiln_unsubscribe(): 0, or -1 when it was not subscribed.
+ * kiln_sse_subscribe() and kiln_sse_unsubscribe() are the same for an SSE
+ * stream's id (not ended).  A connection or stream that ends is
+ * unsubscribed from everything by kiln.
+ *
+ * 1.6: kiln_publish() sends `len` bytes (text when binary is 0: valid
+ * UTF-8 for WebSocket clients, as kiln_ws_send() expects) from any
+ * handler, timer or callback on the loop; the bytes are copied.  This
+ * worker's subscribers have it queued before the call returns.  0 when
+ * accepted; -1 for a bad channel name, a message above [server]
+ * pubsub_max_message (64k; at most 192k), or when this worker's queue to
+ * the master is full (pubsub_worker_queue, 16m: the master is overwhelmed)
+ * -- then nothing is delivered anywhere.  kiln_publish_text() publishes a
+ * formatted text message.
+ *
+ * Slow subscribers: a message for a WebSocket connection whose unsent bytes
+ * are above [server] pubsub_subscriber_queue (1m) closes it with 1008
+ * "subscriber too slow" (what was queued for it is dropped), and an SSE
+ * stream above it is ended; the other subscribers are not held back.  The
+ * master likewise queues at most pubsub_worker_queue bytes for a worker
+ * that does not read its channel; past it, that worker misses messages
+ * (counted and logged) rather than slowing the others down.
+ */
+int kiln_subscribe(kiln_ws *ws, const char *channel);
+int kiln_unsubscribe(kiln_ws *ws, const char *channel);
+int kiln_sse_subscribe(kiln_id stream, const char *channel);
+int kiln_sse_unsubscribe(kiln_id stream, const char *channel);
+int kiln_publish(const char *channel, int binary, const void *msg, size_t len);
+int kiln_publish_text(const char *channel, const char *fmt, ...) KILN_PRINTF(2, 3);
 
 /*
  * 1.2: an id for ws, never 0 (0 only when out of memory), that stays safe

@@ -16,6 +16,7 @@
 #include "listeners.h"
 #include "master.h"
 #include "pidfile.h"
+#include "pubsub.h"
 #include "reload.h"
 #include "scoreboard.h"
 #include "spawn.h"
@@ -274,6 +275,7 @@ static void stop_watchers(struct master *m, const struct plugin_files *keep, int
     ev_timer_stop(m->loop, &m->stop_timer);
     supervise_stop(m);
     reload_forget(m, keep, in_child);
+    fanout_forget(m);
     spawn_forget(m, keep, in_child);
     watch_close(m->watch);
 }
@@ -337,6 +339,21 @@ static int start_resources(struct master *m, struct generation *g, char *err,
     return 0;
 }
 
+/* The fan-out of publish/subscribe, and its bus when [server] pubsub names
+ * one.  0, or -1 with err naming the config line. */
+static int start_fanout(struct master *m, const struct config *c, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (fanout_start(m, c->pubsub, why, sizeof why) == 0)
+        return 0;
+    if (c->pubsub != NULL)
+        snprintf(err, errlen, "%s:%d: pubsub: %s", c->file ? c->file : "-", c->pubsub_line, why);
+    else
+        snprintf(err, errlen, "%s", why);
+    return -1;
+}
+
 /*
  * Loads the config, opens log and listeners, writes the pidfile, seals the
  * plugin files, maps the scoreboard and forks generation 1.  0 when the
@@ -368,7 +385,7 @@ static int master_start(struct master *m)
         log_warn("user and group ignored: kiln does not run as root");
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     watch_init(m->watch, m->loop, on_plugins_changed, m);
-    if (start_resources(m, g, err, sizeof err) < 0)
+    if (start_resources(m, g, err, sizeof err) < 0 || start_fanout(m, g->cfg, err, sizeof err) < 0)
         goto fail;
     start_watchers(m);
     m->exit_code = 0;
@@ -397,8 +414,10 @@ fail:
  * them), pidfile, scoreboard, loop. */
 static void master_cleanup(struct master *m)
 {
-    if (m->loop != NULL)
+    if (m->loop != NULL) {
         stop_watchers(m, NULL, 0);
+        fanout_stop(m);
+    }
     while (m->spawn->workers != NULL)
         worker_free(m, m->spawn->workers);
     m->current = NULL;
@@ -422,12 +441,14 @@ int master_run(const struct master_options *o)
         struct pidfile pidfile;
         struct handover ho;
         struct plugin_watch watch;
+        struct fanout fanout;
     } parts;
 
     memset(&parts, 0, sizeof parts);
     m = (struct master){
         .opt = o, .spawn = &parts.spawn, .reload = &parts.reload, .sup = &parts.sup,
-        .ls = &parts.ls, .pidfile = &parts.pidfile, .ho = &parts.ho, .watch = &parts.watch
+        .ls = &parts.ls, .pidfile = &parts.pidfile, .ho = &parts.ho, .watch = &parts.watch,
+        .fanout = &parts.fanout
     };
     parts.watch.fd = -1;
     parts.spawn.ready = on_ready;

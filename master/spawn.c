@@ -13,6 +13,8 @@
 #include "log.h"
 #include "options.h"
 #include "privileges.h"
+#include "pubsub.h"
+#include "pubsub_frame.h"
 #include "scoreboard.h"
 #include "spawn.h"
 #include "state.h"
@@ -20,6 +22,7 @@
 
 #define ABORT_DEADLINE 1.0      /* a failed reload's workers: SIGKILL after this */
 #define MAX_DRAINING 4          /* draining generations kept at once */
+#define CHAN_BATCH 64           /* datagrams read from a worker per wake-up */
 
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents);
 
@@ -340,34 +343,43 @@ fail:
 
 static void chan_close(struct master *m, struct worker_proc *w)
 {
+    fanout_gone(m, w);
     ev_io_stop(m->loop, &w->io);
     if (w->chan >= 0)
         close(w->chan);
     w->chan = -1;
 }
 
-/* The worker's channel is readable: CHAN_READY bytes, or EOF as it exits. */
+/* The worker's channel is readable: a batch of datagrams, CHAN_READY and
+ * publish/subscribe frames, or EOF as it exits. */
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 {
+    static char buf[PUBSUB_FRAME_MAX];
     struct worker_proc *w = io->data;
-    char buf[64];
     ssize_t n;
     int fd;
 
     (void)loop;
     (void)revents;
-    n = channel_read(w->chan, buf, sizeof buf, &fd);
-    if (fd >= 0)
-        close(fd);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {
-        chan_close(w->m, w);        /* the worker is going; ev_child reaps it */
-        return;
-    }
-    for (ssize_t i = 0; i < n; i++)
-        if (buf[i] == CHAN_READY)
+    for (int i = 0; i < CHAN_BATCH; i++) {
+        n = channel_read(w->chan, buf, sizeof buf, &fd);
+        if (fd >= 0)
+            close(fd);
+        if (n < 0 && errno == EMSGSIZE)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {
+            chan_close(w->m, w);    /* the worker is going; ev_child reaps it */
+            return;
+        }
+        if (n == 1 && buf[0] == CHAN_READY)
             w->m->spawn->ready(w->m, w);
+        else if (n > 1)
+            fanout_frame(w->m, w, buf, (size_t)n);
+        if (w->chan < 0)
+            return;
+    }
 }
 
 void worker_send(struct worker_proc *w, char cmd)

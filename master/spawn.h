@@ -22,6 +22,7 @@
 #include "plugin.h"
 
 struct config;
+struct fanout_peer;
 struct master;
 
 /* Beyond graceful_timeout, before the master SIGKILLs a draining worker:
@@ -65,6 +66,7 @@ struct worker_proc {
     uint64_t max_requests;      /* recycled past this many requests; 0: never */
     ev_tstamp started;
     ev_io io;                   /* readable channel */
+    struct fanout_peer *fanout; /* its publish/subscribe state (pubsub.c) */
     struct generation *gen;
     struct master *m;
     struct worker_proc *next;

@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+struct fanout;
 struct generation;
 struct handover;
 struct listeners;
@@ -42,6 +43,7 @@ struct master {
     struct pidfile *pidfile;    /* pidfile.c */
     struct handover *ho;        /* handover.c */
     struct plugin_watch *watch; /* watch.c */
+    struct fanout *fanout;      /* publish/subscribe (pubsub.c) */
 
     /* master.c */
     int booted;                 /* generation 1 was ready once */

@@ -1,9 +1,10 @@
 /*
  * sse.c -- Server-Sent Events (kiln_sse*): a stream (stream.c) with the
- * text/event-stream head, events formatted by sse_format.c, and a
- * heartbeat comment while the stream is idle.
+ * text/event-stream head, events formatted by sse_format.c, a heartbeat
+ * comment while the stream is idle, and published messages as events.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "kiln.h"
 #include "pool.h"
@@ -27,11 +28,16 @@ static int sse_put(kiln_id id, int formatted)
 
 KILN_EXPORT kiln_id kiln_sse(kiln_req *req, const struct kiln_stream_ops *ops, void *arg)
 {
+    kiln_id id;
+
     if (!req || kiln_set_content_type(req, "text/event-stream") < 0 ||
         kiln_add_header(req, "Cache-Control", "no-cache") < 0 ||
         kiln_add_header(req, "X-Accel-Buffering", "no") < 0)
         return 0;
-    return kiln_stream(req, 200, -1, ops, arg);
+    id = kiln_stream(req, 200, -1, ops, arg);
+    if (id != 0)
+        stream_mark_sse(id);
+    return id;
 }
 
 KILN_EXPORT int kiln_sse_send(kiln_id id, const char *event, const char *data,
@@ -57,4 +63,26 @@ KILN_EXPORT int kiln_sse_comment(kiln_id id, const char *text)
 KILN_EXPORT int kiln_sse_heartbeat(kiln_id id, double seconds)
 {
     return stream_heartbeat(id, seconds, HEARTBEAT);
+}
+
+int sse_pubsub_send(kiln_id id, const void *msg, size_t len, size_t limit)
+{
+    char *text;
+    int rc;
+
+    if (!stream_is_sse(id))
+        return -1;
+    if (kiln_stream_unsent(id) > limit) {
+        kiln_log(KILN_LOG_WARN, "SSE stream: %zu bytes unsent, above "
+                 "pubsub_subscriber_queue (%zu): ended", kiln_stream_unsent(id), limit);
+        kiln_stream_end(id);
+        return 1;
+    }
+    if ((text = malloc(len + 1)) == NULL)
+        return -1;
+    memcpy(text, msg, len);
+    text[len] = '\0';
+    rc = sse_put(id, sse_format_event(&scratch, NULL, text, NULL));
+    free(text);
+    return rc < 0 ? -1 : 0;
 }

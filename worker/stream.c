@@ -27,6 +27,7 @@
 #include "middleware.h"
 #include "pending.h"
 #include "plugin.h"
+#include "pubsub.h"
 #include "response.h"
 #include "stream.h"
 #include "worker.h"
@@ -43,6 +44,7 @@ struct stream {
     unsigned discard : 1;           /* HEAD: nothing of the body is sent */
     unsigned ended : 1;             /* kiln_stream_end() (or a write too long) */
     unsigned want_ready : 1;        /* a write returned 0 */
+    unsigned sse : 1;               /* kiln_sse()'s (publish/subscribe) */
     ev_timer beat;                  /* kiln_stream_heartbeat()'s */
     double beat_every;
     double last_write;
@@ -86,6 +88,8 @@ static void stream_kick(struct conn *c)
 
 static void stream_free(struct stream *s)
 {
+    if (s->sse)
+        pubsub_gone(PUBSUB_SSE, s->id);
     handle_free(&ids, s->id);
     ev_timer_stop(self->loop, &s->beat);
     if (s->file_fd >= 0)
@@ -509,4 +513,21 @@ void stream_init(struct worker *w)
 void stream_shutdown(void)
 {
     handles_clear(&ids);
+}
+
+int stream_mark_sse(kiln_id id)
+{
+    struct stream *s = handle_get(&ids, id);
+
+    if (s == NULL)
+        return -1;
+    s->sse = 1;
+    return 0;
+}
+
+int stream_is_sse(kiln_id id)
+{
+    struct stream *s = handle_get(&ids, id);
+
+    return s != NULL && s->sse && !s->ended;
 }

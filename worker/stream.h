@@ -52,6 +52,16 @@ int stream_file_left(const struct conn *c);
  * is gone, or the file shrank). */
 int stream_send_file(struct conn *c);
 
+/* kiln_sse() marks its stream (0, or -1: dead id); whether id is a live
+ * SSE stream not ended. */
+int stream_mark_sse(kiln_id id);
+int stream_is_sse(kiln_id id);
+
+/* sse.c: a published text message for SSE stream `id`, as one "data:"
+ * event, unless its unsent bytes are past `limit`, which ends the stream.
+ * 0 when sent, 1 when ended so, -1 when the stream is gone. */
+int sse_pubsub_send(kiln_id id, const void *msg, size_t len, size_t limit);
+
 /* kiln_stream_write() for sse.c. */
 int stream_write_id(kiln_id id, const void *data, size_t len);
 

@@ -33,6 +33,8 @@
 #include "stream.h"
 #include "plugin.h"
 #include "pool.h"
+#include "pubsub.h"
+#include "pubsub_frame.h"
 #include "response.h"
 #include "router.h"
 #include "scoreboard.h"
@@ -42,6 +44,7 @@
 
 #define ACCEPT_BATCH 64             /* accepts per wake-up and socket */
 #define ACCEPT_PAUSE 0.1            /* s to wait after EMFILE */
+#define CHAN_BATCH 64               /* master datagrams per wake-up */
 
 static void worker_stop(struct worker *w, int graceful);
 
@@ -154,35 +157,54 @@ static void reopen_log(struct worker *w, int fd)
     plugins_reopen(&w->plugins);
 }
 
+/* A one-byte command from the master (fd: a descriptor that came along). */
+static void on_command(struct worker *w, char cmd, int fd)
+{
+    if (cmd == CHAN_QUIT)
+        worker_stop(w, 1);
+    else if (cmd == CHAN_STOP)
+        worker_stop(w, 0);
+    else if (cmd == CHAN_REOPEN) {
+        reopen_log(w, fd);
+        fd = -1;
+    }
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The master's datagrams, a batch per wake-up: commands (one byte) and
+ * publish/subscribe frames; EOF when the master is gone. */
 static void on_chan(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
-    char cmd[16];
-    ssize_t n, i;
+    ssize_t n;
     int fd;
 
     (void)loop;
     (void)revents;
-    n = channel_read(io->fd, cmd, sizeof(cmd), &fd);
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
-    if (n <= 0) {                       /* the master is gone */
-        ev_io_stop(w->loop, io);
-        worker_stop(w, 1);
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        if (cmd[i] == CHAN_QUIT)
-            worker_stop(w, 1);
-        else if (cmd[i] == CHAN_STOP)
-            worker_stop(w, 0);
-        else if (cmd[i] == CHAN_REOPEN) {
-            reopen_log(w, fd);
-            fd = -1;
+    for (int i = 0; i < CHAN_BATCH; i++) {
+        n = channel_read(io->fd, w->chan_buf, PUBSUB_FRAME_MAX, &fd);
+        if (n < 0 && errno == EMSGSIZE) {
+            log_warn("a datagram from the master above %d bytes, dropped", PUBSUB_FRAME_MAX);
+            continue;
         }
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return;
+        if (n <= 0) {                   /* the master is gone */
+            ev_io_stop(w->loop, io);
+            worker_stop(w, 1);
+            return;
+        }
+        if (n == 1)
+            on_command(w, w->chan_buf[0], fd);
+        else {
+            if (fd >= 0)
+                close(fd);
+            pubsub_receive(w->chan_buf, (size_t)n);
+        }
+        if (!ev_is_active(io))
+            return;
     }
-    if (fd >= 0)
-        close(fd);
 }
 
 static void on_signal(struct ev_loop *loop, ev_signal *s, int revents)
@@ -295,7 +317,7 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     ev_io_init(&w->chan_w, on_chan, a->chan_fd, EV_READ);
     ev_set_priority(&w->chan_w, EV_MAXPRI);
     w->chan_w.data = w;
-    if (a->chan_fd >= 0)
+    if (a->chan_fd >= 0 && w->chan_buf)
         ev_io_start(w->loop, &w->chan_w);
     ev_timer_init(&w->tick, on_tick, 0., 1.);
     w->tick.data = w;
@@ -338,6 +360,8 @@ static void worker_cleanup(struct worker *w)
     pending_shutdown();
     body_shutdown();
     stream_shutdown();
+    pubsub_shutdown();                  /* after every subscriber went */
+    free(w->chan_buf);
     router_free(w->router);
     files_shutdown();
     compress_shutdown();
@@ -362,6 +386,8 @@ void worker_main(const struct worker_args *a)
     pending_init(&w, conn_resume);
     body_init(&w);
     stream_init(&w);
+    w.chan_buf = malloc(PUBSUB_FRAME_MAX);
+    pubsub_init(&w, w.chan_buf ? a->chan_fd : -1);
     files_init(&w);
     compress_init(w.cfg);
     w.router = router_new();

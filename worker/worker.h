@@ -43,6 +43,7 @@ struct worker {
     ev_check capacity;              /* at max_connections: resumes below it */
     int accept_failing;             /* accept() failed (EMFILE...): logged once */
     ev_io chan_w;                   /* master channel */
+    char *chan_buf;                 /* one datagram read from it */
     ev_signal sig[5];
     ev_timer tick;                  /* heartbeat, once a second */
     ev_timer drain_deadline;        /* graceful_timeout after a stop */

@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "kiln.h"
+
 struct kiln_req;
 struct kiln_ws;
 struct route;
@@ -50,6 +52,18 @@ void ws_discard(struct kiln_ws *ws);
 /* Graceful stop or reload: every open WebSocket gets close 1001 after what
  * is queued for it, and so does one whose upgrade completes afterwards. */
 void ws_shutdown(struct worker *w);
+
+/* ---- publish/subscribe (ws_api.c) ---- */
+
+/* ws's id while it is accepted or open (messages can be queued), else 0. */
+kiln_id ws_live_id(const struct kiln_ws *ws);
+
+/*
+ * A published message for connection `id`: queued, unless its unsent bytes
+ * are past `limit`, which closes it (1008 "subscriber too slow").  0 when
+ * queued, 1 when closed so, -1 when the connection is gone or closing.
+ */
+int ws_pubsub_send(kiln_id id, int binary, const void *msg, size_t len, size_t limit);
 
 /* Open WebSocket connections in this worker. */
 size_t ws_count(const struct worker *w);

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE                 /* vasprintf */
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,11 @@
 #include "kiln.h"
 #include "log.h"
 #include "plugin.h"
+#include "pubsub.h"
+#include "pubsub_frame.h"
 #include "router.h"
+#include "worker.h"
+#include "ws.h"
 #include "ws_private.h"
 
 /* A subprotocol name: a non-empty HTTP token. */
@@ -197,22 +202,103 @@ KILN_EXPORT int kiln_ws_close(kiln_ws *ws, int code, const char *reason)
     return 0;
 }
 
-KILN_EXPORT int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg,
-                                  size_t len)
+/* ---- broadcasts across workers, and publish/subscribe ------------------------- */
+
+/* The route's broadcast channel, kiln's own (a NUL first): "\0ws:" and its
+ * pattern, or a hash of a pattern too long for a channel name.  Its length. */
+static size_t route_channel(const struct ws_route *wr, char *buf)
+{
+    const char *pat = wr->route->pattern;
+    size_t n = strlen(pat);
+    uint64_t h = 14695981039346656037ull;
+
+    if (n + 4 <= PUBSUB_CHANNEL_MAX) {
+        memcpy(buf, "\0ws:", 4);
+        memcpy(buf + 4, pat, n);
+        return n + 4;
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)pat[i]) * 1099511628211ull;
+    memcpy(buf, "\0ws#", 4);
+    return 4 + (size_t)snprintf(buf + 4, PUBSUB_CHANNEL_MAX - 4, "%016llx",
+                                (unsigned long long)h);
+}
+
+/* Sends to every open connection of wr; how many took it. */
+static int route_send(struct ws_route *wr, int binary, const void *msg, size_t len)
 {
     struct kiln_ws *c, *next;
     int n = 0;
 
-    if (ws == NULL)
-        return 0;
-    if (ws->state == WS_PENDING && kiln_ws_send(ws, binary, msg, len) == 0)
-        n++;
-    for (c = ws->rt->conns; c; c = next) {
+    for (c = wr->conns; c; c = next) {
         next = c->next;
         if (c->state == WS_OPEN && kiln_ws_send(c, binary, msg, len) == 0)
             n++;
     }
     return n;
+}
+
+/* Another worker's broadcast on one of this worker's routes. */
+static void route_message(const char *channel, size_t channel_len, int binary,
+                          const void *msg, size_t len, void *data)
+{
+    (void)channel;
+    (void)channel_len;
+    route_send(data, binary, msg, len);
+}
+
+void ws_route_joined(struct ws_route *wr)
+{
+    char ch[PUBSUB_CHANNEL_MAX + 1];
+
+    if (pubsub_join(ch, route_channel(wr, ch), route_message, wr) < 0)
+        log_warn("websocket %s: out of memory: broadcasts from other workers are lost",
+                 wr->route->pattern);
+}
+
+void ws_route_left(struct ws_route *wr)
+{
+    char ch[PUBSUB_CHANNEL_MAX + 1];
+
+    pubsub_leave(ch, route_channel(wr, ch), route_message, wr);
+}
+
+KILN_EXPORT int kiln_ws_broadcast(kiln_ws *ws, int binary, const void *msg,
+                                  size_t len)
+{
+    char ch[PUBSUB_CHANNEL_MAX + 1];
+    int n = 0;
+
+    if (ws == NULL || (msg == NULL && len > 0))
+        return 0;
+    if (ws->state == WS_PENDING && kiln_ws_send(ws, binary, msg, len) == 0)
+        n++;
+    n += route_send(ws->rt, binary, msg, len);
+    if (pubsub_send_out(ch, route_channel(ws->rt, ch), binary, msg, len) < 0 &&
+        len > ws->ctx->w->cfg->pubsub_max_message)
+        log_warn("websocket %s: a broadcast of %zu bytes reached this worker's "
+                 "connections only (above pubsub_max_message)", ws->path, len);
+    return n;
+}
+
+kiln_id ws_live_id(const struct kiln_ws *ws)
+{
+    return ws && (ws->state == WS_OPEN || ws->state == WS_PENDING) ? ws->id : 0;
+}
+
+int ws_pubsub_send(kiln_id id, int binary, const void *msg, size_t len, size_t limit)
+{
+    struct kiln_ws *ws = ws_by_id(id);
+
+    if (ws == NULL || (ws->state != WS_OPEN && ws->state != WS_PENDING))
+        return -1;
+    if (ws->qbytes > limit) {
+        log_warn("websocket %s: %zu bytes unsent, above pubsub_subscriber_queue "
+                 "(%zu): closing (1008)", ws->path, ws->qbytes, limit);
+        ws_session_close(ws, 1008, "subscriber too slow", 1);
+        return 1;
+    }
+    return kiln_ws_send(ws, binary, msg, len) == 0 ? 0 : -1;
 }
 
 KILN_EXPORT void kiln_ws_set_data(kiln_ws *ws, void *user)

@@ -13,6 +13,7 @@
 #include "handles.h"
 #include "log.h"
 #include "plugin.h"
+#include "pubsub.h"
 #include "request.h"
 #include "router.h"
 #include "worker.h"
@@ -105,6 +106,7 @@ static void rx_reset(struct kiln_ws *ws)
 
 static void ws_free(struct kiln_ws *ws)
 {
+    pubsub_gone(PUBSUB_WS, ws->id);
     handle_free(&ids, ws->id);
     ws_conn_queue_free(ws);
     ws_conn_retired_free(ws);

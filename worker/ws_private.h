@@ -171,4 +171,9 @@ void ws_session_close(struct kiln_ws *ws, int code, const char *reason, int now)
 /* Frees a route description (the router's destructor for route->ws). */
 void ws_route_free(void *wr);
 
+/* wr's first connection opened, or its last closed: this worker joins or
+ * leaves the route's broadcast channel (kiln_ws_broadcast()). */
+void ws_route_joined(struct ws_route *wr);
+void ws_route_left(struct ws_route *wr);
+
 #endif

@@ -310,6 +310,8 @@ static void on_established(struct kiln_ws *ws)
         ws_session_close(ws, 1001, "server shutting down", 0);
     ws->last_rx = now;
     ws->linked = 1;
+    if (wr->conns == NULL)
+        ws_route_joined(wr);
     ws->next = wr->conns;
     if (wr->conns)
         wr->conns->prev = ws;
@@ -340,6 +342,8 @@ static void on_closed(struct kiln_ws *ws)
         if (ws->next)
             ws->next->prev = ws->prev;
         ctx->nconns--;
+        if (wr->conns == NULL)
+            ws_route_left(wr);
     }
     if (ctx->adopting == ws)
         ctx->adopting = NULL;
