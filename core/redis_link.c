@@ -406,22 +406,6 @@ void redis_link_stop(struct redis_link *l)
     l->host = NULL;
 }
 
-void redis_link_forget(struct redis_link *l)
-{
-    redisAsyncContext *ac = l->ac;
-
-    if (l->loop) {
-        ev_timer_stop(l->loop, &l->connect_timer);
-        ev_timer_stop(l->loop, &l->retry_timer);
-    }
-    if (ac && ac->ev.cleanup) {
-        ac->ev.cleanup(ac->ev.data);    /* the adapter's watchers stop */
-        ac->ev.cleanup = NULL;
-        ac->ev.data = NULL;
-    }
-    l->state = REDIS_LINK_STOPPED;
-}
-
 enum redis_link_state redis_link_state(const struct redis_link *l)
 {
     return l->state;

@@ -120,11 +120,6 @@ void redis_link_start(struct redis_link *l);
  * the commands still with it get on_reply(NULL) before this returns. */
 void redis_link_stop(struct redis_link *l);
 
-/* In a process forked after the link started: stops its watchers on the
- * (forked) loop without a byte sent or the connection touched; the parent
- * keeps the connection.  The link is left alone (not freed) after it. */
-void redis_link_forget(struct redis_link *l);
-
 enum redis_link_state redis_link_state(const struct redis_link *l);
 
 /* Sends a command (argvlen NULL: argv's strings are NUL-terminated), or one

@@ -387,10 +387,11 @@ int fanout_start(struct master *m, const char *url, char *err, size_t errlen)
 
 void fanout_forget(struct master *m)
 {
-    pubsub_bus_forget(m->fanout->bus);
     for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (w->fanout)
             ev_io_stop(m->loop, &w->fanout->wio);
+    pubsub_bus_close(m->fanout->bus);   /* a child's copy: its watchers, its fds */
+    m->fanout->bus = NULL;
 }
 
 void fanout_stop(struct master *m)

@@ -60,12 +60,9 @@ int pubsub_bus_publish(struct pubsub_bus *b, const char *channel, size_t channel
 
 void pubsub_bus_stats(const struct pubsub_bus *b, struct pubsub_bus_stats *out);
 
-/* In a child forked from the master (a worker): stops the bus's watchers,
- * leaving the master's connections alone; nothing of the bus runs in the
- * child after it.  NULL-safe. */
-void pubsub_bus_forget(struct pubsub_bus *b);
-
-/* Closes the connections; no callback runs after it returns.  NULL-safe. */
+/* Closes the connections; no callback runs after it returns.  NULL-safe.
+ * In a forked child it drops the child's copy (watchers, descriptors)
+ * without a byte to the server: the parent's connections go on. */
 void pubsub_bus_close(struct pubsub_bus *b);
 
 #endif

@@ -458,15 +458,6 @@ void pubsub_bus_stats(const struct pubsub_bus *b, struct pubsub_bus_stats *out)
     *out = b->stats;
 }
 
-void pubsub_bus_forget(struct pubsub_bus *b)
-{
-    if (!b)
-        return;
-    b->closing = 1;
-    redis_link_forget(&b->sub);
-    redis_link_forget(&b->pub);
-}
-
 void pubsub_bus_close(struct pubsub_bus *b)
 {
     struct chan *c;
@@ -536,11 +527,6 @@ void pubsub_bus_stats(const struct pubsub_bus *b, struct pubsub_bus_stats *out)
 {
     (void)b;
     memset(out, 0, sizeof(*out));
-}
-
-void pubsub_bus_forget(struct pubsub_bus *b)
-{
-    (void)b;
 }
 
 void pubsub_bus_close(struct pubsub_bus *b)
