@@ -355,6 +355,31 @@ static void test_pubsub_key(void)
 }
 #endif
 
+/* The limits of publish/subscribe: defaults, sizes, pubsub_max_message's
+ * ceiling (one message is one datagram of the channel). */
+static void test_pubsub_limits(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "[server]\nworkers = 1\n", err, sizeof err) == 0 &&
+          c.pubsub_max_message == 65536 && c.pubsub_worker_queue == 16777216 &&
+          c.pubsub_subscriber_queue == 1048576, "pubsub limits: 64k, 16m, 1m by default");
+    config_free(&c);
+    CHECK(load(&c, "[server]\npubsub_max_message = 192k\npubsub_worker_queue = 1m\n"
+               "pubsub_subscriber_queue = 256k\n", err, sizeof err) == 0 &&
+          c.pubsub_max_message == 196608 && c.pubsub_worker_queue == 1048576 &&
+          c.pubsub_subscriber_queue == 262144, "pubsub limits as written");
+    config_free(&c);
+    expect_error("[server]\npubsub_max_message = 193k\n", 2,
+                 "pubsub_max_message: expected a size from 1 to 192k, got \"193k\"");
+    expect_error("[server]\npubsub_max_message = 0\n", 2,
+                 "pubsub_max_message: expected a size from 1 to 192k, got \"0\"");
+    expect_error("[server]\npubsub_subscriber_queue = 0\n", 2,
+                 "pubsub_subscriber_queue: expected a size greater than 0 like 512, 8k, "
+                 "1m or 1g, got \"0\"");
+}
+
 static void test_listen_lines(void)
 {
     struct config c;
@@ -553,6 +578,7 @@ int main(void)
     test_listen_lines();
     test_database_sections();
     test_pubsub_key();
+    test_pubsub_limits();
     test_errors();
     test_long_line_limit();
     test_missing_file();
