@@ -14,6 +14,7 @@
 #include "config_private.h"
 #include "listen.h"
 #include "log.h"
+#include "redis_url.h"
 #include "scoreboard.h"
 #include "pubsub_frame.h"
 #include "type_list.h"
@@ -24,7 +25,7 @@
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB_MSG
+    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB, K_PUBSUB_MSG
 };
 
 /* A key of one of kiln's own sections. */
@@ -65,7 +66,7 @@ static const struct server_key server_keys[] = {
     { "server", "ws_max_queue",       K_SIZE,    F(ws_max_queue),       1 },
     { "server", "ws_heartbeat",       K_TIME,    F(ws_heartbeat),       0 },
     { "server", "ws_idle_timeout",    K_TIME,    F(ws_idle_timeout),    0 },
-    { "server", "pubsub",             K_TEXT,    F(pubsub),             0 },
+    { "server", "pubsub",             K_PUBSUB,  F(pubsub),             0 },
     { "server", "pubsub_max_message", K_PUBSUB_MSG, F(pubsub_max_message), 1 },
     { "server", "pubsub_worker_queue", K_SIZE,   F(pubsub_worker_queue), 1 },
     { "server", "pubsub_subscriber_queue", K_SIZE, F(pubsub_subscriber_queue), 1 },
@@ -494,6 +495,30 @@ static int set_address(struct parse_state *st, const struct server_key *k,
     return set_string(st, k->name, dst, value, 1);
 }
 
+/* pubsub: a Redis server's URL (core/redis_url.c), for a kiln built with
+ * Redis; its line is kept for the bus's messages. */
+static int set_pubsub(struct parse_state *st, char **dst, const char *value)
+{
+    char why[200], shown[CONFIG_LINE_MAX + 1];
+
+#ifndef KILN_WITH_REDIS
+    (void)dst;
+    (void)value;
+    (void)why;
+    (void)shown;
+    return config_fail(st, "pubsub: this kiln was built without Redis "
+                       "(configure found no hiredis, or was given --without-redis)");
+#else
+    if (redis_url_parse(value, NULL, why, sizeof why) < 0) {
+        redis_url_shown(value, shown, sizeof shown);
+        return config_fail(st, "pubsub: expected " REDIS_URL_FORMS ", got \"%s\": %s",
+                           shown, why);
+    }
+    st->c->pubsub_line = st->line;
+    return set_string(st, "pubsub", dst, value, 1);
+#endif
+}
+
 /* trusted_proxies: addresses and CIDR prefixes (core/proxies.c); the last
  * line of the key replaces the ones before. */
 static int set_proxies(struct parse_state *st, struct proxies *dst, const char *value)
@@ -591,6 +616,7 @@ int config_key(struct parse_state *st, const char *section, const char *name,
     case K_NORMALIZE: return set_normalize(st, (int *)(base + k->off), value);
     case K_NAMES:   return set_names(st, k, (char **)(base + k->off), value);
     case K_PUBSUB_MSG: return set_pubsub_msg(st, k, (size_t *)(base + k->off), value);
+    case K_PUBSUB:  return set_pubsub(st, (char **)(base + k->off), value);
     }
     return 0;
 }

@@ -275,7 +275,8 @@ static void stop_watchers(struct master *m, const struct plugin_files *keep, int
     ev_timer_stop(m->loop, &m->stop_timer);
     supervise_stop(m);
     reload_forget(m, keep, in_child);
-    fanout_forget(m);
+    if (in_child)
+        fanout_forget(m);
     spawn_forget(m, keep, in_child);
     watch_close(m->watch);
 }
@@ -348,7 +349,7 @@ static int start_fanout(struct master *m, const struct config *c, char *err, siz
     if (fanout_start(m, c->pubsub, why, sizeof why) == 0)
         return 0;
     if (c->pubsub != NULL)
-        snprintf(err, errlen, "%s:%d: pubsub: %s", c->file ? c->file : "-", c->pubsub_line, why);
+        snprintf(err, errlen, "%s:%d: %s", c->file ? c->file : "-", c->pubsub_line, why);
     else
         snprintf(err, errlen, "%s", why);
     return -1;

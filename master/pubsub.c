@@ -325,7 +325,7 @@ static void on_bus_message(void *arg, const char *channel, size_t channel_len,
 static void on_bus_state(void *arg, int up)
 {
     (void)arg;
-    log_info("pubsub: the bus is %s", up ? "up" : "down");
+    log_debug("pubsub: the bus is %s", up ? "up" : "down");
 }
 
 /* ---- life -------------------------------------------------------------------- */
@@ -390,6 +390,8 @@ void fanout_forget(struct master *m)
     for (struct worker_proc *w = m->spawn->workers; w; w = w->next)
         if (w->fanout)
             ev_io_stop(m->loop, &w->fanout->wio);
+    pubsub_bus_close(m->fanout->bus);   /* a child's copy: its watchers, its fds */
+    m->fanout->bus = NULL;
 }
 
 void fanout_stop(struct master *m)

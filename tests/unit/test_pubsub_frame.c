@@ -7,7 +7,7 @@
 
 static void frames(void)
 {
-    static unsigned char buf[PUBSUB_FRAME_MAX];
+    static unsigned char buf[PUBSUB_FRAME_MAX], payload[PUBSUB_MESSAGE_CAP];
     char name[PUBSUB_CHANNEL_MAX + 1];
     struct pubsub_frame f = { .type = CHAN_PUB, .binary = 1, .channel = "room",
                               .channel_len = 4, .msg = "hello", .len = 5 }, g;
@@ -29,7 +29,7 @@ static void frames(void)
     CHECK(n > 1, "a frame is never one byte (a command)");
     memset(name, 'a', sizeof name);
     f = (struct pubsub_frame){ .type = CHAN_PUB, .channel = name, .channel_len = 255,
-                               .msg = buf, .len = PUBSUB_MESSAGE_CAP };
+                               .msg = payload, .len = PUBSUB_MESSAGE_CAP };
     CHECK(pubsub_frame_encode(buf, sizeof buf, &f) == PUBSUB_FRAME_MAX,
           "the largest frame fits PUBSUB_FRAME_MAX");
     f.channel_len = 256;

@@ -1,11 +1,12 @@
 /*
- * redis_link.c -- one hiredis connection on a worker's loop (a struct
+ * redis_link.c -- one hiredis connection on a libev loop (a struct
  * redis_link, see redis_link.h): its address, its AUTH/SELECT handshake and
- * connect_timeout, reconnects with jittered back-off, and the log of its
- * outages and refusals; the commands on it are its owner's (redis.c).
+ * connect_timeout, reconnects with jittered back-off, the log of its
+ * outages and refusals, and the subscriber mode's pushes decoded; the
+ * commands on it are its owner's (worker/redis.c, master/pubsub_redis.c).
  *
- * This file owns the hiredis context; it and redis.c are the only files
- * that include hiredis (redis.c for formatting commands and reading
+ * This file owns the hiredis context; it and worker/redis.c are the only
+ * files that include hiredis (redis.c for formatting commands and reading
  * replies).  Each context points back at its link (ac->data), so that a
  * callback finds the link whose context it is, or was.
  *
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <ev.h>
@@ -51,6 +53,17 @@ static void link_start(struct redis_link *l);
 static struct redis_link *link_of(const redisAsyncContext *ac)
 {
     return ac->data;
+}
+
+static const char *label(const struct redis_link *l)
+{
+    return l->conf.label ? l->conf.label : "redis";
+}
+
+/* An outage's warnings, or their debug lines on a quiet link. */
+static int outage_level(const struct redis_link *l, int level)
+{
+    return l->conf.quiet ? LOG_DEBUG : level;
 }
 
 /* A number in [0, 1) (xorshift64*: each link draws its own jitter). */
@@ -86,10 +99,13 @@ static void link_lost(struct redis_link *l, const redisAsyncContext *ac)
     l->ac = NULL;
     l->state = REDIS_LINK_DOWN;
     if (!l->outage)
-        log_warn("[redis] connection to %s lost: %s; reconnecting", l->conf.address,
-                 ac->errstr && ac->errstr[0] ? ac->errstr : "closed");
+        log_msg(outage_level(l, LOG_WARN), "[%s] connection to %s lost: %s; reconnecting",
+                label(l), l->conf.address,
+                ac->errstr && ac->errstr[0] ? ac->errstr : "closed");
     outage_begin(l);
     retry_later(l);
+    if (l->ev.on_lost)
+        l->ev.on_lost(l, l->arg);
 }
 
 /*
@@ -112,9 +128,10 @@ static void link_failed(struct redis_link *l, int refusal, const char *fmt, ...)
     l->state = REDIS_LINK_DOWN;
     ev_timer_stop(l->loop, &l->connect_timer);
     if (refusal ? strcmp(msg, l->refusal) != 0 : !l->outage)
-        log_msg(refusal ? LOG_ERROR : LOG_WARN, "[redis] %s; retrying with back-off", msg);
+        log_msg(refusal ? LOG_ERROR : outage_level(l, LOG_WARN),
+                "[%s] %s; retrying with back-off", label(l), msg);
     else
-        log_debug("[redis] %s", msg);
+        log_debug("[%s] %s", label(l), msg);
     if (refusal)
         snprintf(l->refusal, sizeof(l->refusal), "%s", msg);
     outage_begin(l);
@@ -130,10 +147,10 @@ static void link_ready(struct redis_link *l)
     l->state = REDIS_LINK_READY;
     l->backoff = BACKOFF_FIRST;
     if (l->outage)
-        log_info("[redis] connected to %s again, after %.1f s", l->conf.address,
-                 ev_now(l->loop) - l->down_since);
+        log_msg(outage_level(l, LOG_INFO), "[%s] connected to %s again, after %.1f s",
+                label(l), l->conf.address, ev_now(l->loop) - l->down_since);
     else
-        log_debug("[redis] connected to %s", l->conf.address);
+        log_debug("[%s] connected to %s", label(l), l->conf.address);
     l->outage = 0;
     l->refusal[0] = '\0';
     l->ev.on_ready(l, l->arg);
@@ -208,6 +225,44 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *privdata)
     l->ev.on_reply(l, reply, privdata, l->arg);
 }
 
+static int is_string(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_STRING;
+}
+
+/*
+ * What a subscribed link's server pushed: hiredis calls a SUBSCRIBE's
+ * callback for every reply about its channels (the confirmations, each
+ * message), and with NULL for each channel when the context goes, which
+ * the first such call of the current context tells the link.
+ */
+static void on_push_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    struct redis_link *l = link_of(ac);
+    redisReply *r = reply, **e;
+    enum redis_push kind;
+
+    (void)privdata;
+    if (!r || ac != l->ac) {
+        if (!r && ac == l->ac)
+            link_lost(l, ac);
+        return;
+    }
+    e = r->element;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || !is_string(e[0]) || !is_string(e[1]))
+        return;
+    if (strcasecmp(e[0]->str, "message") == 0 && is_string(e[2]))
+        kind = REDIS_PUSH_MESSAGE;
+    else if (strcasecmp(e[0]->str, "subscribe") == 0)
+        kind = REDIS_PUSH_SUBSCRIBE;
+    else if (strcasecmp(e[0]->str, "unsubscribe") == 0)
+        kind = REDIS_PUSH_UNSUBSCRIBE;
+    else
+        return;
+    l->ev.on_push(l, kind, e[1]->str, e[1]->len, kind == REDIS_PUSH_MESSAGE ? e[2]->str : NULL,
+                  kind == REDIS_PUSH_MESSAGE ? e[2]->len : 0, l->arg);
+}
+
 /* AUTH and SELECT, first in the connection's output. */
 static void handshake_send(struct redis_link *l, redisAsyncContext *ac)
 {
@@ -270,6 +325,8 @@ static void link_start(struct redis_link *l)
         return;
     }
     (void)fcntl(ac->c.fd, F_SETFD, FD_CLOEXEC);
+    if (l->conf.keepalive && !l->path)
+        (void)redisEnableKeepAlive(&ac->c);
     ac->data = l;
     redisLibevAttach(l->loop, ac);
     l->ac = ac;
@@ -320,7 +377,7 @@ int redis_link_init(struct redis_link *l, struct ev_loop *loop,
     l->connect_timer.data = l;
     l->retry_timer.data = l;
     if (conf->address && parse_address(l, conf->address) < 0) {
-        log_error("[redis] address %s: out of memory", conf->address);
+        log_error("[%s] address %s: out of memory", label(l), conf->address);
         l->conf.address = NULL;
         return -1;
     }
@@ -369,4 +426,34 @@ int redis_link_formatted(struct redis_link *l, void *privdata, const char *cmd, 
         redisAsyncFormattedCommand(l->ac, on_reply, privdata, cmd, len) != REDIS_OK)
         return -1;
     return 0;
+}
+
+const char *redis_link_error(const struct redisReply *r)
+{
+    return r && r->type == REDIS_REPLY_ERROR ? r->str : NULL;
+}
+
+int redis_link_subscribe(struct redis_link *l, int unsubscribe, size_t n,
+                         const char *const *channels, const size_t *lens)
+{
+    const char **argv = NULL;
+    size_t *argvlen = NULL;
+    int rc = -1;
+
+    if (l->state != REDIS_LINK_READY || n == 0 || n > 1u << 20)
+        return -1;
+    argv = malloc((n + 1) * sizeof(*argv));
+    argvlen = malloc((n + 1) * sizeof(*argvlen));
+    if (!argv || !argvlen)
+        goto out;
+    argv[0] = unsubscribe ? "UNSUBSCRIBE" : "SUBSCRIBE";
+    argvlen[0] = strlen(argv[0]);
+    memcpy(argv + 1, channels, n * sizeof(*argv));
+    memcpy(argvlen + 1, lens, n * sizeof(*argvlen));
+    if (redisAsyncCommandArgv(l->ac, on_push_reply, NULL, (int)n + 1, argv, argvlen) == REDIS_OK)
+        rc = 0;
+out:
+    free(argv);
+    free(argvlen);
+    return rc;
 }

@@ -1,10 +1,12 @@
 /*
- * redis_link.h -- one connection to a Redis server on a worker's loop (a
+ * redis_link.h -- one connection to a Redis server on a libev loop (a
  * "link", redis_link.c): the connect, its AUTH/SELECT handshake and
- * connect_timeout, reconnects with back-off, the outage log; its owner
- * (redis.c's command layer) is told when it is ready or a connect failed,
- * and sends commands on it.  hiredis is not included here: only
- * redis_link.c (the connection) and redis.c (formatting, replies) see it.
+ * connect_timeout, reconnects with back-off, the outage log; its owner (a
+ * worker's kiln_redis in worker/redis.c, the master's pub/sub bus in
+ * master/pubsub_redis.c) is told when it is ready, failed or was lost, and
+ * sends commands on it, or subscribes it.  hiredis is not included here:
+ * only redis_link.c (the connection, the subscriber mode's pushes) and
+ * worker/redis.c (formatting, replies) see it.
  */
 #ifndef KILN_REDIS_LINK_H
 #define KILN_REDIS_LINK_H
@@ -36,6 +38,18 @@ struct redis_link_conf {
     const char *password;           /* NULL: no AUTH */
     size_t db;                      /* 0: no SELECT */
     double connect_timeout;         /* s, for the connect and its handshake */
+    const char *label;              /* the log's "[label]"; NULL: "redis" */
+    int quiet;                      /* outages and recoveries logged at debug
+                                       level (an owner's second link) */
+    int keepalive;                  /* TCP keepalive: a server gone silent is
+                                       noticed on an idle link */
+};
+
+/* What a subscribed link's server pushes (on_push). */
+enum redis_push {
+    REDIS_PUSH_MESSAGE,             /* a message published on a channel */
+    REDIS_PUSH_SUBSCRIBE,           /* a SUBSCRIBE of one channel confirmed */
+    REDIS_PUSH_UNSUBSCRIBE          /* an UNSUBSCRIBE of one channel confirmed */
 };
 
 /*
@@ -48,12 +62,21 @@ struct redis_link_conf {
  * redis_link_formatted(), with that call's `privdata`; r is hiredis' and
  * freed once on_reply returns.  r is NULL when no reply will come: the
  * link was lost (it is DOWN by then) or stopped (STOPPED).
+ * on_lost (may be NULL): a READY link's connection was lost (-> DOWN),
+ * already logged; the link reconnects by itself.
+ * on_push (NULL unless redis_link_subscribe() is called): what the server
+ * pushed to a subscribed link, the bytes valid for the call: a message
+ * (`data`, `len`: its payload) on `channel`, or the confirmation of one
+ * channel's SUBSCRIBE or UNSUBSCRIBE (data NULL).
  */
 struct redis_link_events {
     void (*on_ready)(struct redis_link *l, void *arg);
     void (*on_failed)(struct redis_link *l, void *arg);
     void (*on_reply)(struct redis_link *l, const struct redisReply *r, void *privdata,
                      void *arg);
+    void (*on_lost)(struct redis_link *l, void *arg);
+    void (*on_push)(struct redis_link *l, enum redis_push kind, const char *channel,
+                    size_t channel_len, const char *data, size_t len, void *arg);
 };
 
 /*
@@ -106,5 +129,23 @@ enum redis_link_state redis_link_state(const struct redis_link *l);
 int redis_link_command(struct redis_link *l, void *privdata, int argc, const char **argv,
                        const size_t *argvlen);
 int redis_link_formatted(struct redis_link *l, void *privdata, const char *cmd, size_t len);
+
+/* The text of an error reply; NULL when r is NULL or not an error. */
+const char *redis_link_error(const struct redisReply *r);
+
+/*
+ * SUBSCRIBE (unsubscribe 0) or UNSUBSCRIBE (1) the n channels (bytes of
+ * lens[i], binary-safe; 1 to 2^20 of them) on a READY link.  A link that subscribed is in
+ * subscriber mode until it is lost: it takes no other command, and what
+ * the server pushes goes to on_push, one confirmation per channel.
+ * hiredis aborts on a confirmation it does not expect once the server's
+ * count fell to 0 (an UNSUBSCRIBE of a channel already unsubscribed), and
+ * before 0.14 it forgot a channel subscribed again before its UNSUBSCRIBE
+ * was confirmed; so the owner sends an UNSUBSCRIBE only when no
+ * confirmation is due, and
+ * nothing more until its own came.  0, or -1 (nothing sent).
+ */
+int redis_link_subscribe(struct redis_link *l, int unsubscribe, size_t n,
+                         const char *const *channels, const size_t *lens);
 
 #endif
