@@ -1,8 +1,12 @@
-"""Fixtures of the chat example's tests: pytest_kiln's (a real kiln on an ephemeral loopback port) serving chat.so with two workers, and Chromium over the DevTools protocol as kiln's own browser tests drive it."""
+"""Fixtures of the chat example's tests: pytest_kiln's (a real kiln on an ephemeral loopback port) serving chat.so with two workers, a redis-server of the test's own for [server] pubsub, and Chromium over the DevTools protocol as kiln's own browser tests drive it."""
 
 import importlib.util
 import os
+import shutil
+import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -52,3 +56,31 @@ def chat(kiln_factory):
     workers, the page from static/."""
     return kiln_factory.make(plugins=("chat",), server={"workers": 2},
                              sections={"chat": {"static_dir": STATIC}})
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A redis-server of the test's own on a free loopback port (killed by
+    pid at the end): its redis:// URL, for [server] pubsub."""
+    assert shutil.which("redis-server"), "redis-server is not installed (scripts/deps --test)"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                             "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            assert proc.poll() is None, "redis-server on port %d exited" % port
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not listen on %d" % port
+                time.sleep(0.05)
+        yield "redis://127.0.0.1:%d" % port
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -1,4 +1,4 @@
-"""The chat example against a real kiln with two workers: two WebSocket clients in one room, served by different workers (their welcome says which), hear each other's messages, joins and leaves through kiln's publish/subscribe; another room hears none of it; the Server-Sent Events feed of a room; bad messages (not JSON, no text, too long, binary) answered to the sender alone; bad rooms and nicks refused at the handshake; the page."""
+"""The chat example against a real kiln with two workers: two WebSocket clients in one room, served by different workers (their welcome says which), hear each other's messages, joins and leaves through kiln's publish/subscribe; another room hears none of it; the Server-Sent Events feed of a room; bad messages (not JSON, no text, too long, binary) answered to the sender alone; bad rooms and nicks refused at the handshake; two kilns sharing a Redis ([server] pubsub) as one chat; the page."""
 
 import asyncio
 import json
@@ -6,6 +6,8 @@ import json
 import aiohttp
 
 from pytest_kiln.client import http_request
+
+from conftest import STATIC
 
 TEXT_MAX = 1000
 
@@ -142,6 +144,40 @@ def test_bad_messages_answered_to_the_sender_alone(chat):
     assert [m for m in before if m["type"] != "join"] == [], "bob heard: %r" % before
     assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), closed
     assert code == 1009
+
+
+def test_two_hosts_one_room_through_redis(kiln_factory, redis_url):
+    """Two kilns sharing a Redis ([server] pubsub) are one chat: a room
+    spans them, another room on them hears none of it."""
+    hosts = [kiln_factory.make(plugins=("chat",), server={"workers": 1, "pubsub": redis_url},
+                               sections={"chat": {"static_dir": STATIC}}) for _ in range(2)]
+
+    async def script():
+        async with aiohttp.ClientSession() as s:
+            ann, _ = await join(s, hosts[0], "lobby", "ann")
+            carol, _ = await join(s, hosts[1], "other", "carol")
+            # the subscription reaches Redis through the master: say hello
+            # until ann hears of bob (or 10 s)
+            for _ in range(50):
+                bob, wb = await join(s, hosts[1], "lobby", "bob")
+                try:
+                    await until(ann, {"type": "join", "nick": "bob"}, timeout=0.2)
+                    break
+                except asyncio.TimeoutError:
+                    await bob.close()
+            await bob.send_str(json.dumps({"text": "from host two"}))
+            got_ann, _ = await until(ann, {"type": "message", "nick": "bob"})
+            await ann.send_str(json.dumps({"text": "from host one"}))
+            got_bob, _ = await until(bob, {"type": "message", "nick": "ann"})
+            await carol.send_str(json.dumps({"text": "marker"}))
+            _, heard = await until(carol, {"text": "marker"})
+            for ws in (ann, bob, carol):
+                await ws.close()
+            return got_ann, got_bob, heard, wb["worker"]
+    got_ann, got_bob, heard, bob_worker = run(script())
+    assert got_ann["text"] == "from host two" and got_bob["text"] == "from host one"
+    assert bob_worker in hosts[1].worker_pids() and bob_worker not in hosts[0].worker_pids()
+    assert [m for m in heard if m.get("nick") != "carol"] == [], heard
 
 
 def test_handshake_refuses_bad_rooms_and_nicks(chat):
