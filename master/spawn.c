@@ -13,6 +13,7 @@
 #include "log.h"
 #include "options.h"
 #include "privileges.h"
+#include "metrics.h"
 #include "scoreboard.h"
 #include "spawn.h"
 #include "state.h"
@@ -263,6 +264,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot, int cha
     a = (struct worker_args){
         .cfg = g->cfg, .plugins = &g->plugins, .listeners = ls, .nlisteners = n,
         .chan_fd = chan, .slot = &m->sb->slot[slot], .generation = g->id, .id = id,
+        .metrics = m->metrics, .mslot = &m->metrics->slot[slot],
         .report_sections = g->id == 1 && id == 0 && !m->booted
     };
     worker_main(&a);
@@ -307,6 +309,7 @@ struct worker_proc *worker_spawn(struct master *m, struct generation *g, unsigne
     }
     memset((void *)&m->sb->slot[slot], 0, sizeof m->sb->slot[slot]);
     m->sb->slot[slot].generation = g->id;
+    metrics_slot_start(m->metrics, slot);
     pid = fork();
     if (pid < 0) {
         log_error("fork() for worker %u of generation %u failed: %s", id, g->id,
@@ -418,6 +421,7 @@ void worker_free(struct master *m, struct worker_proc *w)
         pp = &(*pp)->next;
     *pp = w->next;
     chan_close(m, w);
+    metrics_fold(m->metrics, w->slot);
     memset((void *)&m->sb->slot[w->slot], 0, sizeof m->sb->slot[w->slot]);
     free(w);
 }

@@ -14,6 +14,7 @@ struct generation;
 struct handover;
 struct listeners;
 struct master_options;
+struct metrics;
 struct pidfile;
 struct plugin_watch;
 struct reload;
@@ -31,6 +32,7 @@ struct master {
     struct ev_loop *loop;
     const struct master_options *opt;
     struct scoreboard *sb;
+    struct metrics *metrics;    /* [server] metrics' counters, beside sb */
 
     struct generation *current; /* serving (or starting, at first start) */
 
