@@ -146,7 +146,9 @@ static inline void metrics_count(struct metrics_slot *s, unsigned row, int statu
     s->c.bytes_out += out;
 }
 
-/* Publish/subscribe's counters (NULL-safe): one call where each happens. */
+/* Publish/subscribe's counters (NULL-safe): one call where each happens,
+ * in a worker on its own slot (struct worker's mslot, NULL when metrics
+ * are off); the master's own fan-out adds with metrics_master_pubsub(). */
 static inline void metrics_pubsub_published(struct metrics_slot *s, uint64_t n)
 {
     if (s != NULL)
@@ -163,6 +165,16 @@ static inline void metrics_pubsub_dropped(struct metrics_slot *s, uint64_t n)
 {
     if (s != NULL)
         s->c.pubsub_dropped += n;
+}
+
+static inline void metrics_master_pubsub(struct metrics *m, uint64_t published,
+                                         uint64_t delivered, uint64_t dropped)
+{
+    if (m == NULL)
+        return;
+    m->retired_c.pubsub_published += published;
+    m->retired_c.pubsub_delivered += delivered;
+    m->retired_c.pubsub_dropped += dropped;
 }
 
 /* ---- reading them --------------------------------------------------------------- */

@@ -309,7 +309,6 @@ struct worker_proc *worker_spawn(struct master *m, struct generation *g, unsigne
     }
     memset((void *)&m->sb->slot[slot], 0, sizeof m->sb->slot[slot]);
     m->sb->slot[slot].generation = g->id;
-    metrics_slot_start(m->metrics, slot);
     pid = fork();
     if (pid < 0) {
         log_error("fork() for worker %u of generation %u failed: %s", id, g->id,
@@ -319,6 +318,7 @@ struct worker_proc *worker_spawn(struct master *m, struct generation *g, unsigne
     if (pid == 0)
         child_run(m, g, id, slot, sv[1], sv[0]);
     close(sv[1]);
+    metrics_slot_start(m->metrics, slot);
     m->sb->slot[slot].pid = pid;
     *w = (struct worker_proc){
         .pid = pid, .id = id, .slot = slot, .chan = sv[0],
