@@ -257,3 +257,49 @@ def test_bad_allow_list_is_a_config_error(kiln_factory):
                           server={"metrics": "/metrics", "metrics_allow": "10.0.0.0/99"})
     rc, out = k.check()
     assert rc != 0 and "metrics_allow: " in out, out
+
+
+def wait_metric(k, name, want, timeout=8.0):
+    """Scrapes until `name` is `want`; the last metrics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = scrape(k)
+        if value(m, name) == want or time.monotonic() > deadline:
+            return m
+        time.sleep(0.2)
+
+
+def test_postgres_pool_gauges(kiln_factory, pg_dsn):
+    k = kiln_factory.make(plugins=("pg_probe",), server={"metrics": "/metrics"},
+                          sections={"postgres": {"dsn": pg_dsn, "pool_size": 1}})
+    m = wait_metric(k, "kiln_pg_pool_connections", 2)
+    assert value(m, "kiln_pg_pool_connections") == 2, "one per worker, connected"
+    assert value(m, "kiln_pg_pool_in_use") == 0 and value(m, "kiln_pg_pool_waiting") == 0
+    held = [socket.create_connection(("127.0.0.1", k.port)) for _ in range(3)]
+    try:
+        for s in held:
+            s.sendall(b"GET /pg-sleep?s=4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        time.sleep(1.5)
+        m = scrape(k)
+        assert value(m, "kiln_http_requests_pending") == 3
+        in_use, waiting = value(m, "kiln_pg_pool_in_use"), value(m, "kiln_pg_pool_waiting")
+        assert in_use + waiting == 3 and 1 <= in_use <= 2, (in_use, waiting)
+    finally:
+        for s in held:
+            s.close()
+
+
+def test_redis_link_gauges(kiln_factory, redis_addr):
+    k = kiln_factory.make(plugins=("hello",), server={"metrics": "/metrics"},
+                          sections={"redis": {"address": redis_addr}})
+    m = wait_metric(k, "kiln_redis_links_up", 2)
+    assert value(m, "kiln_redis_links") == 2 and value(m, "kiln_redis_links_up") == 2
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()                       # nothing listens there
+    down = kiln_factory.make(plugins=("hello",), server={"metrics": "/metrics"},
+                             sections={"redis": {"address": "127.0.0.1:%d" % port}})
+    time.sleep(1.2)
+    m = scrape(down)
+    assert value(m, "kiln_redis_links") == 2 and value(m, "kiln_redis_links_up") == 0
