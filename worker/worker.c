@@ -253,6 +253,10 @@ static void worker_stop(struct worker *w, int graceful)
     conn_drain_all(w);
     ws_shutdown(w);
     ev_check_start(w->loop, &w->drained);
+    /* libev queued this turn's checks before the callback that got here
+     * ran: without a check fed now, an idle worker would sleep until its
+     * next timer (up to the 1 s tick) before seeing it has nothing left. */
+    ev_feed_event(w->loop, &w->drained, EV_CHECK);
 }
 
 /* While draining, once per loop turn: nothing left open, the worker exits. */
