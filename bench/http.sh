@@ -5,7 +5,8 @@
 # Environment: KILN_BUILD (build dir, default: the repo root), ROUNDS (3),
 # DURATION (wrk -d, 5s), CONNS (wrk -c, 64), THREADS (wrk -t, 2), WORKERS (2),
 # WARMUP (1s), IDLE (idle connections for the memory figure, 2000; 0: skip),
-# URL_PATH (the path wrk requests, /), KEEP_TMP (1: keep the temp dir).
+# URL_PATH (the path wrk requests, /), KEEP_TMP (1: keep the temp dir),
+# CONF (kiln's [server] lines to add, separated by ';': CONF='metrics = /metrics').
 # Only 2xx answers count toward req/s and cpu us/req; non-2xx answers and
 # socket errors are shown in the tables' errors column and make the script
 # exit 1.
@@ -23,6 +24,7 @@ THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 WARMUP=${WARMUP:-1s}
 URL_PATH=${URL_PATH:-/}
+CONF=${CONF:-}
 WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 BODY="Hello, Anonymous"
 TICK=$(getconf CLK_TCK)
@@ -56,7 +58,9 @@ trap 'exit 130' INT TERM
 KILN_PORT=$(free_port)
 mkdir -p "$TMP/kiln/plugins"
 cp "$HELLO" "$TMP/kiln/plugins/hello.so"
-kiln_conf "$TMP/kiln" "$KILN_PORT" warn
+KILN_EXTRA=()
+IFS=';' read -r -a KILN_EXTRA <<<"$CONF"
+kiln_conf "$TMP/kiln" "$KILN_PORT" warn "${KILN_EXTRA[@]}"
 "$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
 KILN_PID=$!
 wait_http "$KILN_PORT" || { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer on port $KILN_PORT"; }

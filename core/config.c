@@ -285,6 +285,7 @@ void config_free(struct config *c)
     free(c->gzip_types);
     free(c->middlewares);
     free(c->pubsub);
+    free(c->metrics);
     free(c->user);
     free(c->group);
     free(c->pg_dsn);

@@ -69,6 +69,9 @@ struct config {
     int merge_slashes;          /* ... and with runs of '/' merged (0) */
     struct proxies trusted_proxies; /* peers whose Forwarded / X-Forwarded-*
                                    headers are believed (none) */
+    char *metrics;              /* the path of kiln's counters; NULL: off */
+    int metrics_line;           /* its line in `file` */
+    struct proxies metrics_allow; /* peers that may read them (loopback) */
 
     /* compressed responses (worker/compress.c) */
     int gzip;                   /* gzip buffered responses (0) */

@@ -25,7 +25,8 @@
 enum key_kind {
     K_LISTEN, K_WORKERS, K_DIR, K_PATH, K_LEVEL, K_BACKLOG, K_TIME, K_SIZE,
     K_COUNT, K_BOOL, K_USER, K_GROUP, K_PIDFILE, K_TEXT, K_ADDRESS, K_PROXIES,
-    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB, K_PUBSUB_MSG
+    K_WDIR, K_GZIP_LEVEL, K_TYPES, K_NAMES, K_NORMALIZE, K_PUBSUB, K_PUBSUB_MSG,
+    K_METRICS
 };
 
 /* A key of one of kiln's own sections. */
@@ -76,6 +77,8 @@ static const struct server_key server_keys[] = {
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
     { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
     { "server", "trusted_proxies",    K_PROXIES, F(trusted_proxies),    0 },
+    { "server", "metrics",            K_METRICS, F(metrics),            0 },
+    { "server", "metrics_allow",      K_PROXIES, F(metrics_allow),      0 },
     { "server", "normalize_path",     K_NORMALIZE, F(normalize_path),   0 },
     { "server", "merge_slashes",      K_BOOL,    F(merge_slashes),      0 },
     { "server", "gzip",               K_BOOL,    F(gzip),               0 },
@@ -151,6 +154,7 @@ void config_defaults(struct config *c)
     c->gzip_level = 5;
     c->gzip_min_length = 1024;
     c->gzip_types = strdup(TYPE_LIST_DEFAULT);
+    proxies_parse(&c->metrics_allow, "127.0.0.1 ::1", NULL, 0);
 }
 
 /* ---- value parsers ---------------------------------------------------------- */
@@ -519,15 +523,26 @@ static int set_pubsub(struct parse_state *st, char **dst, const char *value)
 #endif
 }
 
-/* trusted_proxies: addresses and CIDR prefixes (core/proxies.c); the last
- * line of the key replaces the ones before. */
-static int set_proxies(struct parse_state *st, struct proxies *dst, const char *value)
+/* trusted_proxies, metrics_allow: addresses and CIDR prefixes
+ * (core/proxies.c); the last line of the key replaces the ones before. */
+static int set_proxies(struct parse_state *st, const struct server_key *k,
+                       struct proxies *dst, const char *value)
 {
     char why[200];
 
     if (proxies_parse(dst, value, why, sizeof why) < 0)
-        return config_fail(st, "trusted_proxies: %s", why);
+        return config_fail(st, "%s: %s", k->name, why);
     return 1;
+}
+
+/* metrics: the path kiln answers its counters at ("/metrics"). */
+static int set_metrics(struct parse_state *st, char **dst, const char *value)
+{
+    if (value[0] != '/' || strpbrk(value, "?# \t") != NULL)
+        return config_fail(st, "metrics: expected a path starting with '/' (\"/metrics\"), "
+                           "got \"%s\"", value);
+    st->c->metrics_line = st->line;
+    return set_string(st, "metrics", dst, value, 1);
 }
 
 /* gzip_level: zlib's 1 (fastest) to 9 (smallest). */
@@ -610,7 +625,8 @@ int config_key(struct parse_state *st, const char *section, const char *name,
     case K_GROUP:   return set_group(st, value);
     case K_TEXT:    return set_text(st, k, (char **)(base + k->off), value);
     case K_ADDRESS: return set_address(st, k, (char **)(base + k->off), value);
-    case K_PROXIES: return set_proxies(st, (struct proxies *)(base + k->off), value);
+    case K_PROXIES: return set_proxies(st, k, (struct proxies *)(base + k->off), value);
+    case K_METRICS: return set_metrics(st, (char **)(base + k->off), value);
     case K_GZIP_LEVEL: return set_gzip_level(st, (size_t *)(base + k->off), value);
     case K_TYPES:   return set_types(st, k, (char **)(base + k->off), value);
     case K_NORMALIZE: return set_normalize(st, (int *)(base + k->off), value);

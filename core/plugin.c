@@ -470,6 +470,39 @@ static int plugin_load_one(struct plugin_set *ps, const struct plugin_file *f)
     return plugin_init(ps, p);
 }
 
+struct metrics_clash {
+    const char *path;
+    const struct route *found;
+};
+
+/* router_each's callback: the first route at the metrics path. */
+static void at_metrics(const struct route *rt, void *arg)
+{
+    struct metrics_clash *mc = arg;
+
+    if (mc->found == NULL && strcmp(rt->pattern, mc->path) == 0)
+        mc->found = rt;
+}
+
+/* [server] metrics is kiln's own path: a route there is refused, naming
+ * both.  0, or -1 logged. */
+static int check_metrics_path(const struct config *cfg, const struct router *router)
+{
+    struct metrics_clash mc = { cfg->metrics, NULL };
+    const struct route *rt;
+
+    if (cfg->metrics == NULL)
+        return 0;
+    router_each(router, at_metrics, &mc);
+    if ((rt = mc.found) == NULL)
+        return 0;
+    log_error("%s:%d: metrics = %s: plugin %s has the route %s %s at that path "
+              "(move the metrics or the route)", cfg->file ? cfg->file : "(config)",
+              cfg->metrics_line, cfg->metrics, rt->plugin ? plugin_name(rt->plugin) : "-",
+              rt->method, rt->pattern);
+    return -1;
+}
+
 int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
                  const struct config *cfg, struct router *router)
 {
@@ -487,7 +520,7 @@ int plugins_load(struct plugin_set *ps, const struct plugin_files *files,
             return -1;
         }
     }
-    if (registry_order(cfg) < 0) {
+    if (registry_order(cfg) < 0 || check_metrics_path(cfg, router) < 0) {
         plugins_unload(ps);
         return -1;
     }

@@ -327,6 +327,7 @@ static int remember(struct router *r, struct route *rt)
         r->all = v;
         r->cap = r->cap ? 2 * r->cap : 16;
     }
+    rt->index = (unsigned)r->count;
     r->all[r->count++] = rt;
     return 0;
 }

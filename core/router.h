@@ -42,6 +42,8 @@ struct route {
     int max_body_set;           /* 0: the server's max_body_size */
     int stream_body;            /* the handler runs at the header block's end
                                    and reads the body (kiln_route_stream_body) */
+    unsigned index;             /* registration order, from 0 (the row of
+                                   its counters in core/metrics.h, + 1) */
     struct route *next;         /* next route at the same node */
 };
 

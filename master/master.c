@@ -18,6 +18,7 @@
 #include "pidfile.h"
 #include "pubsub.h"
 #include "reload.h"
+#include "metrics.h"
 #include "scoreboard.h"
 #include "spawn.h"
 #include "state.h"
@@ -337,6 +338,11 @@ static int start_resources(struct master *m, struct generation *g, char *err,
         snprintf(err, errlen, "mmap(scoreboard) failed: %s", strerror(errno));
         return -1;
     }
+    m->metrics = metrics_new();
+    if (m->metrics == NULL) {
+        snprintf(err, errlen, "mmap(metrics) failed: %s", strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -427,6 +433,7 @@ static void master_cleanup(struct master *m)
     pidfile_remove(m->pidfile);
     handover_free(m->ho);
     scoreboard_free(m->sb);
+    metrics_free(m->metrics);
     if (m->loop != NULL)
         ev_loop_destroy(m->loop);
 }

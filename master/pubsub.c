@@ -20,6 +20,7 @@
 #include "channel.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "nametab.h"
 #include "pubsub.h"
 #include "pubsub_bus.h"
@@ -103,6 +104,7 @@ static void dropped(struct fanout *f, struct fanout_peer *p)
 
     p->dropped++;
     f->st.dropped++;
+    metrics_master_pubsub(f->m->metrics, 0, 0, 1);
     if (now - f->dropped_logged < DROP_LOG_EVERY)
         return;
     f->dropped_logged = now;

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "listeners.h"
 #include "options.h"
 #include "pidfile.h"
@@ -92,6 +93,7 @@ static void failed(struct master *m, const char *why)
     if (options_apply_log(m->current->cfg, err, sizeof err) < 0)
         log_error("%s", err);
     log_error("reload failed: %s; keeping generation %u", why, m->current->id);
+    m->metrics->m.reload_failures++;
     finish(m);
 }
 
@@ -250,6 +252,7 @@ int reload_ready(struct master *m, struct generation *g)
     m->current = g;
     m->reload->pending = NULL;
     log_info("reload: generation %u ready, generation %u draining", g->id, old->id);
+    m->metrics->m.reloads++;
     pidfile_change(m->pidfile, g->cfg->pidfile, g->cfg->pidfile_is_default);
     gen_drain_old(m);
     close_unused(m);

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "options.h"
 #include "privileges.h"
+#include "metrics.h"
 #include "pubsub.h"
 #include "pubsub_frame.h"
 #include "scoreboard.h"
@@ -266,6 +267,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot, int cha
     a = (struct worker_args){
         .cfg = g->cfg, .plugins = &g->plugins, .listeners = ls, .nlisteners = n,
         .chan_fd = chan, .slot = &m->sb->slot[slot], .generation = g->id, .id = id,
+        .metrics = m->metrics, .mslot = &m->metrics->slot[slot],
         .report_sections = g->id == 1 && id == 0 && !m->booted
     };
     worker_main(&a);
@@ -319,6 +321,7 @@ struct worker_proc *worker_spawn(struct master *m, struct generation *g, unsigne
     if (pid == 0)
         child_run(m, g, id, slot, sv[1], sv[0]);
     close(sv[1]);
+    metrics_slot_start(m->metrics, slot);
     m->sb->slot[slot].pid = pid;
     *w = (struct worker_proc){
         .pid = pid, .id = id, .slot = slot, .chan = sv[0],
@@ -430,6 +433,7 @@ void worker_free(struct master *m, struct worker_proc *w)
         pp = &(*pp)->next;
     *pp = w->next;
     chan_close(m, w);
+    metrics_fold(m->metrics, w->slot);
     memset((void *)&m->sb->slot[w->slot], 0, sizeof m->sb->slot[w->slot]);
     free(w);
 }

@@ -15,6 +15,7 @@ struct generation;
 struct handover;
 struct listeners;
 struct master_options;
+struct metrics;
 struct pidfile;
 struct plugin_watch;
 struct reload;
@@ -32,6 +33,7 @@ struct master {
     struct ev_loop *loop;
     const struct master_options *opt;
     struct scoreboard *sb;
+    struct metrics *metrics;    /* [server] metrics' counters, beside sb */
 
     struct generation *current; /* serving (or starting, at first start) */
 

@@ -8,6 +8,7 @@
 #include "channel.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "scoreboard.h"
 #include "spawn.h"
 #include "state.h"
@@ -95,6 +96,7 @@ static void on_respawn(struct ev_loop *loop, ev_timer *t, int revents)
             schedule_respawn(m, 0);
             return;
         }
+        m->metrics->m.restarts++;
     }
 }
 
@@ -130,6 +132,8 @@ void supervise_gone(struct master *m, const struct worker_proc *dead, int status
 
     if (!dead->told && !dead->stuck)
         report_crash(dead->pid, status, slot);
+    if (!dead->told && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        m->metrics->m.crashes++;
     if (dead->replacing && (old = retiring_of(m, dead)) != NULL) {
         old->retiring = 0;
         m->sup->recycle_after = ev_now(m->loop) + crash_backoff(m->sup, lived);
@@ -202,6 +206,7 @@ static void check_recycle(struct master *m, struct worker_proc *w)
         return;
     }
     r->replacing = 1;
+    m->metrics->m.restarts++;
     log_info("worker %ld served %llu requests (max_requests %llu); worker %ld "
              "starts to replace it", (long)w->pid, (unsigned long long)served,
              (unsigned long long)w->max_requests, (long)r->pid);

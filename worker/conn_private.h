@@ -3,7 +3,8 @@
  * (the socket: reading, writing, timeouts, lingering close, hand-off) and
  * http.c (the bytes: parsing, the request, the answer), and by pending.c
  * (a request answered later), by stream.c (a streamed response), by
- * identity.c (who the peer is), and by middleware.c (befores and afters).  Nothing else in the worker includes it; the
+ * identity.c (who the peer is), by middleware.c (befores and afters) and by
+ * scrape.c (the metrics path, the gauges).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H

@@ -23,6 +23,7 @@
 #include "plugin.h"
 #include "response.h"
 #include "router.h"
+#include "scrape.h"
 #include "url.h"
 #include "worker.h"
 #include "ws.h"
@@ -291,6 +292,8 @@ int dispatch_request(struct conn *c)
     response_update_date(ev_now(c->w->loop));
     r->body = c->body.len ? c->body.data : "";
     r->body_len = c->body.len;
+    if (r->scrape)                  /* kiln's own answer, before any plugin */
+        return scrape_answer(c);
     if (mw_active && (rc = dispatch_befores(c)) <= 0)
         return rc;
     return dispatch_route(c);

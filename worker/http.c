@@ -35,6 +35,7 @@
 #include "request.h"
 #include "response.h"
 #include "router.h"
+#include "scrape.h"
 #include "url.h"
 #include "worker.h"
 
@@ -406,6 +407,8 @@ static int on_headers_complete(http_parser *p)
     c->route_res = router_match(c->w->router, c->req.method, c->req.path, c->req.segs,
                                 c->req.nsegs, &c->req.match, c->allow,
                                 sizeof(c->allow));
+    if (cfg->metrics != NULL)
+        scrape_mark(c);
     c->max_body = body_limit(c);
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->max_body)
         return fail(c, 413);

@@ -16,6 +16,7 @@
 #include "plugin.h"
 #include "registry.h"
 #include "response.h"
+#include "scrape.h"
 #include "worker.h"
 
 int mw_active;
@@ -26,17 +27,20 @@ static size_t norder;
 static const struct registry_sent *sents;
 static size_t nsents;
 
-void mw_start(void)
+static int counting;                        /* scrape_count() each answer */
+
+void mw_start(int count)
 {
     order = registry_mws(&norder);
     sents = registry_sents(&nsents);
+    counting = count;
     mw_active = norder > 0;
-    mw_sent_active = nsents > 0;
+    mw_sent_active = nsents > 0 || count;
 }
 
 void mw_stop(void)
 {
-    mw_active = mw_sent_active = 0;
+    mw_active = mw_sent_active = counting = 0;
     order = NULL;
     sents = NULL;
     norder = nsents = 0;
@@ -205,6 +209,8 @@ void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body, 
     s.duration = ev_time() - s.start;
     if (s.duration < 0)
         s.duration = 0;
+    if (counting)
+        scrape_count(c, s.status, s.received, s.bytes, s.duration);
     plugin_route = NULL;
     for (size_t i = 0; i < nsents; i++) {
         plugin_current = sents[i].plugin;

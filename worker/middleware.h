@@ -12,14 +12,16 @@ struct conn;
 struct plugin;
 
 /* Read-only outside middleware.c: whether any middleware runs, whether any
- * response-sent hook is registered (one predictable branch each on the
- * request path; both 0 until mw_start()). */
+ * response-sent hook is registered or [server] metrics counts answers
+ * (one predictable branch each on the request path; both 0 until
+ * mw_start()). */
 extern int mw_active;
 extern int mw_sent_active;
 
-/* At worker start, once the plugins are loaded; at its end, before they
- * are unloaded. */
-void mw_start(void);
+/* At worker start, once the plugins are loaded (`count`: kiln's own
+ * count of each answer, scrape.c, runs first in the response-sent hook);
+ * at its end, before they are unloaded. */
+void mw_start(int count);
 void mw_stop(void);
 
 /*

@@ -175,6 +175,18 @@ static void on_deliver(struct ev_loop *loop, ev_timer *t, int revents)
 
 /* ---- the pool ---------------------------------------------------------------------- */
 
+void pg_stats(size_t *size, size_t *in_use, size_t *waiting)
+{
+    *size = *in_use = 0;
+    *waiting = pool.w ? queue.n : 0;
+    for (size_t i = 0; pool.w && i < pool.nconns; i++) {
+        if (pool.conns[i].state != C_WAIT && pool.conns[i].state != C_CONNECTING)
+            (*size)++;
+        if (pool.conns[i].state == C_BUSY)
+            (*in_use)++;
+    }
+}
+
 static struct pg_conn *idle_conn(void)
 {
     size_t i;

@@ -241,6 +241,13 @@ static void on_failed(struct redis_link *l, void *arg)
     }
 }
 
+int redis_up(void)
+{
+    if (R.w == NULL || R.w->cfg->redis_address == NULL)
+        return -1;
+    return redis_link_state(&R.link) == REDIS_LINK_READY;
+}
+
 void redis_init(struct worker *w)
 {
     static const struct redis_link_events events = {

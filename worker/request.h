@@ -78,6 +78,7 @@ struct kiln_req {
                                        server's gzip key (compress.c) */
     int is_head;                    /* HEAD: send headers only */
     int keep_alive;                 /* answer keeps the connection open */
+    int scrape;                     /* for [server] metrics' path (scrape.c) */
 
     /* middlewares and the response-sent hook (middleware.c) */
     struct req_mw {

@@ -37,6 +37,7 @@
 #include "pubsub_frame.h"
 #include "response.h"
 #include "router.h"
+#include "scrape.h"
 #include "scoreboard.h"
 #include "loop.h"
 #include "worker.h"
@@ -239,6 +240,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     scoreboard_beat(w->slot);
+    scrape_publish(w);
 }
 
 static void on_drain_deadline(struct ev_loop *loop, ev_timer *t, int revents)
@@ -415,7 +417,8 @@ void worker_main(const struct worker_args *a)
     }
     pg_init(&w);
     redis_init(&w);
-    mw_start();
+    scrape_start(&w, a);
+    mw_start(w.mslot != NULL);
     plugins_start(&w.plugins);
     accept_enable(&w, 1);
     worker_ready(&w, a->chan_fd);

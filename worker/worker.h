@@ -27,6 +27,8 @@ struct conn;
 struct listener;
 struct plugin_files;
 struct router;
+struct metrics;
+struct metrics_slot;
 struct scoreboard_slot;
 struct ws_ctx;
 
@@ -36,6 +38,8 @@ struct worker {
     struct router *router;
     struct plugin_set plugins;
     struct scoreboard_slot *slot;
+    struct metrics *metrics;        /* every worker's counters (read at a scrape) */
+    struct metrics_slot *mslot;     /* this worker's: [server] metrics on, else NULL */
 
     ev_io *accept_w;                /* one per listening socket */
     size_t naccept;
@@ -65,6 +69,8 @@ struct worker_args {
     size_t nlisteners;
     int chan_fd;                    /* this worker's end of the socketpair */
     struct scoreboard_slot *slot;   /* this worker's scoreboard slot */
+    struct metrics *metrics;        /* the shared counters, and this worker's */
+    struct metrics_slot *mslot;     /*   slot of them (core/metrics.h) */
     unsigned generation;
     unsigned id;                    /* 0..workers-1 within the generation */
     int report_sections;            /* warn of config sections no plugin
