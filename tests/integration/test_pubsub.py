@@ -158,12 +158,11 @@ def test_slow_subscriber_closed(kiln_factory):
         other = await connect(k, "/ps/slowroom")
         await other.recv()
         await asyncio.sleep(0.2)
-        reader = asyncio.create_task(recv_until(other, count, timeout=30))
-        got_fast = []
-        for i in range(count):          # each after the last came back
+        got_fast, got_other = [], []
+        for i in range(count):          # each after the last reached both
             await fast.send("%04d" % i + msg)
             got_fast += await recv_until(fast, 1, timeout=10)
-        got_other = await reader
+            got_other += await recv_until(other, 1, timeout=10)
         await fast.close()
         await other.close()
         return got_fast, got_other
