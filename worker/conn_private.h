@@ -38,22 +38,25 @@ enum conn_state {
 };
 
 
-struct conn {
-    struct worker *w;
-    struct conn *prev, *next;
-    int fd;
-    enum conn_state state;
-    ev_io rio, wio;
-    ev_timer timer;
-    double timer_at;                /* when the armed timer fires */
+/*
+ * A connection's request state: everything from a request's first byte to
+ * the end of its response, and the bytes in flight either way.  Taken from
+ * the worker's cache (conn_req.c) when bytes arrive on an idle connection,
+ * given back when the connection is idle again with nothing left to write
+ * or to parse; a busy connection takes back the same warm object, its
+ * buffers and pool chunk still allocated, so the hot path never mallocs.
+ * http-parser's state follows it in the same allocation.
+ */
+struct conn_req {
+    struct conn_req *next_free;     /* in the cache */
+    struct http_parser *parser;     /* http.c's, allocated with it */
+    ev_io wio;                      /* started while `out` waits for the socket */
     double last_io;                 /* last read, or last write progress */
     double head_start;              /* first byte of the current header block */
-    double idle_since;              /* end of the last response, or accept */
-    double linger_start;
     double pending_since;           /* when the handler returned KILN_PENDING */
     double handoff_since;           /* when an upgrade began waiting for the peer */
+    double linger_start;
 
-    struct http_parser *parser;     /* http.c's, allocated with the conn */
     struct buf in;                  /* received, not yet dropped */
     size_t parsed;                  /* bytes of `in` fed to the parser */
     size_t msg_off;                 /* where the request line starts in `in` */
@@ -85,30 +88,47 @@ struct conn {
     unsigned in_handler : 1;        /* the route's handler is running */
     unsigned handoff_wait : 1;      /* an accepted upgrade waits for the peer
                                        to take what was sent (conn_handoff) */
-    unsigned requests;
-    unsigned want_close : 1;        /* close once `out` is written */
-    unsigned linger : 1;            /* ... and wait for the peer's EOF first */
-    unsigned read_eof : 1;
-    unsigned reading : 1;           /* rio is started */
-    unsigned nodelay : 1;           /* TCP_NODELAY is set */
     unsigned http10_te : 1;         /* an HTTP/1.0 message with a
                                        Transfer-Encoding: close after it */
     unsigned upgraded : 1;          /* an upgrade request to a plain route
                                        ended: the parser must restart */
-    unsigned peer_known : 1;        /* peer_* below were read (conn_peer) */
-    signed char peer_ip;            /* 1: peer_addr holds it; 0: not IP (unix) */
-    unsigned char peer_addr[16];    /* IPv6, IPv4 mapped */
-    unsigned short peer_port;
-    size_t max_body;                /* the current request's body limit */
-    size_t body_seen;               /* body bytes so far (body.c) */
-    enum body_sink sink;            /* where they go (body.c) */
-    struct body_reader *reader;     /* kiln_body_stream()'s, in the pool */
-    int body_error;                 /* the KILN_BODY_* an abort reports */
     unsigned body_paused : 1;       /* the reader paused: nothing is read */
     unsigned in_body_cb : 1;        /* the reader's data callback runs */
     unsigned expect_continue : 1;   /* "100 Continue" waits for a reader */
     unsigned answered_early : 1;    /* answered before its body ended: the
                                        rest is read and dropped */
+    size_t max_body;                /* the current request's body limit */
+    size_t body_seen;               /* body bytes so far (body.c) */
+    enum body_sink sink;            /* where they go (body.c) */
+    struct body_reader *reader;     /* kiln_body_stream()'s, in the pool */
+    int body_error;                 /* the KILN_BODY_* an abort reports */
+};
+
+/*
+ * A connection: what an idle keep-alive one holds, its request state
+ * (above) only while busy.  Its size on x86-64, and what else an idle
+ * connection costs, are in DEVELOPERS.md ("Memory per connection").
+ */
+struct conn {
+    struct worker *w;
+    struct conn *prev, *next;
+    struct conn_req *rq;            /* busy: the request state; idle: NULL */
+    ev_io rio;
+    ev_timer timer;
+    double timer_at;                /* when the armed timer fires */
+    double idle_since;              /* end of the last response, or accept */
+    int fd;
+    unsigned requests;              /* answered on this connection */
+    enum conn_state state : 8;
+    unsigned want_close : 1;        /* close once `out` is written */
+    unsigned linger : 1;            /* ... and wait for the peer's EOF first */
+    unsigned read_eof : 1;
+    unsigned reading : 1;           /* rio is started */
+    unsigned nodelay : 1;           /* TCP_NODELAY is set */
+    unsigned peer_known : 1;        /* peer_* below were read (conn_peer) */
+    unsigned peer_ip : 1;           /* 1: peer_addr holds it; 0: not IP (unix) */
+    unsigned short peer_port;
+    unsigned char peer_addr[16];    /* IPv6, IPv4 mapped */
 };
 
 /*
@@ -142,13 +162,45 @@ void conn_body_pause(struct conn *c);
  * (from the loop, never inside a plugin's call). */
 void conn_body_resume(struct conn *c);
 
+/* ---- conn_req.c -------------------------------------------------------------- */
+
+/* Gives c a request state (c->rq, its parser initialized) from the cache,
+ * or a new one; NULL on OOM.  The caller sets up its write watcher. */
+struct conn_req *conn_req_take(struct conn *c);
+
+/* Forgets the finished request: its strings, headers, body and response
+ * (the pool rewound); the buffers keep their memory. */
+void conn_req_reset(struct conn *c);
+
+/* c is idle with nothing unsent or unparsed: its request state goes back
+ * to the cache (c->rq is NULL after). */
+void conn_req_idle(struct conn *c);
+
+/* c closes: its request state, whatever it holds, is released (c->rq is
+ * NULL after).  Its watchers must be stopped, its callbacks cancelled. */
+void conn_req_drop(struct conn *c);
+
+/* Frees the cache (at the worker's stop, for leak checkers). */
+void conn_req_cache_clear(void);
+
+/* The read buffer: one with room for a read (a cached block when there is
+ * none, a bigger one while a large header block is collected), 0 or -1 on
+ * OOM; and freed. */
+int conn_in_acquire(struct conn_req *q);
+void conn_in_free(struct conn_req *q);
+
 /* ---- http.c ------------------------------------------------------------------ */
 
-/* Bytes of parser state conn_new() allocates right after struct conn. */
+/* Bytes of parser state conn_req_take() allocates right after struct
+ * conn_req. */
 size_t http_state_size(void);
 
-/* Starts (or restarts) parsing c->in as requests. */
+/* Starts (or restarts) parsing c->rq->in as requests. */
 void http_init(struct conn *c);
+
+/* Gives c the parser of a request state that was idle (between messages,
+ * so clean): its callbacks see c. */
+void http_attach(struct conn *c);
 
 /*
  * Feeds the unparsed part of c->in to the parser, answering what completes
