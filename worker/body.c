@@ -207,7 +207,7 @@ void body_abort(struct conn *c, int status)
     if (!c->rq->pending || c->rq->reader == NULL)
         return;
     c->rq->body_error = status == 413 ? KILN_BODY_TOO_LARGE :
-                    status == 408 || status == 504 ? KILN_BODY_TIMEOUT : KILN_BODY_BAD;
+                        status == 408 || status == 504 ? KILN_BODY_TIMEOUT : KILN_BODY_BAD;
     pending_cancel(c, KILN_CANCEL_GONE);
 }
 

@@ -11,7 +11,8 @@
  *
  * Timeouts use one ev_timer per connection, re-armed lazily: a read only
  * stores the time, and the timer callback works out the deadline of the
- * current state (idle, header block, body, stalled write, lingering close).
+ * current state (idle, header block, body, stalled write, lingering close:
+ * conn_timer.c) and acts on it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,19 +38,18 @@
 #include "ws.h"
 
 #define OUT_HIGH_WATER (1u << 20)   /* stop reading while this much is queued */
-#define LINGER_TIME 2.0             /* s to wait for the peer's EOF */
 #define LINGER_BYTES (1u << 20)     /* bytes to discard while lingering */
-#define DRAIN_IDLE 1.0              /* s an idle connection may wait for one
-                                       more request while the worker drains */
 #define BIG_BUF 65536               /* a buffer larger is freed when drained */
 #define PENDING_INPUT 65536         /* pipelined bytes read behind a pending request */
 #define HANDOFF_RETRY 0.01          /* s between checks of a hand-off waiting for the peer */
-#define STREAM_IDLE 1e9             /* s: a stream with nothing unsent has no deadline */
 
 static void conn_close(struct conn *c);
+/* What an idle connection holds (DEVELOPERS.md, "Memory per connection"). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct conn) <= 176,
+               "struct conn grew: an idle connection costs more (see DEVELOPERS.md)");
+
 static int closing_all;                 /* conn_close_all() runs: the worker stops */
 static void conn_try_send(struct conn *c);
-static void conn_timer_update(struct conn *c);
 static void conn_parsed(struct conn *c, int parsed);
 static void conn_reading(struct conn *c, int on);
 static void conn_stream_drained(struct conn *c);
@@ -269,6 +269,21 @@ static void linger_read(struct conn *c)
     conn_close(c);
 }
 
+/* A read buffer with room for a read: a cached block when there is none,
+ * a bigger one only while a large header block is being collected. */
+static int conn_in_acquire(struct conn_req *q)
+{
+    if (q->in.data == NULL) {
+        q->in.data = block_get(CONN_READ_CHUNK);
+        if (q->in.data == NULL)
+            return -1;
+        q->in.cap = CONN_READ_CHUNK;
+    }
+    if (q->in.cap - q->in.len < CONN_READ_CHUNK / 4)
+        return buf_reserve(&q->in, CONN_READ_CHUNK);
+    return 0;
+}
+
 /* The request state for bytes about to arrive, its write watcher set. */
 static struct conn_req *conn_busy(struct conn *c)
 {
@@ -409,58 +424,6 @@ int conn_peer(struct conn *c, unsigned char addr[16], int *port)
 }
 
 /* ---- timers ------------------------------------------------------------- */
-
-/* A pending request's time to answer: its route's, or the server's. */
-static double conn_pending_timeout(const struct conn *c)
-{
-    const struct route *rt = c->rq->req.match.route;
-
-    return rt && rt->pending_timeout > 0 ? rt->pending_timeout : c->w->cfg->pending_timeout;
-}
-
-/* The deadline of the connection's current state. */
-static double conn_deadline(const struct conn *c)
-{
-    const struct config *cfg = c->w->cfg;
-
-    if (c->state == CS_LINGER)
-        return c->rq->linger_start + LINGER_TIME;
-    if (c->rq && (c->rq->out.len > 0 || stream_file_left(c)))
-        return c->rq->last_io + cfg->body_timeout;      /* stalled write */
-    switch (c->state) {
-    case CS_HEAD:
-        return c->rq->head_start + cfg->header_timeout;
-    case CS_BODY:
-        if (c->rq->body_paused)         /* its reader's time, not the client's */
-            return c->rq->pending_since + conn_pending_timeout(c);
-        return c->rq->last_io + cfg->body_timeout;
-    case CS_PENDING:
-        if (c->rq->stream)              /* pending_timeout ends at kiln_stream() */
-            return ev_now(c->w->loop) + STREAM_IDLE;
-        return c->rq->pending_since + conn_pending_timeout(c);
-    default:
-        /* From the end of the last response: bytes that start no request
-         * (bare CRLFs) do not keep a connection open. */
-        if (c->w->draining)
-            return c->idle_since + (cfg->keepalive_timeout < DRAIN_IDLE
-                                        ? cfg->keepalive_timeout : DRAIN_IDLE);
-        return c->idle_since + (c->requests ? cfg->keepalive_timeout
-                                            : cfg->header_timeout);
-    }
-}
-
-/* Re-arms the timer when the deadline moved earlier than the armed one. */
-static void conn_timer_update(struct conn *c)
-{
-    double at = conn_deadline(c);
-
-    if (ev_is_active(&c->timer) && at >= c->timer_at)
-        return;
-    ev_timer_stop(c->w->loop, &c->timer);
-    ev_timer_set(&c->timer, at - ev_now(c->w->loop), 0.);
-    ev_timer_start(c->w->loop, &c->timer);
-    c->timer_at = at;
-}
 
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {

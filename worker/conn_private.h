@@ -23,11 +23,15 @@
 #include "router.h"
 
 struct body_reader;
-struct hdr_span;
 struct http_parser;
 struct kiln_ws;
 struct stream;
 struct worker;
+
+struct hdr_span {                   /* a header field, as offsets into rq->in */
+    size_t name_off, name_len;
+    size_t val_off, val_len;
+};
 
 enum conn_state {
     CS_IDLE,                        /* between requests */
@@ -67,6 +71,7 @@ struct conn_req {
     int in_value;                   /* last header callback was a value */
     unsigned nhost, nte;            /* Host and Transfer-Encoding fields */
     size_t host, te;                /* the first of each, in req.headers */
+    const char *expect;             /* the first Expect field's value, or NULL */
 
     struct pool pool;
     struct buf body;                /* request body */
@@ -162,6 +167,17 @@ void conn_body_pause(struct conn *c);
  * (from the loop, never inside a plugin's call). */
 void conn_body_resume(struct conn *c);
 
+/* ---- conn_timer.c ------------------------------------------------------------ */
+
+/* A pending request's time to answer: its route's, or the server's. */
+double conn_pending_timeout(const struct conn *c);
+
+/* The deadline of c's current state (ev_now()'s clock). */
+double conn_deadline(const struct conn *c);
+
+/* Re-arms c's timer when the deadline moved earlier than the armed one. */
+void conn_timer_update(struct conn *c);
+
 /* ---- conn_req.c -------------------------------------------------------------- */
 
 /* Gives c a request state (c->rq, its parser initialized) from the cache,
@@ -183,10 +199,10 @@ void conn_req_drop(struct conn *c);
 /* Frees the cache (at the worker's stop, for leak checkers). */
 void conn_req_cache_clear(void);
 
-/* The read buffer: one with room for a read (a cached block when there is
- * none, a bigger one while a large header block is collected), 0 or -1 on
- * OOM; and freed. */
-int conn_in_acquire(struct conn_req *q);
+#define CONN_READ_CHUNK 16384       /* bytes asked of one read(2): the read
+                                       buffer's size, a cached block */
+
+/* Frees the read buffer (to the block cache when it kept its size). */
 void conn_in_free(struct conn_req *q);
 
 /* ---- http.c ------------------------------------------------------------------ */
@@ -246,5 +262,19 @@ int http_continue(struct conn *c);
  * behind it.  Returns as http_parse().
  */
 int http_finish(struct conn *c, int keep);
+
+/* ---- http_head.c ------------------------------------------------------------- */
+
+/* The message's framing, version, target and Host, once its header block is
+ * in c->rq->req: 0, or -1 (failed: the status is in c->rq->err_status). */
+int http_head_check(struct conn *c);
+
+/* Answers "Expect: 100-continue" once the body will be read (into
+ * c->rq->out, or when a reader attaches); 417, 404, 405 else.  As above. */
+int http_head_expect(struct conn *c);
+
+/* The bytes of the header block just read, blank line included (for the
+ * response-sent hook). */
+unsigned long long http_head_bytes(const struct conn *c);
 
 #endif

@@ -19,7 +19,6 @@
 #include "pool.h"
 #include "req_store.h"
 
-#define READ_CHUNK 16384            /* the read buffer's size (a cached block) */
 #define POOL_FIRST 4096
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
 
@@ -36,6 +35,7 @@
 #define RQ_CACHE_MAX 64
 #endif
 
+static const unsigned rq_cache_max = RQ_CACHE_MAX;
 static struct conn_req *cache;
 static unsigned ncache;
 
@@ -43,25 +43,12 @@ static unsigned ncache;
 
 void conn_in_free(struct conn_req *q)
 {
-    if (q->in.cap == READ_CHUNK)
-        block_put(q->in.data, READ_CHUNK);
+    if (q->in.cap == CONN_READ_CHUNK)
+        block_put(q->in.data, CONN_READ_CHUNK);
     else
         free(q->in.data);
     buf_init(&q->in);
     q->parsed = 0;
-}
-
-int conn_in_acquire(struct conn_req *q)
-{
-    if (q->in.data == NULL) {
-        q->in.data = block_get(READ_CHUNK);
-        if (q->in.data == NULL)
-            return -1;
-        q->in.cap = READ_CHUNK;
-    }
-    if (q->in.cap - q->in.len < READ_CHUNK / 4)
-        return buf_reserve(&q->in, READ_CHUNK);
-    return 0;
 }
 
 /* Frees everything the object holds, and the object. */
@@ -79,7 +66,7 @@ static void rq_free(struct conn_req *q)
 /* Back to the cache (it keeps its buffers), or freed when the cache is full. */
 static void rq_cache(struct conn_req *q)
 {
-    if (ncache >= RQ_CACHE_MAX) {
+    if (ncache >= rq_cache_max) {
         rq_free(q);
         return;
     }
@@ -130,6 +117,7 @@ void conn_req_reset(struct conn *c)
     q->cap_hdrs = 0;
     q->in_value = 0;
     q->nhost = q->nte = 0;
+    q->expect = NULL;
     q->http10_te = 0;
     memset(&q->req, 0, sizeof(q->req));
 }
@@ -140,7 +128,7 @@ void conn_req_idle(struct conn *c)
 
     /* Small buffers stay with the object for the next request; one big
      * body, response or header block does not stay pinned. */
-    if (q->in.cap != READ_CHUNK)
+    if (q->in.cap != CONN_READ_CHUNK)
         conn_in_free(q);
     q->in.len = 0;
     q->parsed = 0;
@@ -165,7 +153,7 @@ void conn_req_drop(struct conn *c)
     struct conn_req keep;
 
     conn_req_reset(c);
-    if (RQ_CACHE_MAX == 0 || ncache >= RQ_CACHE_MAX) {
+    if (ncache >= rq_cache_max) {
         c->rq = NULL;
         rq_free(q);
         return;

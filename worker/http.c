@@ -39,11 +39,6 @@
 #include "url.h"
 #include "worker.h"
 
-struct hdr_span {                   /* a header field, as offsets into c->rq->in */
-    size_t name_off, name_len;
-    size_t val_off, val_len;
-};
-
 static const http_parser_settings parser_settings;
 
 size_t http_state_size(void)
@@ -80,7 +75,7 @@ static int fail(struct conn *c, int status)
  * counted of the message so far (its nread is current only then).
  * Trailers are bounded by http-parser's own limit (80 kB).
  */
-static int head_check(struct conn *c, const char *end)
+static inline int head_check(struct conn *c, const char *end)
 {
     size_t n;
 
@@ -192,18 +187,22 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return head_check(c, at + len);
 }
 
-/* Notes where header i is when it is a Host or a Transfer-Encoding (the
- * fields the message's checks need), while the headers are copied. */
+/* Notes where header i is when it is a Host, a Transfer-Encoding or an
+ * Expect (the fields the message's checks need), while the headers are
+ * copied. */
 static void note_framing(struct conn *c, size_t i, size_t len)
 {
-    const char *name = c->rq->req.headers[i].name;
+    struct conn_req *q = c->rq;
+    const char *name = q->req.headers[i].name;
 
     if (len == 4 && strcasecmp(name, "host") == 0) {
-        if (c->rq->nhost++ == 0)
-            c->rq->host = i;
+        if (q->nhost++ == 0)
+            q->host = i;
     } else if (len == 17 && strcasecmp(name, "transfer-encoding") == 0) {
-        if (c->rq->nte++ == 0)
-            c->rq->te = i;
+        if (q->nte++ == 0)
+            q->te = i;
+    } else if (len == 6 && q->expect == NULL && strcasecmp(name, "expect") == 0) {
+        q->expect = q->req.headers[i].value;
     }
 }
 
@@ -242,111 +241,6 @@ static int req_materialize(struct conn *c)
     return 0;
 }
 
-/*
- * Splits the target (http_split_target: origin- or absolute-form, fragment
- * dropped) and its path into decoded segments, dot-segments removed; the
- * authority of an absolute-form target goes to *authp, *alen (NULL: none).
- * -1 for a bad target (400).
- */
-static int req_split_target(struct conn *c, const char **authp, size_t *alen)
-{
-    struct kiln_req *r = &c->rq->req;
-    struct http_target t;
-
-    if (http_split_target(&c->rq->pool, r->target, &t) < 0)
-        return -1;
-    *authp = t.authority;
-    *alen = t.alen;
-    r->query = t.query;
-    r->segs = pool_alloc(&c->rq->pool, URL_MAX_SEGMENTS * sizeof(char *));
-    if (!r->segs)
-        return -1;
-    r->nsegs = url_split_path(&c->rq->pool, t.path, t.plen, r->segs, &r->path);
-    return r->nsegs < 0 ? -1 : 0;
-}
-
-/* Answers "Expect: 100-continue" once we know the body will be read. */
-static int req_expect(struct conn *c)
-{
-    const char *e = kiln_header(&c->rq->req, "expect");
-
-    if (!e || c->rq->req.http_minor == 0)
-        return 0;
-    if (strcasecmp(e, "100-continue") != 0)
-        return fail(c, 417);
-    if (c->rq->route_res == ROUTER_NOT_FOUND && !dispatch_redirects(c))
-        return fail(c, 404);
-    if (c->rq->route_res == ROUTER_METHOD_NOT_ALLOWED)
-        return fail(c, 405);
-    if (body_streamed(c)) {         /* sent when a reader attaches */
-        c->rq->expect_continue = 1;
-        return 0;
-    }
-    /* conn.c writes c->rq->out once the parser has taken what was read, before
-     * the body arrives */
-    if (buf_append_str(&c->rq->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
-        return fail(c, 500);
-    return 0;
-}
-
-/*
- * Only "chunked", once, is a transfer coding kiln implements: any other
- * list, on one line or several, is 501.  After an HTTP/1.0 message with a
- * Transfer-Encoding the connection closes (RFC 9112 6.1).
- */
-static int req_check_te(struct conn *c)
-{
-    if (c->rq->nte == 0)
-        return 0;
-    if (c->rq->nte > 1 || strcasecmp(c->rq->req.headers[c->rq->te].value, "chunked") != 0)
-        return fail(c, 501);
-    if (c->rq->req.http_minor == 0)
-        c->rq->http10_te = 1;
-    return 0;
-}
-
-/* HTTP/1.0 and 1.1 are served, a higher 1.x as 1.1 (RFC 9110 2.5); 2 and
- * above are 505; what http-parser took for HTTP/0.9 (no version) is 400. */
-static int req_check_version(struct conn *c)
-{
-    if (c->rq->req.http_major == 0)
-        return fail(c, 400);
-    if (c->rq->req.http_major > 1)
-        return fail(c, 505);
-    return 0;
-}
-
-/*
- * An HTTP/1.1 request needs exactly one valid Host (RFC 9112 3.2): 400
- * otherwise.  With an absolute-form target, the target's authority is the
- * host, and what the Host field reports.
- */
-static int req_check_host(struct conn *c, const char *authority, size_t alen)
-{
-    struct kiln_req *r = &c->rq->req;
-
-    if (c->rq->nhost > 1 || (c->rq->nhost == 0 && r->http_minor >= 1) ||
-        (c->rq->nhost == 1 && !http_host_ok(r->headers[c->rq->host].value)))
-        return fail(c, 400);
-    if (authority == NULL || c->rq->nhost == 0)
-        return 0;
-    r->headers[c->rq->host].value = pool_strndup(&c->rq->pool, authority, alen);
-    return r->headers[c->rq->host].value == NULL ? fail(c, 500) : 0;
-}
-
-/* The message's framing, version, target and Host: 0, or -1 (failed). */
-static int req_check_message(struct conn *c)
-{
-    const char *auth;
-    size_t alen = 0;
-
-    if (req_check_version(c) < 0 || req_check_te(c) < 0)
-        return -1;
-    if (req_split_target(c, &auth, &alen) < 0)
-        return fail(c, 400);
-    return req_check_host(c, auth, alen);
-}
-
 /* The body limit of the request just routed: its route's
  * (kiln_route_max_body), else max_body_size. */
 static size_t body_limit(const struct conn *c)
@@ -358,48 +252,33 @@ static size_t body_limit(const struct conn *c)
     return c->w->cfg->max_body_size;
 }
 
-/* The bytes of the header block just read, blank line included (for the
- * response-sent hook). */
-static unsigned long long head_bytes(const struct conn *c)
-{
-    const char *in = c->rq->in.data, *end = in + c->rq->in.len, *p;
-    size_t from = c->rq->nhdrs ? c->rq->hdrs[c->rq->nhdrs - 1].val_off + c->rq->hdrs[c->rq->nhdrs - 1].val_len
-                           : c->rq->url_off + c->rq->url_len;
-
-    for (p = in + from; p < end; p++)
-        if (*p == '\n' && p + 1 < end && (p[1] == '\n' || (p[1] == '\r' && p + 2 < end
-                                                           && p[2] == '\n')))
-            return (unsigned long long)(p + (p[1] == '\n' ? 2 : 3) - (in + c->rq->msg_off));
-    return (unsigned long long)(c->rq->in.len - c->rq->msg_off);
-}
-
 static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
+    struct conn_req *q = c->rq;
     const struct config *cfg = c->w->cfg;
     int status;
 
-    c->rq->req.is_head = p->method == HTTP_HEAD;
+    q->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
     if (mw_sent_active)
-        c->rq->req.mw.received = head_bytes(c);
-    if (req_check_message(c) < 0)
+        q->req.mw.received = http_head_bytes(c);
+    if (http_head_check(c) < 0)
         return -1;
-    c->rq->req.keep_alive = http_should_keep_alive(p) && !c->rq->http10_te && !c->w->draining &&
+    q->req.keep_alive = http_should_keep_alive(p) && !q->http10_te && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
-    c->rq->route_res = router_match(c->w->router, c->rq->req.method, c->rq->req.path, c->rq->req.segs,
-                                c->rq->req.nsegs, &c->rq->req.match, c->rq->allow,
-                                sizeof(c->rq->allow));
+    q->route_res = router_match(c->w->router, q->req.method, q->req.path, q->req.segs,
+                                q->req.nsegs, &q->req.match, q->allow, sizeof(q->allow));
     if (cfg->metrics != NULL)
         scrape_mark(c);
-    c->rq->max_body = body_limit(c);
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->rq->max_body)
+    q->max_body = body_limit(c);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > q->max_body)
         return fail(c, 413);
-    if (c->rq->route_res == ROUTER_FOUND && c->rq->req.match.route->ws &&
+    if (q->route_res == ROUTER_FOUND && q->req.match.route->ws &&
         ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)))
         return fail(c, 400);            /* an upgrade carries no body */
-    if (req_expect(c) < 0)
+    if (http_head_expect(c) < 0)
         return -1;
     c->state = CS_BODY;
     if ((status = body_begin(c)) != 0)
