@@ -3,11 +3,14 @@
  * in order, timeouts, lingering close, and the hand-off of an upgraded
  * socket to the WebSocket layer.
  *
- * What happens to a byte that arrives: on_readable() appends it to c->rq->in
- * and has http.c parse it (http_parse()), which answers whatever requests
- * complete into c->rq->out; pipelined requests in the same read are handled in
- * turn, and c->rq->out is written once at the end of the read (one write(2) for
- * the batch).
+ * What happens to a byte that arrives: on_readable() gives an idle
+ * connection its request state (c->rq, from conn_req.c's cache), appends
+ * the byte to c->rq->in and has http.c parse it (http_parse()), which
+ * answers whatever requests complete into c->rq->out; pipelined requests in
+ * the same read are handled in turn, and c->rq->out is written once at the
+ * end of the read (one write(2) for the batch).  Once the connection is idle
+ * again with nothing unsent or unparsed, the request state goes back to the
+ * cache (conn_maybe_idle()).
  *
  * Timeouts use one ev_timer per connection, re-armed lazily: a read only
  * stores the time, and the timer callback works out the deadline of the

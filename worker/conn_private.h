@@ -1,10 +1,13 @@
 /*
- * conn_private.h -- a connection's state, shared by its two halves: conn.c
- * (the socket: reading, writing, timeouts, lingering close, hand-off) and
- * http.c (the bytes: parsing, the request, the answer), and by pending.c
- * (a request answered later), by stream.c (a streamed response), by
- * identity.c (who the peer is), by middleware.c (befores and afters) and by
- * scrape.c (the metrics path, the gauges).  Nothing else in the worker includes it; the
+ * conn_private.h -- a connection's state (struct conn, what an idle one
+ * holds) and its request state (struct conn_req, while busy), shared by its
+ * two halves: conn.c (the socket: reading, writing, lingering close,
+ * hand-off; conn_timer.c its deadlines, conn_req.c its request state's
+ * life) and http.c (the bytes: parsing, the request, the answer;
+ * http_head.c the header block's checks), and by pending.c (a request
+ * answered later), by stream.c (a streamed response), by identity.c (who
+ * the peer is), by middleware.c (befores and afters) and by scrape.c (the
+ * metrics path, the gauges).  Nothing else in the worker includes it; the
  * rest of the worker sees conn.h.
  */
 #ifndef KILN_CONN_PRIVATE_H

@@ -5,15 +5,16 @@
  * handler, 404, 405, a WebSocket upgrade's verdict), whose answer goes to
  * c->rq->out.
  *
- * The callbacks record where the request line and header fields lie in c->rq->in
- * (offsets, since a field may span several reads), and at the end of the
- * header block copy them into the connection's pool as a struct kiln_req.
- * The body goes where body.c says (c->rq->body, the multipart parser, or the
- * reader of a kiln_route_stream_body() route, whose handler runs as soon
- * as the header block is read).  When the message is complete the
- * route's handler runs (dispatch.c) and its response is appended to c->rq->out; pipelined
- * requests in the same read are handled in turn (conn.c writes c->rq->out once
- * at the end of the read: one write(2) for the batch).
+ * The callbacks record where the request line and header fields lie in
+ * c->rq->in (offsets, since a field may span several reads), and at the end
+ * of the header block copy them into the request state's pool as a struct
+ * kiln_req, which http_head.c checks.  The body goes where body.c says
+ * (c->rq->body, the multipart parser, or the reader of a
+ * kiln_route_stream_body() route, whose handler runs as soon as the header
+ * block is read).  When the message is complete the route's handler runs
+ * (dispatch.c) and its response is appended to c->rq->out; pipelined
+ * requests in the same read are handled in turn (conn.c writes c->rq->out
+ * once at the end of the read: one write(2) for the batch).
  */
 #include <stdint.h>
 #include <stdio.h>
