@@ -22,17 +22,24 @@
 #define POOL_FIRST 4096
 #define BIG_BUF 65536               /* a buffer larger is freed when idle */
 
-/* Warm objects kept per worker (a worker is one thread).  None under
- * AddressSanitizer, which must see every free (as pool.c's block cache). */
+#define RQ_CACHE_MAX 64             /* warm objects kept per worker (one thread) */
+
+/* Under AddressSanitizer a cached object is poisoned: a use of the request
+ * state after it was given back is reported as one after a free. */
 #if defined(__SANITIZE_ADDRESS__)
-#define RQ_CACHE_MAX 0
+#define RQ_ASAN 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define RQ_CACHE_MAX 0
+#define RQ_ASAN 1
 #endif
 #endif
-#ifndef RQ_CACHE_MAX
-#define RQ_CACHE_MAX 64
+#ifdef RQ_ASAN
+#include <sanitizer/asan_interface.h>
+#define RQ_POISON(q) ASAN_POISON_MEMORY_REGION((q), sizeof(*(q)) + http_state_size())
+#define RQ_UNPOISON(q) ASAN_UNPOISON_MEMORY_REGION((q), sizeof(*(q)) + http_state_size())
+#else
+#define RQ_POISON(q) ((void)(q))
+#define RQ_UNPOISON(q) ((void)(q))
 #endif
 
 static const unsigned rq_cache_max = RQ_CACHE_MAX;
@@ -73,6 +80,7 @@ static void rq_cache(struct conn_req *q)
     q->next_free = cache;
     cache = q;
     ncache++;
+    RQ_POISON(q);
 }
 
 /* ---- taking and giving back ---------------------------------------------- */
@@ -82,6 +90,7 @@ struct conn_req *conn_req_take(struct conn *c)
     struct conn_req *q = cache;
 
     if (q != NULL) {
+        RQ_UNPOISON(q);
         cache = q->next_free;
         ncache--;
         c->rq = q;
@@ -177,6 +186,7 @@ void conn_req_cache_clear(void)
     while (cache != NULL) {
         struct conn_req *q = cache;
 
+        RQ_UNPOISON(q);
         cache = q->next_free;
         rq_free(q);
     }

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import KilnFactory, RawConn
+from conftest import KilnFactory, RawConn, sanitized_build
 
 IDLE = 1000                 # idle connections for the memory figure
 MAX_BYTES_PER_IDLE = 1000   # nginx holds about 500 here; kiln with the request
@@ -82,7 +82,8 @@ def test_idle_connection_then_error_then_reuse(srv):
 
 def test_idle_connection_memory(srv):
     """The worker's resident memory grows by less than MAX_BYTES_PER_IDLE per
-    idle keep-alive connection (one request answered, then open)."""
+    idle keep-alive connection (one request answered, then open), and every
+    one of them is served again."""
     worker = srv.worker_pids()[0]
 
     def open_idle(n):
@@ -108,9 +109,18 @@ def test_idle_connection_memory(srv):
     after = rss_kb(worker)
     try:
         per_conn = (after - before) * 1024 / IDLE
-        assert per_conn < MAX_BYTES_PER_IDLE, "%.0f bytes per idle connection" % per_conn
-        conns[0].sendall(get("/Ann"))        # still served
-        assert b"Hello, Ann" in conns[0].recv(4096)
+        # AddressSanitizer's quarantine keeps what is freed: there the
+        # figure says nothing, and the test checks that all are served.
+        if not sanitized_build():
+            assert per_conn < MAX_BYTES_PER_IDLE, "%.0f bytes per idle connection" % per_conn
+        for s in conns:                      # each still served
+            s.sendall(get("/Ann"))
+        for s in conns:
+            data = b""
+            while b"Hello, Ann" not in data:
+                chunk = s.recv(4096)
+                assert chunk, "connection closed by kiln"
+                data += chunk
     finally:
         for s in conns:
             s.close()
