@@ -1,5 +1,5 @@
 /*
- * body.c -- where a request body's bytes go: into memory (c->body), through
+ * body.c -- where a request body's bytes go: into memory (c->rq->body), through
  * the multipart parser as they arrive (a form's files past
  * upload_spool_size continue into temporary files), or to a plugin's
  * reader (kiln_body_stream()) with back-pressure; and the reader's ids,
@@ -59,40 +59,40 @@ static int is_multipart(const struct kiln_req *r, const char **ct)
  * it stays in memory, and kiln_form_error() says why on first use). */
 static int begin_form(struct conn *c, const char *ct)
 {
-    struct kiln_req *r = &c->req;
-    struct form_data *f = pool_alloc(&c->pool, sizeof(*f));
+    struct kiln_req *r = &c->rq->req;
+    struct form_data *f = pool_alloc(&c->rq->pool, sizeof(*f));
 
     if (f == NULL)
         return 500;
-    if (form_data_begin(f, &c->pool, ct, &r->form, &r->files) != NULL)
+    if (form_data_begin(f, &c->rq->pool, ct, &r->form, &r->files) != NULL)
         return 0;
     form_data_spool(f, &spool);
     r->form_stream = f;
-    c->sink = SINK_FORM;
+    c->rq->sink = SINK_FORM;
     return 0;
 }
 
 int body_begin(struct conn *c)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
     const char *ct;
 
-    c->sink = SINK_MEMORY;
-    c->body_seen = 0;
-    if (c->route_res != ROUTER_FOUND || rt->ws)
+    c->rq->sink = SINK_MEMORY;
+    c->rq->body_seen = 0;
+    if (c->rq->route_res != ROUTER_FOUND || rt->ws)
         return 0;
     if (rt->stream_body) {
-        c->sink = SINK_DISCARD;     /* until a reader attaches */
+        c->rq->sink = SINK_DISCARD;     /* until a reader attaches */
         return 0;
     }
-    return is_multipart(&c->req, &ct) ? begin_form(c, ct) : 0;
+    return is_multipart(&c->rq->req, &ct) ? begin_form(c, ct) : 0;
 }
 
 int body_streamed(const struct conn *c)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
 
-    return c->route_res == ROUTER_FOUND && rt->stream_body && !rt->ws;
+    return c->rq->route_res == ROUTER_FOUND && rt->stream_body && !rt->ws;
 }
 
 /* ---- the bytes ---------------------------------------------------------------- */
@@ -102,12 +102,12 @@ int body_streamed(const struct conn *c)
  * temporary file that cannot be written, stops the request. */
 static int take_form(struct conn *c, const char *at, size_t len)
 {
-    struct form_data *f = c->req.form_stream;
+    struct form_data *f = c->rq->req.form_stream;
 
     if (form_data_feed(f, at, len) == 0 || f->status == 0)
         return 0;
     if (f->status == 500)
-        log_error("%s %s: a temporary file in %s: %s", c->req.method, c->req.target,
+        log_error("%s %s: a temporary file in %s: %s", c->rq->req.method, c->rq->req.target,
                   spool.dir, strerror(f->err));
     return f->status;
 }
@@ -115,28 +115,28 @@ static int take_form(struct conn *c, const char *at, size_t len)
 /* A piece for the reader, unless the request was answered. */
 static void take_reader(struct conn *c, const char *at, size_t len)
 {
-    struct body_reader *rd = c->reader;
+    struct body_reader *rd = c->rq->reader;
     int go;
 
-    if (rd == NULL || c->resumed || !c->pending || !rd->ops.data)
+    if (rd == NULL || c->rq->resumed || !c->rq->pending || !rd->ops.data)
         return;
-    plugin_enter(self->slot, c->req.match.route, c->req.method);
-    c->in_body_cb = 1;
+    plugin_enter(self->slot, c->rq->req.match.route, c->rq->req.method);
+    c->rq->in_body_cb = 1;
     go = rd->ops.data(rd->id, at, len, rd->arg);
-    c->in_body_cb = 0;
+    c->rq->in_body_cb = 0;
     plugin_leave(self->slot, 0);
-    if (go == 0 && c->pending && !c->resumed)
+    if (go == 0 && c->rq->pending && !c->rq->resumed)
         kiln_body_pause(rd->id);
 }
 
 int body_take(struct conn *c, const char *at, size_t len)
 {
-    if (c->body_seen + len > c->max_body)
+    if (c->rq->body_seen + len > c->rq->max_body)
         return 413;
-    c->body_seen += len;
-    switch (c->sink) {
+    c->rq->body_seen += len;
+    switch (c->rq->sink) {
     case SINK_MEMORY:
-        return buf_append(&c->body, at, len) < 0 ? 500 : 0;
+        return buf_append(&c->rq->body, at, len) < 0 ? 500 : 0;
     case SINK_FORM:
         return take_form(c, at, len);
     case SINK_READER:
@@ -149,35 +149,35 @@ int body_take(struct conn *c, const char *at, size_t len)
 
 void body_end(struct conn *c)
 {
-    struct body_reader *rd = c->reader;
+    struct body_reader *rd = c->rq->reader;
 
-    if (c->sink == SINK_FORM) {
-        c->req.form_error = form_data_end(c->req.form_stream);
-        c->req.form_parsed = 1;
+    if (c->rq->sink == SINK_FORM) {
+        c->rq->req.form_error = form_data_end(c->rq->req.form_stream);
+        c->rq->req.form_parsed = 1;
         return;
     }
-    if (c->sink != SINK_READER || rd == NULL || rd->ended || !c->pending || c->resumed)
+    if (c->rq->sink != SINK_READER || rd == NULL || rd->ended || !c->rq->pending || c->rq->resumed)
         return;
     rd->ended = 1;
     if (!rd->ops.end)
         return;
-    plugin_enter(self->slot, c->req.match.route, c->req.method);
+    plugin_enter(self->slot, c->rq->req.match.route, c->rq->req.method);
     rd->ops.end(rd->id, KILN_BODY_DONE, rd->arg);
     plugin_leave(self->slot, 0);
 }
 
 void body_release(struct conn *c)
 {
-    if (c->req.form_stream != NULL)
-        form_data_close(c->req.form_stream);
-    c->req.form_stream = NULL;
-    c->reader = NULL;
-    c->sink = SINK_MEMORY;
-    c->body_seen = 0;
-    c->body_paused = 0;
-    c->expect_continue = 0;
-    c->answered_early = 0;
-    c->body_error = 0;
+    if (c->rq->req.form_stream != NULL)
+        form_data_close(c->rq->req.form_stream);
+    c->rq->req.form_stream = NULL;
+    c->rq->reader = NULL;
+    c->rq->sink = SINK_MEMORY;
+    c->rq->body_seen = 0;
+    c->rq->body_paused = 0;
+    c->rq->expect_continue = 0;
+    c->rq->answered_early = 0;
+    c->rq->body_error = 0;
 }
 
 /* ---- the reader ------------------------------------------------------------------ */
@@ -188,14 +188,14 @@ void body_release(struct conn *c)
 static void reader_cancel(kiln_id id, enum kiln_cancel why, void *arg)
 {
     struct conn *c = arg;
-    struct body_reader *rd = c->reader;
+    struct body_reader *rd = c->rq->reader;
 
     if (rd == NULL)
         return;
     if (!rd->ended) {
         rd->ended = 1;
         if (rd->ops.end)
-            rd->ops.end(id, c->body_error ? (enum kiln_body_end)c->body_error
+            rd->ops.end(id, c->rq->body_error ? (enum kiln_body_end)c->rq->body_error
                                           : (enum kiln_body_end)why, rd->arg);
     } else if (rd->ops.cancel) {
         rd->ops.cancel(id, why, rd->arg);
@@ -204,10 +204,10 @@ static void reader_cancel(kiln_id id, enum kiln_cancel why, void *arg)
 
 void body_abort(struct conn *c, int status)
 {
-    if (!c->pending || c->reader == NULL)
+    if (!c->rq->pending || c->rq->reader == NULL)
         return;
-    c->body_error = status == 413 ? KILN_BODY_TOO_LARGE :
-                    status == 408 || status == 504 ? KILN_BODY_TIMEOUT : KILN_BODY_BAD;
+    c->rq->body_error = status == 413 ? KILN_BODY_TOO_LARGE :
+                        status == 408 || status == 504 ? KILN_BODY_TIMEOUT : KILN_BODY_BAD;
     pending_cancel(c, KILN_CANCEL_GONE);
 }
 
@@ -216,35 +216,35 @@ KILN_EXPORT kiln_id kiln_body_stream(kiln_req *req, const struct kiln_body_ops *
     struct conn *c = req ? req->conn : NULL;
     struct body_reader *rd;
 
-    if (c == NULL || ops == NULL || !c->in_handler || c->pending || c->state != CS_BODY ||
+    if (c == NULL || ops == NULL || !c->rq->in_handler || c->rq->pending || c->state != CS_BODY ||
         !body_streamed(c))
         goto refused;
-    rd = pool_alloc(&c->pool, sizeof(*rd));
+    rd = pool_alloc(&c->rq->pool, sizeof(*rd));
     if (rd == NULL)
         goto refused;
     memset(rd, 0, sizeof(*rd));
     rd->ops = *ops;
     rd->arg = arg;
-    rd->id = c->pending = pending_new(c, reader_cancel, c);
+    rd->id = c->rq->pending = pending_new(c, reader_cancel, c);
     if (rd->id == 0)
         goto refused;
-    if (c->expect_continue &&
-        buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0) {
+    if (c->rq->expect_continue &&
+        buf_append_str(&c->rq->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0) {
         pending_forget(rd->id);
-        c->pending = 0;
+        c->rq->pending = 0;
         goto refused;
     }
-    c->expect_continue = 0;
-    c->reader = rd;
-    c->sink = SINK_READER;
+    c->rq->expect_continue = 0;
+    c->rq->reader = rd;
+    c->rq->sink = SINK_READER;
     return rd->id;
 refused:
     log_warn("%s %s: kiln_body_stream() refused: %s", req ? req->method : "-",
              req ? req->target : "-",
              c == NULL || ops == NULL ? "no request or no ops" :
              !body_streamed(c) ? "the route was not marked with kiln_route_stream_body()" :
-             !c->in_handler || c->state != CS_BODY ? "not in the route's handler" :
-             c->pending ? "the request is already pending" : "out of memory");
+             !c->rq->in_handler || c->state != CS_BODY ? "not in the route's handler" :
+             c->rq->pending ? "the request is already pending" : "out of memory");
     return 0;
 }
 
@@ -253,8 +253,8 @@ static struct conn *reading(kiln_id id)
 {
     struct conn *c = pending_conn(id);
 
-    return c && c->reader && c->reader->id == id && c->state == CS_BODY && !c->resumed &&
-           !c->reader->ended ? c : NULL;
+    return c && c->rq->reader && c->rq->reader->id == id && c->state == CS_BODY && !c->rq->resumed &&
+           !c->rq->reader->ended ? c : NULL;
 }
 
 KILN_EXPORT int kiln_body_pause(kiln_id id)
@@ -263,9 +263,9 @@ KILN_EXPORT int kiln_body_pause(kiln_id id)
 
     if (c == NULL)
         return -1;
-    if (!c->body_paused) {
-        c->body_paused = 1;
-        c->pending_since = ev_now(self->loop);
+    if (!c->rq->body_paused) {
+        c->rq->body_paused = 1;
+        c->rq->pending_since = ev_now(self->loop);
         conn_body_pause(c);
     }
     return 0;
@@ -278,7 +278,7 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
     for (size_t i = 0; i < nwake; i++) {
         struct conn *c = reading(wake[i]);
 
-        if (c != NULL && !c->body_paused)
+        if (c != NULL && !c->rq->body_paused)
             conn_body_resume(c);
     }
     nwake = 0;
@@ -291,7 +291,7 @@ KILN_EXPORT int kiln_body_resume(kiln_id id)
 
     if (c == NULL)
         return -1;
-    if (!c->body_paused)
+    if (!c->rq->body_paused)
         return 0;
     if (nwake == cap_wake) {
         size_t cap = cap_wake ? cap_wake * 2 : 16;
@@ -302,7 +302,7 @@ KILN_EXPORT int kiln_body_resume(kiln_id id)
         wake = p;
         cap_wake = cap;
     }
-    c->body_paused = 0;
+    c->rq->body_paused = 0;
     wake[nwake++] = id;
     if (!ev_is_active(&waker))
         ev_prepare_start(self->loop, &waker);

@@ -3,15 +3,19 @@
  * in order, timeouts, lingering close, and the hand-off of an upgraded
  * socket to the WebSocket layer.
  *
- * What happens to a byte that arrives: on_readable() appends it to c->in
- * and has http.c parse it (http_parse()), which answers whatever requests
- * complete into c->out; pipelined requests in the same read are handled in
- * turn, and c->out is written once at the end of the read (one write(2) for
- * the batch).
+ * What happens to a byte that arrives: on_readable() gives an idle
+ * connection its request state (c->rq, from conn_req.c's cache), appends
+ * the byte to c->rq->in and has http.c parse it (http_parse()), which
+ * answers whatever requests complete into c->rq->out; pipelined requests in
+ * the same read are handled in turn, and c->rq->out is written once at the
+ * end of the read (one write(2) for the batch).  Once the connection is idle
+ * again with nothing unsent or unparsed, the request state goes back to the
+ * cache (conn_maybe_idle()).
  *
  * Timeouts use one ev_timer per connection, re-armed lazily: a read only
  * stores the time, and the timer callback works out the deadline of the
- * current state (idle, header block, body, stalled write, lingering close).
+ * current state (idle, header block, body, stalled write, lingering close:
+ * conn_timer.c) and acts on it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -36,25 +40,25 @@
 #include "worker.h"
 #include "ws.h"
 
-#define READ_CHUNK 16384            /* bytes asked of one read(2) */
 #define OUT_HIGH_WATER (1u << 20)   /* stop reading while this much is queued */
-#define LINGER_TIME 2.0             /* s to wait for the peer's EOF */
 #define LINGER_BYTES (1u << 20)     /* bytes to discard while lingering */
-#define DRAIN_IDLE 1.0              /* s an idle connection may wait for one
-                                       more request while the worker drains */
-#define POOL_FIRST 4096
-#define BIG_BUF 65536               /* a buffer larger is freed when idle */
+#define BIG_BUF 65536               /* a buffer larger is freed when drained */
 #define PENDING_INPUT 65536         /* pipelined bytes read behind a pending request */
 #define HANDOFF_RETRY 0.01          /* s between checks of a hand-off waiting for the peer */
-#define STREAM_IDLE 1e9             /* s: a stream with nothing unsent has no deadline */
 
 static void conn_close(struct conn *c);
+/* What an idle connection holds (DEVELOPERS.md, "Memory per connection"). */
+_Static_assert(sizeof(void *) != 8 || sizeof(struct conn) <= 176,
+               "struct conn grew: an idle connection costs more (see DEVELOPERS.md)");
+
 static int closing_all;                 /* conn_close_all() runs: the worker stops */
 static void conn_try_send(struct conn *c);
-static void conn_timer_update(struct conn *c);
 static void conn_parsed(struct conn *c, int parsed);
 static void conn_reading(struct conn *c, int on);
 static void conn_stream_drained(struct conn *c);
+static void on_writable(struct ev_loop *loop, ev_io *w, int revents);
+static struct conn_req *conn_busy(struct conn *c);
+static void conn_maybe_idle(struct conn *c);
 
 /* ---- the hand-off --------------------------------------------------------- */
 
@@ -77,9 +81,9 @@ static void conn_handoff(struct conn *c)
     struct kiln_ws *ws;
     int fd = c->fd;
 
-    if (c->out.len > 0)
+    if (c->rq->out.len > 0)
         conn_try_send(c);
-    if (c->out.len > 0) {               /* cannot block here: give up */
+    if (c->rq->out.len > 0) {               /* cannot block here: give up */
         log_debug("connection %d: output pending at upgrade; closing", fd);
         conn_close(c);
         return;
@@ -95,39 +99,39 @@ static void conn_handoff(struct conn *c)
     if (conn_unacked(fd) > 0) {
         double now = ev_now(w->loop);
 
-        if (!c->handoff_wait) {
-            c->handoff_wait = 1;
-            c->handoff_since = now;
-        } else if (now - c->handoff_since >= w->cfg->body_timeout) {
+        if (!c->rq->handoff_wait) {
+            c->rq->handoff_wait = 1;
+            c->rq->handoff_since = now;
+        } else if (now - c->rq->handoff_since >= w->cfg->body_timeout) {
             log_debug("connection %d: the peer takes nothing; closing before the upgrade", fd);
             conn_close(c);
             return;
         }
         /* Reading on sees the peer leave; what it sends is handed over too. */
-        conn_reading(c, c->in.len - c->msg_off < PENDING_INPUT);
+        conn_reading(c, c->rq->in.len - c->rq->msg_off < PENDING_INPUT);
         ev_timer_stop(w->loop, &c->timer);
         ev_timer_set(&c->timer, HANDOFF_RETRY, 0.);
         ev_timer_start(w->loop, &c->timer);
         c->timer_at = now + HANDOFF_RETRY;
         return;
     }
-    if (c->msg_off > c->in.len) {       /* cannot happen; never hand off junk */
+    if (c->rq->msg_off > c->rq->in.len) {       /* cannot happen; never hand off junk */
         log_error("connection %d: upgrade request not in the buffer", fd);
         conn_close(c);
         return;
     }
     if (mw_sent_active) {               /* libwebsockets writes the 101 */
-        c->req.status = 101;
+        c->rq->req.status = 101;
         mw_sent(c, 0, 0, 1);
     }
     conn_nodelay(c);                    /* lws keeps the socket's options */
     ev_io_stop(w->loop, &c->rio);
-    ev_io_stop(w->loop, &c->wio);
+    ev_io_stop(w->loop, &c->rq->wio);
     c->reading = 0;
     c->fd = -1;
-    ws = c->ws;
-    c->ws = NULL;
-    ws_adopt(w, fd, ws, &c->req, c->in.data + c->msg_off, c->in.len - c->msg_off);
+    ws = c->rq->ws;
+    c->rq->ws = NULL;
+    ws_adopt(w, fd, ws, &c->rq->req, c->rq->in.data + c->rq->msg_off, c->rq->in.len - c->rq->msg_off);
     conn_close(c);
 }
 
@@ -137,7 +141,7 @@ static void conn_handoff(struct conn *c)
 
 static void conn_reading(struct conn *c, int on)
 {
-    if (on && c->body_paused && c->state == CS_BODY)
+    if (on && c->state == CS_BODY && c->rq->body_paused)
         on = 0;                 /* its reader paused: the client waits */
     if (on && !c->reading)
         ev_io_start(c->w->loop, &c->rio);
@@ -149,27 +153,31 @@ static void conn_reading(struct conn *c, int on)
 /* Starts a lingering close: no more writing, read until EOF or timeout. */
 static void conn_linger(struct conn *c)
 {
+    if (conn_busy(c) == NULL) {
+        conn_close(c);
+        return;
+    }
     shutdown(c->fd, SHUT_WR);
     c->state = CS_LINGER;
-    c->linger_start = ev_now(c->w->loop);
-    c->in.len = 0;
-    c->parsed = 0;
+    c->rq->linger_start = ev_now(c->w->loop);
+    c->rq->in.len = 0;
+    c->rq->parsed = 0;
     conn_reading(c, 1);
     conn_timer_update(c);
 }
 
-/* Called when c->out has been written completely. */
+/* Called when c->rq->out has been written completely. */
 static void conn_drained(struct conn *c)
 {
-    ev_io_stop(c->w->loop, &c->wio);
-    if (c->out.cap > BIG_BUF)
-        buf_free(&c->out);      /* a big response does not stay pinned */
-    if (c->stream) {
+    ev_io_stop(c->w->loop, &c->rq->wio);
+    if (c->rq->out.cap > BIG_BUF)
+        buf_free(&c->rq->out);      /* a big response does not stay pinned */
+    if (c->rq->stream) {
         conn_stream_drained(c);
         return;
     }
     if (c->want_close) {
-        if ((c->linger || c->in.len > c->parsed) && !c->read_eof)
+        if ((c->linger || c->rq->in.len > c->rq->parsed) && !c->read_eof)
             conn_linger(c);
         else
             conn_close(c);
@@ -182,30 +190,31 @@ static void conn_drained(struct conn *c)
     conn_reading(c, 1);
     if (c->w->draining)
         conn_timer_update(c);       /* the short idle deadline of a drain */
+    conn_maybe_idle(c);
 }
 
 /* Sends what the socket takes now, without waiting or closing (safe inside
  * parser callbacks); conn_flush() finishes the job later. */
 static void conn_try_send(struct conn *c)
 {
-    ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+    ssize_t n = send(c->fd, c->rq->out.data, c->rq->out.len, MSG_NOSIGNAL);
 
     if (n > 0)
-        buf_consume(&c->out, (size_t)n);
+        buf_consume(&c->rq->out, (size_t)n);
 }
 
 /* The socket takes no more now: the rest goes out when it is writable. */
 static void conn_wait_writable(struct conn *c)
 {
-    ev_io_start(c->w->loop, &c->wio);
-    if (c->out.len > OUT_HIGH_WATER)
+    ev_io_start(c->w->loop, &c->rq->wio);
+    if (c->rq->out.len > OUT_HIGH_WATER)
         conn_reading(c, 0);
     conn_timer_update(c);
-    if (c->stream)
+    if (c->rq->stream)
         stream_progress(c);     /* the ready callback, when due */
 }
 
-/* Writes as much of c->out as the socket takes, then a file body's next
+/* Writes as much of c->rq->out as the socket takes, then a file body's next
  * piece (the head sent with MSG_MORE, so that it leaves in the body's first
  * segment); waits for POLLOUT if not all. */
 static void conn_flush(struct conn *c)
@@ -213,11 +222,11 @@ static void conn_flush(struct conn *c)
     int more = stream_file_left(c) ? MSG_MORE : 0;
     ssize_t n;
 
-    while (c->out.len > 0) {
-        n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL | more);
+    while (c->rq->out.len > 0) {
+        n = send(c->fd, c->rq->out.data, c->rq->out.len, MSG_NOSIGNAL | more);
         if (n > 0) {
-            buf_consume(&c->out, (size_t)n);
-            c->last_io = ev_now(c->w->loop);
+            buf_consume(&c->rq->out, (size_t)n);
+            c->rq->last_io = ev_now(c->w->loop);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -254,8 +263,8 @@ static void linger_read(struct conn *c)
     ssize_t n = read(c->fd, sink, sizeof(sink));
 
     if (n > 0) {
-        c->in.len += (size_t)n;         /* counts the bytes discarded */
-        if (c->in.len < LINGER_BYTES)
+        c->rq->in.len += (size_t)n;         /* counts the bytes discarded */
+        if (c->rq->in.len < LINGER_BYTES)
             return;
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
         return;
@@ -263,52 +272,49 @@ static void linger_read(struct conn *c)
     conn_close(c);
 }
 
-/* Gives the read buffer back (to the block cache when it kept its size). */
-static void conn_in_free(struct conn *c)
-{
-    if (c->in.cap == READ_CHUNK)
-        block_put(c->in.data, READ_CHUNK);
-    else
-        free(c->in.data);
-    buf_init(&c->in);
-    c->parsed = 0;
-}
-
 /* A read buffer with room for a read: a cached block when there is none,
  * a bigger one only while a large header block is being collected. */
-static int conn_in_acquire(struct conn *c)
+static int conn_in_acquire(struct conn_req *q)
 {
-    if (c->in.data == NULL) {
-        c->in.data = block_get(READ_CHUNK);
-        if (c->in.data == NULL)
+    if (q->in.data == NULL) {
+        q->in.data = block_get(CONN_READ_CHUNK);
+        if (q->in.data == NULL)
             return -1;
-        c->in.cap = READ_CHUNK;
+        q->in.cap = CONN_READ_CHUNK;
     }
-    if (c->in.cap - c->in.len < READ_CHUNK / 4)
-        return buf_reserve(&c->in, READ_CHUNK);
+    if (q->in.cap - q->in.len < CONN_READ_CHUNK / 4)
+        return buf_reserve(&q->in, CONN_READ_CHUNK);
     return 0;
 }
 
-/*
- * Between requests a connection needs no buffer: an idle keep-alive
- * connection costs its struct alone, and the buffers serve busy ones.
- */
-static void conn_release_idle(struct conn *c)
+/* The request state for bytes about to arrive, its write watcher set. */
+static struct conn_req *conn_busy(struct conn *c)
 {
-    conn_in_free(c);
-    pool_release(&c->pool);
-    /* Small buffers are kept for the next request; one big body or
-     * response does not stay pinned to an idle connection. */
-    if (c->body.cap > BIG_BUF)
-        buf_free(&c->body);
-    if (c->rbody.cap > BIG_BUF)
-        buf_free(&c->rbody);
+    struct conn_req *q = c->rq;
+
+    if (q == NULL) {
+        q = conn_req_take(c);
+        if (q == NULL)
+            return NULL;
+        ev_io_init(&q->wio, on_writable, c->fd, EV_WRITE);
+        q->wio.data = c;
+    }
+    return q;
+}
+
+/* An idle connection with nothing unsent or unparsed keeps its struct
+ * alone: its request state goes back to the cache. */
+static void conn_maybe_idle(struct conn *c)
+{
+    if (c->state == CS_IDLE && !c->want_close && c->rq->in.len == 0 && c->rq->out.len == 0)
+        conn_req_idle(c);
 }
 
 /* Reads what arrived and handles it; returns after one read(2). */
 static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = w->data;
+    struct conn_req *q;
     ssize_t n;
 
     (void)revents;
@@ -316,25 +322,28 @@ static void on_readable(struct ev_loop *loop, ev_io *w, int revents)
         linger_read(c);
         return;
     }
-    if (conn_in_acquire(c) < 0) {
+    q = conn_busy(c);
+    if (q == NULL || conn_in_acquire(q) < 0) {
         conn_close(c);
         return;
     }
-    n = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    n = read(c->fd, q->in.data + q->in.len, q->in.cap - q->in.len);
     if (n < 0) {
         if (errno != EAGAIN && errno != EINTR)
             conn_close(c);
+        else
+            conn_maybe_idle(c);
         return;
     }
     if (n == 0) {
         c->read_eof = 1;
         conn_reading(c, 0);
-        if (c->out.len == 0 || c->state != CS_IDLE)
+        if (q->out.len == 0 || c->state != CS_IDLE)
             conn_close(c);
         return;
     }
-    c->in.len += (size_t)n;
-    c->last_io = ev_now(loop);
+    c->rq->in.len += (size_t)n;
+    c->rq->last_io = ev_now(loop);
     conn_parsed(c, http_parse(c));
 }
 
@@ -346,16 +355,16 @@ static void conn_parsed(struct conn *c, int parsed)
         conn_handoff(c);
         return;
     }
-    if (c->state == CS_IDLE && c->in.len == 0)
-        conn_release_idle(c);
-    if (c->want_close || (c->body_paused && c->state == CS_BODY))
+    if (c->want_close || (c->rq->body_paused && c->state == CS_BODY))
         conn_reading(c, 0);     /* nothing more is parsed: do not buffer it */
-    else if (c->state == CS_PENDING && c->in.len - c->parsed >= PENDING_INPUT)
+    else if (c->state == CS_PENDING && c->rq->in.len - c->rq->parsed >= PENDING_INPUT)
         conn_reading(c, 0);     /* enough waits behind the pending one */
-    if (c->out.len > 0 || c->want_close)
+    if (c->rq->out.len > 0 || c->want_close)
         conn_flush(c);      /* may close c */
     else if (c->state == CS_HEAD || c->state == CS_BODY || c->state == CS_PENDING)
         conn_timer_update(c);
+    else
+        conn_maybe_idle(c);
 }
 
 /* A stream's bytes are all written: the ready callback when due, or,
@@ -386,14 +395,14 @@ void conn_resume(struct conn *c, int result)
 {
     int rc;
 
-    if (!c->req.mw.before_pending) {
+    if (!c->rq->req.mw.before_pending) {
         conn_parsed(c, http_resume(c, result == KILN_OK ? 0 : 500));
         return;
     }
     /* A middleware's before deferred: a body read as it arrives may be
      * read on now, with nothing written that would restart the reading. */
     rc = dispatch_before_resumed(c, result);
-    if (c->state == CS_BODY && !c->body_paused && !c->want_close && !c->read_eof)
+    if (c->state == CS_BODY && !c->rq->body_paused && !c->want_close && !c->read_eof)
         conn_reading(c, 1);
     conn_parsed(c, rc);
 }
@@ -419,65 +428,13 @@ int conn_peer(struct conn *c, unsigned char addr[16], int *port)
 
 /* ---- timers ------------------------------------------------------------- */
 
-/* A pending request's time to answer: its route's, or the server's. */
-static double conn_pending_timeout(const struct conn *c)
-{
-    const struct route *rt = c->req.match.route;
-
-    return rt && rt->pending_timeout > 0 ? rt->pending_timeout : c->w->cfg->pending_timeout;
-}
-
-/* The deadline of the connection's current state. */
-static double conn_deadline(const struct conn *c)
-{
-    const struct config *cfg = c->w->cfg;
-
-    if (c->state == CS_LINGER)
-        return c->linger_start + LINGER_TIME;
-    if (c->out.len > 0 || stream_file_left(c))
-        return c->last_io + cfg->body_timeout;      /* stalled write */
-    switch (c->state) {
-    case CS_HEAD:
-        return c->head_start + cfg->header_timeout;
-    case CS_BODY:
-        if (c->body_paused)         /* its reader's time, not the client's */
-            return c->pending_since + conn_pending_timeout(c);
-        return c->last_io + cfg->body_timeout;
-    case CS_PENDING:
-        if (c->stream)              /* pending_timeout ends at kiln_stream() */
-            return ev_now(c->w->loop) + STREAM_IDLE;
-        return c->pending_since + conn_pending_timeout(c);
-    default:
-        /* From the end of the last response: bytes that start no request
-         * (bare CRLFs) do not keep a connection open. */
-        if (c->w->draining)
-            return c->idle_since + (cfg->keepalive_timeout < DRAIN_IDLE
-                                        ? cfg->keepalive_timeout : DRAIN_IDLE);
-        return c->idle_since + (c->requests ? cfg->keepalive_timeout
-                                            : cfg->header_timeout);
-    }
-}
-
-/* Re-arms the timer when the deadline moved earlier than the armed one. */
-static void conn_timer_update(struct conn *c)
-{
-    double at = conn_deadline(c);
-
-    if (ev_is_active(&c->timer) && at >= c->timer_at)
-        return;
-    ev_timer_stop(c->w->loop, &c->timer);
-    ev_timer_set(&c->timer, at - ev_now(c->w->loop), 0.);
-    ev_timer_start(c->w->loop, &c->timer);
-    c->timer_at = at;
-}
-
 static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct conn *c = w->data;
     double at = conn_deadline(c), now = ev_now(loop);
 
     (void)revents;
-    if (c->handoff_wait) {
+    if (c->rq && c->rq->handoff_wait) {
         conn_handoff(c);
         return;
     }
@@ -487,31 +444,38 @@ static void on_timer(struct ev_loop *loop, ev_timer *w, int revents)
         c->timer_at = at;
         return;
     }
-    if ((c->state == CS_HEAD || c->state == CS_BODY) && c->out.len == 0) {
-        if (c->body_paused)
+    if (c->rq == NULL) {                /* idle, nothing in flight */
+        if (c->read_eof)
+            conn_close(c);
+        else
+            conn_linger(c);             /* a FIN first: see below */
+        return;
+    }
+    if ((c->state == CS_HEAD || c->state == CS_BODY) && c->rq->out.len == 0) {
+        if (c->rq->body_paused)
             log_warn("%s %s: the body's reader stayed paused for pending_timeout (%gs): 504",
-                     c->req.method, c->req.target, conn_pending_timeout(c));
-        http_error(c, c->state == CS_BODY && c->body_paused ? 504 : 408);
+                     c->rq->req.method, c->rq->req.target, conn_pending_timeout(c));
+        http_error(c, c->state == CS_BODY && c->rq->body_paused ? 504 : 408);
         conn_flush(c);
         return;
     }
-    if (c->state == CS_PENDING && c->resumed)
+    if (c->state == CS_PENDING && c->rq->resumed)
         return;                         /* answered: sent before the loop waits */
-    if (c->stream) {
+    if (c->rq->stream) {
         log_warn("%s %s: the client took nothing of the stream for body_timeout (%gs); "
-                 "closing", c->req.method, c->req.target, c->w->cfg->body_timeout);
+                 "closing", c->rq->req.method, c->rq->req.target, c->w->cfg->body_timeout);
         stream_cancel(c, KILN_CANCEL_DEADLINE);
         conn_close(c);
         return;
     }
-    if (c->state == CS_PENDING && c->out.len == 0) {
-        log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->req.method,
-                 c->req.target, conn_pending_timeout(c));
+    if (c->state == CS_PENDING && c->rq->out.len == 0) {
+        log_warn("%s %s: no answer within pending_timeout (%gs): 504", c->rq->req.method,
+                 c->rq->req.target, conn_pending_timeout(c));
         pending_cancel(c, KILN_CANCEL_DEADLINE);
         conn_parsed(c, http_resume(c, 504));
         return;
     }
-    if (c->state == CS_IDLE && c->out.len == 0 && !c->read_eof) {
+    if (c->state == CS_IDLE && c->rq->out.len == 0 && !c->read_eof) {
         /* Idle: a request may be on its way.  FIN first and read on, so
          * that it meets a clean end of stream, not a reset. */
         conn_linger(c);
@@ -528,32 +492,39 @@ static void conn_sent_cut(struct conn *c)
 {
     unsigned long long bytes = 0, body = 0;
 
-    if ((c->state != CS_BODY && c->state != CS_PENDING) || c->req.method == NULL)
+    if ((c->state != CS_BODY && c->state != CS_PENDING) || c->rq->req.method == NULL)
         return;
-    if (c->stream)
+    if (c->rq->stream)
         stream_sent(c, &bytes, &body);
     mw_sent(c, bytes, body, 0);
+}
+
+/* Cancels what c's request still waits for, and releases its state. */
+static void conn_close_req(struct conn *c)
+{
+    if (mw_sent_active)
+        conn_sent_cut(c);
+    if (c->rq->pending)
+        pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
+    if (c->rq->stream)
+        stream_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
+    ev_io_stop(c->w->loop, &c->rq->wio);
+    if (c->rq->ws)                      /* accepted, never handed over */
+        ws_discard(c->rq->ws);
+    c->rq->ws = NULL;
+    conn_req_drop(c);                   /* after the cancel: its state may use it */
 }
 
 static void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
 
-    if (mw_sent_active)
-        conn_sent_cut(c);
-    if (c->pending)
-        pending_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
-    if (c->stream)
-        stream_cancel(c, closing_all ? KILN_CANCEL_STOP : KILN_CANCEL_GONE);
-    req_store_clear(&c->req);           /* after the cancel: its state may use them */
-    body_release(c);                    /* temporary files closed */
+    if (c->rq)
+        conn_close_req(c);
     ev_io_stop(w->loop, &c->rio);
-    ev_io_stop(w->loop, &c->wio);
     ev_timer_stop(w->loop, &c->timer);
     if (c->fd >= 0)
         close(c->fd);
-    if (c->ws)                          /* accepted, never handed over */
-        ws_discard(c->ws);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -561,20 +532,12 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     w->nconns--;
-    json_release(&c->req);
-    pool_free(&c->pool);
-    conn_in_free(c);
-    buf_free(&c->out);
-    buf_free(&c->body);
-    buf_free(&c->rhdr);
-    buf_free(&c->rbody);
     free(c);
 }
 
 void conn_new(struct worker *w, int fd)
 {
-    /* One allocation: the connection, then http.c's parser state. */
-    struct conn *c = calloc(1, sizeof(*c) + http_state_size());
+    struct conn *c = calloc(1, sizeof(*c));
 
     if (!c) {
         close(fd);
@@ -583,19 +546,10 @@ void conn_new(struct worker *w, int fd)
     c->w = w;
     c->fd = fd;
     c->state = CS_IDLE;
-    c->last_io = c->idle_since = ev_now(w->loop);
-    c->parser = (struct http_parser *)(void *)(c + 1);
-    http_init(c);
-    pool_init(&c->pool, POOL_FIRST);
-    buf_init(&c->in);
-    buf_init(&c->out);
-    buf_init(&c->body);
-    buf_init(&c->rhdr);
-    buf_init(&c->rbody);
+    c->idle_since = ev_now(w->loop);
     ev_io_init(&c->rio, on_readable, fd, EV_READ);
-    ev_io_init(&c->wio, on_writable, fd, EV_WRITE);
     ev_init(&c->timer, on_timer);
-    c->rio.data = c->wio.data = c->timer.data = c;
+    c->rio.data = c->timer.data = c;
     c->next = w->conns;
     if (w->conns)
         w->conns->prev = c;
@@ -622,7 +576,7 @@ void conn_drain_all(struct worker *w)
         if (c->state == CS_LINGER)
             continue;
         if (c->state == CS_BODY || c->state == CS_PENDING)
-            c->req.keep_alive = 0;
+            c->rq->req.keep_alive = 0;
         conn_timer_update(c);
     }
 }
@@ -633,4 +587,5 @@ void conn_close_all(struct worker *w)
     while (w->conns)
         conn_close(w->conns);
     closing_all = 0;
+    conn_req_cache_clear();
 }

@@ -33,14 +33,14 @@
 
 int dispatch_out(struct conn *c, int status, const char *extra)
 {
-    struct kiln_req *r = &c->req;
-    size_t from = c->out.len;
+    struct kiln_req *r = &c->rq->req;
+    size_t from = c->rq->out.len;
     int rc;
 
     if (!(mw_active | mw_sent_active)) {    /* the common case: nothing else */
         if (status == 0)
-            return response_serialize(r, &c->out);
-        return response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+            return response_serialize(r, &c->rq->out);
+        return response_error(&c->rq->out, status, r->keep_alive, r->is_head, extra);
     }
     if (mw_active) {                /* the answer goes through the afters */
         if (mw_afters(c, status, extra) < 0)
@@ -48,9 +48,9 @@ int dispatch_out(struct conn *c, int status, const char *extra)
         status = 0;
     }
     if (status == 0)
-        rc = response_serialize(r, &c->out);
+        rc = response_serialize(r, &c->rq->out);
     else
-        rc = response_error(&c->out, status, r->keep_alive, r->is_head, extra);
+        rc = response_error(&c->rq->out, status, r->keep_alive, r->is_head, extra);
     if (mw_sent_active && rc == 0) {
         if (status != 0)
             r->status = status;
@@ -62,44 +62,44 @@ int dispatch_out(struct conn *c, int status, const char *extra)
 /* Runs the matched handler as its plugin's: what it returned. */
 static int call_handler(struct conn *c)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
     int rc;
 
     response_update_date(ev_now(c->w->loop));
     plugin_enter(c->w->slot, rt, rt->method);
-    c->in_handler = 1;
-    rc = rt->handler(&c->req, rt->data);
-    c->in_handler = 0;
+    c->rq->in_handler = 1;
+    rc = rt->handler(&c->rq->req, rt->data);
+    c->rq->in_handler = 0;
     plugin_leave(c->w->slot, 1);
     return rc;
 }
 
 /* The handler answered (returned, or resumed inside): its response, or a
- * 500, into c->out. */
+ * 500, into c->rq->out. */
 static int answer(struct conn *c, int rc)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
 
-    if (c->pending) {               /* answered after all */
+    if (c->rq->pending) {               /* answered after all */
         if (rc == KILN_PENDING)
-            rc = c->resume_result;
-        pending_forget(c->pending);
-        c->pending = 0;
-        c->resumed = 0;
+            rc = c->rq->resume_result;
+        pending_forget(c->rq->pending);
+        c->rq->pending = 0;
+        c->rq->resumed = 0;
     }
     if (rc == KILN_PENDING)
         log_error("%s %s: handler of \"%s %s\" returned KILN_PENDING without kiln_defer()",
-                  c->req.method, c->req.target, rt->method, rt->pattern);
+                  c->rq->req.method, c->rq->req.target, rt->method, rt->pattern);
     if (rc != KILN_OK) {
-        log_error("%s %s: handler of \"%s %s\" returned %d", c->req.method,
-                  c->req.target, rt->method, rt->pattern, rc);
+        log_error("%s %s: handler of \"%s %s\" returned %d", c->rq->req.method,
+                  c->rq->req.target, rt->method, rt->pattern, rc);
         return dispatch_out(c, 500, NULL);
     }
     return dispatch_out(c, 0, NULL);
 }
 
 /*
- * Runs the matched handler; its response (or a 500) goes to c->out.  A
+ * Runs the matched handler; its response (or a 500) goes to c->rq->out.  A
  * handler that deferred its answer and returned KILN_PENDING leaves the
  * connection in CS_PENDING, its parser paused, with nothing to send.
  */
@@ -107,14 +107,14 @@ static int run_handler(struct conn *c)
 {
     int rc = call_handler(c);
 
-    if (c->stream) {                /* kiln_stream(): its return is not used */
+    if (c->rq->stream) {                /* kiln_stream(): its return is not used */
         c->state = CS_PENDING;
         http_pause(c, 1);
         return 0;
     }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
+    if (c->rq->pending && rc == KILN_PENDING && !c->rq->resumed) {
         c->state = CS_PENDING;
-        c->pending_since = ev_now(c->w->loop);
+        c->rq->pending_since = ev_now(c->w->loop);
         http_pause(c, 1);
         return 0;
     }
@@ -135,22 +135,22 @@ void dispatch_early_prepare(struct conn *c)
 {
     long long left = http_body_left(c);
 
-    if (c->expect_continue || left < 0 || left > DISCARD_MAX)
-        c->req.keep_alive = 0;
-    c->expect_continue = 0;
-    c->body_paused = 0;
+    if (c->rq->expect_continue || left < 0 || left > DISCARD_MAX)
+        c->rq->req.keep_alive = 0;
+    c->rq->expect_continue = 0;
+    c->rq->body_paused = 0;
 }
 
 /* ... and after: 1 when the rest is read and dropped, 0 when the request
  * is done and the connection closes. */
 int dispatch_early_after(struct conn *c)
 {
-    if (!c->req.keep_alive) {
+    if (!c->rq->req.keep_alive) {
         http_req_done(c);
         return 0;
     }
-    c->answered_early = 1;
-    c->sink = SINK_DISCARD;
+    c->rq->answered_early = 1;
+    c->rq->sink = SINK_DISCARD;
     return 1;
 }
 
@@ -165,19 +165,19 @@ int dispatch_streamed(struct conn *c)
 {
     int rc;
 
-    c->req.body = "";
-    c->req.body_len = 0;
+    c->rq->req.body = "";
+    c->rq->req.body_len = 0;
     if (mw_active && (rc = dispatch_befores(c)) <= 0)
         return rc;
     rc = call_handler(c);
-    if (c->stream) {
-        c->req.keep_alive = 0;
+    if (c->rq->stream) {
+        c->rq->req.keep_alive = 0;
         c->state = CS_PENDING;
         http_pause(c, 1);
         return 0;
     }
-    if (c->pending && rc == KILN_PENDING && !c->resumed) {
-        if (c->body_paused)         /* paused before any of it */
+    if (c->rq->pending && rc == KILN_PENDING && !c->rq->resumed) {
+        if (c->rq->body_paused)         /* paused before any of it */
             http_pause(c, 1);
         return 0;                   /* reading on */
     }
@@ -192,17 +192,17 @@ int dispatch_streamed(struct conn *c)
  * request waits for its answer (kiln_resume), unless it had one. */
 int dispatch_streamed_end(struct conn *c)
 {
-    if (c->answered_early) {
+    if (c->rq->answered_early) {
         http_req_done(c);
         return 0;
     }
     body_end(c);
-    if (!c->pending) {              /* the stream case: cannot happen here */
+    if (!c->rq->pending) {              /* the stream case: cannot happen here */
         http_req_done(c);
         return 0;
     }
     c->state = CS_PENDING;
-    c->pending_since = ev_now(c->w->loop);
+    c->rq->pending_since = ev_now(c->w->loop);
     http_pause(c, 1);
     return 0;
 }
@@ -212,9 +212,9 @@ static int routed(struct conn *c, const char *p)
 {
     char *segs[URL_MAX_SEGMENTS], *dec;
     struct route_match m;
-    int n = url_split_path(&c->pool, p, strlen(p), segs, &dec);
+    int n = url_split_path(&c->rq->pool, p, strlen(p), segs, &dec);
 
-    return n >= 0 && router_match(c->w->router, c->req.method, dec, segs, n, &m, NULL, 0)
+    return n >= 0 && router_match(c->w->router, c->rq->req.method, dec, segs, n, &m, NULL, 0)
                      == ROUTER_FOUND;
 }
 
@@ -231,14 +231,14 @@ static const char *normalized(struct conn *c)
     char *p;
 
     if ((cfg->normalize_path == URL_SLASH_KEEP && !cfg->merge_slashes) ||
-        http_split_target(&c->pool, c->req.target, &t) < 0)
+        http_split_target(&c->rq->pool, c->rq->req.target, &t) < 0)
         return NULL;
-    p = url_normalize(&c->pool, t.path, t.plen, cfg->merge_slashes,
+    p = url_normalize(&c->rq->pool, t.path, t.plen, cfg->merge_slashes,
                       (enum url_slash)cfg->normalize_path);
     if (p != NULL && routed(c, p))
         return p;
     if (cfg->merge_slashes && cfg->normalize_path != URL_SLASH_KEEP &&
-        (p = url_normalize(&c->pool, t.path, t.plen, 1, URL_SLASH_KEEP)) != NULL &&
+        (p = url_normalize(&c->rq->pool, t.path, t.plen, 1, URL_SLASH_KEEP)) != NULL &&
         routed(c, p))
         return p;
     return NULL;
@@ -252,7 +252,7 @@ int dispatch_redirects(struct conn *c)
 /* 404, or 308 to the normalized path, with the query. */
 static int not_found(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
     const char *p = normalized(c), *q = r->query ? r->query : "";
     char *extra;
     size_t n;
@@ -260,7 +260,7 @@ static int not_found(struct conn *c)
     if (p == NULL)
         return dispatch_out(c, 404, NULL);
     n = strlen(p) + strlen(q) + 16;
-    extra = pool_alloc(&c->pool, n);
+    extra = pool_alloc(&c->rq->pool, n);
     if (extra == NULL)
         return dispatch_out(c, 500, NULL);
     snprintf(extra, n, "Location: %s%s%s\r\n", p, q[0] ? "?" : "", q);
@@ -270,28 +270,28 @@ static int not_found(struct conn *c)
 /* The route's answer to c's complete request: its handler, 404 or 405. */
 static int dispatch_route(struct conn *c)
 {
-    char extra[sizeof(c->allow) + 16];
+    char extra[sizeof(c->rq->allow) + 16];
 
-    switch (c->route_res) {
+    switch (c->rq->route_res) {
     case ROUTER_FOUND:
         return run_handler(c);
     case ROUTER_METHOD_NOT_ALLOWED:
-        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->allow);
+        snprintf(extra, sizeof(extra), "Allow: %s\r\n", c->rq->allow);
         return dispatch_out(c, 405, extra);
     default:
         return not_found(c);
     }
 }
 
-/* Answers the complete request in c->req. */
+/* Answers the complete request in c->rq->req. */
 int dispatch_request(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
     int rc;
 
     response_update_date(ev_now(c->w->loop));
-    r->body = c->body.len ? c->body.data : "";
-    r->body_len = c->body.len;
+    r->body = c->rq->body.len ? c->rq->body.data : "";
+    r->body_len = c->rq->body.len;
     if (r->scrape)                  /* kiln's own answer, before any plugin */
         return scrape_answer(c);
     if (mw_active && (rc = dispatch_befores(c)) <= 0)
@@ -301,20 +301,20 @@ int dispatch_request(struct conn *c)
 
 int dispatch_error(struct conn *c, int status, int is_head)
 {
-    struct kiln_req *r = &c->req;
-    size_t from = c->out.len;
+    struct kiln_req *r = &c->rq->req;
+    size_t from = c->rq->out.len;
     int rc, serialized = 0;
 
     if (r->mw.received == 0)        /* its head unread: what was read of it */
-        r->mw.received = c->in.len;
+        r->mw.received = c->rq->in.len;
     if (mw_active && r->path != NULL && status != 400) {
         r->keep_alive = 0;
         r->is_head = is_head;
-        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->out);
+        rc = mw_afters(c, status, NULL) < 0 ? -1 : response_serialize(r, &c->rq->out);
         serialized = 1;
     } else {
         r->status = status;
-        rc = response_error(&c->out, status, 0, is_head, NULL);
+        rc = response_error(&c->rq->out, status, 0, is_head, NULL);
     }
     if (rc == 0 && mw_sent_active)
         mw_sent_queued(c, from, serialized);
@@ -335,7 +335,7 @@ static int ws_verdict(struct conn *c, const struct route *rt)
     char extra[256] = "";
     int upgrade = http_upgrade(c), status;
 
-    status = ws_check_upgrade(c->w, rt, &c->req, upgrade, &c->ws, extra, sizeof(extra));
+    status = ws_check_upgrade(c->w, rt, &c->rq->req, upgrade, &c->rq->ws, extra, sizeof(extra));
     if (status == 0) {
         http_pause(c, 1);
         return 1;
@@ -346,11 +346,11 @@ static int ws_verdict(struct conn *c, const struct route *rt)
 
 int dispatch_ws(struct conn *c)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
     int rc = 1;
 
     if (http_upgrade(c))
-        c->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
+        c->rq->req.keep_alive = 0;      /* after a refusal, what follows is not HTTP */
     if (mw_active && (rc = dispatch_befores(c)) == 0 && c->state != CS_PENDING)
         http_req_done(c);
     if (rc > 0 && (rc = ws_verdict(c, rt)) == 0)
@@ -362,7 +362,7 @@ int dispatch_ws(struct conn *c)
  * handshake's verdict.  Returns as http_parse(). */
 static int ws_resumed(struct conn *c)
 {
-    int rc = ws_verdict(c, c->req.match.route);
+    int rc = ws_verdict(c, c->rq->req.match.route);
 
     if (rc < 0) {
         http_error(c, 500);
@@ -377,7 +377,7 @@ static int ws_resumed(struct conn *c)
 static void wait_before(struct conn *c)
 {
     c->state = CS_PENDING;
-    c->pending_since = ev_now(c->w->loop);
+    c->rq->pending_since = ev_now(c->w->loop);
     http_pause(c, 1);
 }
 
@@ -419,14 +419,14 @@ int dispatch_before_resumed(struct conn *c, int result)
 {
     int streamed = body_streamed(c), rc;
 
-    c->req.mw.before_pending = 0;
+    c->rq->req.mw.before_pending = 0;
     if (streamed)
         c->state = CS_BODY;
     if (result != KILN_NEXT)
         return http_resume(c, result == KILN_OK ? 0 : 500);
     if (streamed)
         return resumed_streamed(c);
-    if (c->req.match.route && c->req.match.route->ws && c->route_res == ROUTER_FOUND)
+    if (c->rq->req.match.route && c->rq->req.match.route->ws && c->rq->route_res == ROUTER_FOUND)
         return ws_resumed(c);
     c->state = CS_BODY;
     if ((rc = dispatch_befores(c)) > 0)

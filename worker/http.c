@@ -3,17 +3,18 @@
  * includes http_parser.h), building the struct kiln_req, the limits, and
  * handing a complete request to dispatch.c (the middlewares, the route's
  * handler, 404, 405, a WebSocket upgrade's verdict), whose answer goes to
- * c->out.
+ * c->rq->out.
  *
- * The callbacks record where the request line and header fields lie in c->in
- * (offsets, since a field may span several reads), and at the end of the
- * header block copy them into the connection's pool as a struct kiln_req.
- * The body goes where body.c says (c->body, the multipart parser, or the
- * reader of a kiln_route_stream_body() route, whose handler runs as soon
- * as the header block is read).  When the message is complete the
- * route's handler runs (dispatch.c) and its response is appended to c->out; pipelined
- * requests in the same read are handled in turn (conn.c writes c->out once
- * at the end of the read: one write(2) for the batch).
+ * The callbacks record where the request line and header fields lie in
+ * c->rq->in (offsets, since a field may span several reads), and at the end
+ * of the header block copy them into the request state's pool as a struct
+ * kiln_req, which http_head.c checks.  The body goes where body.c says
+ * (c->rq->body, the multipart parser, or the reader of a
+ * kiln_route_stream_body() route, whose handler runs as soon as the header
+ * block is read).  When the message is complete the route's handler runs
+ * (dispatch.c) and its response is appended to c->rq->out; pipelined
+ * requests in the same read are handled in turn (conn.c writes c->rq->out
+ * once at the end of the read: one write(2) for the batch).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -39,11 +40,6 @@
 #include "url.h"
 #include "worker.h"
 
-struct hdr_span {                   /* a header field, as offsets into c->in */
-    size_t name_off, name_len;
-    size_t val_off, val_len;
-};
-
 static const http_parser_settings parser_settings;
 
 size_t http_state_size(void)
@@ -53,39 +49,23 @@ size_t http_state_size(void)
 
 void http_init(struct conn *c)
 {
-    http_parser_init(c->parser, HTTP_REQUEST);
-    c->parser->data = c;
+    http_parser_init(c->rq->parser, HTTP_REQUEST);
+    c->rq->parser->data = c;
+}
+
+void http_attach(struct conn *c)
+{
+    c->rq->parser->data = c;
 }
 
 /* ---- the request being parsed ------------------------------------------- */
-
-/* Forgets the finished request: its strings, headers, body and response. */
-static void req_reset(struct conn *c)
-{
-    body_release(c);                /* before the pool: its files are there */
-    req_store_clear(&c->req);
-    json_release(&c->req);
-    pool_reset(&c->pool);
-    buf_reset(&c->body);
-    buf_reset(&c->rhdr);
-    buf_reset(&c->rbody);
-    c->have_url = 0;
-    c->url_len = 0;
-    c->hdrs = NULL;
-    c->nhdrs = 0;
-    c->cap_hdrs = 0;
-    c->in_value = 0;
-    c->nhost = c->nte = 0;
-    c->http10_te = 0;
-    memset(&c->req, 0, sizeof(c->req));
-}
 
 /* Stops the parser with an error status of ours; returns what the callback
  * must return. */
 static int fail(struct conn *c, int status)
 {
-    if (!c->err_status)
-        c->err_status = status;
+    if (!c->rq->err_status)
+        c->rq->err_status = status;
     return -1;
 }
 
@@ -96,16 +76,16 @@ static int fail(struct conn *c, int status)
  * counted of the message so far (its nread is current only then).
  * Trailers are bounded by http-parser's own limit (80 kB).
  */
-static int head_check(struct conn *c, const char *end)
+static inline int head_check(struct conn *c, const char *end)
 {
     size_t n;
 
     if (c->state != CS_HEAD)
         return 0;
     if (end == NULL)
-        n = c->parser->nread;
+        n = c->rq->parser->nread;
     else
-        n = (size_t)(end - c->in.data) - c->msg_off;
+        n = (size_t)(end - c->rq->in.data) - c->rq->msg_off;
     return n > c->w->cfg->max_header_size ? fail(c, 431) : 0;
 }
 
@@ -114,7 +94,7 @@ static int on_message_begin(http_parser *p)
     struct conn *c = p->data;
 
     c->state = CS_HEAD;
-    c->head_start = ev_now(c->w->loop);
+    c->rq->head_start = ev_now(c->w->loop);
     return 0;
 }
 
@@ -122,14 +102,14 @@ static int on_url(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
 
-    if (!c->have_url) {
-        c->have_url = 1;
-        c->url_off = (size_t)(at - c->in.data);
+    if (!c->rq->have_url) {
+        c->rq->have_url = 1;
+        c->rq->url_off = (size_t)(at - c->rq->in.data);
         /* the method and one space precede the target */
-        c->msg_off = c->url_off - strlen(http_method_str(p->method)) - 1;
+        c->rq->msg_off = c->rq->url_off - strlen(http_method_str(p->method)) - 1;
     }
-    c->url_len += len;
-    if (c->url_len > c->w->cfg->max_uri_size)
+    c->rq->url_len += len;
+    if (c->rq->url_len > c->w->cfg->max_uri_size)
         return fail(c, 414);
     return head_check(c, at + len);
 }
@@ -139,22 +119,22 @@ static int hdr_push(struct conn *c, size_t off)
 {
     struct hdr_span *h;
 
-    if (c->nhdrs >= c->w->cfg->max_headers)
+    if (c->rq->nhdrs >= c->w->cfg->max_headers)
         return fail(c, 431);
-    if (c->nhdrs == c->cap_hdrs) {
+    if (c->rq->nhdrs == c->rq->cap_hdrs) {
         /* The table lives in the request's pool: grown by copying, gone
          * with the request. */
-        size_t cap = c->cap_hdrs ? c->cap_hdrs * 2 : 16;
+        size_t cap = c->rq->cap_hdrs ? c->rq->cap_hdrs * 2 : 16;
 
-        h = pool_alloc(&c->pool, cap * sizeof(*h));
+        h = pool_alloc(&c->rq->pool, cap * sizeof(*h));
         if (!h)
             return fail(c, 500);
-        if (c->nhdrs)
-            memcpy(h, c->hdrs, c->nhdrs * sizeof(*h));
-        c->hdrs = h;
-        c->cap_hdrs = cap;
+        if (c->rq->nhdrs)
+            memcpy(h, c->rq->hdrs, c->rq->nhdrs * sizeof(*h));
+        c->rq->hdrs = h;
+        c->rq->cap_hdrs = cap;
     }
-    h = &c->hdrs[c->nhdrs++];
+    h = &c->rq->hdrs[c->rq->nhdrs++];
     h->name_off = off;
     h->name_len = 0;
     h->val_off = off;
@@ -176,11 +156,11 @@ static int on_header_field(http_parser *p, const char *at, size_t len)
         return fail(c, 400);
     if (c->state == CS_BODY)
         return 0;
-    if ((c->nhdrs == 0 || c->in_value) &&
-        hdr_push(c, (size_t)(at - c->in.data)) < 0)
+    if ((c->rq->nhdrs == 0 || c->rq->in_value) &&
+        hdr_push(c, (size_t)(at - c->rq->in.data)) < 0)
         return -1;
-    c->in_value = 0;
-    c->hdrs[c->nhdrs - 1].name_len += len;
+    c->rq->in_value = 0;
+    c->rq->hdrs[c->rq->nhdrs - 1].name_len += len;
     return head_check(c, at + len);
 }
 
@@ -193,229 +173,113 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 
     if (c->state == CS_BODY)
         return 0;
-    h = &c->hdrs[c->nhdrs - 1];
-    if (!c->in_value) {
-        c->in_value = 1;
+    h = &c->rq->hdrs[c->rq->nhdrs - 1];
+    if (!c->rq->in_value) {
+        c->rq->in_value = 1;
         if (len == 0)                   /* an empty value, reported at the next line */
             return head_check(c, at);
-        if (!http_value_on_name_line(c->in.data + h->name_off + h->name_len, at))
+        if (!http_value_on_name_line(c->rq->in.data + h->name_off + h->name_len, at))
             return fail(c, 400);
-        h->val_off = (size_t)(at - c->in.data);
-    } else if (at != c->in.data + h->val_off + h->val_len) {
+        h->val_off = (size_t)(at - c->rq->in.data);
+    } else if (at != c->rq->in.data + h->val_off + h->val_len) {
         return fail(c, 400);            /* obs-fold: a line folded into a value */
     }
     h->val_len += len;
     return head_check(c, at + len);
 }
 
-/* Notes where header i is when it is a Host or a Transfer-Encoding (the
- * fields the message's checks need), while the headers are copied. */
+/* Notes where header i is when it is a Host, a Transfer-Encoding or an
+ * Expect (the fields the message's checks need), while the headers are
+ * copied. */
 static void note_framing(struct conn *c, size_t i, size_t len)
 {
-    const char *name = c->req.headers[i].name;
+    struct conn_req *q = c->rq;
+    const char *name = q->req.headers[i].name;
 
     if (len == 4 && strcasecmp(name, "host") == 0) {
-        if (c->nhost++ == 0)
-            c->host = i;
+        if (q->nhost++ == 0)
+            q->host = i;
     } else if (len == 17 && strcasecmp(name, "transfer-encoding") == 0) {
-        if (c->nte++ == 0)
-            c->te = i;
+        if (q->nte++ == 0)
+            q->te = i;
+    } else if (len == 6 && q->expect == NULL && strcasecmp(name, "expect") == 0) {
+        q->expect = q->req.headers[i].value;
     }
 }
 
-/* Copies the request line and header fields out of c->in into the pool. */
+/* Copies the request line and header fields out of c->rq->in into the pool. */
 static int req_materialize(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
-    const char *in = c->in.data;
+    struct kiln_req *r = &c->rq->req;
+    const char *in = c->rq->in.data;
     size_t i;
 
     r->conn = c;
-    r->pool = &c->pool;
-    r->resp_headers = &c->rhdr;
-    r->resp_body = &c->rbody;
-    r->method = http_method_str(c->parser->method);
-    r->http_major = c->parser->http_major;
-    r->http_minor = c->parser->http_minor;
-    r->target = pool_strndup(&c->pool, in + c->url_off, c->url_len);
-    r->headers = pool_alloc(&c->pool, (c->nhdrs + 1) * sizeof(*r->headers));
+    r->pool = &c->rq->pool;
+    r->resp_headers = &c->rq->rhdr;
+    r->resp_body = &c->rq->rbody;
+    r->method = http_method_str(c->rq->parser->method);
+    r->http_major = c->rq->parser->http_major;
+    r->http_minor = c->rq->parser->http_minor;
+    r->target = pool_strndup(&c->rq->pool, in + c->rq->url_off, c->rq->url_len);
+    r->headers = pool_alloc(&c->rq->pool, (c->rq->nhdrs + 1) * sizeof(*r->headers));
     if (!r->target || !r->headers)
         return -1;
-    for (i = 0; i < c->nhdrs; i++) {
-        const struct hdr_span *h = &c->hdrs[i];
+    for (i = 0; i < c->rq->nhdrs; i++) {
+        const struct hdr_span *h = &c->rq->hdrs[i];
         size_t vl = h->val_len;
 
         while (vl > 0 && (in[h->val_off + vl - 1] == ' ' ||
                           in[h->val_off + vl - 1] == '\t'))
             vl--;
-        r->headers[i].name = pool_strndup(&c->pool, in + h->name_off, h->name_len);
-        r->headers[i].value = pool_strndup(&c->pool, in + h->val_off, vl);
+        r->headers[i].name = pool_strndup(&c->rq->pool, in + h->name_off, h->name_len);
+        r->headers[i].value = pool_strndup(&c->rq->pool, in + h->val_off, vl);
         if (!r->headers[i].name || !r->headers[i].value)
             return -1;
         note_framing(c, i, h->name_len);
     }
-    r->nheaders = c->nhdrs;
+    r->nheaders = c->rq->nhdrs;
     return 0;
-}
-
-/*
- * Splits the target (http_split_target: origin- or absolute-form, fragment
- * dropped) and its path into decoded segments, dot-segments removed; the
- * authority of an absolute-form target goes to *authp, *alen (NULL: none).
- * -1 for a bad target (400).
- */
-static int req_split_target(struct conn *c, const char **authp, size_t *alen)
-{
-    struct kiln_req *r = &c->req;
-    struct http_target t;
-
-    if (http_split_target(&c->pool, r->target, &t) < 0)
-        return -1;
-    *authp = t.authority;
-    *alen = t.alen;
-    r->query = t.query;
-    r->segs = pool_alloc(&c->pool, URL_MAX_SEGMENTS * sizeof(char *));
-    if (!r->segs)
-        return -1;
-    r->nsegs = url_split_path(&c->pool, t.path, t.plen, r->segs, &r->path);
-    return r->nsegs < 0 ? -1 : 0;
-}
-
-/* Answers "Expect: 100-continue" once we know the body will be read. */
-static int req_expect(struct conn *c)
-{
-    const char *e = kiln_header(&c->req, "expect");
-
-    if (!e || c->req.http_minor == 0)
-        return 0;
-    if (strcasecmp(e, "100-continue") != 0)
-        return fail(c, 417);
-    if (c->route_res == ROUTER_NOT_FOUND && !dispatch_redirects(c))
-        return fail(c, 404);
-    if (c->route_res == ROUTER_METHOD_NOT_ALLOWED)
-        return fail(c, 405);
-    if (body_streamed(c)) {         /* sent when a reader attaches */
-        c->expect_continue = 1;
-        return 0;
-    }
-    /* conn.c writes c->out once the parser has taken what was read, before
-     * the body arrives */
-    if (buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n") < 0)
-        return fail(c, 500);
-    return 0;
-}
-
-/*
- * Only "chunked", once, is a transfer coding kiln implements: any other
- * list, on one line or several, is 501.  After an HTTP/1.0 message with a
- * Transfer-Encoding the connection closes (RFC 9112 6.1).
- */
-static int req_check_te(struct conn *c)
-{
-    if (c->nte == 0)
-        return 0;
-    if (c->nte > 1 || strcasecmp(c->req.headers[c->te].value, "chunked") != 0)
-        return fail(c, 501);
-    if (c->req.http_minor == 0)
-        c->http10_te = 1;
-    return 0;
-}
-
-/* HTTP/1.0 and 1.1 are served, a higher 1.x as 1.1 (RFC 9110 2.5); 2 and
- * above are 505; what http-parser took for HTTP/0.9 (no version) is 400. */
-static int req_check_version(struct conn *c)
-{
-    if (c->req.http_major == 0)
-        return fail(c, 400);
-    if (c->req.http_major > 1)
-        return fail(c, 505);
-    return 0;
-}
-
-/*
- * An HTTP/1.1 request needs exactly one valid Host (RFC 9112 3.2): 400
- * otherwise.  With an absolute-form target, the target's authority is the
- * host, and what the Host field reports.
- */
-static int req_check_host(struct conn *c, const char *authority, size_t alen)
-{
-    struct kiln_req *r = &c->req;
-
-    if (c->nhost > 1 || (c->nhost == 0 && r->http_minor >= 1) ||
-        (c->nhost == 1 && !http_host_ok(r->headers[c->host].value)))
-        return fail(c, 400);
-    if (authority == NULL || c->nhost == 0)
-        return 0;
-    r->headers[c->host].value = pool_strndup(&c->pool, authority, alen);
-    return r->headers[c->host].value == NULL ? fail(c, 500) : 0;
-}
-
-/* The message's framing, version, target and Host: 0, or -1 (failed). */
-static int req_check_message(struct conn *c)
-{
-    const char *auth;
-    size_t alen = 0;
-
-    if (req_check_version(c) < 0 || req_check_te(c) < 0)
-        return -1;
-    if (req_split_target(c, &auth, &alen) < 0)
-        return fail(c, 400);
-    return req_check_host(c, auth, alen);
 }
 
 /* The body limit of the request just routed: its route's
  * (kiln_route_max_body), else max_body_size. */
 static size_t body_limit(const struct conn *c)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
 
-    if (c->route_res == ROUTER_FOUND && rt->max_body_set)
+    if (c->rq->route_res == ROUTER_FOUND && rt->max_body_set)
         return rt->max_body;
     return c->w->cfg->max_body_size;
-}
-
-/* The bytes of the header block just read, blank line included (for the
- * response-sent hook). */
-static unsigned long long head_bytes(const struct conn *c)
-{
-    const char *in = c->in.data, *end = in + c->in.len, *p;
-    size_t from = c->nhdrs ? c->hdrs[c->nhdrs - 1].val_off + c->hdrs[c->nhdrs - 1].val_len
-                           : c->url_off + c->url_len;
-
-    for (p = in + from; p < end; p++)
-        if (*p == '\n' && p + 1 < end && (p[1] == '\n' || (p[1] == '\r' && p + 2 < end
-                                                           && p[2] == '\n')))
-            return (unsigned long long)(p + (p[1] == '\n' ? 2 : 3) - (in + c->msg_off));
-    return (unsigned long long)(c->in.len - c->msg_off);
 }
 
 static int on_headers_complete(http_parser *p)
 {
     struct conn *c = p->data;
+    struct conn_req *q = c->rq;
     const struct config *cfg = c->w->cfg;
     int status;
 
-    c->req.is_head = p->method == HTTP_HEAD;
+    q->req.is_head = p->method == HTTP_HEAD;
     if (req_materialize(c) < 0)
         return fail(c, 500);
     if (mw_sent_active)
-        c->req.mw.received = head_bytes(c);
-    if (req_check_message(c) < 0)
+        q->req.mw.received = http_head_bytes(c);
+    if (http_head_check(c) < 0)
         return -1;
-    c->req.keep_alive = http_should_keep_alive(p) && !c->http10_te && !c->w->draining &&
+    q->req.keep_alive = http_should_keep_alive(p) && !q->http10_te && !c->w->draining &&
                         c->requests + 1 < cfg->keepalive_requests;
-    c->route_res = router_match(c->w->router, c->req.method, c->req.path, c->req.segs,
-                                c->req.nsegs, &c->req.match, c->allow,
-                                sizeof(c->allow));
+    q->route_res = router_match(c->w->router, q->req.method, q->req.path, q->req.segs,
+                                q->req.nsegs, &q->req.match, q->allow, sizeof(q->allow));
     if (cfg->metrics != NULL)
         scrape_mark(c);
-    c->max_body = body_limit(c);
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->max_body)
+    q->max_body = body_limit(c);
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > q->max_body)
         return fail(c, 413);
-    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws &&
+    if (q->route_res == ROUTER_FOUND && q->req.match.route->ws &&
         ((p->flags & F_CHUNKED) || ((p->flags & F_CONTENTLENGTH) && p->content_length > 0)))
         return fail(c, 400);            /* an upgrade carries no body */
-    if (req_expect(c) < 0)
+    if (http_head_expect(c) < 0)
         return -1;
     c->state = CS_BODY;
     if ((status = body_begin(c)) != 0)
@@ -432,24 +296,24 @@ static int on_body(http_parser *p, const char *at, size_t len)
 
     if (status != 0)
         return fail(c, status);
-    if (c->body_paused)             /* its reader asked: nothing more now */
+    if (c->rq->body_paused)             /* its reader asked: nothing more now */
         http_parser_pause(p, 1);
     return 0;
 }
 
 int http_upgrade(const struct conn *c)
 {
-    return c->parser->upgrade;
+    return c->rq->parser->upgrade;
 }
 
 void http_pause(struct conn *c, int on)
 {
-    http_parser_pause(c->parser, on);
+    http_parser_pause(c->rq->parser, on);
 }
 
 long long http_body_left(const struct conn *c)
 {
-    const http_parser *p = c->parser;
+    const http_parser *p = c->rq->parser;
 
     if (p->flags & F_CHUNKED)
         return -1;
@@ -459,11 +323,11 @@ long long http_body_left(const struct conn *c)
 /* Ends a request that was answered: ready for the next one, or closing. */
 void http_req_done(struct conn *c)
 {
-    int keep = c->req.keep_alive;
+    int keep = c->rq->req.keep_alive;
 
     c->requests++;
-    c->upgraded = c->parser->upgrade;
-    req_reset(c);
+    c->rq->upgraded = c->rq->parser->upgrade;
+    conn_req_reset(c);
     c->state = CS_IDLE;
     c->idle_since = ev_now(c->w->loop);
     if (keep)
@@ -473,8 +337,8 @@ void http_req_done(struct conn *c)
          * When the client did not ask for that, it may be sending more:
          * close with a lingering read (see conn_linger). */
         c->want_close = 1;
-        c->linger = http_should_keep_alive(c->parser) != 0;
-        http_parser_pause(c->parser, 1);
+        c->linger = http_should_keep_alive(c->rq->parser) != 0;
+        http_parser_pause(c->rq->parser, 1);
     }
 }
 
@@ -482,7 +346,7 @@ static int on_message_complete(http_parser *p)
 {
     struct conn *c = p->data;
 
-    if (c->route_res == ROUTER_FOUND && c->req.match.route->ws)
+    if (c->rq->route_res == ROUTER_FOUND && c->rq->req.match.route->ws)
         return dispatch_ws(c) < 0 ? fail(c, 500) : 0;
     if (body_streamed(c))
         return dispatch_streamed_end(c);
@@ -498,8 +362,8 @@ int http_resume(struct conn *c, int status)
 {
     int rc, early;
 
-    if (c->req.mw.before_pending) {     /* a before's answer, 500 or 504 */
-        c->req.mw.before_pending = 0;
+    if (c->rq->req.mw.before_pending) {     /* a before's answer, 500 or 504 */
+        c->rq->req.mw.before_pending = 0;
         if (body_streamed(c))
             c->state = CS_BODY;
     }
@@ -519,16 +383,16 @@ int http_resume(struct conn *c, int status)
 
 int http_continue(struct conn *c)
 {
-    http_parser_pause(c->parser, 0);
+    http_parser_pause(c->rq->parser, 0);
     /* nothing unparsed: an empty feed would tell the parser the input ended */
-    return c->parsed < c->in.len ? http_parse(c) : 0;
+    return c->rq->parsed < c->rq->in.len ? http_parse(c) : 0;
 }
 
 int http_finish(struct conn *c, int keep)
 {
     if (!keep)
-        c->req.keep_alive = 0;
-    http_parser_pause(c->parser, 0);
+        c->rq->req.keep_alive = 0;
+    http_parser_pause(c->rq->parser, 0);
     http_req_done(c);                    /* pauses it again when closing */
     return http_parse(c);
 }
@@ -543,15 +407,15 @@ static const http_parser_settings parser_settings = {
     .on_message_complete = on_message_complete,
 };
 
-/* Whether the line http-parser stopped in (at c->in.data + pos) starts with
+/* Whether the line http-parser stopped in (at c->rq->in.data + pos) starts with
  * a well-formed method that it does not know. */
 static int method_unknown(const struct conn *c, size_t pos)
 {
-    const char *start = c->in.data, *m = start + (pos < c->in.len ? pos : c->in.len);
+    const char *start = c->rq->in.data, *m = start + (pos < c->rq->in.len ? pos : c->rq->in.len);
 
     while (m > start && m[-1] != '\n')
         m--;
-    return http_method_token(m, start + c->in.len);
+    return http_method_token(m, start + c->rq->in.len);
 }
 
 /* The status for a parser error that none of our callbacks chose: 501 for
@@ -574,68 +438,68 @@ static int parse_error_status(const struct conn *c, enum http_errno e, size_t po
 void http_error(struct conn *c, int status)
 {
     int is_head = (c->state == CS_HEAD || c->state == CS_BODY) &&
-                  c->have_url && c->parser->method == HTTP_HEAD;
+                  c->rq->have_url && c->rq->parser->method == HTTP_HEAD;
 
     if (c->w->cfg->log_level >= LOG_DEBUG)
         log_debug("connection %d: answering %d (%s)", c->fd, status,
-                  http_errno_name(HTTP_PARSER_ERRNO(c->parser)));
+                  http_errno_name(HTTP_PARSER_ERRNO(c->rq->parser)));
     body_abort(c, status);          /* a reader's end callback, with the error */
     response_update_date(ev_now(c->w->loop));
     if (mw_active || mw_sent_active)
         c->linger = dispatch_error(c, status, is_head) == 0;
     else
-        c->linger = response_error(&c->out, status, 0, is_head, NULL) == 0;
-    req_reset(c);
+        c->linger = response_error(&c->rq->out, status, 0, is_head, NULL) == 0;
+    conn_req_reset(c);
     c->want_close = 1;
 }
 
 int http_parse(struct conn *c)
 {
-    size_t n, avail = c->in.len - c->parsed, keep;
+    size_t n, avail = c->rq->in.len - c->rq->parsed, keep;
     enum http_errno e;
 
     if (c->state == CS_PENDING)
         return 0;                   /* what follows waits its turn */
-    n = http_parser_execute(c->parser, &parser_settings, c->in.data + c->parsed,
+    n = http_parser_execute(c->rq->parser, &parser_settings, c->rq->in.data + c->rq->parsed,
                             avail);
-    c->parsed += n;
-    e = HTTP_PARSER_ERRNO(c->parser);
-    if (e == HPE_PAUSED && c->ws)
+    c->rq->parsed += n;
+    e = HTTP_PARSER_ERRNO(c->rq->parser);
+    if (e == HPE_PAUSED && c->rq->ws)
         return 1;
     if (e == HPE_PAUSED)
         return -1;
-    if (e != HPE_OK || c->err_status) {
-        http_error(c, c->err_status ? c->err_status : parse_error_status(c, e, c->parsed));
+    if (e != HPE_OK || c->rq->err_status) {
+        http_error(c, c->rq->err_status ? c->rq->err_status : parse_error_status(c, e, c->rq->parsed));
         return -1;
     }
     if (head_check(c, NULL) < 0) {      /* a block in progress: padding included */
-        http_error(c, c->err_status);
+        http_error(c, c->rq->err_status);
         return -1;
     }
-    if (c->upgraded) {
+    if (c->rq->upgraded) {
         /* An upgrade to a protocol we do not speak here: the request was
          * answered as plain HTTP; what follows it is parsed as HTTP. */
-        c->upgraded = 0;
+        c->rq->upgraded = 0;
         http_init(c);
-        if (c->parsed < c->in.len)
+        if (c->rq->parsed < c->rq->in.len)
             return http_parse(c);
     }
     /* Keep the header block in progress from its first byte (all of it
      * while the request line is still incomplete). */
     if (c->state == CS_HEAD)
-        keep = c->have_url ? c->msg_off : 0;
+        keep = c->rq->have_url ? c->rq->msg_off : 0;
     else
-        keep = c->parsed;
-    buf_consume(&c->in, keep);
-    c->parsed -= keep;
-    if (c->state == CS_HEAD && c->have_url) {
+        keep = c->rq->parsed;
+    buf_consume(&c->rq->in, keep);
+    c->rq->parsed -= keep;
+    if (c->state == CS_HEAD && c->rq->have_url) {
         size_t i;
 
-        c->msg_off -= keep;
-        c->url_off -= keep;
-        for (i = 0; i < c->nhdrs; i++) {
-            c->hdrs[i].name_off -= keep;
-            c->hdrs[i].val_off -= keep;
+        c->rq->msg_off -= keep;
+        c->rq->url_off -= keep;
+        for (i = 0; i < c->rq->nhdrs; i++) {
+            c->rq->hdrs[i].name_off -= keep;
+            c->rq->hdrs[i].val_off -= keep;
         }
     }
     return 0;

@@ -68,11 +68,11 @@ static int call_before(struct conn *c, const struct registry_mw *m)
     mark(c, m, "BEFORE");
     plugin_current = m->plugin;
     plugin_route = NULL;            /* what it starts is its plugin's */
-    c->in_handler = 1;
-    c->req.mw.in_before = 1;
-    rc = m->before(&c->req, m->data);
-    c->req.mw.in_before = 0;
-    c->in_handler = 0;
+    c->rq->in_handler = 1;
+    c->rq->req.mw.in_before = 1;
+    rc = m->before(&c->rq->req, m->data);
+    c->rq->req.mw.in_before = 0;
+    c->rq->in_handler = 0;
     plugin_current = outer;
     plugin_route = route;
     scoreboard_leave(c->w->slot, 0);
@@ -81,7 +81,7 @@ static int call_before(struct conn *c, const struct registry_mw *m)
 
 int mw_befores(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
 
     while (r->mw.upto < norder) {
         const struct registry_mw *m = order[r->mw.upto++];
@@ -90,16 +90,16 @@ int mw_befores(struct conn *c)
         if (m->before == NULL)
             continue;
         rc = call_before(c, m);
-        if (c->pending) {
-            if (rc == KILN_PENDING && !c->resumed) {
+        if (c->rq->pending) {
+            if (rc == KILN_PENDING && !c->rq->resumed) {
                 r->mw.before_pending = 1;
                 return KILN_PENDING;
             }
             if (rc == KILN_PENDING)         /* resumed before it returned */
-                rc = c->resume_result;
-            pending_forget(c->pending);
-            c->pending = 0;
-            c->resumed = 0;
+                rc = c->rq->resume_result;
+            pending_forget(c->rq->pending);
+            c->rq->pending = 0;
+            c->rq->resumed = 0;
         }
         if (rc == KILN_NEXT)
             continue;
@@ -114,7 +114,7 @@ int mw_befores(struct conn *c)
 
 struct plugin *mw_pending_plugin(const struct conn *c)
 {
-    unsigned i = c->req.mw.upto;
+    unsigned i = c->rq->req.mw.upto;
 
     return i > 0 && i <= norder ? order[i - 1]->plugin : NULL;
 }
@@ -142,12 +142,12 @@ static void call_after(struct conn *c, const struct registry_mw *m)
 {
     struct plugin *outer = plugin_current;
     const struct route *route = plugin_route;
-    int nested = c->in_handler;     /* a stream's head, from its handler */
+    int nested = c->rq->in_handler;     /* a stream's head, from its handler */
 
     mark(c, m, "AFTER");
     plugin_current = m->plugin;
     plugin_route = NULL;
-    m->after(&c->req, m->data);
+    m->after(&c->rq->req, m->data);
     plugin_current = outer;
     plugin_route = route;
     if (!nested)
@@ -156,7 +156,7 @@ static void call_after(struct conn *c, const struct registry_mw *m)
 
 int mw_afters(struct conn *c, int status, const char *extra)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
 
     if (status != 0 && own_answer(r, status, extra) < 0)
         return -1;
@@ -177,12 +177,12 @@ int mw_afters(struct conn *c, int status, const char *extra)
 /* A request kiln could not read: what the hooks' accessors need. */
 static void unread_request(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
 
     r->conn = c;
-    r->pool = &c->pool;
-    r->resp_headers = &c->rhdr;
-    r->resp_body = &c->rbody;
+    r->pool = &c->rq->pool;
+    r->resp_headers = &c->rq->rhdr;
+    r->resp_body = &c->rq->rbody;
     if (r->method == NULL)
         r->method = "";
     if (r->target == NULL)
@@ -191,7 +191,7 @@ static void unread_request(struct conn *c)
 
 void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body, int complete)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
     struct plugin *outer = plugin_current;
     const struct route *route = plugin_route;
     struct kiln_sent s;
@@ -204,8 +204,8 @@ void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body, 
     s.complete = complete;
     s.bytes = bytes;
     s.body_bytes = body;
-    s.received = r->mw.received + c->body_seen;
-    s.start = c->state == CS_IDLE ? ev_now(c->w->loop) : c->head_start;
+    s.received = r->mw.received + c->rq->body_seen;
+    s.start = c->state == CS_IDLE ? ev_now(c->w->loop) : c->rq->head_start;
     s.duration = ev_time() - s.start;
     if (s.duration < 0)
         s.duration = 0;
@@ -222,11 +222,11 @@ void mw_sent(struct conn *c, unsigned long long bytes, unsigned long long body, 
 
 void mw_sent_queued(struct conn *c, size_t from, int serialized)
 {
-    const char *p = c->out.data + from, *q;
-    size_t n = c->out.len - from, head = n;
+    const char *p = c->rq->out.data + from, *q;
+    size_t n = c->rq->out.len - from, head = n;
 
     if (serialized) {               /* response_serialize() said how much */
-        mw_sent(c, n, c->req.mw.body_out, 1);
+        mw_sent(c, n, c->rq->req.mw.body_out, 1);
         return;
     }
     if ((q = memmem(p, n, "\r\n\r\n", 4)) != NULL)

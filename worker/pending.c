@@ -8,7 +8,7 @@
  * kiln_resume() only queues the id; a prepare watcher completes the queued
  * requests before the loop next waits, so a response never goes out from
  * inside a plugin's callback (and a handler never runs inside another).
- * From kiln_resume() on, the request counts as answered (c->resumed): the
+ * From kiln_resume() on, the request counts as answered (c->rq->resumed): the
  * plugin may free what its cancel callback would use, so a connection that
  * ends before the completion (its EOF read later in the same loop turn)
  * drops the request without running that callback.
@@ -37,8 +37,8 @@ static void (*complete)(struct conn *c, int result);    /* conn_resume */
 
 kiln_id pending_new(struct conn *c, kiln_cancel_fn cancel, void *arg)
 {
-    c->cancel = cancel;
-    c->cancel_arg = arg;
+    c->rq->cancel = cancel;
+    c->rq->cancel_arg = arg;
     return handle_new(&ids, c);
 }
 
@@ -54,31 +54,31 @@ void pending_forget(kiln_id id)
 
 void pending_cancel(struct conn *c, enum kiln_cancel why)
 {
-    const struct route *rt = c->req.match.route;
-    kiln_id id = c->pending;
+    const struct route *rt = c->rq->req.match.route;
+    kiln_id id = c->rq->pending;
 
-    c->pending = 0;
+    c->rq->pending = 0;
     if (!handle_get(&ids, id))
         return;
     handle_free(&ids, id);          /* dead from the callback's first line */
-    if (c->resumed) {               /* answered, not sent yet: nothing to cancel */
-        c->resumed = 0;
+    if (c->rq->resumed) {               /* answered, not sent yet: nothing to cancel */
+        c->rq->resumed = 0;
         log_debug("%s %s: answered, but the connection ended before it was sent",
-                  c->req.method, c->req.target);
+                  c->rq->req.method, c->rq->req.target);
         return;
     }
-    log_debug("%s %s: pending request cancelled (%s)", c->req.method, c->req.target,
+    log_debug("%s %s: pending request cancelled (%s)", c->rq->req.method, c->rq->req.target,
               why == KILN_CANCEL_GONE ? "client gone" :
               why == KILN_CANCEL_DEADLINE ? "pending_timeout" : "worker stopping");
-    if (c->cancel && c->req.mw.before_pending) {     /* a middleware's */
+    if (c->rq->cancel && c->rq->req.mw.before_pending) {     /* a middleware's */
         struct plugin *outer = plugin_current;
 
         plugin_current = mw_pending_plugin(c);
-        c->cancel(id, why, c->cancel_arg);
+        c->rq->cancel(id, why, c->rq->cancel_arg);
         plugin_current = outer;
-    } else if (c->cancel && rt) {
-        plugin_enter(self->slot, rt, c->req.method);
-        c->cancel(id, why, c->cancel_arg);
+    } else if (c->rq->cancel && rt) {
+        plugin_enter(self->slot, rt, c->rq->req.method);
+        c->rq->cancel(id, why, c->rq->cancel_arg);
         plugin_leave(self->slot, 0);
     }
 }
@@ -98,8 +98,8 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *w, int revents)
         if (!c)
             continue;               /* its connection ended since */
         handle_free(&ids, queue[i].id);
-        c->pending = 0;
-        c->resumed = 0;
+        c->rq->pending = 0;
+        c->rq->resumed = 0;
         complete(c, queue[i].result);
     }
     nqueue = 0;
@@ -131,33 +131,33 @@ KILN_EXPORT kiln_id kiln_defer(kiln_req *req, kiln_cancel_fn cancel, void *arg)
 {
     struct conn *c = req ? req->conn : NULL;
 
-    if (!c || !c->in_handler || c->pending)
+    if (!c || !c->rq->in_handler || c->rq->pending)
         return 0;
-    c->pending = pending_new(c, cancel, arg);
-    return c->pending;
+    c->rq->pending = pending_new(c, cancel, arg);
+    return c->rq->pending;
 }
 
 KILN_EXPORT kiln_req *kiln_pending(kiln_id id)
 {
     struct conn *c = handle_get(&ids, id);
 
-    return c && !c->resumed ? &c->req : NULL;
+    return c && !c->rq->resumed ? &c->rq->req : NULL;
 }
 
 KILN_EXPORT int kiln_resume(kiln_id id, int result)
 {
     struct conn *c = handle_get(&ids, id);
 
-    if (!c || c->resumed)
+    if (!c || c->rq->resumed)
         return -1;
-    if (c->in_handler) {            /* resumed before its handler returned */
-        c->resumed = 1;
-        c->resume_result = result;
+    if (c->rq->in_handler) {            /* resumed before its handler returned */
+        c->rq->resumed = 1;
+        c->rq->resume_result = result;
         return 0;
     }
     if (queue_push(id, result) < 0)
         return -1;
-    c->resumed = 1;                 /* answered: no cancel callback from now on */
+    c->rq->resumed = 1;                 /* answered: no cancel callback from now on */
     return 0;
 }
 

@@ -60,7 +60,7 @@ void scrape_publish(struct worker *w)
     g->in_flight = g->pending = 0;
     for (const struct conn *c = w->conns; c != NULL; c = c->next) {
         g->in_flight += c->state == CS_BODY || c->state == CS_PENDING;
-        g->pending += c->pending != 0;
+        g->pending += c->rq != NULL && c->rq->pending != 0;
     }
     pg_stats(&size, &in_use, &waiting);
     g->pg_configured = w->cfg->pg_dsn != NULL;
@@ -76,20 +76,20 @@ void scrape_mark(struct conn *c)
 {
     const char *path = c->w->cfg->metrics;
 
-    c->req.scrape = path != NULL && strcmp(c->req.path, path) == 0;
-    if (c->req.scrape)              /* kiln's own: no route of a capture takes it */
-        c->route_res = ROUTER_NOT_FOUND;
+    c->rq->req.scrape = path != NULL && strcmp(c->rq->req.path, path) == 0;
+    if (c->rq->req.scrape)              /* kiln's own: no route of a capture takes it */
+        c->rq->route_res = ROUTER_NOT_FOUND;
 }
 
 void scrape_count(struct conn *c, int status, unsigned long long in,
                   unsigned long long out, double seconds)
 {
-    const struct route *rt = c->req.match.route;
+    const struct route *rt = c->rq->req.match.route;
     unsigned row = METRICS_ROW_NONE;
 
-    if (rt != NULL && c->route_res == ROUTER_FOUND)
+    if (rt != NULL && c->rq->route_res == ROUTER_FOUND)
         row = rt->index < METRICS_ROUTES ? rt->index + 1 : METRICS_ROW_OTHER;
-    else if (c->req.scrape)
+    else if (c->rq->req.scrape)
         row = METRICS_ROW_SELF;
     metrics_count(c->w->mslot, row, status, in, out, seconds);
 }
@@ -105,7 +105,7 @@ static int allowed(struct conn *c)
 
 int scrape_answer(struct conn *c)
 {
-    struct kiln_req *r = &c->req;
+    struct kiln_req *r = &c->rq->req;
     struct metrics_view *v;
     int rc;
 

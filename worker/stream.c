@@ -3,9 +3,9 @@
  * piece after its head, with back-pressure, ids that outlive the stream,
  * and its cancellation.
  *
- * A stream is a connection in CS_PENDING whose c->stream is set: the parser
+ * A stream is a connection in CS_PENDING whose c->rq->stream is set: the parser
  * stays paused, so pipelined requests wait their turn.  Writes only append
- * to c->out (framed as chunks for a chunked body) and start the
+ * to c->rq->out (framed as chunks for a chunked body) and start the
  * connection's write watcher: bytes go out from the loop (conn.c's
  * on_writable), never from inside a plugin's call.  conn.c reports write
  * progress (stream_progress(), which runs the ready callback) and, once an
@@ -65,7 +65,7 @@ static struct handles ids;          /* id -> struct stream */
 
 static const char *stream_plugin(const struct stream *s)
 {
-    const struct route *rt = s->c->req.match.route;
+    const struct route *rt = s->c->rq->req.match.route;
 
     return rt && rt->plugin ? plugin_name(rt->plugin) : "-";
 }
@@ -80,10 +80,10 @@ static size_t ops_size(void)
  * from now (body_timeout), not from the stream's last progress. */
 static void stream_kick(struct conn *c)
 {
-    if (ev_is_active(&c->wio))
+    if (ev_is_active(&c->rq->wio))
         return;
-    c->last_io = ev_now(self->loop);
-    ev_io_start(self->loop, &c->wio);
+    c->rq->last_io = ev_now(self->loop);
+    ev_io_start(self->loop, &c->rq->wio);
 }
 
 static void stream_free(struct stream *s)
@@ -95,7 +95,7 @@ static void stream_free(struct stream *s)
     if (s->file_fd >= 0)
         close(s->file_fd);
     compress_stream_free(s->gz);
-    s->c->stream = NULL;
+    s->c->rq->stream = NULL;
     free(s);
 }
 
@@ -103,32 +103,32 @@ static void stream_free(struct stream *s)
 
 void stream_progress(struct conn *c)
 {
-    struct stream *s = c->stream;
-    const struct route *rt = c->req.match.route;
+    struct stream *s = c->rq->stream;
+    const struct route *rt = c->rq->req.match.route;
 
-    if (!s || s->ended || !s->want_ready || c->out.len >= KILN_STREAM_LOW_WATER)
+    if (!s || s->ended || !s->want_ready || c->rq->out.len >= KILN_STREAM_LOW_WATER)
         return;
     s->want_ready = 0;
     if (!s->ops.ready || !rt)
         return;
-    plugin_enter(self->slot, rt, c->req.method);
+    plugin_enter(self->slot, rt, c->rq->req.method);
     s->ops.ready(s->id, s->arg);
     plugin_leave(self->slot, 0);
 }
 
 int stream_ended(const struct conn *c)
 {
-    return c->stream && c->stream->ended;
+    return c->rq->stream && c->rq->stream->ended;
 }
 
 int stream_finish(struct conn *c)
 {
-    struct stream *s = c->stream;
+    struct stream *s = c->rq->stream;
     int keep = 1;
 
     if (s->length >= 0 && s->sent != s->length && !s->discard) {
         log_warn("%s: %s %s: stream ended after %lld of its %lld bytes; closing the "
-                 "connection", stream_plugin(s), c->req.method, c->req.target, s->sent,
+                 "connection", stream_plugin(s), c->rq->req.method, c->rq->req.target, s->sent,
                  s->length);
         keep = 0;
     }
@@ -140,26 +140,26 @@ int stream_finish(struct conn *c)
 
 void stream_sent(const struct conn *c, unsigned long long *bytes, unsigned long long *body)
 {
-    *bytes = c->stream->wire;
-    *body = c->stream->wire - c->stream->head;
+    *bytes = c->rq->stream->wire;
+    *body = c->rq->stream->wire - c->rq->stream->head;
 }
 
 void stream_cancel(struct conn *c, enum kiln_cancel why)
 {
-    struct stream *s = c->stream;
-    const struct route *rt = c->req.match.route;
+    struct stream *s = c->rq->stream;
+    const struct route *rt = c->rq->req.match.route;
     struct kiln_stream_ops ops = s->ops;
     kiln_id id = s->id;
     void *arg = s->arg;
     int ended = s->ended;
 
     stream_free(s);                 /* dead from the callback's first line */
-    log_debug("%s %s: stream cancelled (%s)", c->req.method, c->req.target,
+    log_debug("%s %s: stream cancelled (%s)", c->rq->req.method, c->rq->req.target,
               why == KILN_CANCEL_GONE ? "client gone" :
               why == KILN_CANCEL_DEADLINE ? "client stalled" : "worker stopping");
     if (ended || !ops.cancel || !rt)
         return;
-    plugin_enter(self->slot, rt, c->req.method);
+    plugin_enter(self->slot, rt, c->rq->req.method);
     ops.cancel(id, why, arg);
     plugin_leave(self->slot, 0);
 }
@@ -171,7 +171,7 @@ void stream_cancel(struct conn *c, enum kiln_cancel why)
  * out of memory. */
 static int stream_frame(struct stream *s, const void *data, size_t len)
 {
-    struct buf *out = &s->c->out;
+    struct buf *out = &s->c->rq->out;
     char size[24];
     int n;
 
@@ -215,7 +215,7 @@ static struct stream *stream_open(kiln_id id)
 /* 1 under the high-water mark, else 0 (and the ready callback is due). */
 static int stream_room(struct stream *s)
 {
-    if (s->c->out.len < KILN_STREAM_HIGH_WATER)
+    if (s->c->rq->out.len < KILN_STREAM_HIGH_WATER)
         return 1;
     s->want_ready = 1;
     return 0;
@@ -227,7 +227,7 @@ static int stream_write(struct stream *s, const void *data, size_t len)
     if (s->length >= 0 && (long long)len > s->length - s->sent) {
         log_warn("%s: %s %s: a write of %zu bytes passes the stream's length "
                  "(%lld of %lld written): ending it", stream_plugin(s),
-                 s->c->req.method, s->c->req.target, len, s->sent, s->length);
+                 s->c->rq->req.method, s->c->rq->req.target, len, s->sent, s->length);
         s->ended = 1;
         stream_kick(s->c);
         return -1;
@@ -249,9 +249,9 @@ static int stream_write(struct stream *s, const void *data, size_t len)
 /* Whether req may start a stream now: its handler runs, or it is pending. */
 static int stream_allowed(const struct conn *c)
 {
-    if (c->stream || c->resumed || c->ws || c->state == CS_LINGER || c->req.mw.in_before)
+    if (c->rq->stream || c->rq->resumed || c->rq->ws || c->state == CS_LINGER || c->rq->req.mw.in_before)
         return 0;
-    return c->in_handler || (c->state == CS_PENDING && c->pending);
+    return c->rq->in_handler || (c->state == CS_PENDING && c->rq->pending);
 }
 
 static struct stream *stream_new(struct conn *c, long long length,
@@ -271,8 +271,8 @@ static struct stream *stream_new(struct conn *c, long long length,
         memcpy(&s->ops, ops, ops_size());
     s->arg = arg;
     s->length = length;
-    s->chunked = length < 0 && c->req.http_major == 1 && c->req.http_minor >= 1;
-    s->discard = c->req.is_head != 0;
+    s->chunked = length < 0 && c->rq->req.http_major == 1 && c->rq->req.http_minor >= 1;
+    s->discard = c->rq->req.is_head != 0;
     s->last_write = ev_now(self->loop);
     s->file_fd = -1;
     ev_init(&s->beat, NULL);
@@ -307,7 +307,7 @@ static struct stream *stream_start(kiln_req *req, int status, long long length,
         goto fail;
     if (wire < 0 && !s->chunked)
         req->keep_alive = 0;        /* HTTP/1.0: the close ends the body */
-    s->head = c->out.len;
+    s->head = c->rq->out.len;
     if (mw_active) {                /* the afters see the head before it goes */
         req->mw.stream = 1;
         req->status = status;
@@ -315,17 +315,17 @@ static struct stream *stream_start(kiln_req *req, int status, long long length,
             goto fail;
         status = req->status;
     }
-    if (response_stream_head(req, &c->out, status, wire, s->chunked) < 0)
+    if (response_stream_head(req, &c->rq->out, status, wire, s->chunked) < 0)
         goto fail;
-    s->head = c->out.len - s->head;
+    s->head = c->rq->out.len - s->head;
     s->wire = s->head;
     buf_reset(req->resp_body);
-    if (c->pending) {               /* the stream's ops replace its cancel */
-        pending_forget(c->pending);
-        c->pending = 0;
-        c->cancel = NULL;
+    if (c->rq->pending) {               /* the stream's ops replace its cancel */
+        pending_forget(c->rq->pending);
+        c->rq->pending = 0;
+        c->rq->cancel = NULL;
     }
-    c->stream = s;
+    c->rq->stream = s;
     stream_kick(c);
     return s;
 fail:
@@ -370,7 +370,7 @@ KILN_EXPORT int kiln_stream_end(kiln_id id)
         return -1;
     if (s->gz && !s->discard && stream_append(s, NULL, 0, 1) < 0)
         return -1;
-    if (s->chunked && !s->discard && buf_append(&s->c->out, "0\r\n\r\n", 5) < 0)
+    if (s->chunked && !s->discard && buf_append(&s->c->rq->out, "0\r\n\r\n", 5) < 0)
         return -1;
     if (s->chunked && !s->discard)
         s->wire += 5;
@@ -384,7 +384,7 @@ KILN_EXPORT size_t kiln_stream_unsent(kiln_id id)
 {
     struct stream *s = handle_get(&ids, id);
 
-    return s ? s->c->out.len : 0;
+    return s ? s->c->rq->out.len : 0;
 }
 
 /* ---- a file's body (file_response.c) ------------------------------------- */
@@ -393,7 +393,7 @@ int stream_file(kiln_req *req, int status, int fd, long long off, long long len)
 {
     struct stream *s = NULL;
 
-    if (req->conn && self && req->conn->in_handler && stream_allowed(req->conn))
+    if (req->conn && self && req->conn->rq->in_handler && stream_allowed(req->conn))
         s = stream_start(req, status, len, NULL, NULL, 1);
     if (!s) {
         close(fd);
@@ -413,7 +413,7 @@ int stream_file(kiln_req *req, int status, int fd, long long off, long long len)
 
 int stream_file_left(const struct conn *c)
 {
-    return c->stream && c->stream->file_fd >= 0;
+    return c->rq->stream && c->rq->stream->file_fd >= 0;
 }
 
 /* The file is all sent: the stream ends, its fd closed. */
@@ -427,7 +427,7 @@ static void file_done(struct stream *s)
 
 int stream_send_file(struct conn *c)
 {
-    struct stream *s = c->stream;
+    struct stream *s = c->rq->stream;
     size_t turn = 0;
 
     if (!s || s->file_fd < 0)
@@ -443,7 +443,7 @@ int stream_send_file(struct conn *c)
             s->sent += n;
             s->wire += (unsigned long long)n;
             turn += (size_t)n;
-            c->last_io = ev_now(self->loop);
+            c->rq->last_io = ev_now(self->loop);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -452,7 +452,7 @@ int stream_send_file(struct conn *c)
             return 1;
         if (n == 0)
             log_warn("%s %s: the file shrank while it was sent (%lld bytes short); "
-                     "closing", c->req.method, c->req.target, s->file_left);
+                     "closing", c->rq->req.method, c->rq->req.target, s->file_left);
         return -1;
     }
     if (s->file_left > 0)
