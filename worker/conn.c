@@ -535,7 +535,7 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-void conn_new(struct worker *w, int fd)
+void conn_new(struct worker *w, int fd, int readable)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -557,6 +557,8 @@ void conn_new(struct worker *w, int fd)
     w->nconns++;
     conn_reading(c, 1);
     conn_timer_update(c);
+    if (readable)       /* no wait for the loop: the request is there */
+        on_readable(w->loop, &c->rio, EV_READ);
 }
 
 /*
