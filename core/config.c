@@ -134,6 +134,24 @@ int config_listens_on(const struct config *c, const char *addr)
     return 0;
 }
 
+void config_listen_opts(const struct config *c, size_t i, struct listen_opts *o)
+{
+    const struct listen_opts *w = &c->listen_opts[i];
+
+    int secs = (int)c->header_timeout;
+
+    if (c->header_timeout > secs)
+        secs++;                             /* rounded up */
+    o->backlog = w->backlog > 0 ? w->backlog : c->backlog;
+    o->defer_accept = w->defer_accept >= 0 ? w->defer_accept : secs;
+}
+
+void config_listen_opts_default(struct config *c, size_t i)
+{
+    c->listen_opts[i].backlog = 0;
+    c->listen_opts[i].defer_accept = -1;
+}
+
 /* Whether section `s` is one of the n `names`. */
 static int claimed(const char *s, const char *const *names, size_t n)
 {

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "listen.h"
 #include "proxies.h"
 
 #define CONFIG_MAX_LISTEN 16
@@ -35,6 +36,9 @@ struct config {
 
     /* [server] */
     char *listen[CONFIG_MAX_LISTEN]; /* "127.0.0.1:8080", "[::1]:8080", "unix:/p" */
+    struct listen_opts listen_opts[CONFIG_MAX_LISTEN]; /* as written after each
+                                   address: backlog 0 and defer_accept -1 mean
+                                   the defaults (config_listen_opts) */
     size_t nlisten;
     int workers;                /* 0 = auto (number of CPUs) */
     char *plugin_dir;
@@ -164,6 +168,16 @@ void config_unclaimed_sections(const struct config *c, const char *const *names,
 
 /* Whether `addr` (as written) is one of the config's listen addresses. */
 int config_listens_on(const struct config *c, const char *addr);
+
+/*
+ * How listen address i is tuned: its own backlog= and deferred= where the
+ * listen line gave them, else [server] backlog and a deferral as long as
+ * header_timeout (rounded up to whole seconds).
+ */
+void config_listen_opts(const struct config *c, size_t i, struct listen_opts *o);
+
+/* Sets listen address i's options to the defaults. */
+void config_listen_opts_default(struct config *c, size_t i);
 
 /* A plugin section's value, or NULL. */
 const char *config_plugin_value(const struct config *c, const char *section,

@@ -239,50 +239,6 @@ int config_parse_time(const char *s, double *out)
 
 /* ---- [server] --------------------------------------------------------------- */
 
-/* Adds one listen address after checking it.  1, or 0 with the error noted. */
-static int add_listen(struct parse_state *st, const char *addr)
-{
-    struct config *c = st->c;
-    struct sockaddr_storage ss;
-    socklen_t len;
-    char why[200];
-
-    if (listen_parse(addr, &ss, &len, why, sizeof why) < 0)
-        return config_fail(st, "listen: %s", why);
-    for (size_t i = 0; i < c->nlisten; i++)
-        if (strcmp(c->listen[i], addr) == 0)
-            return config_fail(st, "listen: \"%s\" is listed twice", addr);
-    if (c->nlisten == CONFIG_MAX_LISTEN)
-        return config_fail(st, "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-    c->listen[c->nlisten] = strdup(addr);
-    if (c->listen[c->nlisten] == NULL)
-        return config_fail(st, "listen: out of memory");
-    c->nlisten++;
-    return 1;
-}
-
-/* A listen line: one or more space-separated addresses.  1, or 0 on error. */
-static int set_listen(struct parse_state *st, const char *value)
-{
-    char buf[CONFIG_LINE_MAX + 1];
-    char *save = NULL, *tok;
-
-    if (!st->listen_seen) {
-        for (size_t i = 0; i < st->c->nlisten; i++)
-            free(st->c->listen[i]);
-        st->c->nlisten = 0;
-        st->listen_seen = 1;
-    }
-    snprintf(buf, sizeof buf, "%s", value);
-    tok = strtok_r(buf, " \t", &save);
-    if (tok == NULL)
-        return config_fail(st, "listen: expected an address, got \"\"");
-    for (; tok != NULL; tok = strtok_r(NULL, " \t", &save))
-        if (!add_listen(st, tok))
-            return 0;
-    return 1;
-}
-
 int config_parse_workers(const char *s, int *out)
 {
     size_t n;
@@ -607,7 +563,7 @@ int config_key(struct parse_state *st, const char *section, const char *name,
                            "(configure found no hiredis, or was given --without-redis)");
 #endif
     switch (k->kind) {
-    case K_LISTEN:  return set_listen(st, value);
+    case K_LISTEN:  return config_set_listen(st, value);
     case K_WORKERS: return set_workers(st, (int *)(base + k->off), value);
     case K_DIR:     return set_string(st, name, (char **)(base + k->off), value, 1);
     case K_PATH:    return set_string(st, name, (char **)(base + k->off), value, 0);

@@ -42,6 +42,10 @@ void KILN_PRINTF(2, 3) config_warn(struct parse_state *st, const char *fmt, ...)
 int config_key(struct parse_state *st, const char *section, const char *name,
                const char *value);
 
+/* A [server] listen line: addresses, each followed by its options
+ * (config_listen.c).  1, or 0 with the error recorded. */
+int config_set_listen(struct parse_state *st, const char *value);
+
 /* Whether `name` is a [server] key (to warn when a plugin section has one). */
 int config_is_server_key(const char *name);
 

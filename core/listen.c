@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,9 +176,24 @@ static int prepare(int fd, const struct sockaddr_storage *ss, socklen_t len,
     return 0;
 }
 
+/* TCP_DEFER_ACCEPT and listen(2) (again, on an open socket: a new backlog).
+ * 0, or -1 naming the call. */
+static int tune(int fd, int family, const struct listen_opts *o, const char **call)
+{
+    if (family != AF_UNIX) {
+        int secs = o->defer_accept;
+
+        *call = "setsockopt(TCP_DEFER_ACCEPT)";
+        if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
+            return -1;
+    }
+    *call = "listen";
+    return listen(fd, o->backlog);
+}
+
 /* bind + chmod (unix) + listen + getsockname.  0, or -1 naming the call. */
 static int bind_and_listen(struct listener *l, const struct sockaddr_storage *ss,
-                           socklen_t len, int backlog, const char **call)
+                           socklen_t len, const struct listen_opts *o, const char **call)
 {
     struct sockaddr_storage got;
     socklen_t gotlen = sizeof got;
@@ -189,8 +205,7 @@ static int bind_and_listen(struct listener *l, const struct sockaddr_storage *ss
     if (ss->ss_family == AF_UNIX &&
         chmod(((const struct sockaddr_un *)ss)->sun_path, 0666) < 0)
         return -1;
-    *call = "listen";
-    if (listen(l->fd, backlog) < 0)
+    if (tune(l->fd, ss->ss_family, o, call) < 0)
         return -1;
     *call = "getsockname";
     memset(&got, 0, sizeof got);
@@ -205,7 +220,7 @@ static int bind_and_listen(struct listener *l, const struct sockaddr_storage *ss
  * socket; on failure l is left closed (fd -1, addr NULL) and err says
  * "CALL(ADDR) failed: reason".
  */
-int listen_open(struct listener *l, const char *text, int backlog,
+int listen_open(struct listener *l, const char *text, const struct listen_opts *o,
                 char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
@@ -224,7 +239,7 @@ int listen_open(struct listener *l, const char *text, int backlog,
     if (l->fd < 0)
         goto fail;
     if (prepare(l->fd, &ss, len, &call) < 0 ||
-        bind_and_listen(l, &ss, len, backlog, &call) < 0)
+        bind_and_listen(l, &ss, len, o, &call) < 0)
         goto fail;
     l->addr = strdup(text);
     if (l->addr == NULL)
@@ -239,6 +254,16 @@ fail:
     if (l->fd >= 0)
         close(l->fd);
     l->fd = -1;
+    return -1;
+}
+
+int listen_tune(struct listener *l, const struct listen_opts *o, char *err, size_t errlen)
+{
+    const char *call;
+
+    if (tune(l->fd, l->family, o, &call) == 0)
+        return 0;
+    snprintf(err, errlen, "%s(%s) failed: %s", call, l->bound, strerror(errno));
     return -1;
 }
 

@@ -12,6 +12,17 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+/*
+ * How a listening socket is tuned: its listen(2) backlog, and how long the
+ * kernel holds a new TCP connection that has sent nothing yet before it is
+ * handed to accept() (TCP_DEFER_ACCEPT, whole seconds; 0: off).  Ignored for
+ * unix sockets, which have no such option.
+ */
+struct listen_opts {
+    int backlog;
+    int defer_accept;
+};
+
 struct listener {
     char *addr;                 /* as written in the config / -l */
     int fd;                     /* non-blocking, close-on-exec */
@@ -29,11 +40,18 @@ int listen_parse(const char *text, struct sockaddr_storage *ss, socklen_t *len,
 
 /*
  * Binds and listens on `text` (SO_REUSEADDR; IPV6_V6ONLY for v6; a stale unix
- * socket file is replaced).  Fills l.  Returns 0, or -1 with
- * "bind(ADDR) failed: reason" in err.
+ * socket file is replaced), tuned as `o` says.  Fills l.  Returns 0, or -1
+ * with "bind(ADDR) failed: reason" in err.
  */
-int listen_open(struct listener *l, const char *text, int backlog,
+int listen_open(struct listener *l, const char *text, const struct listen_opts *o,
                 char *err, size_t errlen);
+
+/*
+ * Tunes an open listening socket as `o` says (a reload's new backlog or
+ * deferral applies to the socket already open; an inherited one gets the
+ * config's).  Returns 0, or -1 with "CALL(ADDR) failed: reason" in err.
+ */
+int listen_tune(struct listener *l, const struct listen_opts *o, char *err, size_t errlen);
 
 /* Closes the socket (and unlinks a unix socket's file).  Frees l->addr. */
 void listen_close(struct listener *l);

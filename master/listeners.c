@@ -29,13 +29,18 @@ int listeners_open(struct listeners *ls, const struct config *c, char *err,
     char what[300];
 
     for (size_t i = 0; i < c->nlisten; i++) {
+        struct listen_opts o;
         struct listener *l;
 
-        if (listeners_find(ls, c->listen[i]) != NULL)
+        config_listen_opts(c, i, &o);
+        if ((l = listeners_find(ls, c->listen[i])) != NULL) {
+            if (listen_tune(l, &o, err, errlen) < 0)
+                return -1;
             continue;
+        }
         snprintf(what, sizeof what, "bind(%s) failed", c->listen[i]);
         if ((l = next_slot(ls, what, err, errlen)) == NULL ||
-            listen_open(l, c->listen[i], c->backlog, err, errlen) < 0)
+            listen_open(l, c->listen[i], &o, err, errlen) < 0)
             return -1;
         ls->n++;
         log_info("listening on %s", l->bound);

@@ -24,7 +24,8 @@ struct listeners {
 struct listener *listeners_find(struct listeners *ls, const char *addr);
 
 /*
- * Opens the config's addresses that no listener has yet.  0, or -1 with
+ * Opens the config's addresses that no listener has yet, and tunes the ones
+ * open already as the config says (backlog, deferral).  0, or -1 with
  * "bind(ADDR) failed: ..." in err; what was opened stays open (closed by
  * listeners_close_unused()).
  */

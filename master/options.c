@@ -17,6 +17,7 @@ static int override_listen(struct config *c, const struct master_options *o)
         c->listen[i] = strdup(o->listen[i]);
         if (c->listen[i] == NULL)
             return -1;
+        config_listen_opts_default(c, i);
         c->nlisten++;
     }
     return 0;

@@ -79,8 +79,8 @@ static void finish(struct master *m)
 
 /* ---- abort ------------------------------------------------------------------ */
 
-/* A reload failed: what it opened is closed, the log goes back to the
- * current config's, the old generation keeps serving. */
+/* A reload failed: what it opened is closed, the sockets kept and the log go
+ * back to the current config's, the old generation keeps serving. */
 static void failed(struct master *m, const char *why)
 {
     char err[512];
@@ -90,6 +90,8 @@ static void failed(struct master *m, const char *why)
     m->reload->pending = NULL;
     drop_held(m->reload);
     close_unused(m);
+    if (listeners_open(m->ls, m->current->cfg, err, sizeof err) < 0)   /* re-tuned */
+        log_error("%s", err);
     if (options_apply_log(m->current->cfg, err, sizeof err) < 0)
         log_error("%s", err);
     log_error("reload failed: %s; keeping generation %u", why, m->current->id);

@@ -169,7 +169,9 @@ def test_counters_survive_a_killed_worker_and_a_reload(kiln_factory):
 
 
 def test_gauges_of_open_connections_and_pending_requests(kiln_factory):
-    k = metrics_server(kiln_factory, plugins=("pending",))
+    # deferred=off: the connection that sends nothing is kiln's at once, not
+    # held by the kernel until its first bytes
+    k = metrics_server(kiln_factory, plugins=("pending",), listen="127.0.0.1:0 deferred=off")
     held = socket.create_connection(("127.0.0.1", k.port))
     idle = socket.create_connection(("127.0.0.1", k.port))
     try:

@@ -399,6 +399,40 @@ static void test_listen_lines(void)
     config_free(&c);
 }
 
+/* backlog= and deferred= after an address; the defaults follow [server]. */
+static void test_listen_options(void)
+{
+    struct config c;
+    struct listen_opts o;
+    char err[256];
+
+    CHECK(load(&c, "[server]\nlisten = 9000 backlog=4096 deferred=off 9001 "
+                   "unix:/tmp/a=b.sock 9002 deferred=2500ms\n"
+                   "backlog = 100\nheader_timeout = 3.5s\n", err, sizeof err) == 0,
+          "listen options load");
+    CHECK(c.nlisten == 4, "four addresses, the options not among them");
+    CHECK_STR(c.listen[2], "unix:/tmp/a=b.sock", "a unix path with '=' is an address");
+    config_listen_opts(&c, 0, &o);
+    CHECK(o.backlog == 4096 && o.defer_accept == 0, "the first address's own options");
+    config_listen_opts(&c, 1, &o);
+    CHECK(o.backlog == 100 && o.defer_accept == 4,
+          "defaults: [server] backlog, deferred as long as header_timeout (rounded up)");
+    config_listen_opts(&c, 3, &o);
+    CHECK(o.backlog == 100 && o.defer_accept == 3, "deferred=2500ms: 3 s");
+    config_free(&c);
+
+    expect_error("[server]\nlisten = backlog=5 9000\n", 2,
+                 "listen: \"backlog=5\" must follow the address it applies to");
+    expect_error("[server]\nlisten = 9000 backlog=0\n", 2,
+                 "listen: 9000: backlog= expects a number from 1 to 65535, got \"0\"");
+    expect_error("[server]\nlisten = 9000 deferred=soon\n", 2,
+                 "listen: 9000: deferred= expects on, off or a time up to 1h, got \"soon\"");
+    expect_error("[server]\nlisten = unix:/tmp/k.sock deferred=on\n", 2,
+                 "listen: unix:/tmp/k.sock: deferred= applies to TCP addresses only");
+    expect_error("[server]\nlisten = 9000 fastopen=1\n", 2,
+                 "listen: unknown option \"fastopen\" (expected backlog= or deferred=)");
+}
+
 static void test_errors(void)
 {
     char buf[512];
@@ -576,6 +610,7 @@ int main(void)
     test_gzip_keys();
     test_middlewares_key();
     test_listen_lines();
+    test_listen_options();
     test_database_sections();
     test_pubsub_key();
     test_pubsub_limits();

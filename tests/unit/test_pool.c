@@ -116,11 +116,46 @@ static void test_buf(void)
     buf_free(&b);
 }
 
+/* Formats of text, %s and %% only take the copying path; it must print
+ * what vsnprintf prints. */
+static void test_plain_formats(void)
+{
+    static const char *const fmts[] = {
+        "Hello, %s", "%s", "", "no directive", "100%% %s%s!", "%s%%", "a%sb%sc%s",
+    };
+    const char *nul = NULL;
+    char want[512], big[300];
+    struct buf b;
+
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        buf_init(&b);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#pragma GCC diagnostic ignored "-Wformat-extra-args"
+        snprintf(want, sizeof want, fmts[i], "Ann", big, "x");
+        CHECK(buf_printf(&b, fmts[i], "Ann", big, "x") == 0 && b.len == strlen(want) &&
+              memcmp(b.data ? b.data : "", want, b.len) == 0, "plain format \"%s\"", fmts[i]);
+#pragma GCC diagnostic pop
+        buf_free(&b);
+    }
+    buf_init(&b);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-overflow"
+#pragma GCC diagnostic ignored "-Wformat"
+    CHECK(buf_printf(&b, "[%s]", nul) == 0 && b.len == 8 && memcmp(b.data, "[(null)]", 8) == 0,
+          "a NULL %%s prints (null), as glibc does");
+#pragma GCC diagnostic pop
+    buf_free(&b);
+}
+
 int main(void)
 {
     test_alignment();
     test_big();
     test_reset();
     test_buf();
+    test_plain_formats();
     return unit_done();
 }
