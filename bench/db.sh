@@ -277,6 +277,11 @@ run_wrk() {
               printf "%s %s %s %.0f %.2f %.2f %.2f %d\n", r, route, s, (secs > 0 ? good / secs : 0),
                      p99, (good > 0 ? t * 1e6 / hz / good : 0),
                      (good > 0 ? dt * 1e6 / hz / good : 0), non2xx + sock + changed }' <<<"$out" >>"$RESULTS"
+    local rps cpu errs
+    read -r _ _ _ rps _ cpu _ errs < <(tail -n 1 "$RESULTS")
+    result "$route.rps" "$s" "$rps" req/s
+    result "$route.cpu" "$s" "$cpu" us/req
+    result "$route.errors" "$s" "$errs" errors
 }
 
 # Warm-up, not measured: pools filled, Node's JIT and Python's caches warm.
@@ -293,7 +298,7 @@ for ROUND in $(seq "$ROUNDS"); do
     # Who goes first rotates from one round to the next, so that drift
     # (caches, the database's own state, other work) favours no one.
     order=()
-    for i in $(seq 0 $((n - 1))); do order+=("${SERVER_LIST[$(((i + ROUND - 1) % n))]}"); done
+    for i in $(seq 0 $((n - 1))); do order+=("${SERVER_LIST[$(((i + ROUND - 1 + ${ROUND_SHIFT:-0}) % n))]}"); done
     for route in "${ROUTE_LIST[@]}"; do
         for s in "${order[@]}"; do run_wrk "$route" "$s"; done
     done

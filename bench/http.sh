@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Compares kiln's hello plugin with nginx returning the same body: requests per second and server CPU time per request.
+# Compares kiln's hello plugin with nginx and h2o returning the same body: requests per second (keep-alive, Connection: close, pipelined) and server CPU time per request, total and user-space, and the memory of idle keep-alive connections.
 #
 # Usage: bench/http.sh            (after building kiln; see bench/README.md)
 # Environment: KILN_BUILD (build dir, default: the repo root), ROUNDS (3),
 # DURATION (wrk -d, 5s), CONNS (wrk -c, 64), THREADS (wrk -t, 2), WORKERS (2),
 # WARMUP (1s), IDLE (idle connections for the memory figure, 2000; 0: skip),
-# URL_PATH (the path wrk requests, /), KEEP_TMP (1: keep the temp dir),
-# CONF (kiln's [server] lines to add, separated by ';': CONF='metrics = /metrics').
+# MODES (keepalive close pipeline), PEERS (nginx h2o), PIPELINE (requests per
+# write in the pipelined mode, 16), URL_PATH (the path wrk requests, /),
+# KEEP_TMP (1: keep the temp dir), CONF (kiln's [server] lines to add,
+# separated by ';': CONF='metrics = /metrics').
+# h2o runs in keepalive and close only; the pipelined mode is kiln and nginx.
 # Only 2xx answers count toward req/s and cpu us/req; non-2xx answers and
 # socket errors are shown in the tables' errors column and make the script
 # exit 1.
@@ -25,6 +28,10 @@ WORKERS=${WORKERS:-2}
 WARMUP=${WARMUP:-1s}
 URL_PATH=${URL_PATH:-/}
 CONF=${CONF:-}
+MODES=${MODES:-keepalive close pipeline}
+PEERS=${PEERS:-nginx h2o}
+PIPELINE=${PIPELINE:-16}
+IDLE=${IDLE:-2000}
 WRK_LIMIT=120            # seconds any one wrk run may take before it is killed
 BODY="Hello, Anonymous"
 TICK=$(getconf CLK_TCK)
@@ -34,131 +41,175 @@ ME=http.sh
 
 [ -x "$KILN" ] || die "$KILN not found: build kiln first (or set KILN_BUILD)"
 [ -f "$HELLO" ] || die "$HELLO not found: build kiln first"
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-[ -x "$NGINX" ] || die "nginx not found (apt-get install nginx-light)"
 command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
 command -v curl >/dev/null || die "curl not found"
 command -v python3 >/dev/null || die "python3 not found"
 [[ $ROUNDS =~ ^[1-9][0-9]?$ ]] || die "ROUNDS must be 1..99"
 [[ $URL_PATH == /* ]] || die "URL_PATH must start with /"
+[[ $PIPELINE =~ ^[1-9][0-9]?$ ]] || die "PIPELINE must be 1..99"
+[[ $IDLE =~ ^[0-9]+$ ]] || die "IDLE must be a number"
+for m in $MODES; do
+    case $m in keepalive|close|pipeline) ;; *) die "MODES: unknown mode \"$m\" (keepalive, close, pipeline)" ;; esac
+done
+for p in $PEERS; do
+    case $p in nginx|h2o) ;; *) die "PEERS: unknown peer \"$p\" (nginx, h2o)" ;; esac
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+H2O=$(command -v h2o || echo /usr/sbin/h2o)
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+if has_peer nginx; then [ -x "$NGINX" ] || die "nginx not found (scripts/deps --bench)"; fi
+if has_peer h2o; then [ -x "$H2O" ] || die "h2o not found (scripts/deps --bench, or PEERS=nginx)"; fi
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-bench.XXXXXX")
-KILN_PID=
-NGINX_PID=
-
+declare -A PID PORT
 cleanup() {
-    stop_pid "$KILN_PID" TERM
-    stop_pid "$NGINX_PID" QUIT
+    stop_pid "${PID[kiln]:-}" TERM
+    stop_pid "${PID[nginx]:-}" QUIT
+    stop_pid "${PID[h2o]:-}" TERM
     remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# fill TEMPLATE DIR: the template with @PREFIX@, @PORT@, ... of the server in DIR.
+fill() {
+    sed -e "s|@PREFIX@|$2|g" -e "s|@PORT@|$3|g" -e "s|@WORKERS@|$WORKERS|g" \
+        -e "s|@THREADS@|$WORKERS|g" -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" "$1"
+}
+
 # ---- kiln ----------------------------------------------------------------------
-KILN_PORT=$(free_port)
+PORT[kiln]=$(free_port)
 mkdir -p "$TMP/kiln/plugins"
 cp "$HELLO" "$TMP/kiln/plugins/hello.so"
 KILN_EXTRA=()
 IFS=';' read -r -a KILN_EXTRA <<<"$CONF"
-kiln_conf "$TMP/kiln" "$KILN_PORT" warn "${KILN_EXTRA[@]}"
+kiln_conf "$TMP/kiln" "${PORT[kiln]}" warn "${KILN_EXTRA[@]}"
 "$KILN" -c "$TMP/kiln/kiln.conf" >"$TMP/kiln/kiln.out" 2>&1 </dev/null &
-KILN_PID=$!
-wait_http "$KILN_PORT" || { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer on port $KILN_PORT"; }
+PID[kiln]=$!
+wait_http "${PORT[kiln]}" || { cat "$TMP/kiln/kiln.out" "$TMP/kiln/kiln.log" >&2 || true; die "kiln did not answer on port ${PORT[kiln]}"; }
 
-# ---- nginx ---------------------------------------------------------------------
-NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx"
-sed -e "s|@PREFIX@|$TMP/nginx|g" -e "s|@PORT@|$NGINX_PORT|g" -e "s|@WORKERS@|$WORKERS|g" \
-    -e "s|@USER@|$(id -un)|g" -e "s|@GROUP@|$(id -gn)|g" \
-    "$HERE/nginx.conf" >"$TMP/nginx/nginx.conf"
-if [ "$(id -u)" != 0 ]; then
-    sed -i '/^user /d' "$TMP/nginx/nginx.conf"   # only meaningful for root
+# ---- nginx: return 200 "Hello, Anonymous" ----------------------------------------
+if has_peer nginx; then
+    PORT[nginx]=$(free_port)
+    mkdir -p "$TMP/nginx"
+    fill "$HERE/nginx.conf" "$TMP/nginx" "${PORT[nginx]}" >"$TMP/nginx/nginx.conf"
+    if [ "$(id -u)" != 0 ]; then
+        sed -i '/^user /d' "$TMP/nginx/nginx.conf"   # only meaningful for root
+    fi
+    "$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
+        >"$TMP/nginx/nginx.out" 2>&1 </dev/null &
+    PID[nginx]=$!
+    wait_http "${PORT[nginx]}" || { cat "$TMP/nginx/nginx.out" "$TMP/nginx/error.log" >&2 || true; die "nginx did not answer on port ${PORT[nginx]}"; }
 fi
-"$NGINX" -p "$TMP/nginx" -e "$TMP/nginx/error.log" -c "$TMP/nginx/nginx.conf" \
-    >"$TMP/nginx/nginx.out" 2>&1 </dev/null &
-NGINX_PID=$!
-wait_http "$NGINX_PORT" || { cat "$TMP/nginx/nginx.out" "$TMP/nginx/error.log" >&2 || true; die "nginx did not answer on port $NGINX_PORT"; }
 
-echo "kiln  pid $KILN_PID  port $KILN_PORT  ($(cpu_ticks "$KILN_PID") ticks so far)"
-echo "nginx pid $NGINX_PID  port $NGINX_PORT"
-echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH, $ROUNDS rounds, $WORKERS workers each, CLK_TCK $TICK"
+# ---- h2o: the same 16 bytes from a file, WORKERS threads -------------------------
+if has_peer h2o; then
+    PORT[h2o]=$(free_port)
+    mkdir -p "$TMP/h2o"
+    printf '%s' "$BODY" >"$TMP/h2o/hello.txt"
+    fill "$HERE/h2o.conf" "$TMP/h2o" "${PORT[h2o]}" >"$TMP/h2o/h2o.conf"
+    "$H2O" -c "$TMP/h2o/h2o.conf" >"$TMP/h2o/h2o.out" 2>&1 </dev/null &
+    PID[h2o]=$!
+    wait_http "${PORT[h2o]}" || { cat "$TMP/h2o/h2o.out" "$TMP/h2o/error.log" >&2 || true; die "h2o did not answer on port ${PORT[h2o]}"; }
+fi
+
+SERVERS="kiln $PEERS"
+for s in $SERVERS; do echo "$s pid ${PID[$s]} port ${PORT[$s]}"; done
+echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH, modes: $MODES (pipelined: $PIPELINE per write), $ROUNDS rounds, $WORKERS workers each, CLK_TCK $TICK"
 echo
 
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 
 # run_wrk SERVER MODE: one measured wrk run; appends "round mode server rps
-# cpu_us errors" to RESULTS, rps and cpu_us over the 2xx answers only.
+# cpu_us user_us errors" to RESULTS, rps and the CPU figures over the 2xx
+# answers only (cpu_us: utime + stime, user_us: utime alone).
 run_wrk() {
-    local server=$1 mode=$2 port pid before after out reqs errs
-    if [ "$server" = kiln ]; then port=$KILN_PORT pid=$KILN_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
-    local hdr=()
-    [ "$mode" = close ] && hdr=(-H "Connection: close")
+    local server=$1 mode=$2 port=${PORT[$1]} pid=${PID[$1]} u0 s0 u1 s1 out
+    local args=()
+    case $mode in
+        close) args=(-H "Connection: close") ;;
+        pipeline) args=(-s "$HERE/pipeline.lua") ;;
+    esac
     kill -0 "$pid" 2>/dev/null || die "$server (pid $pid) is gone"
-    before=$(cpu_ticks "$pid")
-    out=$(timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" "${hdr[@]}" \
-          "http://127.0.0.1:$port$URL_PATH" 2>&1) || die "wrk failed against $server: $out"
-    after=$(cpu_ticks "$pid")
-    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
-    [ -n "$reqs" ] || die "no request count from wrk against $server: $out"
-    errs=$(awk '/Socket errors|Non-2xx/ { printf "%s; ", $0 }' <<<"$out")
-    [ -z "$errs" ] || echo "  $server $mode: $errs" >&2
+    read -r u0 s0 < <(cpu_split "$pid")
+    out=$(PIPELINE=$PIPELINE timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" \
+          "${args[@]}" "http://127.0.0.1:$port$URL_PATH" 2>&1) || die "wrk failed against $server: $out"
+    read -r u1 s1 < <(cpu_split "$pid")
+    grep -q 'requests in' <<<"$out" || die "no request count from wrk against $server: $out"
     # "N requests in 5.00s" (or ms, m), "Non-2xx or 3xx responses: N",
     # "Socket errors: connect N, read N, write N, timeout N"
-    awk -v r="$ROUND" -v m="$mode" -v s="$server" -v t=$((after - before)) -v hz="$TICK" '
+    awk -v r="$ROUND" -v m="$mode" -v s="$server" -v u=$((u1 - u0)) -v k=$((s1 - s0)) -v hz="$TICK" '
         / requests in / { n = $1; d = $4; sub(/,$/, "", d)
                           secs = d + 0; if (d ~ /ms$/) secs /= 1000; else if (d ~ /m$/) secs *= 60 }
         /Non-2xx or 3xx responses:/ { non2xx += $NF }
         /Socket errors:/ { for (i = 3; i <= NF; i++) { v = $i; sub(/,$/, "", v)
                                                        if (v ~ /^[0-9]+$/) sock += v } }
         END { good = n - non2xx
-              printf "%s %s %s %.0f %.2f %d\n", r, m, s, (secs > 0 ? good / secs : 0),
-                     (good > 0 ? t * 1e6 / hz / good : 0), non2xx + sock }' <<<"$out" >>"$RESULTS"
+              printf "%s %s %s %.0f %.2f %.2f %d\n", r, m, s, (secs > 0 ? good / secs : 0),
+                     (good > 0 ? (u + k) * 1e6 / hz / good : 0),
+                     (good > 0 ? u * 1e6 / hz / good : 0), non2xx + sock }' <<<"$out" >>"$RESULTS"
+    local line
+    line=$(tail -n 1 "$RESULTS")
+    read -r _ _ _ rps cpu ucpu errs <<<"$line"
+    result "$mode.rps" "$server" "$rps" req/s
+    result "$mode.cpu" "$server" "$cpu" us/req
+    result "$mode.ucpu" "$server" "$ucpu" us/req
+    result "$mode.errors" "$server" "$errs" errors
+    [ "$errs" = 0 ] || echo "  $server $mode: $(awk '/Socket errors|Non-2xx/' <<<"$out")" >&2
 }
 
-# Warm both up (not measured).
-timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$KILN_PORT/" >/dev/null
-timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:$NGINX_PORT/" >/dev/null
+mode_servers() {  # mode_servers MODE ROUND: the servers a mode measures, who goes first rotating
+    if [ "$1" = pipeline ]; then
+        # shellcheck disable=SC2046
+        rotate "$2" $(for s in kiln nginx; do [[ " $SERVERS " == *" $s "* ]] && echo "$s"; done)
+    else
+        # shellcheck disable=SC2086
+        rotate "$2" $SERVERS
+    fi
+}
+
+# Warm all up (not measured).
+for s in $SERVERS; do
+    timeout "$WRK_LIMIT" wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" "http://127.0.0.1:${PORT[$s]}/" >/dev/null
+done
 
 for ROUND in $(seq "$ROUNDS"); do
-    # Alternate who goes first so drift (thermal, caches) does not favour one side.
-    if [ $((ROUND % 2)) = 1 ]; then order="kiln nginx"; else order="nginx kiln"; fi
-    for mode in keepalive close; do
-        for server in $order; do
+    for mode in $MODES; do
+        for server in $(mode_servers "$mode" "$ROUND"); do
             run_wrk "$server" "$mode"
         done
     done
     echo "round $ROUND"
-    awk -v r="$ROUND" 'BEGIN { printf "  %-10s %-6s %12s %14s %9s\n", "mode", "server", "req/s",
-                                      "cpu us/req", "errors" }
-        $1 == r { printf "  %-10s %-6s %12s %14s %9s%s\n", $2, $3, $4, $5, $6,
-                         ($6 > 0 ? "  FAILED" : "") }' "$RESULTS"
+    awk -v r="$ROUND" 'BEGIN { printf "  %-10s %-6s %12s %12s %12s %9s\n", "mode", "server", "req/s",
+                                      "cpu us/req", "user us/req", "errors" }
+        $1 == r { printf "  %-10s %-6s %12s %12s %12s %9s%s\n", $2, $3, $4, $5, $6, $7,
+                         ($7 > 0 ? "  FAILED" : "") }' "$RESULTS"
 done
-
-# median MODE SERVER COLUMN (4 = req/s, 5 = cpu us/req)
-median() {
-    awk -v m="$1" -v s="$2" -v c="$3" '$2 == m && $3 == s { print $c }' "$RESULTS" | sort -g |
-        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.2f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
-# errors MODE SERVER: failed requests summed over the rounds
-errors() {
-    awk -v m="$1" -v s="$2" '$2 == m && $3 == s { n += $6 } END { print n + 0 }' "$RESULTS"
-}
 
 echo
-echo "medians over $ROUNDS rounds (errors: summed)"
-printf "  %-10s %12s %12s %10s   %12s %12s %10s   %11s %12s\n" mode "kiln req/s" "nginx req/s" \
-    "kiln/nginx" "kiln us/req" "nginx us/req" "kiln/nginx" "kiln errors" "nginx errors"
-for mode in keepalive close; do
-    kr=$(median "$mode" kiln 4); nr=$(median "$mode" nginx 4)
-    kc=$(median "$mode" kiln 5); nc=$(median "$mode" nginx 5)
-    ke=$(errors "$mode" kiln); ne=$(errors "$mode" nginx)
-    awk -v m="$mode" -v kr="$kr" -v nr="$nr" -v kc="$kc" -v nc="$nc" -v ke="$ke" -v ne="$ne" 'BEGIN {
-        printf "  %-10s %12.0f %12.0f %10.2f   %12.2f %12.2f %10.2f   %11d %12d%s\n", m, kr, nr,
-               (nr > 0 ? kr / nr : 0), kc, nc, (nc > 0 ? kc / nc : 0), ke, ne,
-               (ke + ne > 0 ? "  FAILED" : "") }'
-done
+echo "medians over $ROUNDS rounds (errors: summed), and kiln's ratio to each peer"
+python3 - "$RESULTS" "$MODES" "$PEERS" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+modes, peers = sys.argv[2].split(), sys.argv[3].split()
+def med(m, s, c):
+    v = [float(r[c]) for r in rows if r[1] == m and r[2] == s]
+    return statistics.median(v) if v else None
+print("  %-10s %-6s %12s %12s %12s %9s   %s" % ("mode", "server", "req/s", "cpu us/req",
+                                               "user us/req", "errors", "kiln/server: req/s cpu user"))
+for m in modes:
+    for s in ["kiln"] + peers:
+        if med(m, s, 3) is None:
+            continue
+        errs = sum(int(r[6]) for r in rows if r[1] == m and r[2] == s)
+        ratio = ""
+        if s != "kiln":
+            ratio = "  ".join("%.2f" % (med(m, "kiln", c) / med(m, s, c)) if med(m, s, c) else "-"
+                              for c in (3, 4, 5))
+        print("  %-10s %-6s %12.0f %12.2f %12.2f %9d   %s%s" % (m, s, med(m, s, 3), med(m, s, 4),
+              med(m, s, 5), errs, ratio, "  FAILED" if errs else ""))
+PY
 
 # ---- memory per idle keep-alive connection --------------------------------------
 # IDLE connections each send one request, read the answer and stay open; the
@@ -166,9 +217,7 @@ done
 
 # idle_rss SERVER: "before after" summed RSS (kB) while IDLE connections are open.
 idle_rss() {
-    local port pid
-    if [ "$1" = kiln ]; then port=$KILN_PORT pid=$KILN_PID; else port=$NGINX_PORT pid=$NGINX_PID; fi
-    python3 - "$port" "$IDLE" "$pid" <<'PY'
+    python3 - "${PORT[$1]}" "$IDLE" "${PID[$1]}" <<'PY'
 import glob, socket, sys, time
 port, n, root = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 
@@ -208,21 +257,25 @@ for s in conns:
 PY
 }
 
-IDLE=${IDLE:-2000}
 if [ "$IDLE" -gt 0 ]; then
     ulimit -n $((IDLE + 1024)) 2>/dev/null || true
-    read -r kb0 kb1 < <(idle_rss kiln)
-    read -r nb0 nb1 < <(idle_rss nginx)
     echo
     echo "memory per idle keep-alive connection ($IDLE open, summed RSS of master + workers)"
-    awk -v n="$IDLE" -v k0="$kb0" -v k1="$kb1" -v n0="$nb0" -v n1="$nb1" 'BEGIN {
-        k = (k1 - k0) * 1024 / n; g = (n1 - n0) * 1024 / n
-        printf "  %-10s %12s %12s %10s\n", "", "kiln", "nginx", "kiln/nginx"
-        printf "  %-10s %12.0f %12.0f %10.2f\n", "bytes/conn", k, g, (g > 0 ? k / g : 0) }'
+    printf "  %-6s %12s %12s\n" server "bytes/conn" "kiln/server"
+    kiln_b=
+    for s in kiln nginx; do
+        [[ " $SERVERS " == *" $s "* ]] || continue
+        read -r b0 b1 < <(idle_rss "$s")
+        b=$(( (b1 - b0) * 1024 / IDLE ))
+        [ -n "$kiln_b" ] || kiln_b=$b
+        result idle.bytes "$s" "$b" B/conn
+        awk -v s="$s" -v b="$b" -v k="$kiln_b" 'BEGIN {
+            printf "  %-6s %12d %12s\n", s, b, (s == "kiln" ? "" : (b > 0 ? sprintf("%.2f", k / b) : "-")) }'
+    done
 fi
 
 # A run with failed requests (non-2xx answers, socket errors) is not valid.
-failures=$(awk '{ n += $6 } END { print n + 0 }' "$RESULTS")
+failures=$(awk '{ n += $7 } END { print n + 0 }' "$RESULTS")
 if [ "$failures" -gt 0 ]; then
     echo
     echo "http.sh: $failures requests failed (see the errors columns): the run is not valid" >&2

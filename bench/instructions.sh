@@ -97,3 +97,4 @@ count() {
 i1=$(count "$N1")
 i2=$(count "$N2")
 echo "instructions per keep-alive request: $(( (i2 - i1) / (N2 - N1) ))  ($N1 requests: $i1, $N2 requests: $i2)"
+result instructions kiln $(( (i2 - i1) / (N2 - N1) )) instr/req

@@ -1,6 +1,9 @@
 # bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server, kiln's config.
 #
 # Sourced by bench/*.sh after they set ME (their name, for messages).
+# BENCH_RESULTS (a file) and ROUND_SHIFT (a number added to the round, so that
+# who goes first still alternates when bench/run calls a script one round at
+# a time) are bench/run's; see bench/README.md.
 
 die() { echo "$ME: $*" >&2; exit 1; }
 
@@ -47,6 +50,28 @@ cpu_ticks() {  # cpu_ticks PID: utime + stime (clock ticks) of PID and its direc
             # f[2] = ppid, f[12] = utime, f[13] = stime
             if (pid == root || f[2] == root) total += f[12] + f[13]
         } END { print total + 0 }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+cpu_split() {  # cpu_split PID: "utime stime" (clock ticks) of PID and its direct children
+    awk -v root="$1" '{
+            rest = substr($0, match($0, /\)[^)]*$/) + 2); split(rest, f, " ")
+            pid = substr($0, 1, index($0, " ") - 1)
+            if (pid == root || f[2] == root) { u += f[12]; s += f[13] }
+        } END { print u + 0, s + 0 }' < <(cat /proc/[0-9]*/stat 2>/dev/null || true)
+}
+
+result() {  # result FIGURE SERVER VALUE UNIT: a line for bench/run, appended to $BENCH_RESULTS when set
+    [ -n "${BENCH_RESULTS:-}" ] || return 0
+    printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$BENCH_RESULTS"
+}
+
+rotate() {  # rotate ROUND NAME...: the NAMEs rotated by ROUND - 1 + $ROUND_SHIFT (who goes first)
+    local r=$(($1 - 1 + ${ROUND_SHIFT:-0})) n
+    shift
+    n=$#
+    local names=("$@") i
+    for i in $(seq 0 $((n - 1))); do printf '%s ' "${names[$(((i + r) % n))]}"; done
+    echo
 }
 
 wait_http() {  # wait_http PORT [BODY]: until GET / answers BODY (default "Hello, Anonymous"), 15 s

@@ -87,6 +87,11 @@ run_wrk() {  # run_wrk VARIANT: appends "round variant rps cpu_us errors"
         END { good = n - bad
               printf "%s %s %.0f %.3f %d\n", r, s, (secs > 0 ? good / secs : 0),
                      (good > 0 ? t * 1e6 / hz / good : 0), bad }' <<<"$out" >>"$RESULTS"
+    local rps cpu errs
+    read -r _ _ rps cpu errs < <(tail -n 1 "$RESULTS")
+    result middleware.rps "$v" "$rps" req/s
+    result middleware.cpu "$v" "$cpu" us/req
+    result middleware.errors "$v" "$errs" errors
 }
 
 for v in bare accesslog mw3; do      # warm-up, not measured
@@ -94,7 +99,7 @@ for v in bare accesslog mw3; do      # warm-up, not measured
 done
 echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH, $ROUNDS rounds, $WORKERS workers each"
 for ROUND in $(seq "$ROUNDS"); do
-    if [ $((ROUND % 2)) = 1 ]; then order="bare accesslog mw3"; else order="mw3 accesslog bare"; fi
+    if [ $(((ROUND + ${ROUND_SHIFT:-0}) % 2)) = 1 ]; then order="bare accesslog mw3"; else order="mw3 accesslog bare"; fi
     for v in $order; do run_wrk "$v"; done
     awk -v r="$ROUND" '$1 == r { printf "  round %s %-10s %10s req/s %8s us/req %s\n", $1, $2, $3, $4,
                                         ($5 > 0 ? $5 " errors" : "") }' "$RESULTS"

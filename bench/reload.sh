@@ -5,9 +5,12 @@
 # Environment: KILN_BUILD (build dir, default: the repo root), DURATION (seconds
 # of each wrk run during the HUPs, 12), RELOADS (10), CONNS (wrk -c, 32),
 # THREADS (wrk -t, 2), WORKERS (2), URL_PATH (what wrk requests, /),
+# MODES (the runs, in order: keepalive close usr2; also steady),
 # KEEP_TMP (1: keep the temp dir).
 #
-# Three runs, each against a fresh kiln on 127.0.0.1:
+# The runs, each against a fresh kiln on 127.0.0.1:
+#   steady     wrk over persistent connections for DURATION seconds, no signal
+#              (the reference for keepalive's req/s; not run by default)
 #   keepalive  wrk over persistent connections while RELOADS SIGHUPs are sent
 #   close      the same with "Connection: close" (a new connection per request)
 #   usr2       wrk over persistent connections through SIGUSR2, SIGWINCH to the
@@ -48,6 +51,10 @@ command -v python3 >/dev/null || die "python3 not found"
 [[ $RELOADS =~ ^[1-9][0-9]?$ ]] || die "RELOADS must be 1..99"
 
 [[ $URL_PATH == /* ]] || die "URL_PATH must start with /"
+MODES=${MODES:-keepalive close usr2}
+for m in $MODES; do
+    case $m in steady|keepalive|close|usr2) ;; *) die "MODES: unknown run \"$m\" (steady, keepalive, close, usr2)" ;; esac
+done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-reload.XXXXXX")
 PIDS=()                  # every master this script started or saw started
@@ -195,6 +202,21 @@ report() {
     echo "   $served requests served (2xx), $failed failed $detail"
     [ "$failed" -eq 0 ] || problems="$problems $failed failed requests;"
     SUMMARY+=("$name $served $failed ${problems:-ok}")
+    # For bench/run: req/s of the run (steady, or the reloads under load), its
+    # failed requests, and a problem as one more error.
+    local secs=$DURATION
+    [ "$name" = usr2 ] && secs=8
+    result "reload.$name.rps" kiln $((served / secs)) req/s
+    result "reload.$name.errors" kiln $((failed + (${#problems} > 0 ? 1 : 0))) errors
+}
+
+steady_run() {  # the same load, no signal: what the reloads' req/s compare with
+    start_kiln steady
+    sleep 1                       # as the driver waits before its first signal
+    run_wrk "$DURATION"
+    echo "== steady: no signal, wrk -t$THREADS -c$CONNS -d${DURATION}s $URL_PATH"
+    report steady ""
+    stop_master "$MASTER"
 }
 
 stop_master() {  # stop_master PID: SIGTERM, and wait for it
@@ -255,9 +277,14 @@ usr2_run() {
     [ -n "$new" ] && stop_master "$new"
 }
 
-hup_run keepalive
-hup_run close -H "Connection: close"
-usr2_run
+for m in $MODES; do
+    case $m in
+        steady) steady_run ;;
+        keepalive) hup_run keepalive ;;
+        close) hup_run close -H "Connection: close" ;;
+        usr2) usr2_run ;;
+    esac
+done
 
 echo
 echo "summary"

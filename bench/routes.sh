@@ -54,7 +54,7 @@ both() {
     stop_pid "$MANY_PID" TERM; stop_pid "$ONE_PID" TERM
     MANY_PID= ONE_PID=
     rm -rf "$TMP/many" "$TMP/one"
-    if [ $(($1 % 2)) = 1 ]; then
+    if [ $((($1 + ${ROUND_SHIFT:-0}) % 2)) = 1 ]; then
         start many "$ROUTES"; MANY_PID=$PID; MANY_PORT=$PORT
         start one 1; ONE_PID=$PID; ONE_PORT=$PORT
     else
@@ -79,13 +79,18 @@ run() {
     awk -v n="$1" -v r="$reqs" -v e="$errs" -v s="$secs" -v t=$((after - before)) -v hz="$TICK" \
         'BEGIN { ok = r - e; printf "%s %.0f %.2f %d\n", n, ok / s, ok ? t * 1e6 / hz / ok : 0, e }' \
         >>"$RESULTS"
+    local rps cpu errors
+    read -r _ rps cpu errors < <(tail -n 1 "$RESULTS")
+    result routes.rps "$1" "$rps" req/s
+    result routes.cpu "$1" "$cpu" us/req
+    result routes.errors "$1" "$errors" errors
     tail -1 "$RESULTS" | awk -v R="$ROUND" '{ printf "  round %s  %-5s %10s req/s %8s cpu us/req  errors %s\n", R, $1, $2, $3, $4 }'
 }
 
 echo "wrk -t$THREADS -c$CONNS -d$DURATION $URL_PATH: $ROUTES routes against 1, $ROUNDS rounds, $WORKERS workers each"
 for ROUND in $(seq "$ROUNDS"); do
     both "$ROUND"
-    if [ $((ROUND % 2)) = 1 ]; then
+    if [ $(((ROUND + ${ROUND_SHIFT:-0}) % 2)) = 1 ]; then
         run many "$MANY_PORT" "$MANY_PID"; run one "$ONE_PORT" "$ONE_PID"
     else
         run one "$ONE_PORT" "$ONE_PID"; run many "$MANY_PORT" "$MANY_PID"
@@ -107,7 +112,7 @@ if [ "${INSTRUCTIONS:-0}" = 1 ]; then
     for n in "$ROUTES" 1; do
         printf '  instructions, %s routes: ' "$n"
         PLUGIN_SO=$TMP/routesbench.so REQ_PATH=$URL_PATH WANT="$WANT" \
-            CONF="[routesbench]; count = $n" KILN_BUILD=$BUILD bash bench/instructions.sh |
+            CONF="[routesbench]; count = $n" KILN_BUILD=$BUILD BENCH_RESULTS='' bash bench/instructions.sh |
             sed 's/^instructions per keep-alive request: //'
     done
 fi

@@ -112,6 +112,11 @@ run_wrk() {
         END { good = n - non2xx
               printf "%s %s %s %.0f %.2f %d\n", r, f, s, (secs > 0 ? good / secs : 0),
                      (good > 0 ? t * 1e6 / hz / good : 0), non2xx + sock }' <<<"$out" >>"$RESULTS"
+    local rps cpu errs
+    read -r _ _ _ rps cpu errs < <(tail -n 1 "$RESULTS")
+    result "static.${file%.bin}.rps" "$server" "$rps" req/s
+    result "static.${file%.bin}.cpu" "$server" "$cpu" us/req
+    result "static.${file%.bin}.errors" "$server" "$errs" errors
 }
 
 for f in $FILES; do
@@ -122,7 +127,7 @@ for f in $FILES; do
 done
 
 for ROUND in $(seq "$ROUNDS"); do
-    if [ $((ROUND % 2)) = 1 ]; then order="kiln nginx"; else order="nginx kiln"; fi
+    order=$(rotate "$ROUND" kiln nginx)
     for f in $FILES; do
         for server in $order; do
             run_wrk "$server" "$f"

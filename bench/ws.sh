@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Compares kiln's echo plugin with a Node.js `ws` server (cluster workers): echo messages/s, p99 round trip, server CPU per message, and RSS per idle WebSocket.
+# Compares kiln's echo plugin with a Node.js `ws` server (cluster workers): echo messages/s, p99 round trip, server CPU per message, plain and with permessage-deflate, and RSS per idle WebSocket.
 #
 # Usage: bench/ws.sh            (after building kiln; see bench/README.md)
 # Environment: KILN_BUILD (build dir, default: the repo root), CONNS (64),
 # DURATION (seconds per echo run, 5), SIZE (message bytes, 32), ROUNDS (1),
 # IDLE (idle connections, 10000), HOLD (seconds they stay open, 3),
-# WORKERS (2), WS_PATH (the route, /echo), KEEP_TMP (1: keep the temp dir).
+# WORKERS (2), WS_PATH (the route, /echo), MODES (echo deflate idle: what
+# to measure), DEFLATE_SIZE (message bytes of the deflate mode, 1024),
+# NODE_CACHE (where npm installs `ws`, once), KEEP_TMP (1: keep the temp dir).
+# deflate: both sides negotiate permessage-deflate (no context takeover
+# either way) on /echo-deflate (kiln: bench/wsdeflate_plugin.c; Node: a
+# threshold of 0, so that every answer is compressed on both sides) and
+# the client sends the message deflated.
 # Every echo is checked ("Hello, " and the message); failed connections and
 # bad echoes are counted apart from the rate, shown in the tables, and make
 # the script exit 1.
@@ -24,6 +30,10 @@ IDLE=${IDLE:-10000}
 HOLD=${HOLD:-3}
 WORKERS=${WORKERS:-2}
 WS_PATH=${WS_PATH:-/echo}
+MODES=${MODES:-echo deflate idle}
+DEFLATE_SIZE=${DEFLATE_SIZE:-1024}
+NODE_CACHE=${NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-bench/ws-node}
+NPM_WS=8.23.1            # the Node.js peer's package, pinned
 NPM_LIMIT=180            # seconds npm may take to fetch `ws`
 TICK=$(getconf CLK_TCK)
 
@@ -40,6 +50,10 @@ command -v curl >/dev/null || die "curl not found"
 [[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 (seconds)"
 if ! [[ $IDLE =~ ^[0-9]+$ ]] || [ "$IDLE" -gt 50000 ]; then die "IDLE must be 0..50000"; fi
 [[ $HOLD =~ ^[1-9][0-9]?$ ]] || die "HOLD must be 1..99 (seconds)"
+for m in $MODES; do
+    case $m in echo|deflate|idle) ;; *) die "MODES: unknown mode \"$m\" (echo, deflate, idle)" ;; esac
+done
+[[ " $MODES " == *" idle "* ]] || IDLE=0
 
 # The client holds IDLE sockets and each server's workers share them: raise
 # the soft fd limit as far as the hard one allows.
@@ -76,16 +90,24 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
 }
 
 # ---- the load client and the Node.js server's package --------------------------
-cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" || die "building wsload failed"
+cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" "$HERE/wsload_z.c" -lz || die "building wsload failed"
+cc -O2 -shared -fPIC -I"$HERE/../include" -o "$TMP/wsdeflate.so" "$HERE/wsdeflate_plugin.c" ||
+    die "building bench/wsdeflate_plugin.c failed"
 mkdir -p "$TMP/node"
-(cd "$TMP/node" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
-    --no-package-lock ws@8 >"$TMP/node/npm.log" 2>&1) ||
-    { cat "$TMP/node/npm.log" >&2; die "npm install ws failed"; }
+if [ "$(NODE_PATH=$NODE_CACHE/node_modules node -p 'require("ws/package.json").version' \
+        2>/dev/null || true)" != "$NPM_WS" ]; then
+    echo "npm: installing ws@$NPM_WS into $NODE_CACHE"
+    mkdir -p "$NODE_CACHE"
+    (cd "$NODE_CACHE" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
+        --no-package-lock "ws@$NPM_WS" >"$TMP/node/npm.log" 2>&1) ||
+        { cat "$TMP/node/npm.log" >&2; die "npm install ws failed"; }
+fi
 
 # ---- kiln ----------------------------------------------------------------------
 KILN_PORT=$(free_port)
 mkdir -p "$TMP/kiln/plugins"
 cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
+cp "$TMP/wsdeflate.so" "$TMP/kiln/plugins/wsdeflate.so"
 [ -f "$KILN_BUILD/plugins/hello/.libs/hello.so" ] &&
     cp "$KILN_BUILD/plugins/hello/.libs/hello.so" "$TMP/kiln/plugins/hello.so"
 # Each worker may end up holding most of the idle connections.
@@ -97,14 +119,13 @@ wait_http "$KILN_PORT" ||
 
 # ---- Node.js ---------------------------------------------------------------------
 NODE_PORT=$(free_port)
-NODE_PATH="$TMP/node/node_modules" WORKERS=$WORKERS \
+NODE_PATH="$NODE_CACHE/node_modules" WORKERS=$WORKERS \
     node "$HERE/ws_node.js" "$NODE_PORT" >"$TMP/node/node.out" 2>&1 </dev/null &
 NODE_PID=$!
 wait_http "$NODE_PORT" || { cat "$TMP/node/node.out" >&2 || true; die "node did not answer"; }
 NODE_KIDS=$(children "$NODE_PID" | tr '\n' ' ')
 
-echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $(cd "$TMP/node" &&
-    node -p 'require("ws/package.json").version')) pid $NODE_PID port $NODE_PORT"
+echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $NPM_WS) pid $NODE_PID port $NODE_PORT"
 echo "$WORKERS workers each; echo: $CONNS connections, $SIZE-byte text, ${DURATION}s x $ROUNDS; idle: $IDLE connections"
 echo
 
@@ -114,23 +135,35 @@ RESULTS=$TMP/results.txt
 server_pid() { if [ "$1" = kiln ]; then echo "$KILN_PID"; else echo "$NODE_PID"; fi; }
 server_port() { if [ "$1" = kiln ]; then echo "$KILN_PORT"; else echo "$NODE_PORT"; fi; }
 
-# run_echo SERVER: one measured echo run; appends "echo SERVER rate p50 p99
-# cpu_us errors bad" (rate and cpu_us over the good echoes only).
+# run_echo SERVER MODE: one measured echo run (MODE echo or deflate); appends
+# "MODE SERVER rate p50 p99 cpu_us errors bad user_us" (rate and the CPU over
+# the good echoes only).
 run_echo() {
-    local pid port before after out rc=0
+    local pid port u0 s0 u1 s1 out rc=0 args=("$WS_PATH" "$CONNS" "$DURATION" "$SIZE")
+    [ "$2" = echo ] || args=(/echo-deflate "$CONNS" "$DURATION" "$DEFLATE_SIZE" deflate)
     pid=$(server_pid "$1") port=$(server_port "$1")
     kill -0 "$pid" 2>/dev/null || die "$1 (pid $pid) is gone"
-    before=$(cpu_ticks "$pid")
-    out=$(timeout $((DURATION + 90)) "$TMP/wsload" echo 127.0.0.1 "$port" "$WS_PATH" "$CONNS" \
-          "$DURATION" "$SIZE") || rc=$?
+    read -r u0 s0 < <(cpu_split "$pid")
+    out=$(timeout $((DURATION + 90)) "$TMP/wsload" echo 127.0.0.1 "$port" "${args[@]}") || rc=$?
     # 1: it ran and counted errors or bad echoes; anything else: it did not run
     [ "$rc" -le 1 ] && [[ $out == msgs* ]] || die "wsload failed against $1 (exit $rc): $out"
-    after=$(cpu_ticks "$pid")
-    awk -v s="$1" -v t=$((after - before)) -v hz="$TICK" '{
+    read -r u1 s1 < <(cpu_split "$pid")
+    if [ "$2" = deflate ] && ! [[ $out == *" uncompressed 0"* ]]; then
+        echo "  $1 deflate: some answers came uncompressed: $out" >&2
+    fi
+    awk -v s="$1" -v m="$2" -v t=$((u1 + s1 - u0 - s0)) -v u=$((u1 - u0)) -v hz="$TICK" '{
             for (i = 1; i < NF; i += 2) v[$i] = $(i + 1)
-            printf "echo %s %s %s %s %.2f %s %s\n", s, v["rate"], v["p50_us"], v["p99_us"],
-                   (v["msgs"] > 0 ? t * 1e6 / hz / v["msgs"] : 0), v["errors"], v["bad"]
+            printf "%s %s %s %s %s %.2f %s %s %.2f\n", m, s, v["rate"], v["p50_us"], v["p99_us"],
+                   (v["msgs"] > 0 ? t * 1e6 / hz / v["msgs"] : 0), v["errors"], v["bad"],
+                   (v["msgs"] > 0 ? u * 1e6 / hz / v["msgs"] : 0)
         }' <<<"$out" >>"$RESULTS"
+    local rate cpu errs bad ucpu fig=ws
+    [ "$2" = echo ] || fig=wsdeflate
+    read -r _ _ rate _ _ cpu errs bad ucpu < <(tail -n 1 "$RESULTS")
+    result "$fig.rate" "$1" "$rate" msg/s
+    result "$fig.cpu" "$1" "$cpu" us/msg
+    result "$fig.ucpu" "$1" "$ucpu" us/msg
+    result "$fig.errors" "$1" $((errs + bad)) errors
 }
 
 # run_idle SERVER: IDLE open connections; appends "idle SERVER open
@@ -157,38 +190,57 @@ run_idle() {
     failed=$((IDLE - opened))
     echo "idle $1 $opened $before $after $(( opened > 0 ? (after - before) * 1024 / opened : 0 )) $failed" \
         >>"$RESULTS"
+    result wsidle.bytes "$1" $(( opened > 0 ? (after - before) * 1024 / opened : 0 )) B/conn
+    result wsidle.errors "$1" "$failed" errors
 }
 
+ECHO_MODES=$(for m in $MODES; do [ "$m" = idle ] || printf '%s ' "$m"; done)
 # Warm-up, not measured (its errors show in the measured runs).
-"$TMP/wsload" echo 127.0.0.1 "$KILN_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
-"$TMP/wsload" echo 127.0.0.1 "$NODE_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
+for m in $ECHO_MODES; do
+    for port in "$KILN_PORT" "$NODE_PORT"; do
+        if [ "$m" = echo ]; then
+            "$TMP/wsload" echo 127.0.0.1 "$port" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
+        else
+            "$TMP/wsload" echo 127.0.0.1 "$port" /echo-deflate "$CONNS" 1 "$DEFLATE_SIZE" deflate \
+                >/dev/null || true
+        fi
+    done
+done
 
 for round in $(seq "$ROUNDS"); do
-    if [ $((round % 2)) = 1 ]; then order="kiln node"; else order="node kiln"; fi
-    for s in $order; do run_echo "$s"; done
+    for m in $ECHO_MODES; do
+        for s in $(rotate "$round" kiln node); do run_echo "$s" "$m"; done
+    done
 done
 if [ "$IDLE" -gt 0 ]; then
     run_idle kiln
     run_idle node
 fi
 
-echo "echo (one message in flight per connection; msgs/s counts good echoes only)"
-printf "  %-6s %12s %10s %10s %14s %7s %9s\n" server "msgs/s" "p50 us" "p99 us" "cpu us/msg" \
-    errors "bad echo"
-awk '$1 == "echo" { printf "  %-6s %12.0f %10s %10s %14s %7s %9s%s\n", $2, $3, $4, $5, $6, $7, $8,
-                           ($7 + $8 > 0 ? "  FAILED" : "") }' "$RESULTS"
-echo
-echo "medians over $ROUNDS round(s), and kiln/node"
-python3 - "$RESULTS" <<'PY'
+for m in $ECHO_MODES; do
+    if [ "$m" = echo ]; then
+        echo "echo, $SIZE-byte text (one message in flight per connection; msgs/s counts good echoes only)"
+    else
+        echo "echo with permessage-deflate, $DEFLATE_SIZE-byte text"
+    fi
+    printf "  %-6s %12s %10s %10s %14s %7s %9s\n" server "msgs/s" "p50 us" "p99 us" "cpu us/msg" \
+        errors "bad echo"
+    awk -v m="$m" '$1 == m { printf "  %-6s %12.0f %10s %10s %14s %7s %9s%s\n", $2, $3, $4, $5, $6, $7, $8,
+                                   ($7 + $8 > 0 ? "  FAILED" : "") }' "$RESULTS"
+    echo
+    echo "medians over $ROUNDS round(s), and kiln/node"
+    python3 - "$RESULTS" "$m" <<'PY'
 import statistics, sys
-rows = [l.split() for l in open(sys.argv[1]) if l.startswith("echo ")]
-med = {s: [statistics.median(float(r[i]) for r in rows if r[1] == s) for i in (2, 4, 5)]
+rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
+med = {s: [statistics.median(float(r[i]) for r in rows if r[1] == s) for i in (2, 4, 5, 8)]
        for s in ("kiln", "node")}
 print("  %-12s %12s %12s %10s" % ("", "kiln", "node", "kiln/node"))
-for i, name in enumerate(("msgs/s", "p99 us", "cpu us/msg")):
+for i, name in enumerate(("msgs/s", "p99 us", "cpu us/msg", "user us/msg")):
     k, n = med["kiln"][i], med["node"][i]
     print("  %-12s %12.1f %12.1f %10.2f" % (name, k, n, k / n if n else float("nan")))
 PY
+    echo
+done
 if [ "$IDLE" -gt 0 ]; then
     echo
     echo "idle connections (summed RSS of the workers)"
@@ -199,7 +251,7 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 
 # Any failed connection or bad echo fails the run: its numbers mean nothing.
-failures=$(awk '$1 == "echo" { n += $7 + $8 } $1 == "idle" { n += $7 } END { print n + 0 }' \
+failures=$(awk '$1 != "idle" { n += $7 + $8 } $1 == "idle" { n += $7 } END { print n + 0 }' \
            "$RESULTS")
 if [ "$failures" -gt 0 ]; then
     echo

@@ -2,14 +2,18 @@
  * wsload.c -- a WebSocket load client for bench/ws.sh: echo round trips with
  * one message in flight per connection, or many idle connections held open.
  *
- *   wsload echo HOST PORT PATH CONNS SECONDS SIZE
+ *   wsload echo HOST PORT PATH CONNS SECONDS SIZE [deflate]
  *       CONNS connections each send a SIZE-byte text message of 'x's, wait
  *       for the whole answer, check that it is the text "Hello, " followed
  *       by the message, and send the next, for SECONDS.  Prints "msgs N rate
  *       R p50_us A p99_us B errors E bad B open O": msgs, the rate and the
  *       round trips count good echoes only; errors are connections that
  *       failed or closed, bad the answers that were not the echo.  Exits 1
- *       when errors or bad are not 0.
+ *       when errors or bad are not 0.  With `deflate` each connection
+ *       offers permessage-deflate (no context takeover either way; a 101
+ *       without the extension counts as an error) and sends the message
+ *       compressed, deflated once up front; compressed answers are inflated
+ *       before they are checked ("uncompressed N" counts the others).
  *   wsload idle HOST PORT PATH CONNS SECONDS
  *       opens CONNS connections, prints "open N errors E" once all have
  *       their 101 (or failed), holds them SECONDS, then closes them and
@@ -17,7 +21,8 @@
  *
  * One thread, one epoll set.  Client frames are masked with a per-connection
  * key; the payload is masked once, up front, so sending costs no copying.
- * Built by bench/ws.sh with `cc -O2`; not part of the make graph.
+ * Built by bench/ws.sh with `cc -O2 wsload.c wsload_z.c -lz`; not part of
+ * the make graph.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +38,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wsload_z.h"
 
 #define MAX_CONNS      60000
 #define CONNECT_BATCH  256          /* connects in flight at once */
@@ -56,6 +63,9 @@ struct conn {
     int wrong;                      /* the answer so far is not the echo */
     unsigned char *frame;           /* this connection's masked frame */
     size_t framelen;
+    int compressed;                 /* the answer in progress has RSV1 */
+    unsigned char *zbuf;            /* its compressed payload so far */
+    size_t zlen, zcap;
 };
 
 static struct conn *conns;
@@ -64,8 +74,12 @@ static const char *host, *path;
 static int port;
 static size_t msg_size, rbuf_size;   /* rbuf_size: the largest frame taken */
 static uint32_t *hist;              /* round-trip counts per microsecond */
-static uint64_t msgs, errors, bad, overflow;
+static uint64_t msgs, errors, bad, overflow, plain_answers;
 static int opened, connecting, next_to_connect;
+static int deflate_on;              /* `deflate`: permessage-deflate offered */
+static unsigned char *zmsg;         /* the message, deflated */
+static size_t zmsg_len;
+static unsigned char *plain;        /* an inflated answer */
 
 static double now(void)
 {
@@ -81,7 +95,8 @@ static void die(const char *what)
     exit(2);
 }
 
-/* A masked text frame carrying `size` bytes of 'x', with mask key `key`. */
+/* A masked text frame carrying `size` bytes of 'x' (with `deflate`: the
+ * deflated message, RSV1 set), with mask key `key`. */
 static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
 {
     unsigned char *f = malloc(size + 14), k[4];
@@ -90,7 +105,9 @@ static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
     if (!f)
         die("malloc");
     memcpy(k, &key, 4);
-    f[0] = 0x81;
+    if (deflate_on)
+        size = zmsg_len;
+    f[0] = deflate_on ? 0xc1 : 0x81;
     if (size < 126) {
         f[1] = 0x80 | (unsigned char)size;
     } else if (size < 65536) {
@@ -107,7 +124,7 @@ static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
     memcpy(f + h, k, 4);
     h += 4;
     for (i = 0; i < size; i++)
-        f[h + i] = (unsigned char)('x' ^ k[i & 3]);
+        f[h + i] = (unsigned char)((deflate_on ? zmsg[i] : 'x') ^ k[i & 3]);
     *len = h + size;
     return f;
 }
@@ -211,7 +228,9 @@ static void on_connected(struct conn *c)
                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\n"
                  "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port);
+                 "Sec-WebSocket-Version: 13\r\n%s\r\n", path, host, port,
+                 deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                              "client_no_context_takeover; server_no_context_takeover\r\n" : "");
     if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         conn_kill(c);
         return;
@@ -231,7 +250,8 @@ static void on_handshake(struct conn *c)
             conn_kill(c);
         return;
     }
-    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0) {
+    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0 ||
+        (deflate_on && !strcasestr((char *)c->rbuf, "permessage-deflate"))) {
         conn_kill(c);
         return;
     }
@@ -299,6 +319,32 @@ static void check_answer(struct conn *c, const unsigned char *p, size_t n)
     c->got += n;
 }
 
+/* Keeps a piece of a compressed answer for inflate_answer(). */
+static void keep_compressed(struct conn *c, const unsigned char *p, size_t n)
+{
+    if (c->zlen + n + 4 > c->zcap) {
+        c->zcap = (c->zlen + n + 4) * 2;
+        c->zbuf = realloc(c->zbuf, c->zcap);
+        if (!c->zbuf)
+            die("realloc");
+    }
+    memcpy(c->zbuf + c->zlen, p, n);
+    c->zlen += n;
+}
+
+/* Inflates the whole compressed answer and checks it; one that does not
+ * inflate is wrong. */
+static void inflate_answer(struct conn *c)
+{
+    long n = wz_inflate(c->zbuf, c->zlen, plain, ECHO_PREFIX_LEN + msg_size + 64);
+
+    if (n < 0)
+        c->wrong = 1;
+    else
+        check_answer(c, plain, (size_t)n);
+    c->zlen = 0;
+}
+
 /* One data frame of an answer (of `hlen` header bytes, `n` in all): checks
  * it, and at its last frame counts the echo, good or bad. */
 static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
@@ -308,12 +354,20 @@ static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
         c->got = 0;
         c->wrong = op != 1;             /* the echo of a text is a text */
         c->in_answer = 1;
+        c->compressed = deflate_on && (c->rbuf[0] & 0x40);
+        plain_answers += deflate_on && !c->compressed;
+        c->zlen = 0;
     } else if (op != 0) {
         c->wrong = 1;                   /* a new message inside this one */
     }
-    check_answer(c, c->rbuf + hlen, n - hlen);
+    if (c->compressed)
+        keep_compressed(c, c->rbuf + hlen, n - hlen);
+    else
+        check_answer(c, c->rbuf + hlen, n - hlen);
     if (!fin)
         return;
+    if (c->compressed)
+        inflate_answer(c);
     c->in_answer = 0;
     if (c->wrong || c->got != ECHO_PREFIX_LEN + msg_size) {
         bad++;
@@ -423,7 +477,7 @@ static double percentile(double p)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: wsload echo HOST PORT PATH CONNS SECONDS SIZE\n"
+    fprintf(stderr, "usage: wsload echo HOST PORT PATH CONNS SECONDS SIZE [deflate]\n"
                     "       wsload idle HOST PORT PATH CONNS SECONDS\n");
     exit(2);
 }
@@ -446,9 +500,23 @@ static double parse_args(int argc, char **argv)
     nconns = atoi(argv[5]);
     secs = atof(argv[6]);
     msg_size = mode_echo ? (size_t)atol(argv[7]) : 0;
+    if (mode_echo && argc > 8) {
+        if (strcmp(argv[8], "deflate") != 0)
+            usage();
+        deflate_on = 1;
+    }
     if (nconns < 1 || nconns > MAX_CONNS || secs <= 0 || secs > 600)
         usage();
     return secs;
+}
+
+/* The message deflated once, and room for an inflated answer. */
+static void setup_deflate(void)
+{
+    zmsg_len = wz_deflate_x(msg_size, &zmsg);
+    plain = malloc(ECHO_PREFIX_LEN + msg_size + 64);
+    if (!zmsg_len || !plain)
+        die("deflate");
 }
 
 /* Allocates the connections, their buffers and frames, and the epoll set. */
@@ -456,6 +524,8 @@ static void setup(void)
 {
     int i;
 
+    if (deflate_on)
+        setup_deflate();
     conns = calloc((size_t)nconns, sizeof(*conns));
     hist = calloc(HIST_US, sizeof(*hist));
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -499,10 +569,10 @@ static void run_echo(double secs)
             send_message(&conns[i]);
     t0 = now();
     loop(t0 + secs, 1);
-    printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu bad %llu open %d\n",
-           (unsigned long long)msgs, (double)msgs / (now() - t0),
+    printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu bad %llu open %d "
+           "uncompressed %llu\n", (unsigned long long)msgs, (double)msgs / (now() - t0),
            percentile(0.50), percentile(0.99), (unsigned long long)errors,
-           (unsigned long long)bad, opened);
+           (unsigned long long)bad, opened, (unsigned long long)plain_answers);
 }
 
 int main(int argc, char **argv)
