@@ -5,7 +5,8 @@
 # Environment: KILN_BUILD (build dir, default: the repo root), CONNS (64),
 # DURATION (seconds per echo run, 5), SIZE (message bytes, 32), ROUNDS (1),
 # IDLE (idle connections, 10000), HOLD (seconds they stay open, 3),
-# WORKERS (2), WS_PATH (the route, /echo), KEEP_TMP (1: keep the temp dir).
+# WORKERS (2), WS_PATH (the route, /echo), DEFLATE (1: permessage-deflate
+# on both sides, 0), KEEP_TMP (1: keep the temp dir).
 # Every echo is checked ("Hello, " and the message); failed connections and
 # bad echoes are counted apart from the rate, shown in the tables, and make
 # the script exit 1.
@@ -13,7 +14,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-KILN_BUILD=${KILN_BUILD:-$(cd "$HERE/.." && pwd)}
+SRC=$(cd "$HERE/.." && pwd)
+KILN_BUILD=${KILN_BUILD:-$SRC}
 KILN=$KILN_BUILD/kiln
 ECHO_SO=$KILN_BUILD/plugins/echo/.libs/echo.so
 CONNS=${CONNS:-64}
@@ -24,6 +26,7 @@ IDLE=${IDLE:-10000}
 HOLD=${HOLD:-3}
 WORKERS=${WORKERS:-2}
 WS_PATH=${WS_PATH:-/echo}
+DEFLATE=${DEFLATE:-0}
 NPM_LIMIT=180            # seconds npm may take to fetch `ws`
 TICK=$(getconf CLK_TCK)
 
@@ -40,6 +43,13 @@ command -v curl >/dev/null || die "curl not found"
 [[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 (seconds)"
 if ! [[ $IDLE =~ ^[0-9]+$ ]] || [ "$IDLE" -gt 50000 ]; then die "IDLE must be 0..50000"; fi
 [[ $HOLD =~ ^[1-9][0-9]?$ ]] || die "HOLD must be 1..99 (seconds)"
+[[ $DEFLATE =~ ^[01]$ ]] || die "DEFLATE must be 0 or 1"
+if [ "$DEFLATE" = 1 ]; then
+    WSLOAD_MODE=deflate                 # wsload's last argument
+    pkg-config --exists zlib || die "zlib's pkg-config file not found (zlib1g-dev)"
+else
+    WSLOAD_MODE=
+fi
 
 # The client holds IDLE sockets and each server's workers share them: raise
 # the soft fd limit as far as the hard one allows.
@@ -76,7 +86,8 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
 }
 
 # ---- the load client and the Node.js server's package --------------------------
-cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" || die "building wsload failed"
+cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" $(pkg-config --cflags --libs zlib) ||
+    die "building wsload failed"
 mkdir -p "$TMP/node"
 (cd "$TMP/node" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
     --no-package-lock ws@8 >"$TMP/node/npm.log" 2>&1) ||
@@ -85,7 +96,12 @@ mkdir -p "$TMP/node"
 # ---- kiln ----------------------------------------------------------------------
 KILN_PORT=$(free_port)
 mkdir -p "$TMP/kiln/plugins"
-cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
+if [ "$DEFLATE" = 1 ]; then            # /echo with permessage-deflate
+    cc -O2 -shared -fPIC -I"$SRC/include" -o "$TMP/kiln/plugins/wsbench.so" \
+        "$HERE/ws_plugin.c" || die "building ws_plugin.c failed"
+else
+    cp "$ECHO_SO" "$TMP/kiln/plugins/echo.so"
+fi
 [ -f "$KILN_BUILD/plugins/hello/.libs/hello.so" ] &&
     cp "$KILN_BUILD/plugins/hello/.libs/hello.so" "$TMP/kiln/plugins/hello.so"
 # Each worker may end up holding most of the idle connections.
@@ -97,7 +113,7 @@ wait_http "$KILN_PORT" ||
 
 # ---- Node.js ---------------------------------------------------------------------
 NODE_PORT=$(free_port)
-NODE_PATH="$TMP/node/node_modules" WORKERS=$WORKERS \
+NODE_PATH="$TMP/node/node_modules" WORKERS=$WORKERS DEFLATE=$DEFLATE \
     node "$HERE/ws_node.js" "$NODE_PORT" >"$TMP/node/node.out" 2>&1 </dev/null &
 NODE_PID=$!
 wait_http "$NODE_PORT" || { cat "$TMP/node/node.out" >&2 || true; die "node did not answer"; }
@@ -106,6 +122,7 @@ NODE_KIDS=$(children "$NODE_PID" | tr '\n' ' ')
 echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $(cd "$TMP/node" &&
     node -p 'require("ws/package.json").version')) pid $NODE_PID port $NODE_PORT"
 echo "$WORKERS workers each; echo: $CONNS connections, $SIZE-byte text, ${DURATION}s x $ROUNDS; idle: $IDLE connections"
+echo "permessage-deflate: $([ "$DEFLATE" = 1 ] && echo "on, both sides" || echo off)"
 echo
 
 RESULTS=$TMP/results.txt
@@ -122,7 +139,7 @@ run_echo() {
     kill -0 "$pid" 2>/dev/null || die "$1 (pid $pid) is gone"
     before=$(cpu_ticks "$pid")
     out=$(timeout $((DURATION + 90)) "$TMP/wsload" echo 127.0.0.1 "$port" "$WS_PATH" "$CONNS" \
-          "$DURATION" "$SIZE") || rc=$?
+          "$DURATION" "$SIZE" $WSLOAD_MODE) || rc=$?
     # 1: it ran and counted errors or bad echoes; anything else: it did not run
     [ "$rc" -le 1 ] && [[ $out == msgs* ]] || die "wsload failed against $1 (exit $rc): $out"
     after=$(cpu_ticks "$pid")
@@ -138,9 +155,10 @@ run_echo() {
 run_idle() {
     local pid port before after opened failed
     pid=$(server_pid "$1") port=$(server_port "$1")
-    sleep 1                                   # let the echo run's sockets go
+    sleep 1                                   # let earlier runs' sockets go
     before=$(worker_rss_kb "$pid")
-    "$TMP/wsload" idle 127.0.0.1 "$port" "$WS_PATH" "$IDLE" "$HOLD" >"$TMP/idle.out" 2>&1 &
+    "$TMP/wsload" idle 127.0.0.1 "$port" "$WS_PATH" "$IDLE" "$HOLD" $WSLOAD_MODE \
+        >"$TMP/idle.out" 2>&1 &
     LOAD_PID=$!
     for _ in $(seq 900); do                    # up to 90 s to open them all
         grep -q '^open' "$TMP/idle.out" && break
@@ -159,18 +177,25 @@ run_idle() {
         >>"$RESULTS"
 }
 
+# Idle first, on workers that have only opened and closed CONNS connections:
+# memory the echo runs free (zlib state with DEFLATE=1) would otherwise be
+# reused by the idle connections and hide what they cost.
+if [ "$IDLE" -gt 0 ]; then
+    for p in "$KILN_PORT" "$NODE_PORT"; do
+        "$TMP/wsload" idle 127.0.0.1 "$p" "$WS_PATH" "$CONNS" 1 $WSLOAD_MODE >/dev/null || true
+    done
+    run_idle kiln
+    run_idle node
+fi
+
 # Warm-up, not measured (its errors show in the measured runs).
-"$TMP/wsload" echo 127.0.0.1 "$KILN_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
-"$TMP/wsload" echo 127.0.0.1 "$NODE_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
+"$TMP/wsload" echo 127.0.0.1 "$KILN_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" $WSLOAD_MODE >/dev/null || true
+"$TMP/wsload" echo 127.0.0.1 "$NODE_PORT" "$WS_PATH" "$CONNS" 1 "$SIZE" $WSLOAD_MODE >/dev/null || true
 
 for round in $(seq "$ROUNDS"); do
     if [ $((round % 2)) = 1 ]; then order="kiln node"; else order="node kiln"; fi
     for s in $order; do run_echo "$s"; done
 done
-if [ "$IDLE" -gt 0 ]; then
-    run_idle kiln
-    run_idle node
-fi
 
 echo "echo (one message in flight per connection; msgs/s counts good echoes only)"
 printf "  %-6s %12s %10s %10s %14s %7s %9s\n" server "msgs/s" "p50 us" "p99 us" "cpu us/msg" \

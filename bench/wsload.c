@@ -2,7 +2,7 @@
  * wsload.c -- a WebSocket load client for bench/ws.sh: echo round trips with
  * one message in flight per connection, or many idle connections held open.
  *
- *   wsload echo HOST PORT PATH CONNS SECONDS SIZE
+ *   wsload echo HOST PORT PATH CONNS SECONDS SIZE [deflate]
  *       CONNS connections each send a SIZE-byte text message of 'x's, wait
  *       for the whole answer, check that it is the text "Hello, " followed
  *       by the message, and send the next, for SECONDS.  Prints "msgs N rate
@@ -10,19 +10,22 @@
  *       round trips count good echoes only; errors are connections that
  *       failed or closed, bad the answers that were not the echo.  Exits 1
  *       when errors or bad are not 0.
- *   wsload idle HOST PORT PATH CONNS SECONDS
+ *   wsload idle HOST PORT PATH CONNS SECONDS [deflate]
  *       opens CONNS connections, prints "open N errors E" once all have
  *       their 101 (or failed), holds them SECONDS, then closes them and
  *       prints "closed errors E"; exits 1 when E is not 0.
+ *   With `deflate` each connection offers permessage-deflate as browsers do
+ *   ("permessage-deflate; client_max_window_bits"): a 101 without it is an
+ *   error, an answer not compressed is bad.  The message is compressed once
+ *   without context takeover; answers go through one inflater per
+ *   connection, right whether or not the server keeps its context.
  *
  * One thread, one epoll set.  Client frames are masked with a per-connection
- * key; the payload is masked once, up front, so sending costs no copying.
- * Built by bench/ws.sh with `cc -O2`; not part of the make graph.
+ * key once, up front.  Built by bench/ws.sh with `cc -O2`; not in the make graph.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdint.h>
@@ -33,6 +36,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define MAX_CONNS      60000
 #define CONNECT_BATCH  256          /* connects in flight at once */
@@ -51,15 +55,20 @@ struct conn {
     size_t wsent;                   /* bytes of the current frame written */
     double sent_at;                 /* when the message in flight went out */
     int waiting;                    /* a message is in flight */
+    int wantw;                      /* EPOLLOUT is asked for */
     size_t got;                     /* bytes of the answer received so far */
     int in_answer;                  /* an answer's first frame came, not its last */
     int wrong;                      /* the answer so far is not the echo */
     unsigned char *frame;           /* this connection's masked frame */
     size_t framelen;
+    int compressed;                 /* the answer under way has RSV1 */
+    z_stream *inf;                  /* deflate: the answers' inflater */
 };
 
 static struct conn *conns;
-static int nconns, epfd, mode_echo;
+static int nconns, epfd, mode_echo, deflate_on;
+static unsigned char *zpayload;     /* deflate: the message, compressed, */
+static size_t zpayload_len;         /* and its length */
 static const char *host, *path;
 static int port;
 static size_t msg_size, rbuf_size;   /* rbuf_size: the largest frame taken */
@@ -81,16 +90,20 @@ static void die(const char *what)
     exit(2);
 }
 
-/* A masked text frame carrying `size` bytes of 'x', with mask key `key`. */
+/* A masked text frame carrying `size` bytes of 'x' (with deflate: the
+ * compressed message, RSV1 set), with mask key `key`. */
 static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
 {
-    unsigned char *f = malloc(size + 14), k[4];
+    unsigned char *f, k[4];
     size_t h = 2, i;
 
+    if (deflate_on)
+        size = zpayload_len;
+    f = malloc(size + 14);
     if (!f)
         die("malloc");
     memcpy(k, &key, 4);
-    f[0] = 0x81;
+    f[0] = deflate_on ? 0xc1 : 0x81;
     if (size < 126) {
         f[1] = 0x80 | (unsigned char)size;
     } else if (size < 65536) {
@@ -107,7 +120,7 @@ static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
     memcpy(f + h, k, 4);
     h += 4;
     for (i = 0; i < size; i++)
-        f[h + i] = (unsigned char)('x' ^ k[i & 3]);
+        f[h + i] = (unsigned char)((deflate_on ? zpayload[i] : 'x') ^ k[i & 3]);
     *len = h + size;
     return f;
 }
@@ -128,7 +141,7 @@ static void conn_kill(struct conn *c)
 /* Starts the next connect(); non-blocking. */
 static void conn_start(struct conn *c)
 {
-    struct sockaddr_in sa;
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     struct epoll_event ev;
     int one = 1;
 
@@ -136,9 +149,6 @@ static void conn_start(struct conn *c)
     if (c->fd < 0)
         die("socket");
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         die("inet_pton");
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
@@ -148,6 +158,7 @@ static void conn_start(struct conn *c)
     connecting++;
     ev.events = EPOLLOUT | EPOLLIN;
     ev.data.ptr = c;
+    c->wantw = 1;
     if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
         die("epoll_ctl");
 }
@@ -158,21 +169,20 @@ static void start_more(void)
         conn_start(&conns[next_to_connect++]);
 }
 
+/* Asks for EPOLLOUT or not: a system call only when that changes. */
 static void want_write(struct conn *c, int on)
 {
-    struct epoll_event ev;
+    struct epoll_event ev = {.events = EPOLLIN | (on ? EPOLLOUT : 0), .data.ptr = c};
 
-    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
-    ev.data.ptr = c;
-    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    if (on != c->wantw && epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+        c->wantw = on;
 }
 
 /* Writes the rest of the current frame; 0 when done, 1 to wait, -1 error. */
 static int send_frame(struct conn *c)
 {
     while (c->wsent < c->framelen) {
-        ssize_t n = send(c->fd, c->frame + c->wsent, c->framelen - c->wsent,
-                         MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->frame + c->wsent, c->framelen - c->wsent, MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
             want_write(c, 1);
             return 1;
@@ -210,13 +220,25 @@ static void on_connected(struct conn *c)
     n = snprintf(req, sizeof(req),
                  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
                  "Connection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port);
+                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n%s"
+                 "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port,
+                 deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                              "client_max_window_bits\r\n" : "");
     if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         conn_kill(c);
         return;
     }
     want_write(c, 0);
+}
+
+/* Whether the response head (NUL-terminated) accepts permessage-deflate. */
+static int deflate_accepted(const char *head)
+{
+    const char *h = strcasestr(head, "\r\nSec-WebSocket-Extensions:");
+    const char *eol = h ? strstr(h + 2, "\r\n") : NULL;
+    const char *pmd = h ? strcasestr(h, "permessage-deflate") : NULL;
+
+    return pmd && eol && pmd < eol;
 }
 
 /* The 101 arrived (or not): opens the connection and sends the first message. */
@@ -231,7 +253,8 @@ static void on_handshake(struct conn *c)
             conn_kill(c);
         return;
     }
-    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0) {
+    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0 ||
+        (deflate_on && !deflate_accepted((char *)c->rbuf))) {
         conn_kill(c);
         return;
     }
@@ -299,6 +322,34 @@ static void check_answer(struct conn *c, const unsigned char *p, size_t n)
     c->got += n;
 }
 
+/* Inflates a piece of a compressed answer (`fin`: its end, after which the
+ * stripped 00 00 ff ff goes in) and checks what comes out. */
+static void inflate_answer(struct conn *c, const unsigned char *p, size_t n, int fin)
+{
+    static const unsigned char trailer[4] = {0, 0, 0xff, 0xff};
+    unsigned char out[16384];
+    int pass, rc;
+
+    if (!c->inf) {
+        c->inf = calloc(1, sizeof(*c->inf));
+        if (!c->inf || inflateInit2(c->inf, -15) != Z_OK)
+            die("inflateInit2");
+    }
+    for (pass = 0; pass < 1 + fin; pass++) {
+        c->inf->next_in = (unsigned char *)(pass ? trailer : p);
+        c->inf->avail_in = (uInt)(pass ? sizeof(trailer) : n);
+        do {
+            c->inf->next_out = out, c->inf->avail_out = sizeof(out);
+            rc = inflate(c->inf, Z_SYNC_FLUSH);
+            if (rc != Z_OK && rc != Z_BUF_ERROR) {
+                c->wrong = 1;
+                return;
+            }
+            check_answer(c, out, sizeof(out) - c->inf->avail_out);
+        } while (c->inf->avail_out == 0);
+    }
+}
+
 /* One data frame of an answer (of `hlen` header bytes, `n` in all): checks
  * it, and at its last frame counts the echo, good or bad. */
 static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
@@ -308,10 +359,16 @@ static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
         c->got = 0;
         c->wrong = op != 1;             /* the echo of a text is a text */
         c->in_answer = 1;
+        c->compressed = (c->rbuf[0] & 0x40) != 0;
+        if (c->compressed != deflate_on)    /* RSV1 without the extension, */
+            c->wrong = 1;                   /* or an answer not compressed */
     } else if (op != 0) {
         c->wrong = 1;                   /* a new message inside this one */
     }
-    check_answer(c, c->rbuf + hlen, n - hlen);
+    if (c->compressed)
+        inflate_answer(c, c->rbuf + hlen, n - hlen, fin);
+    else
+        check_answer(c, c->rbuf + hlen, n - hlen);
     if (!fin)
         return;
     c->in_answer = 0;
@@ -412,7 +469,6 @@ static double percentile(double p)
 
     if (msgs == 0)
         return 0;
-
     for (us = 0; us < HIST_US; us++) {
         seen += hist[us];
         if (seen > want)
@@ -423,8 +479,8 @@ static double percentile(double p)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: wsload echo HOST PORT PATH CONNS SECONDS SIZE\n"
-                    "       wsload idle HOST PORT PATH CONNS SECONDS\n");
+    fprintf(stderr, "usage: wsload echo HOST PORT PATH CONNS SECONDS SIZE [deflate]\n"
+                    "       wsload idle HOST PORT PATH CONNS SECONDS [deflate]\n");
     exit(2);
 }
 
@@ -433,13 +489,13 @@ static double parse_args(int argc, char **argv)
 {
     double secs;
 
-    if (argc < 7)
+    if (argc < 7 || (strcmp(argv[1], "echo") != 0 && strcmp(argv[1], "idle") != 0))
         usage();
     mode_echo = strcmp(argv[1], "echo") == 0;
-    if (!mode_echo && strcmp(argv[1], "idle") != 0)
+    if (argc < 7 + mode_echo || argc > 8 + mode_echo ||
+        (argc == 8 + mode_echo && strcmp(argv[7 + mode_echo], "deflate") != 0))
         usage();
-    if (mode_echo && argc < 8)
-        usage();
+    deflate_on = argc == 8 + mode_echo;
     host = argv[2];
     port = atoi(argv[3]);
     path = argv[4];
@@ -451,11 +507,32 @@ static double parse_args(int argc, char **argv)
     return secs;
 }
 
+/* The message, compressed alone (raw deflate, its 00 00 ff ff stripped). */
+static void compress_message(void)
+{
+    z_stream z = {0};
+    unsigned char *in = malloc(msg_size + 1);
+
+    zpayload = malloc(msg_size + 64);
+    if (!in || !zpayload || deflateInit2(&z, 6, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        die("deflateInit2");
+    memset(in, 'x', msg_size);
+    z.next_in = in, z.avail_in = (uInt)msg_size;
+    z.next_out = zpayload, z.avail_out = (uInt)(msg_size + 64);
+    if (deflate(&z, Z_SYNC_FLUSH) != Z_OK || z.avail_in != 0)
+        die("deflate");
+    zpayload_len = msg_size + 64 - z.avail_out - 4;
+    deflateEnd(&z);
+    free(in);
+}
+
 /* Allocates the connections, their buffers and frames, and the epoll set. */
 static void setup(void)
 {
     int i;
 
+    if (deflate_on && mode_echo)
+        compress_message();
     conns = calloc((size_t)nconns, sizeof(*conns));
     hist = calloc(HIST_US, sizeof(*hist));
     epfd = epoll_create1(EPOLL_CLOEXEC);
