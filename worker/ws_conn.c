@@ -54,9 +54,15 @@ static void ws_leave(const struct ws_ctx *ctx)
 /* ---- the queues ---------------------------------------------------------------- */
 
 /* Keeps a message lws has been given whole until lws cannot still be
- * deflating from it. */
+ * deflating from it; without permessage-deflate lws copies what it keeps,
+ * and the message is freed at once. */
 void ws_conn_retire(struct kiln_ws *ws, struct ws_msg *m)
 {
+    if (!ws->deflate) {
+        ws->qbytes -= m->len;
+        free(m);
+        return;
+    }
     m->next = ws->retired;
     ws->retired = m;
 }
@@ -233,20 +239,42 @@ static int rx_reserve(struct kiln_ws *ws, size_t more)
     return 0;
 }
 
+/* Runs the route's message handler on msg (NUL-terminated) while open. */
+static void run_message(struct kiln_ws *ws, int binary, const unsigned char *msg, size_t len)
+{
+    const struct ws_route *wr = ws->rt;
+
+    if (wr->h.message && ws->state == WS_OPEN) {
+        ws_enter(ws->ctx, wr);
+        wr->h.message(ws, binary, msg, len, wr->data);
+        ws_leave(ws->ctx);
+    }
+}
+
 /* Hands the reassembled message to the route's message handler. */
 static void deliver(struct kiln_ws *ws)
 {
-    const struct ws_route *wr = ws->rt;
     static unsigned char empty[1];
     unsigned char *msg = ws->rx ? ws->rx : empty;
 
     msg[ws->rxlen] = '\0';
-    if (wr->h.message && ws->state == WS_OPEN) {
-        ws_enter(ws->ctx, wr);
-        wr->h.message(ws, ws->rxbinary, msg, ws->rxlen, wr->data);
-        ws_leave(ws->ctx);
-    }
+    run_message(ws, ws->rxbinary, msg, ws->rxlen);
     rx_reset(ws);
+}
+
+/*
+ * A message that arrived whole in one piece: handed over from one buffer
+ * of the worker's (for its NUL), so that it costs the connection no
+ * allocation.  Handlers do not nest: lws delivers from its loop only.
+ */
+static void deliver_whole(struct kiln_ws *ws, const void *in, size_t len, int binary)
+{
+    static unsigned char buf[WS_WHOLE_MAX + 1];
+
+    if (len > 0)                        /* an empty one may come as NULL */
+        memcpy(buf, in, len);
+    buf[len] = '\0';
+    run_message(ws, binary, buf, len);
 }
 
 /*
@@ -259,6 +287,11 @@ void ws_conn_receive(struct kiln_ws *ws, const void *in, size_t len,
 {
     if (ws->state == WS_CLOSING) {
         rx_reset(ws);
+        return;
+    }
+    if (!ws->in_msg && final && rest == 0 && len <= WS_WHOLE_MAX &&
+        len <= ws->rt->max_msg) {
+        deliver_whole(ws, in, len, binary);
         return;
     }
     if (!ws->in_msg) {

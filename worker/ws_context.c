@@ -260,6 +260,7 @@ int ws_adopt(struct worker *w, int fd, struct kiln_ws *ws, struct kiln_req *req,
         ws_discard(ws);
         return -1;
     }
+    ws->deflate = ws->rt->h.deflate && ws_deflate_offer(req) != NULL;
     ctx->adopting = ws;
     ctx->adopt_fd = fd;
     wsi = lws_adopt_socket_vhost_readbuf(ctx->vh, fd, head, hlen);

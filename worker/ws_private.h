@@ -35,6 +35,7 @@ struct worker;
 #define WS_DEFAULT_MAX_MSG   ((size_t)4 << 20)  /* when the config says 0 */
 #define WS_DEFAULT_MAX_QUEUE ((size_t)16 << 20)
 #define WS_REASON_MAX    123                /* bytes of a close reason */
+#define WS_WHOLE_MAX     ((size_t)16 << 10) /* a message in one piece: no allocation */
 
 enum ws_state {
     WS_PENDING,                     /* accepted by ws_check_upgrade, not adopted */
@@ -95,6 +96,7 @@ struct kiln_ws {
     unsigned sent_close : 1;        /* our close frame went to lws */
     unsigned linked : 1;            /* established: in rt->conns, counted */
     unsigned rx_paused : 1;         /* lws reads nothing: a frame is half sent */
+    unsigned deflate : 1;           /* permessage-deflate offered to lws */
 };
 
 /* A worker's WebSocket state (w->ws): NULL when no plugin has a route. */
@@ -125,7 +127,7 @@ struct kiln_ws *ws_by_id(kiln_id id);
 void ws_conn_set_reason(struct kiln_ws *ws, const char *reason, size_t len);
 
 /* Keeps a message lws has been given whole until lws cannot still be
- * deflating from it. */
+ * deflating from it (freed at once without permessage-deflate). */
 void ws_conn_retire(struct kiln_ws *ws, struct ws_msg *m);
 
 /* Frees the messages written: called where lws cannot still be deflating
