@@ -195,6 +195,13 @@ run_idle() {
 }
 
 ECHO_MODES=$(for m in $MODES; do [ "$m" = idle ] || printf '%s ' "$m"; done)
+# Idle connections first, on workers that have served nothing yet: memory
+# the echo runs free (zlib state, buffers) would be reused by the idle
+# connections and hide what they cost.
+if [ "$IDLE" -gt 0 ]; then
+    run_idle kiln
+    run_idle node
+fi
 # Warm-up, not measured (its errors show in the measured runs).
 for m in $ECHO_MODES; do
     for port in "$KILN_PORT" "$NODE_PORT"; do
@@ -212,11 +219,6 @@ for round in $(seq "$ROUNDS"); do
         for s in $(rotate "$round" kiln node); do run_echo "$s" "$m"; done
     done
 done
-if [ "$IDLE" -gt 0 ]; then
-    run_idle kiln
-    run_idle node
-fi
-
 for m in $ECHO_MODES; do
     if [ "$m" = echo ]; then
         echo "echo, $SIZE-byte text (one message in flight per connection; msgs/s counts good echoes only)"
