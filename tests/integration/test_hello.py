@@ -4,6 +4,7 @@ import asyncio
 import datetime
 import email.utils
 import re
+import time
 
 import aiohttp
 import pytest
@@ -80,6 +81,27 @@ def test_post_not_allowed(server):
     st, hdrs, _ = server.request("/Alice", method="DELETE")
     assert st == 405
     assert hdrs["allow"] == "GET, HEAD"
+
+
+def test_date_follows_the_clock(server):
+    """The head of a 200 is built once a second and reused: its Date moves
+    on with the clock, on one connection and on the next."""
+    def date_of(c):
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200
+        return email.utils.parsedate_to_datetime(r.header("date"))
+
+    with RawConn(server.port) as c:
+        first = date_of(c)
+        time.sleep(2.2)
+        second = date_of(c)
+    with RawConn(server.port) as c:
+        time.sleep(1.1)
+        third = date_of(c)
+    assert (second - first).total_seconds() >= 2
+    assert (third - second).total_seconds() >= 1
+    assert_date_is_now(email.utils.format_datetime(third, usegmt=True))
 
 
 def test_head(server):
