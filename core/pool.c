@@ -7,18 +7,12 @@
 
 #include "pool.h"
 
-#define POOL_ALIGN ((size_t)_Alignof(max_align_t))
 #define ALIGN_UP(n) (((n) + POOL_ALIGN - 1) & ~(POOL_ALIGN - 1))
 
 /* Smallest capacity a buffer starts with. */
 #define BUF_MIN 256
 
-/* A chunk header; its usable bytes follow at CHUNK_HDR. */
-struct pool_chunk {
-    struct pool_chunk *next;    /* the chunk allocated before this one */
-    char *cur;                  /* first free byte */
-    char *end;                  /* one past the chunk's last byte */
-};
+/* A chunk's usable bytes follow its header (pool.h) at CHUNK_HDR. */
 
 #define CHUNK_HDR ALIGN_UP(sizeof(struct pool_chunk))
 
@@ -135,7 +129,7 @@ static struct pool_chunk *chunk_new(struct pool *p, size_t n)
     return c;
 }
 
-void *pool_alloc(struct pool *p, size_t n)
+void *pool_alloc_chunk(struct pool *p, size_t n)
 {
     struct pool_chunk *c = p->head;
     void *ptr;
@@ -230,7 +224,7 @@ void buf_init(struct buf *b)
 }
 
 /* Grows the capacity by doubling until n more bytes fit.  0, or -1 on OOM. */
-int buf_reserve(struct buf *b, size_t n)
+int buf_grow(struct buf *b, size_t n)
 {
     size_t need, cap;
     char *d;
@@ -249,22 +243,6 @@ int buf_reserve(struct buf *b, size_t n)
     b->data = d;
     b->cap = cap;
     return 0;
-}
-
-int buf_append(struct buf *b, const void *data, size_t n)
-{
-    if (n == 0)
-        return 0;
-    if (buf_reserve(b, n) < 0)
-        return -1;
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    return 0;
-}
-
-int buf_append_str(struct buf *b, const char *s)
-{
-    return buf_append(b, s, strlen(s));
 }
 
 /* Whether `fmt` holds no directive but %s and %%. */

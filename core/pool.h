@@ -12,17 +12,41 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
-struct pool_chunk;
+/* A chunk header; its usable bytes follow it, aligned (pool.c). */
+struct pool_chunk {
+    struct pool_chunk *next;    /* the chunk allocated before this one */
+    char *cur;                  /* first free byte */
+    char *end;                  /* one past the chunk's last byte */
+};
 
 struct pool {
     struct pool_chunk *head;    /* current chunk; earlier ones linked behind */
     size_t first_size;          /* size of the chunk kept across resets */
 };
 
+#define POOL_ALIGN ((size_t)_Alignof(max_align_t))
+
 void pool_init(struct pool *p, size_t first_size);
-/* Aligned (max_align_t) memory valid until pool_reset/pool_free; NULL on OOM. */
-void *pool_alloc(struct pool *p, size_t n);
+/* pool_alloc's way when the current chunk is full (or too big a request). */
+void *pool_alloc_chunk(struct pool *p, size_t n);
+
+/* Aligned (max_align_t) memory valid until pool_reset/pool_free; NULL on OOM.
+ * Inline: a request makes several, and most fit the current chunk. */
+static inline void *pool_alloc(struct pool *p, size_t n)
+{
+    struct pool_chunk *c = p->head;
+    size_t a = n ? (n + POOL_ALIGN - 1) & ~(POOL_ALIGN - 1) : POOL_ALIGN;
+    void *ptr;
+
+    if (c == NULL || n > (size_t)PTRDIFF_MAX / 2 || (size_t)(c->end - c->cur) < a)
+        return pool_alloc_chunk(p, n);
+    ptr = c->cur;
+    c->cur += a;
+    return ptr;
+}
 char *pool_strndup(struct pool *p, const char *s, size_t n);
 /* Frees every chunk but the first and rewinds it. */
 void pool_reset(struct pool *p);
@@ -53,10 +77,29 @@ struct buf {
 };
 
 void buf_init(struct buf *b);
+/* buf_reserve's way when the buffer must grow. */
+int buf_grow(struct buf *b, size_t n);
 /* Makes room for `n` more bytes.  0, or -1 on OOM. */
-int buf_reserve(struct buf *b, size_t n);
-int buf_append(struct buf *b, const void *data, size_t n);
-int buf_append_str(struct buf *b, const char *s);
+static inline int buf_reserve(struct buf *b, size_t n)
+{
+    return b->cap - b->len >= n ? 0 : buf_grow(b, n);
+}
+
+static inline int buf_append(struct buf *b, const void *data, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (buf_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, data, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int buf_append_str(struct buf *b, const char *s)
+{
+    return buf_append(b, s, strlen(s));
+}
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Drops the first n bytes (memmove). */

@@ -97,7 +97,8 @@ int http_split_target(struct pool *pool, char *target, struct http_target *t)
         *hash = '\0';
     t->authority = NULL;
     t->alen = 0;
-    if ((strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)
+    if (target[0] != '/' &&         /* origin-form, by far the most common */
+        (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)
         && absolute_form(pool, target, t, &path) < 0)
         return -1;
     if (path[0] != '/')

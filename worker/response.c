@@ -235,11 +235,13 @@ static int response_status(const struct kiln_req *req)
  */
 int response_serialize(struct kiln_req *req, struct buf *out)
 {
-    struct line head = { .n = 0 }, tail = { .n = 0 };
+    struct line head, tail;         /* .s written up to .n only: not cleared */
     int status = response_status(req), no_length;
     const struct buf *hdrs = req->resp_headers,
                      *body = compress_body(req, status, &no_length);
     size_t hlen = hdrs ? hdrs->len : 0, blen = body ? body->len : 0;
+
+    head.n = tail.n = 0;
 
     if (req->resp_body != NULL && body == NULL)
         return -1;
@@ -276,9 +278,11 @@ int response_serialize(struct kiln_req *req, struct buf *out)
 int response_stream_head(struct kiln_req *req, struct buf *out, int status,
                          long long length, int chunked)
 {
-    struct line head = { .n = 0 }, tail = { .n = 0 };
+    struct line head, tail;         /* .s written up to .n only: not cleared */
     const struct buf *hdrs = req->resp_headers;
     size_t hlen = hdrs ? hdrs->len : 0;
+
+    head.n = tail.n = 0;
 
     req->status = status;
     put_head(&head, status);

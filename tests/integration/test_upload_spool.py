@@ -201,8 +201,13 @@ def test_no_file_left_after_a_killed_worker(kiln_factory, tmp_path):
     c, _ = start_upload(k, 4 * 1024 * 1024)
     pid = held(k, up)
     os.kill(pid, signal.SIGKILL)
-    assert wait_until(lambda: not os.path.exists("/proc/%d/fd" % pid) or
-                      not os.listdir("/proc/%d/fd" % pid), 5)
+
+    def fds_gone():
+        try:
+            return not os.listdir("/proc/%d/fd" % pid)
+        except FileNotFoundError:       # reaped meanwhile
+            return True
+    assert wait_until(fds_gone, 5)
     c.close()
     k.wait_workers(1, exclude=(pid,))
     assert os.listdir(up) == []
