@@ -47,6 +47,19 @@ def worker_fds(k):
     return len(os.listdir("/proc/%d/fd" % pid))
 
 
+def settled_fds(k, wait=0.2, timeout=5):
+    """worker_fds() once it stays the same for `wait` seconds: the server's
+    side of a connection the client just closed may take a moment to go."""
+    last, deadline = None, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        n = worker_fds(k)
+        if n == last:
+            return n
+        last = n
+        time.sleep(wait)
+    return last
+
+
 def test_small_and_big_files_byte_exact_with_curl_and_aiohttp(served):
     k, root = served
     r = curl("-D", "-", "-o", "/dev/null", k.url + "/files/small.txt")
@@ -176,7 +189,7 @@ def test_slow_client_does_not_block_the_loop_and_fds_are_closed(served):
     k, root = served
     wait_until(lambda: len(k.worker_pids()) == 1, 5)
     k.request("/files/small.txt")
-    before = worker_fds(k)
+    before = settled_fds(k)
     slow = socket.create_connection(("127.0.0.1", k.port))
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.sendall(b"GET /files/big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -188,7 +201,8 @@ def test_slow_client_does_not_block_the_loop_and_fds_are_closed(served):
         assert time.monotonic() - t0 < 0.5
         time.sleep(0.01)
     assert got.startswith(b"HTTP/1.1 200")
-    assert worker_fds(k) == before + 2             # the slow socket and its file
+    # the slow socket and its file (the small requests' sockets gone)
+    assert wait_until(lambda: worker_fds(k) == before + 2, 5), (worker_fds(k), before)
     slow.close()                                    # leaves mid-file
     assert wait_until(lambda: worker_fds(k) == before, 5), (worker_fds(k), before)
 
