@@ -183,6 +183,7 @@ void feed_serve(struct worker *w, const uint8_t *const *parts, const size_t *len
         abort();
     }
     close(sv[1]);
+    conn_close_all(w);                  /* none open: gives back the request cache */
     if (show && out.len > 0)
         fprintf(stderr, "%.*s\n", (int)out.len, out.data);
     *data = out.data ? out.data : "";
