@@ -87,6 +87,7 @@ def test_a_note_added_in_one_tab_appears_in_the_other(backend):
                 # a deletion in tab one reaches tab two
                 await click(one, "#notes li .delete")
                 await shows(two, "Edited in tab two", present=False)
+                await shows(one, "Edited in tab two", present=False)    # its own list too
                 got["two_at_end"] = await titles(two)
                 got["one_at_end"] = await titles(one)
         return got
