@@ -535,7 +535,7 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-void conn_new(struct worker *w, int fd, int readable)
+void conn_new(struct worker *w, int fd)
 {
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -557,8 +557,6 @@ void conn_new(struct worker *w, int fd, int readable)
     w->nconns++;
     conn_reading(c, 1);
     conn_timer_update(c);
-    if (readable)       /* no wait for the loop: the request is there */
-        on_readable(w->loop, &c->rio, EV_READ);
 }
 
 /*

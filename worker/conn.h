@@ -13,12 +13,10 @@ struct conn;
 struct worker;
 
 /*
- * Takes an accepted, non-blocking socket and starts serving it (`readable`:
- * its first bytes have arrived, as from a socket that defers accepting:
- * read them now rather than after a turn of the loop).  On OOM the
+ * Takes an accepted, non-blocking socket and starts serving it.  On OOM the
  * socket is closed.  The connection frees itself when it ends.
  */
-void conn_new(struct worker *w, int fd, int readable);
+void conn_new(struct worker *w, int fd);
 
 /* Graceful stop: closes idle connections now and makes the others close
  * after their current response. */

@@ -9,8 +9,6 @@
  */
 #define _GNU_SOURCE                 /* accept4 */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,61 +113,35 @@ static void accept_failed(struct worker *w, int err)
 /*
  * Accepts what is queued on one listening socket (up to a batch), as long as
  * the worker is below max_connections; at it, stops accepting (the queue
- * is left to the other workers) until a connection closes.  From a socket
- * that defers accepting (TCP_DEFER_ACCEPT) a connection comes with its
- * first bytes, read at once -- after the whole batch is accepted, so that a
- * handler that takes its time does not let this worker take connections
- * that arrived meanwhile ahead of a stop the loop has yet to see.
+ * is left to the other workers) until a connection closes.
  */
-static void accept_batch(struct worker *w, ev_io *io, int deferred)
+static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
-    int fds[ACCEPT_BATCH], n = 0, fd;
+    struct worker *w = io->data;
+    int i, fd;
 
-    while (n < ACCEPT_BATCH) {
-        if (open_conns(w) + (size_t)n >= w->cfg->max_connections) {
+    (void)loop;
+    (void)revents;
+    for (i = 0; i < ACCEPT_BATCH; i++) {
+        if (open_conns(w) >= w->cfg->max_connections) {
             log_warn("max_connections (%zu) reached: not accepting until one closes",
                      w->cfg->max_connections);
             accept_enable(w, 0);
             ev_check_start(w->loop, &w->capacity);
-            break;
+            return;
         }
         fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
                 accept_failed(w, errno);
-            break;      /* EAGAIN: another worker took it, or queue empty */
+            return;     /* EAGAIN: another worker took it, or queue empty */
         }
         if (w->accept_failing) {
             w->accept_failing = 0;
             log_info("accept() works again");
         }
-        fds[n++] = fd;
+        conn_new(w, fd);
     }
-    for (int i = 0; i < n; i++)
-        conn_new(w, fds[i], deferred);
-}
-
-static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
-{
-    (void)loop;
-    (void)revents;
-    accept_batch(io->data, io, 0);
-}
-
-static void on_accept_deferred(struct ev_loop *loop, ev_io *io, int revents)
-{
-    (void)loop;
-    (void)revents;
-    accept_batch(io->data, io, 1);
-}
-
-/* Whether listening socket fd defers accepting until data arrive. */
-static int defers_accept(int fd)
-{
-    int secs = 0;
-    socklen_t len = sizeof secs;
-
-    return getsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, &len) == 0 && secs > 0;
 }
 
 /* ---- control: master channel and signals -------------------------------- */
@@ -331,10 +303,7 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
         return -1;
     w->naccept = a->nlisteners;
     for (i = 0; i < a->nlisteners; i++) {
-        int fd = a->listeners[i].fd;
-
-        ev_io_init(&w->accept_w[i], defers_accept(fd) ? on_accept_deferred : on_accept, fd,
-                   EV_READ);
+        ev_io_init(&w->accept_w[i], on_accept, a->listeners[i].fd, EV_READ);
         w->accept_w[i].data = w;
     }
     ev_init(&w->accept_pause, on_accept_pause);

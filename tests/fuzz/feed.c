@@ -171,7 +171,7 @@ void feed_serve(struct worker *w, const uint8_t *const *parts, const size_t *len
      * kernel allows), and nothing is read until the end */
     if (slow && setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny) < 0)
         perror("feed: SO_SNDBUF");
-    conn_new(w, sv[0], 0);              /* the fd is kiln's now */
+    conn_new(w, sv[0]);                 /* the fd is kiln's now */
     for (size_t i = 0; i < n; i++)
         if (lens[i] > 0)
             put(w, sv[1], parts[i], lens[i], !slow);
