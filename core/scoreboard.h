@@ -26,6 +26,11 @@ struct scoreboard_slot {
                                        last loop tick (once a second) */
     volatile uint64_t requests;     /* requests served */
     volatile int in_handler;        /* 1 while a plugin handler runs */
+    volatile int accepting;         /* 1 while the worker takes connections */
+    volatile uint32_t conns;        /* open connections, HTTP and WebSocket,
+                                       but this loop turn's accepts (at each
+                                       accept and each loop turn) */
+    volatile uint32_t accepted;     /* connections accepted (wraps) */
     char plugin[64];                /* plugin running the current handler */
     char route[128];                /* "GET /{name}" of the current handler */
     const void *named;              /* worker-private: what plugin/route name
@@ -78,6 +83,31 @@ static inline void scoreboard_leave(struct scoreboard_slot *s, int request)
     s->in_handler = 0;
     if (request)
         s->requests++;
+}
+
+/* ---- connections, for the workers' accept balance (worker/balance.c) ---- */
+
+/* The worker starts (1) or stops (0) taking new connections. */
+static inline void scoreboard_accepting(struct scoreboard_slot *s, int on)
+{
+    if (s != NULL)
+        s->accepting = on;
+}
+
+/* The worker holds `n` open connections (written only when it changed). */
+static inline void scoreboard_conns(struct scoreboard_slot *s, uint32_t n)
+{
+    if (s != NULL && s->conns != n)
+        s->conns = n;
+}
+
+/* The worker accepted a connection and holds `n` (balance.h). */
+static inline void scoreboard_accept(struct scoreboard_slot *s, uint32_t n)
+{
+    if (s == NULL)
+        return;
+    s->accepted++;
+    s->conns = n;
 }
 
 #endif

@@ -266,7 +266,7 @@ child_run(struct master *m, struct generation *g, unsigned id, int slot, int cha
     }
     a = (struct worker_args){
         .cfg = g->cfg, .plugins = &g->plugins, .listeners = ls, .nlisteners = n,
-        .chan_fd = chan, .slot = &m->sb->slot[slot], .generation = g->id, .id = id,
+        .chan_fd = chan, .sb = m->sb, .slot = &m->sb->slot[slot], .generation = g->id, .id = id,
         .metrics = m->metrics, .mslot = &m->metrics->slot[slot],
         .report_sections = g->id == 1 && id == 0 && !m->booted
     };

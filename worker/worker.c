@@ -18,6 +18,7 @@
 
 #include <ev.h>
 
+#include "balance.h"
 #include "body.h"
 #include "channel.h"
 #include "config.h"
@@ -51,7 +52,8 @@ static void worker_stop(struct worker *w, int graceful);
 
 /* ---- accepting ---------------------------------------------------------- */
 
-static void accept_enable(struct worker *w, int on)
+/* Starts or stops the listening sockets' watchers. */
+static void accept_watch(struct worker *w, int on)
 {
     size_t i;
 
@@ -63,10 +65,34 @@ static void accept_enable(struct worker *w, int on)
     }
 }
 
+/* Takes new connections or stops, as the peers see it too (a yield to a
+ * peer, accept_yield(), is a pause the peers still count as accepting). */
+static void accept_enable(struct worker *w, int on)
+{
+    scoreboard_accepting(w->slot, on);
+    accept_watch(w, on);
+}
+
 /* Connections open in this worker, HTTP and WebSocket. */
 static size_t open_conns(const struct worker *w)
 {
     return w->nconns + ws_count(w);
+}
+
+/* What the accept balance counts: the connections open but this loop
+ * turn's accepts (one served and closed on the turn after its accept, as
+ * with Connection: close, is not a load that stays). */
+static uint32_t held_conns(struct worker *w)
+{
+    unsigned turn = ev_iteration(w->loop);
+    size_t open;
+
+    if (w->turn != turn) {
+        w->turn = turn;
+        w->turn_accepts = 0;
+    }
+    open = open_conns(w);
+    return open > w->turn_accepts ? (uint32_t)(open - w->turn_accepts) : 0;
 }
 
 /* Accepts again once below max_connections (checked each loop turn while
@@ -90,6 +116,7 @@ static void on_accept_pause(struct ev_loop *loop, ev_timer *t, int revents)
 
     (void)loop;
     (void)revents;
+    balance_resume(&w->bal);
     if (!w->draining && !ev_is_active(&w->capacity))
         accept_enable(w, 1);
 }
@@ -110,10 +137,30 @@ static void accept_failed(struct worker *w, int err)
     ev_timer_start(w->loop, &w->accept_pause);
 }
 
+/* A peer holds clearly fewer connections: accepts pause for BALANCE_PAUSE,
+ * the connection is left to it (balance.h). */
+static void accept_yield(struct worker *w)
+{
+    accept_watch(w, 0);
+    ev_timer_set(&w->accept_pause, BALANCE_PAUSE, 0.);
+    ev_timer_start(w->loop, &w->accept_pause);
+}
+
+/* Before the loop waits: the connections held, for the peers' balance. */
+static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
+{
+    struct worker *w = p->data;
+
+    (void)loop;
+    (void)revents;
+    scoreboard_conns(w->slot, held_conns(w));
+}
+
 /*
  * Accepts what is queued on one listening socket (up to a batch), as long as
- * the worker is below max_connections; at it, stops accepting (the queue
- * is left to the other workers) until a connection closes.
+ * the worker is below max_connections and no peer holds clearly fewer
+ * connections; at max_connections, stops accepting (the queue is left to
+ * the other workers) until a connection closes.
  */
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -130,6 +177,15 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             ev_check_start(w->loop, &w->capacity);
             return;
         }
+        switch (balance_yield(&w->bal, held_conns(w), (uint32_t)w->turn_accepts)) {
+        case BALANCE_YIELD:
+            accept_yield(w);
+            return;
+        case BALANCE_LATER:
+            return;
+        case BALANCE_TAKE:
+            break;
+        }
         fd = accept4(io->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
@@ -141,6 +197,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             log_info("accept() works again");
         }
         conn_new(w, fd);
+        w->turn_accepts++;
+        scoreboard_accept(w->slot, held_conns(w));
     }
 }
 
@@ -240,6 +298,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     scoreboard_beat(w->slot);
+    balance_refresh(&w->bal);
     scrape_publish(w);
 }
 
@@ -325,6 +384,12 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     w->chan_w.data = w;
     if (a->chan_fd >= 0 && w->chan_buf)
         ev_io_start(w->loop, &w->chan_w);
+    balance_init(&w->bal, a->sb, a->slot);
+    balance_refresh(&w->bal);
+    ev_prepare_init(&w->publish, on_prepare);
+    w->publish.data = w;
+    ev_prepare_start(w->loop, &w->publish);
+    ev_unref(w->loop);                  /* the publishing keeps nothing alive */
     ev_timer_init(&w->tick, on_tick, 0., 1.);
     w->tick.data = w;
     ev_timer_again(w->loop, &w->tick);
@@ -352,6 +417,8 @@ static void worker_cleanup(struct worker *w)
     ev_check_stop(w->loop, &w->drained);
     ev_ref(w->loop);
     ev_timer_stop(w->loop, &w->tick);
+    ev_ref(w->loop);
+    ev_prepare_stop(w->loop, &w->publish);
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);

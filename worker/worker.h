@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <ev.h>
 
+#include "balance.h"
 #include "plugin.h"
 
 #define EXIT_BOOT_FAILURE 3
@@ -50,6 +51,10 @@ struct worker {
     char *chan_buf;                 /* one datagram read from it */
     ev_signal sig[5];
     ev_timer tick;                  /* heartbeat, once a second */
+    ev_prepare publish;             /* connections held, into the scoreboard */
+    struct balance bal;             /* which worker accepts (balance.c) */
+    size_t turn_accepts;            /* connections accepted in loop turn: */
+    unsigned turn;                  /*   (ev_iteration) */
     ev_timer drain_deadline;        /* graceful_timeout after a stop */
     ev_check drained;               /* while draining: exits once nothing is open */
 
@@ -68,6 +73,7 @@ struct worker_args {
     struct listener *listeners;     /* inherited listening sockets */
     size_t nlisteners;
     int chan_fd;                    /* this worker's end of the socketpair */
+    struct scoreboard *sb;          /* every worker's slot (accept balance) */
     struct scoreboard_slot *slot;   /* this worker's scoreboard slot */
     struct metrics *metrics;        /* the shared counters, and this worker's */
     struct metrics_slot *mslot;     /*   slot of them (core/metrics.h) */
