@@ -31,6 +31,7 @@
 #define BALANCE_PAUSE 0.001         /* s a yielding worker stops accepting */
 #define BALANCE_ALIVE 1.5           /* s: a peer's heartbeat this recent is alive */
 #define BALANCE_MISSES 4            /* such pauses before a peer is passed over */
+#define BALANCE_REFRESH 0.1         /* s between listings of the peers */
 #define BALANCE_SLACK 2             /* connections more than the peer's, + 1/8 */
 #define BALANCE_TURN 4              /* accepts a loop turn past the fair share */
 
@@ -55,7 +56,8 @@ struct balance {
 void balance_init(struct balance *b, struct scoreboard *sb,
                   const struct scoreboard_slot *mine);
 
-/* Lists the other workers' slots again (once a second: workers come and go). */
+/* Lists the other workers' slots again (workers come and go; the worker
+ * calls it at most every BALANCE_REFRESH as it accepts). */
 void balance_refresh(struct balance *b);
 
 enum balance_answer {

@@ -167,8 +167,11 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
     struct worker *w = io->data;
     int i, fd;
 
-    (void)loop;
     (void)revents;
+    if (ev_now(loop) - w->bal_at >= BALANCE_REFRESH) {     /* peers start late */
+        w->bal_at = ev_now(loop);
+        balance_refresh(&w->bal);
+    }
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if (open_conns(w) >= w->cfg->max_connections) {
             log_warn("max_connections (%zu) reached: not accepting until one closes",
