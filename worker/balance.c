@@ -10,6 +10,7 @@ void balance_init(struct balance *b, struct scoreboard *sb,
     b->sb = sb;
     b->mine = mine;
     b->waited = -1;
+    b->listed_at = -BALANCE_REFRESH;
 }
 
 /* The entry of `old` (npeers entries) for slot i held by pid, or NULL. */
@@ -22,13 +23,14 @@ static const struct balance_peer *find(const struct balance_peer *old, unsigned 
     return NULL;
 }
 
-void balance_refresh(struct balance *b)
+void balance_refresh(struct balance *b, double now)
 {
     struct balance_peer old[SCOREBOARD_SLOTS];
     unsigned nold = b->npeers, n = 0;
 
-    if (b->sb == NULL)
+    if (b->sb == NULL || now - b->listed_at < BALANCE_REFRESH)
         return;
+    b->listed_at = now;
     memcpy(old, b->peer, nold * sizeof old[0]);
     for (unsigned i = 0; i < SCOREBOARD_SLOTS; i++) {
         const struct scoreboard_slot *s = &b->sb->slot[i];

@@ -15,10 +15,12 @@
  * BALANCE_PAUSE (still counted as accepting) and the peer, woken too, takes
  * the connection; one that took BALANCE_TURN past that share in this turn
  * leaves the rest to its next turn.  A peer that accepted nothing while a
- * connection waited for it (stopped, stuck in a
- * handler, gone) BALANCE_MISSES times in a row is passed over until its
- * accept count moves or its heartbeat shows its loop turning again, so a
- * stuck peer costs a connection a few milliseconds at most, once a second.
+ * connection waited for it (stopped, stuck in a handler, gone)
+ * BALANCE_MISSES times in a row is passed over until its accept count
+ * moves, or, at a listing of the peers (every BALANCE_REFRESH as
+ * connections arrive), its heartbeat is under BALANCE_ALIVE old: a stalled
+ * peer delays a connection by BALANCE_MISSES pauses at most each
+ * BALANCE_REFRESH for its heartbeat's first BALANCE_ALIVE, then no more.
  */
 #ifndef KILN_BALANCE_H
 #define KILN_BALANCE_H
@@ -47,6 +49,7 @@ struct balance {
     struct scoreboard *sb;          /* NULL: never yields */
     const struct scoreboard_slot *mine;
     unsigned npeers;
+    double listed_at;               /* ev_now of the last listing */
     int waited;                     /* peer yielded to during a pause, or -1 */
     uint32_t waited_seen;           /* its accept count then */
     struct balance_peer peer[SCOREBOARD_SLOTS];
@@ -56,12 +59,12 @@ struct balance {
 void balance_init(struct balance *b, struct scoreboard *sb,
                   const struct scoreboard_slot *mine);
 
-/* Lists the other workers' slots again (workers come and go; the worker
- * calls it at most every BALANCE_REFRESH as it accepts). */
-void balance_refresh(struct balance *b);
+/* Lists the other workers' slots again (workers come and go) when the last
+ * listing is BALANCE_REFRESH old at `now` (ev_now), or there was none. */
+void balance_refresh(struct balance *b, double now);
 
 enum balance_answer {
-    BALANCE_TAKE,                 /* take the connection */
+    BALANCE_TAKE,                   /* take the connection */
     BALANCE_LATER,                  /* no more this loop turn */
     BALANCE_YIELD                   /* none for BALANCE_PAUSE */
 };

@@ -168,10 +168,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
     int i, fd;
 
     (void)revents;
-    if (ev_now(loop) - w->bal_at >= BALANCE_REFRESH) {     /* peers start late */
-        w->bal_at = ev_now(loop);
-        balance_refresh(&w->bal);
-    }
+    balance_refresh(&w->bal, ev_now(loop));     /* peers come and go */
     for (i = 0; i < ACCEPT_BATCH; i++) {
         if (open_conns(w) >= w->cfg->max_connections) {
             log_warn("max_connections (%zu) reached: not accepting until one closes",
@@ -301,7 +298,6 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     scoreboard_beat(w->slot);
-    balance_refresh(&w->bal);
     scrape_publish(w);
 }
 
@@ -388,7 +384,6 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     if (a->chan_fd >= 0 && w->chan_buf)
         ev_io_start(w->loop, &w->chan_w);
     balance_init(&w->bal, a->sb, a->slot);
-    balance_refresh(&w->bal);
     ev_prepare_init(&w->publish, on_prepare);
     w->publish.data = w;
     ev_prepare_start(w->loop, &w->publish);

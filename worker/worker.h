@@ -53,7 +53,6 @@ struct worker {
     ev_timer tick;                  /* heartbeat, once a second */
     ev_prepare publish;             /* connections held, into the scoreboard */
     struct balance bal;             /* which worker accepts (balance.c) */
-    double bal_at;                  /* its peers listed then (ev_now) */
     size_t turn_accepts;            /* connections accepted in loop turn: */
     unsigned turn;                  /*   (ev_iteration) */
     ev_timer drain_deadline;        /* graceful_timeout after a stop */
