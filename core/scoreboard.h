@@ -29,7 +29,8 @@ struct scoreboard_slot {
     volatile int accepting;         /* 1 while the worker takes connections */
     volatile uint32_t conns;        /* open connections, HTTP and WebSocket,
                                        but this loop turn's accepts (at each
-                                       accept and each loop turn) */
+                                       accept, the turn after one, and
+                                       once a second) */
     volatile uint32_t accepted;     /* connections accepted (wraps) */
     char plugin[64];                /* plugin running the current handler */
     char route[128];                /* "GET /{name}" of the current handler */

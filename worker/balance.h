@@ -9,7 +9,8 @@
  * of a client that connects one at a time.  Each worker publishes its open
  * connections in its scoreboard slot (held ones: those accepted in the
  * current loop turn are not counted, so that a connection served and closed
- * on the turn after its accept never weighs).  Before an accept, a worker
+ * on the turn after its accept never weighs) at each accept, the turn after,
+ * and once a second.  Before an accept, a worker
  * that holds more than the least loaded accepting peer by more than a slack
  * (BALANCE_SLACK + 1/8 of the peer's) yields: it stops accepting for
  * BALANCE_PAUSE (still counted as accepting) and the peer, woken too, takes

@@ -146,14 +146,37 @@ static void accept_yield(struct worker *w)
     ev_timer_start(w->loop, &w->accept_pause);
 }
 
-/* Before the loop waits: the connections held, for the peers' balance. */
+/* The connections held, for the peers' balance (at each accept, at the
+ * tick, and before the loop waits until a turn's accepts are counted). */
+static void publish_held(struct worker *w)
+{
+    scoreboard_conns(w->slot, held_conns(w));
+}
+
+/* Before the loop waits, after a turn with accepts: publishes until the
+ * accepts of that turn are counted in (the next turn), then stops, so a
+ * keep-alive request pays nothing for the balance.  Closes are published at
+ * the tick or the next accept; a count too high makes the peers take more,
+ * never wait. */
 static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
 {
     struct worker *w = p->data;
 
-    (void)loop;
     (void)revents;
-    scoreboard_conns(w->slot, held_conns(w));
+    publish_held(w);
+    if (w->turn_accepts == 0) {
+        ev_ref(loop);
+        ev_prepare_stop(loop, p);
+    }
+}
+
+/* Accepts happened this turn: publish them once the turn is over. */
+static void publish_soon(struct worker *w)
+{
+    if (ev_is_active(&w->publish))
+        return;
+    ev_prepare_start(w->loop, &w->publish);
+    ev_unref(w->loop);                  /* the publishing keeps nothing alive */
 }
 
 /*
@@ -199,6 +222,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
         conn_new(w, fd);
         w->turn_accepts++;
         scoreboard_accept(w->slot, held_conns(w));
+        publish_soon(w);
     }
 }
 
@@ -298,6 +322,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *t, int revents)
     (void)loop;
     (void)revents;
     scoreboard_beat(w->slot);
+    publish_held(w);
     scrape_publish(w);
 }
 
@@ -386,8 +411,6 @@ static int worker_watch(struct worker *w, const struct worker_args *a)
     balance_init(&w->bal, a->sb, a->slot);
     ev_prepare_init(&w->publish, on_prepare);
     w->publish.data = w;
-    ev_prepare_start(w->loop, &w->publish);
-    ev_unref(w->loop);                  /* the publishing keeps nothing alive */
     ev_timer_init(&w->tick, on_tick, 0., 1.);
     w->tick.data = w;
     ev_timer_again(w->loop, &w->tick);
@@ -415,8 +438,10 @@ static void worker_cleanup(struct worker *w)
     ev_check_stop(w->loop, &w->drained);
     ev_ref(w->loop);
     ev_timer_stop(w->loop, &w->tick);
-    ev_ref(w->loop);
-    ev_prepare_stop(w->loop, &w->publish);
+    if (ev_is_active(&w->publish)) {
+        ev_ref(w->loop);
+        ev_prepare_stop(w->loop, &w->publish);
+    }
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
