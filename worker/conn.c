@@ -287,7 +287,13 @@ static int conn_in_acquire(struct conn_req *q)
     return 0;
 }
 
-/* The request state for bytes about to arrive, its write watcher set. */
+/*
+ * The request state for bytes about to arrive, its write watcher set.  The
+ * watcher is set again only when it was last set for another descriptor:
+ * ev_io_set() has libev hand the descriptor to epoll again at its next
+ * start (an epoll_ctl the kernel answers EEXIST, one a streamed response
+ * would pay for every request).
+ */
 static struct conn_req *conn_busy(struct conn *c)
 {
     struct conn_req *q = c->rq;
@@ -296,7 +302,8 @@ static struct conn_req *conn_busy(struct conn *c)
         q = conn_req_take(c);
         if (q == NULL)
             return NULL;
-        ev_io_init(&q->wio, on_writable, c->fd, EV_WRITE);
+        if (q->wio.cb != on_writable || q->wio.fd != c->fd)
+            ev_io_init(&q->wio, on_writable, c->fd, EV_WRITE);
         q->wio.data = c;
     }
     return q;
