@@ -113,6 +113,37 @@ static int split_segments(const char *path, size_t len, char **segs, char *segbu
     return n;
 }
 
+/*
+ * The segments of a path with no escape and no dot-segment (most paths:
+ * "/users/42"): its own bytes after the leading '/', each '/' made a NUL,
+ * in one pass.  The count as split_segments() gives it, or -2 when the path
+ * needs split_segments() (an escape, a dot-segment).
+ */
+static int split_plain(const char *path, size_t len, char **segs, char *segbuf)
+{
+    size_t start = 0;
+    int n = 0;
+
+    for (size_t i = 1; i <= len; i++) {
+        char ch = i < len ? path[i] : '/';
+
+        if (ch == '%')
+            return -2;
+        if (ch != '/') {
+            segbuf[i - 1] = ch;
+            continue;
+        }
+        if (dot_segment(segbuf + start, i - 1 - start))
+            return -2;
+        if (n == URL_MAX_SEGMENTS)
+            return -1;
+        segbuf[i - 1] = '\0';
+        segs[n++] = segbuf + start;
+        start = i;
+    }
+    return n;
+}
+
 /* The decoded path "/" + the segments joined by '/', into dec. */
 static void join_segments(char **segs, int n, char *dec)
 {
@@ -148,10 +179,15 @@ int url_split_path(struct pool *pool, const char *path, size_t len,
         segbuf = pool_alloc(pool, len + 1);
         if (segbuf == NULL)
             return -1;
-        n = split_segments(path, len, segs, segbuf);
+        n = split_plain(path, len, segs, segbuf);
+        if (n >= 0) {                   /* decoded, it reads as it came */
+            memcpy(dec, path, len);
+            dec[len] = '\0';
+        } else if (n == -2 && (n = split_segments(path, len, segs, segbuf)) >= 0) {
+            join_segments(segs, n, dec);
+        }
         if (n < 0)
             return -1;
-        join_segments(segs, n, dec);
     }
     if (decoded != NULL)
         *decoded = dec;

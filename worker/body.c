@@ -85,6 +85,8 @@ int body_begin(struct conn *c)
         c->rq->sink = SINK_DISCARD;     /* until a reader attaches */
         return 0;
     }
+    if (http_body_left(c) == 0)
+        return 0;                       /* no body: no form to parse */
     return is_multipart(&c->rq->req, &ct) ? begin_form(c, ct) : 0;
 }
 

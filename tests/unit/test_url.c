@@ -55,6 +55,16 @@ static void test_split(void)
     n = SPLIT("//a");
     CHECK(n == 2 && segs[0][0] == '\0', "//a starts with an empty segment");
     CHECK_STR(segs[1], "a", "//a -> a");
+    n = SPLIT("/a//b.txt/");
+    CHECK(n == 4 && strcmp(segs[1], "") == 0 && strcmp(segs[2], "b.txt") == 0 &&
+          segs[3][0] == '\0', "/a//b.txt/ -> a, \"\", b.txt, \"\"");
+    CHECK_STR(d, "/a//b.txt/", "a path with no escape and no dot-segment decodes to itself");
+    n = SPLIT("/a/b/c/..");
+    CHECK(n == 3 && strcmp(segs[2], "") == 0, "a dot-segment after plain segments is removed");
+    CHECK_STR(d, "/a/b/", "... and the path decodes without it");
+    n = SPLIT("/.");
+    CHECK(n == 0, "/. is the root");
+    CHECK_STR(d, "/", "/. decodes to /");
     n = SPLIT("/a%2Fb/c%20d");
     CHECK(n == 2, "%%2F does not split a segment");
     CHECK_STR(segs[0], "a/b", "the segment holds the slash");
