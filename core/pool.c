@@ -245,35 +245,43 @@ int buf_grow(struct buf *b, size_t n)
     return 0;
 }
 
-/* Whether `fmt` holds no directive but %s and %%. */
-static int plain_format(const char *fmt)
-{
-    for (const char *p = strchr(fmt, '%'); p != NULL; p = strchr(p + 2, '%'))
-        if (p[1] != 's' && p[1] != '%')
-            return 0;
-    return 1;
-}
-
-/* Appends a plain_format() text by hand (NULL for %s is "(null)", as glibc
- * prints it).  0, or -1 on OOM with nothing appended. */
+/*
+ * Appends a format of text, %s and %% only (NULL for %s is "(null)", as
+ * glibc prints it), in one pass.  0; 1 at another directive, -1 on OOM,
+ * nothing appended either way.
+ */
 static int append_plain(struct buf *b, const char *fmt, va_list ap)
 {
     size_t was = b->len;
     const char *p = fmt, *pct;
+    va_list aq;
+    int rc = 0;
 
-    while ((pct = strchr(p, '%')) != NULL) {
-        const char *s = pct[1] == '%' ? "%" : va_arg(ap, const char *);
+    va_copy(aq, ap);
+    for (;;) {
+        const char *s;
 
-        if (buf_append(b, p, (size_t)(pct - p)) < 0 ||
-            buf_append_str(b, s != NULL ? s : "(null)") < 0)
+        for (pct = p; *pct != '\0' && *pct != '%'; pct++)
+            ;
+        if (buf_append(b, p, (size_t)(pct - p)) < 0)
+            goto fail;
+        if (*pct == '\0')
+            break;
+        if (pct[1] != 's' && pct[1] != '%') {
+            rc = 1;
+            goto fail;
+        }
+        s = pct[1] == '%' ? "%" : va_arg(aq, const char *);
+        if (buf_append_str(b, s != NULL ? s : "(null)") < 0)
             goto fail;
         p = pct + 2;
     }
-    if (buf_append_str(b, p) == 0)
-        return 0;
+    va_end(aq);
+    return 0;
 fail:
+    va_end(aq);
     b->len = was;
-    return -1;
+    return rc ? rc : -1;
 }
 
 /*
@@ -284,13 +292,13 @@ fail:
  */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-    size_t room = b->cap - b->len;
+    size_t room;
     va_list aq;
     int n;
 
-    if (plain_format(fmt))
-        return append_plain(b, fmt, ap);
-
+    if ((n = append_plain(b, fmt, ap)) <= 0)
+        return n;
+    room = b->cap - b->len;
     va_copy(aq, ap);
     n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, aq);
     va_end(aq);

@@ -191,18 +191,29 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 /* Notes where header i is when it is a Host, a Transfer-Encoding or an
  * Expect (the fields the message's checks need), while the headers are
  * copied. */
+/* Whether a field name of `len` bytes is `lower` (lowercase letters and
+ * '-', of that length) in any case: a token (http-parser checked it) only
+ * meets a letter or '-' when OR-ed with 0x20 if it was one. */
+static int name_is(const char *name, const char *lower, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if ((name[i] | 0x20) != lower[i])
+            return 0;
+    return 1;
+}
+
 static void note_framing(struct conn *c, size_t i, size_t len)
 {
     struct conn_req *q = c->rq;
     const char *name = q->req.headers[i].name;
 
-    if (len == 4 && strcasecmp(name, "host") == 0) {
+    if (len == 4 && name_is(name, "host", 4)) {
         if (q->nhost++ == 0)
             q->host = i;
-    } else if (len == 17 && strcasecmp(name, "transfer-encoding") == 0) {
+    } else if (len == 17 && name_is(name, "transfer-encoding", 17)) {
         if (q->nte++ == 0)
             q->te = i;
-    } else if (len == 6 && q->expect == NULL && strcasecmp(name, "expect") == 0) {
+    } else if (len == 6 && q->expect == NULL && name_is(name, "expect", 6)) {
         q->expect = q->req.headers[i].value;
     }
 }

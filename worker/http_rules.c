@@ -88,17 +88,39 @@ static int absolute_form(struct pool *pool, const char *target, struct http_targ
     return 0;
 }
 
+/* Origin-form, by far the most common: path and query in one pass. */
+static void origin_form(char *target, struct http_target *t)
+{
+    char *p = target, *hash;
+
+    while (*p != '\0' && *p != '?' && *p != '#')
+        p++;
+    t->path = target;
+    t->plen = (size_t)(p - target);
+    t->query = "";
+    if (*p == '#') {
+        *p = '\0';
+    } else if (*p == '?') {
+        t->query = p + 1;
+        if ((hash = strchr(p + 1, '#')) != NULL)
+            *hash = '\0';
+    }
+}
+
 int http_split_target(struct pool *pool, char *target, struct http_target *t)
 {
     const char *path = target, *q;
-    char *hash = strchr(target, '#');
+    char *hash;
 
-    if (hash != NULL)
-        *hash = '\0';
     t->authority = NULL;
     t->alen = 0;
-    if (target[0] != '/' &&         /* origin-form, by far the most common */
-        (strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)
+    if (target[0] == '/') {
+        origin_form(target, t);
+        return 0;
+    }
+    if ((hash = strchr(target, '#')) != NULL)
+        *hash = '\0';
+    if ((strncasecmp(target, "http://", 7) == 0 || strncasecmp(target, "https://", 8) == 0)
         && absolute_form(pool, target, t, &path) < 0)
         return -1;
     if (path[0] != '/')

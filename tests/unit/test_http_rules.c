@@ -62,7 +62,8 @@ static void test_targets(void)
     struct pool p;
     struct http_target t;
     char a[] = "/a/b?x=1#frag", b[] = "http://h.example:81/p?q", c[] = "https://h?q",
-         d[] = "http://u@h/", e[] = "http:///x", f[] = "*", g[] = "a/b", h[] = "/#only";
+         d[] = "http://u@h/", e[] = "http:///x", f[] = "*", g[] = "a/b", h[] = "/#only",
+         i[] = "/p/q?b?c", j[] = "/users";
 
     pool_init(&p, 1024);
     CHECK(http_split_target(&p, a, &t) == 0, "origin-form");
@@ -79,6 +80,10 @@ static void test_targets(void)
           "asterisk-form and relative targets are refused");
     CHECK(http_split_target(&p, h, &t) == 0 && t.plen == 1 && t.query[0] == '\0',
           "a fragment alone leaves \"/\"");
+    CHECK(http_split_target(&p, i, &t) == 0 && t.plen == 4 && strcmp(t.query, "b?c") == 0,
+          "the query runs from the first '?'");
+    CHECK(http_split_target(&p, j, &t) == 0 && t.plen == 6 && t.query[0] == '\0',
+          "a path alone");
     pool_free(&p);
 }
 

@@ -148,6 +148,12 @@ static void test_plain_formats(void)
           "a NULL %%s prints (null), as glibc does");
 #pragma GCC diagnostic pop
     buf_free(&b);
+    buf_init(&b);
+    CHECK(buf_printf(&b, "ab") == 0 && buf_printf(&b, "%s, %s: %d%%", "Ann", big, 7) == 0 &&
+          b.len == 2 + 3 + 2 + strlen(big) + 4 && memcmp(b.data, "abAnn, zz", 9) == 0 &&
+          memcmp(b.data + b.len - 4, ": 7%", 4) == 0,
+          "a %%d after %%s: the copy so far is undone, vsnprintf prints it all");
+    buf_free(&b);
 }
 
 int main(void)
