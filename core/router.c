@@ -407,7 +407,6 @@ fail:
 
 /* ---- matching ------------------------------------------------------------- */
 
-/* The route of n answering method: exact, then GET for HEAD, then "*". */
 /* Whether two method names are the same (a few bytes: inline, no call). */
 static int same_method(const char *a, const char *b)
 {
@@ -416,6 +415,7 @@ static int same_method(const char *a, const char *b)
     return *a == *b;
 }
 
+/* The route of n answering method: exact, then GET for HEAD, then "*". */
 static const struct route *route_for(const struct node *n, const char *method)
 {
     const struct route *rt, *get = NULL, *any = NULL;

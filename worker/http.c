@@ -188,9 +188,6 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
     return head_check(c, at + len);
 }
 
-/* Notes where header i is when it is a Host, a Transfer-Encoding or an
- * Expect (the fields the message's checks need), while the headers are
- * copied. */
 /* Whether a field name of `len` bytes is `lower` (lowercase letters and
  * '-', of that length) in any case: a token (http-parser checked it) only
  * meets a letter or '-' when OR-ed with 0x20 if it was one. */
@@ -202,6 +199,9 @@ static int name_is(const char *name, const char *lower, size_t len)
     return 1;
 }
 
+/* Notes where header i is when it is a Host, a Transfer-Encoding or an
+ * Expect (the fields the message's checks need), while the headers are
+ * copied. */
 static void note_framing(struct conn *c, size_t i, size_t len)
 {
     struct conn_req *q = c->rq;

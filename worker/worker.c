@@ -188,6 +188,7 @@ static void publish_soon(struct worker *w)
 static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
 {
     struct worker *w = io->data;
+    uint32_t held;
     int i, fd;
 
     (void)revents;
@@ -200,7 +201,8 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
             ev_check_start(w->loop, &w->capacity);
             return;
         }
-        switch (balance_yield(&w->bal, held_conns(w), (uint32_t)w->turn_accepts)) {
+        held = held_conns(w);           /* first: it may start a new turn */
+        switch (balance_yield(&w->bal, held, (uint32_t)w->turn_accepts)) {
         case BALANCE_YIELD:
             accept_yield(w);
             return;
