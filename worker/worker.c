@@ -153,6 +153,21 @@ static void publish_held(struct worker *w)
     scoreboard_conns(w->slot, held_conns(w));
 }
 
+/* Starts or stops the publishing before the loop waits; it keeps nothing
+ * alive (unref'd while it runs). */
+static void publish_watch(struct worker *w, int on)
+{
+    if (on == !!ev_is_active(&w->publish))    /* active: an index, not 1 */
+        return;
+    if (on) {
+        ev_prepare_start(w->loop, &w->publish);
+        ev_unref(w->loop);
+    } else {
+        ev_ref(w->loop);
+        ev_prepare_stop(w->loop, &w->publish);
+    }
+}
+
 /* Before the loop waits, after a turn with accepts: publishes until the
  * accepts of that turn are counted in (the next turn), then stops, so a
  * keep-alive request pays nothing for the balance.  Closes are published at
@@ -162,21 +177,11 @@ static void on_prepare(struct ev_loop *loop, ev_prepare *p, int revents)
 {
     struct worker *w = p->data;
 
+    (void)loop;
     (void)revents;
     publish_held(w);
-    if (w->turn_accepts == 0) {
-        ev_ref(loop);
-        ev_prepare_stop(loop, p);
-    }
-}
-
-/* Accepts happened this turn: publish them once the turn is over. */
-static void publish_soon(struct worker *w)
-{
-    if (ev_is_active(&w->publish))
-        return;
-    ev_prepare_start(w->loop, &w->publish);
-    ev_unref(w->loop);                  /* the publishing keeps nothing alive */
+    if (w->turn_accepts == 0)
+        publish_watch(w, 0);
 }
 
 /*
@@ -224,7 +229,7 @@ static void on_accept(struct ev_loop *loop, ev_io *io, int revents)
         conn_new(w, fd);
         w->turn_accepts++;
         scoreboard_accept(w->slot, held_conns(w));
-        publish_soon(w);
+        publish_watch(w, 1);            /* once this turn is over */
     }
 }
 
@@ -440,10 +445,7 @@ static void worker_cleanup(struct worker *w)
     ev_check_stop(w->loop, &w->drained);
     ev_ref(w->loop);
     ev_timer_stop(w->loop, &w->tick);
-    if (ev_is_active(&w->publish)) {
-        ev_ref(w->loop);
-        ev_prepare_stop(w->loop, &w->publish);
-    }
+    publish_watch(w, 0);
     ev_io_stop(w->loop, &w->chan_w);
     for (i = 0; i < sizeof(w->sig) / sizeof(w->sig[0]); i++)
         ev_signal_stop(w->loop, &w->sig[i]);
