@@ -46,6 +46,9 @@ struct config {
     int pidfile_is_default;     /* pidfile is the built-in KILN_PIDFILE */
     char *log_file;             /* NULL: stderr */
     char *mime_types;           /* media types by extension; NULL: none */
+    size_t file_cache;          /* bytes of KILN_FILE_CACHE files per worker;
+                                   0: off (16m) */
+    size_t max_cached_file_size; /* the largest file cached, bytes (64k) */
     int log_level;              /* LOG_* */
     int backlog;                /* listen(2) backlog, default 511 */
 

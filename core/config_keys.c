@@ -76,6 +76,8 @@ static const struct server_key server_keys[] = {
     { "server", "max_requests_jitter", K_COUNT,  F(max_requests_jitter), 0 },
     { "server", "watch_plugins",      K_BOOL,    F(watch_plugins),      0 },
     { "server", "mime_types",         K_PATH,    F(mime_types),         0 },
+    { "server", "file_cache",         K_SIZE,    F(file_cache),         0 },
+    { "server", "max_cached_file_size", K_SIZE,  F(max_cached_file_size), 0 },
     { "server", "trusted_proxies",    K_PROXIES, F(trusted_proxies),    0 },
     { "server", "metrics",            K_METRICS, F(metrics),            0 },
     { "server", "metrics_allow",      K_PROXIES, F(metrics_allow),      0 },
@@ -123,6 +125,8 @@ void config_defaults(struct config *c)
     c->plugin_dir = strdup(PLUGINDIR);
     c->pidfile = strdup(KILN_PIDFILE);
     c->mime_types = strdup("/etc/mime.types");
+    c->file_cache = 16 * 1024 * 1024;
+    c->max_cached_file_size = 64 * 1024;
     c->pidfile_is_default = 1;
     c->log_level = LOG_INFO;
     c->backlog = 511;

@@ -125,6 +125,9 @@
  *                    pubsub_subscriber_queue, pubsub); kiln_on_publish();
  *                    kiln_ws_broadcast() reaches the route's connections
  *                    in every worker.
+ *   1.7  2026-12-04  KILN_FILE_CACHE: kiln_file_at() answers small files
+ *                    from the worker's file cache ([server] file_cache,
+ *                    max_cached_file_size), invalidated by inotify(7).
  *
  * How the ABI grows: functions are only added, and a struct that a plugin
  * hands to kiln (struct kiln_plugin, struct kiln_ws_handlers) only gains
@@ -149,7 +152,7 @@ extern "C" {
 #define KILN_VERSION_PATCH 0
 
 #define KILN_ABI_MAJOR 1
-#define KILN_ABI_MINOR 6
+#define KILN_ABI_MINOR 7
 
 #if defined(__GNUC__)
 #define KILN_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -1416,6 +1419,9 @@ int kiln_file(kiln_req *req, const char *path);
                                          slash: 301 to the request's path with
                                          one (and its query), as nginx answers,
                                          instead of 404 */
+#define KILN_FILE_CACHE         0x10u /* 1.7: through the worker's file cache
+                                         (below); dirfd stays open on the same
+                                         directory while the worker runs */
 
 /*
  * 1.4: kiln_file() of `relpath` resolved from the directory `dirfd` (an
@@ -1435,6 +1441,21 @@ int kiln_file(kiln_req *req, const char *path);
  * either flag, and ".." is refused even where it would stay below dirfd.
  * Without either flag relpath is opened as openat(2) opens it (an absolute
  * one ignores dirfd).  Returns what kiln_file() returns.
+ *
+ * 1.7: with KILN_FILE_CACHE the worker keeps, up to [server] file_cache
+ * bytes, the bytes and validators of the regular files of at most
+ * max_cached_file_size it answered, and which names (the .br and .gz
+ * siblings most often) were missing, and answers them again without
+ * opening them: head and body in one write.  Each entry goes as soon as
+ * inotify(7) reports a change to its name or to a directory on its path
+ * (written, replaced, renamed, deleted, chmod'ed), before the next request
+ * is answered.  What inotify cannot see is never cached: a path with a
+ * symbolic link or a "."/".." component, a file with several hard links.
+ * Writes through a shared mmap(2), and changes another host makes on a
+ * network file system, are not seen: leave the flag off for such trees.
+ * The cache knows dirfd by its number: it must name the same directory
+ * while the worker runs (opened in init, closed in fini).  Answers are
+ * the same as without the flag, kiln_resp_is_stream() included.
  */
 int kiln_file_at(kiln_req *req, int dirfd, const char *relpath, unsigned flags);
 

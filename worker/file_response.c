@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "coding.h"
+#include "file_cache.h"
 #include "file_cond.h"
 #include "file_open.h"
 #include "kiln.h"
@@ -16,20 +17,16 @@
 #include "stream.h"
 
 #define KNOWN_FLAGS (KILN_FILE_BENEATH | KILN_FILE_NO_SYMLINKS | KILN_FILE_PRECOMPRESSED \
-                     | KILN_FILE_DIR_REDIRECT)
+                     | KILN_FILE_DIR_REDIRECT | KILN_FILE_CACHE)
 
 /* The longest relative path whose siblings are looked for. */
 #define SIBLING_PATH_MAX 4096
 
-struct file_meta {
-    long long size, mtime;
-    char etag[FILE_ETAG_MAX];
-    char modified[30];
-};
-
-/* The representation chosen: its descriptor, validators and coding. */
+/* The representation chosen: its descriptor or cached bytes, validators
+ * and coding. */
 struct file_choice {
-    int fd;
+    int fd;                         /* -1 when data holds the bytes */
+    const unsigned char *data;      /* file_cache.c's, or NULL */
     enum coding coding;
     int vary;                       /* a sibling exists: Vary: Accept-Encoding */
     struct file_meta m;
@@ -47,24 +44,108 @@ static int open_failed(kiln_req *req, int err)
     return kiln_error(req, 500, NULL);
 }
 
-/* fd's validators: 0 for a regular file, 1 for a directory, -1 else. */
-static int file_meta_of(int fd, struct file_meta *m, enum coding c)
+/* fd's validators (and its link count), the ETag its own: 0 for a
+ * regular file, 1 for a directory, -1 else. */
+static int file_meta_of(int fd, struct file_meta *m, unsigned long *nlink)
 {
     struct stat st;
-    size_t n;
 
     if (fstat(fd, &st) != 0)
         return -1;
     if (!S_ISREG(st.st_mode))
         return S_ISDIR(st.st_mode) ? 1 : -1;
+    *nlink = (unsigned long)st.st_nlink;
     m->size = (long long)st.st_size;
     m->mtime = (long long)st.st_mtim.tv_sec;
     file_etag(m->etag, (unsigned long long)st.st_ino, m->size, m->mtime, st.st_mtim.tv_nsec);
-    if (c != CODING_IDENTITY && (n = strlen(m->etag)) + 4 < FILE_ETAG_MAX)
-        snprintf(m->etag + n - 1, FILE_ETAG_MAX - n + 1, "-%s\"", c == CODING_GZIP ? "gz" : "br");
     if (http_date(m->modified, m->mtime) != 0)
         m->modified[0] = '\0';
     return 0;
+}
+
+/* The ETag of a sibling answered for coding c: its own with "-gz" or "-br"
+ * before the closing quote, never the identity one's. */
+static void etag_for_coding(struct file_meta *m, enum coding c)
+{
+    size_t n = strlen(m->etag);
+
+    if (c != CODING_IDENTITY && n + 4 < FILE_ETAG_MAX)
+        snprintf(m->etag + n - 1, FILE_ETAG_MAX - n + 1, "-%s\"", c == CODING_GZIP ? "gz" : "br");
+}
+
+/*
+ * open_rep() below, with the validators of rel itself.  A path the cache
+ * takes is opened without following symbolic links, its directories
+ * watched first; one that has a link (ELOOP, or ENOTDIR from the walk
+ * without openat2) is opened again as the flags say, and not cached.
+ */
+static int open_cached(int dirfd, const char *rel, unsigned flags, struct file_choice *f)
+{
+    int cache = (flags & KILN_FILE_CACHE) && file_cache_usable(dirfd, rel), kind, err;
+    unsigned long nlink = 0;
+    struct file_hit h;
+
+    f->fd = -1;
+    f->data = NULL;
+    if (cache && file_cache_find(dirfd, rel, &h)) {
+        if (h.err) {
+            errno = h.err;
+            return -2;
+        }
+        f->m = h.m;
+        f->data = h.data;
+        return 0;
+    }
+    if (cache && file_cache_watch(dirfd, rel) != 0)
+        cache = 0;
+    f->fd = file_open_at(dirfd, rel, flags | (cache ? KILN_FILE_NO_SYMLINKS : 0));
+    if (f->fd < 0 && cache && (errno == ELOOP || errno == ENOTDIR)
+        && !(flags & KILN_FILE_NO_SYMLINKS)) {
+        cache = 0;
+        f->fd = file_open_at(dirfd, rel, flags);
+    }
+    if (f->fd < 0) {
+        err = errno;
+        if (cache && err == ENOENT)
+            file_cache_add_missing(dirfd, rel, err);
+        errno = err;
+        return -2;
+    }
+    kind = file_meta_of(f->fd, &f->m, &nlink);
+    if (kind != 0) {
+        close(f->fd);
+        f->fd = -1;
+        return kind;
+    }
+    if (cache && (f->data = file_cache_add(dirfd, rel, f->fd, &f->m, nlink)) != NULL) {
+        close(f->fd);
+        f->fd = -1;
+    }
+    return 0;
+}
+
+/*
+ * Opens `rel` as kiln_file_at()'s flags say, through the file cache with
+ * KILN_FILE_CACHE: into f (its descriptor, or the cached bytes, and its
+ * validators for coding c) 0 for a regular file, 1 for a directory, -1 for
+ * something else, -2 with errno when it cannot be opened.
+ */
+static int open_rep(int dirfd, const char *rel, unsigned flags, enum coding c,
+                    struct file_choice *f)
+{
+    int kind = open_cached(dirfd, rel, flags, f);
+
+    if (kind == 0)
+        etag_for_coding(&f->m, c);
+    return kind;
+}
+
+/* Lets go of the chosen representation's descriptor, if it has one. */
+static void rep_close(struct file_choice *f)
+{
+    if (f->fd >= 0)
+        close(f->fd);
+    f->fd = -1;
 }
 
 /* ETag, Last-Modified and Accept-Ranges: 0, or -1 out of memory. */
@@ -108,7 +189,7 @@ static int file_answer(kiln_req *req, struct file_choice *f, const char *name)
         || add_validators(req, m) != 0)
         goto oom;
     if (not_modified(req, m)) {
-        close(f->fd);
+        rep_close(f);
         if (!is_get_or_head(req))
             return kiln_error(req, 412, NULL);
         kiln_set_status(req, 304);
@@ -118,7 +199,7 @@ static int file_answer(kiln_req *req, struct file_choice *f, const char *name)
         && (!ifr || file_if_range(ifr, m->etag, m->mtime)))
         r = file_range_parse(range, m->size, &first, &last);
     if (r == FILE_RANGE_UNSAT) {
-        close(f->fd);
+        rep_close(f);
         snprintf(cr, sizeof(cr), "bytes */%lld", m->size);
         if (kiln_add_header(req, "Content-Range", cr) != 0)
             return KILN_ERROR;
@@ -134,34 +215,32 @@ static int file_answer(kiln_req *req, struct file_choice *f, const char *name)
         if (kiln_add_header(req, "Content-Range", cr) != 0)
             goto oom;
     }
-    if (stream_file(req, r == FILE_RANGE_PART ? 206 : 200, f->fd, first,
-                    r == FILE_RANGE_PART ? last - first + 1 : m->size) != 0) {
+    if ((f->data ? stream_file_bytes(req, r == FILE_RANGE_PART ? 206 : 200, f->data + first,
+                                     r == FILE_RANGE_PART ? last - first + 1 : m->size)
+                 : stream_file(req, r == FILE_RANGE_PART ? 206 : 200, f->fd, first,
+                               r == FILE_RANGE_PART ? last - first + 1 : m->size)) != 0) {
         kiln_log(KILN_LOG_WARN, "kiln_file(%s): not from a handler, or out of memory", name);
         return KILN_ERROR;
     }
     return KILN_OK;
 oom:
-    close(f->fd);
+    rep_close(f);
     return KILN_ERROR;
 }
 
 /* relpath + ".gz" / ".br" opened as the original was, when it is a regular
- * file: its descriptor (its validators in *m), else -1. */
+ * file: 0 with it in *f, else -1. */
 static int open_sibling(int dirfd, const char *relpath, unsigned flags, enum coding c,
-                        struct file_meta *m)
+                        struct file_choice *f)
 {
     char path[SIBLING_PATH_MAX];
-    int fd;
+    int kind;
 
     if ((size_t)snprintf(path, sizeof(path), "%s.%s", relpath,
                          c == CODING_GZIP ? "gz" : "br") >= sizeof(path))
         return -1;
-    fd = file_open_at(dirfd, path, flags);
-    if (fd >= 0 && file_meta_of(fd, m, c) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
+    kind = open_rep(dirfd, path, flags, c, f);
+    return kind == 0 ? 0 : -1;
 }
 
 /* With an Accept-Encoding that takes br or gzip, the siblings it takes
@@ -172,8 +251,8 @@ static void choose_sibling(const kiln_req *req, int dirfd, const char *relpath, 
 {
     const char *accept = kiln_header(req, "Accept-Encoding");
     static const enum coding order[] = {CODING_BR, CODING_GZIP};
-    struct file_meta sm[CODING_COUNT];
-    int sib[CODING_COUNT] = {-1, -1, -1}, best;
+    struct file_choice sib[CODING_COUNT];
+    int best;
     unsigned offered = CODING_BIT(CODING_IDENTITY);
 
     if (accept == NULL || *accept == '\0')
@@ -182,7 +261,7 @@ static void choose_sibling(const kiln_req *req, int dirfd, const char *relpath, 
         enum coding c = order[i];
 
         if (coding_choose(accept, CODING_BIT(c)) == (int)c
-            && (sib[c] = open_sibling(dirfd, relpath, flags, c, &sm[c])) >= 0)
+            && open_sibling(dirfd, relpath, flags, c, &sib[c]) == 0)
             offered |= CODING_BIT(c);
     }
     if (offered == CODING_BIT(CODING_IDENTITY))
@@ -190,12 +269,13 @@ static void choose_sibling(const kiln_req *req, int dirfd, const char *relpath, 
     f->vary = 1;
     best = coding_choose(accept, offered);
     for (int c = CODING_GZIP; c < CODING_COUNT; c++)
-        if (sib[c] >= 0 && c != best)
-            close(sib[c]);
+        if ((offered & CODING_BIT(c)) && c != best)
+            rep_close(&sib[c]);
     if (best > CODING_IDENTITY) {
-        close(f->fd);
-        f->fd = sib[best];
-        f->m = sm[best];
+        rep_close(f);
+        f->fd = sib[best].fd;
+        f->data = sib[best].data;
+        f->m = sib[best].m;
         f->coding = (enum coding)best;
     }
 }
@@ -235,7 +315,7 @@ KILN_EXPORT int kiln_open_at(int dirfd, const char *relpath, unsigned flags)
 
 KILN_EXPORT int kiln_file_at(kiln_req *req, int dirfd, const char *relpath, unsigned flags)
 {
-    struct file_choice f = {.fd = -1, .coding = CODING_IDENTITY, .vary = 0};
+    struct file_choice f = {.fd = -1, .data = NULL, .coding = CODING_IDENTITY, .vary = 0};
     int kind;
 
     if (req == NULL || relpath == NULL)
@@ -244,12 +324,11 @@ KILN_EXPORT int kiln_file_at(kiln_req *req, int dirfd, const char *relpath, unsi
         kiln_log(KILN_LOG_WARN, "kiln_file_at(%s): unknown flags %#x", relpath, flags);
         return KILN_ERROR;
     }
-    f.fd = file_open_at(dirfd, relpath, flags);
-    if (f.fd < 0)
+    file_cache_begin();
+    kind = open_rep(dirfd, relpath, flags, CODING_IDENTITY, &f);
+    if (kind == -2)
         return open_failed(req, errno);
-    kind = file_meta_of(f.fd, &f.m, CODING_IDENTITY);
     if (kind != 0) {
-        close(f.fd);
         if (kind == 1 && (flags & KILN_FILE_DIR_REDIRECT) && relpath[0]
             && relpath[strlen(relpath) - 1] != '/')
             return redirect_dir(req);

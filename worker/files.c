@@ -1,7 +1,8 @@
-/* files.c -- the files a worker serves: media types by extension (kiln_mime_type), from the mime.types file of the config, read once at start by core/mime.c. */
+/* files.c -- the files a worker serves: media types by extension (kiln_mime_type), from the mime.types file of the config, read once at start by core/mime.c, and the file cache set up (file_cache.c). */
 #include <stddef.h>
 
 #include "config.h"
+#include "file_cache.h"
 #include "files.h"
 #include "kiln.h"
 #include "log.h"
@@ -14,6 +15,7 @@ void files_init(struct worker *w)
 {
     char err[512];
 
+    file_cache_init(w->loop, w->cfg->file_cache, w->cfg->max_cached_file_size);
     if (w->cfg->mime_types == NULL)
         return;
     types = mime_load(w->cfg->mime_types, err, sizeof(err));
@@ -26,6 +28,7 @@ void files_init(struct worker *w)
 
 void files_shutdown(void)
 {
+    file_cache_shutdown();
     mime_free(types);
     types = NULL;
 }

@@ -411,6 +411,22 @@ int stream_file(kiln_req *req, int status, int fd, long long off, long long len)
     return 0;
 }
 
+int stream_file_bytes(kiln_req *req, int status, const void *data, long long len)
+{
+    struct stream *s = NULL;
+
+    if (req->conn && self && req->conn->rq->in_handler && stream_allowed(req->conn))
+        s = stream_start(req, status, len, NULL, NULL, 1);
+    if (!s)
+        return -1;
+    if (!s->discard && len > 0 && stream_frame(s, data, (size_t)len) == 0)
+        s->sent = len;              /* out of memory: short, the connection closes */
+    s->ended = 1;
+    handle_free(&ids, s->id);
+    stream_kick(req->conn);
+    return 0;
+}
+
 int stream_file_left(const struct conn *c)
 {
     return c->rq->stream && c->rq->stream->file_fd >= 0;

@@ -43,6 +43,11 @@ void stream_cancel(struct conn *c, enum kiln_cancel why);
  * (not in a handler, out of memory). */
 int stream_file(kiln_req *req, int status, int fd, long long off, long long len);
 
+/* The same for a body already in memory (file_cache.c's bytes): copied
+ * after the head at once (nothing of it for HEAD), the stream ended.  0, or
+ * -1 as stream_file(). */
+int stream_file_bytes(kiln_req *req, int status, const void *data, long long len);
+
 /* Whether c's stream has file bytes left to send. */
 int stream_file_left(const struct conn *c);
 

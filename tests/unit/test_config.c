@@ -167,6 +167,23 @@ static void test_every_key(void)
 }
 
 /* The [server] gzip keys: defaults, values, errors. */
+static void test_file_cache_keys(void)
+{
+    struct config c;
+    char err[256];
+
+    CHECK(load(&c, "", err, sizeof err) == 0, "empty file loads");
+    CHECK(c.file_cache == 16u << 20 && c.max_cached_file_size == 64u << 10,
+          "file cache defaults");
+    config_free(&c);
+    CHECK(load(&c, "[server]\nfile_cache = 0\nmax_cached_file_size = 1m\n", err,
+               sizeof err) == 0, "file cache keys load (%s)", err);
+    CHECK(c.file_cache == 0 && c.max_cached_file_size == 1u << 20, "file cache values");
+    config_free(&c);
+    expect_error("[server]\nfile_cache = lots\n", 2,
+                 "file_cache: expected a size like 512, 8k, 1m or 1g, got \"lots\"");
+}
+
 static void test_gzip_keys(void)
 {
     struct config c;
@@ -608,6 +625,7 @@ int main(void)
     test_defaults();
     test_every_key();
     test_gzip_keys();
+    test_file_cache_keys();
     test_middlewares_key();
     test_listen_lines();
     test_listen_options();
