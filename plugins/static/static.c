@@ -117,6 +117,7 @@ static int read_prefix(kiln_app *app, char *pattern, size_t size)
 static int read_settings(kiln_app *app, char *pattern, size_t size, int *has_prefix)
 {
     int sym = symlink_flags(app), pre = config_bool(app, "precompressed", "on");
+    int cache = config_bool(app, "cache", "on");
 
     conf.index = kiln_config(app, "index", "index.html");
     conf.listing = config_bool(app, "listing", "off");
@@ -126,9 +127,11 @@ static int read_settings(kiln_app *app, char *pattern, size_t size, int *has_pre
         kiln_log(KILN_LOG_ERROR, "[static] index = %s: a file name, not a path", conf.index);
         return -1;
     }
-    if (sym < 0 || pre < 0 || conf.listing < 0 || conf.hidden < 0 || *has_prefix < 0)
+    if (sym < 0 || pre < 0 || cache < 0 || conf.listing < 0 || conf.hidden < 0
+        || *has_prefix < 0)
         return -1;
-    conf.flags = (unsigned)sym | (pre ? KILN_FILE_PRECOMPRESSED : 0);
+    conf.flags = (unsigned)sym | (pre ? KILN_FILE_PRECOMPRESSED : 0)
+                 | (cache ? KILN_FILE_CACHE : 0);
     return 0;
 }
 

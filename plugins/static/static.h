@@ -6,7 +6,7 @@
 
 struct static_conf {
     int root;                   /* the root directory, opened once (O_PATH) */
-    unsigned flags;             /* KILN_FILE_* from symlinks and precompressed */
+    unsigned flags;             /* KILN_FILE_* from symlinks, precompressed, cache */
     const char *index;          /* "index.html"; "" for none */
     int listing;                /* directories without an index listed */
     int hidden;                 /* dot-files served and listed */
