@@ -49,30 +49,48 @@ static int symlink_flags(kiln_app *app)
     return -1;
 }
 
-/* A directory asked for with its slash: its index file, else its listing
- * (listing = on), else 403 (404 when there is no such directory). */
+/* 403 when `path` (a directory's, "" for the root) names a directory, as
+ * nginx answers one without an index, else 404. */
+static int no_index(kiln_req *req, const char *path)
+{
+    struct stat st;
+    int fd = kiln_open_at(conf.root, *path ? path : ".", conf.flags), is_dir;
+
+    is_dir = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (fd >= 0)
+        close(fd);
+    return kiln_error(req, is_dir ? 403 : 404, NULL);
+}
+
+/*
+ * A directory asked for with its slash: its index file, else its listing
+ * (listing = on), else 403 (404 when there is no such directory).  Without
+ * a listing the index is answered at once, from the file cache when it is
+ * on, and only its 404 looks at the directory; with one, the index is
+ * looked for first, since the listing is the other answer.
+ */
 static int serve_dir(kiln_req *req, const char *path)
 {
     char file[4096];
     struct stat st;
-    int fd, is_file;
+    int fd, is_file, rc;
 
-    if (conf.index[0] && (size_t)snprintf(file, sizeof(file), "%s%s", path, conf.index)
-                             < sizeof(file)) {
-        fd = kiln_open_at(conf.root, file, conf.flags);
-        is_file = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-        if (fd >= 0)
-            close(fd);
-        if (is_file)
-            return kiln_file_at(req, conf.root, file, conf.flags);
+    if (!conf.index[0] || (size_t)snprintf(file, sizeof(file), "%s%s", path, conf.index)
+                              >= sizeof(file))
+        return conf.listing ? listing_answer(req, &conf, path) : no_index(req, path);
+    if (!conf.listing) {
+        rc = kiln_file_at(req, conf.root, file, conf.flags);
+        if (rc != KILN_OK || kiln_resp_status(req) != 404 || !kiln_resp_is_error(req))
+            return rc;
+        return no_index(req, path);
     }
-    if (conf.listing)
-        return listing_answer(req, &conf, path);
-    fd = kiln_open_at(conf.root, *path ? path : ".", conf.flags);
-    is_file = fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+    fd = kiln_open_at(conf.root, file, conf.flags);
+    is_file = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     if (fd >= 0)
         close(fd);
-    return kiln_error(req, is_file ? 403 : 404, NULL);
+    if (is_file)
+        return kiln_file_at(req, conf.root, file, conf.flags);
+    return listing_answer(req, &conf, path);
 }
 
 /* GET PREFIX/{path:*}. */
