@@ -187,23 +187,33 @@ static void build_head(struct line *l, int status, const char *date)
     PUT_LIT(l, "\r\n");
 }
 
-/* The head's first lines; a 200's are built once a second and copied. */
-static void put_head(struct line *l, int status)
+/* The head's first lines: a 200's, built once a second, or the status's
+ * own built into `scratch`. */
+static const struct line *head_lines(struct line *scratch, int status)
 {
     static struct line ok;
     static time_t ok_second = (time_t)-1;
     const char *date = response_date();
 
     if (status != 200) {
-        build_head(l, status, date);
-        return;
+        scratch->n = 0;
+        build_head(scratch, status, date);
+        return scratch;
     }
     if (ok_second != date_second) {
         ok.n = 0;
         build_head(&ok, 200, date);
         ok_second = date_second;
     }
-    put(l, ok.s, ok.n);
+    return &ok;
+}
+
+static void put_head(struct line *l, int status)
+{
+    struct line scratch;            /* .s written up to .n only: not cleared */
+    const struct line *h = head_lines(&scratch, status);
+
+    put(l, h->s, h->n);
 }
 
 /* "Content-Length: N\r\n" when the status has a body. */
@@ -214,6 +224,59 @@ static void put_length(struct line *l, int status, size_t len)
     PUT_LIT(l, "Content-Length: ");
     put_uint(l, len);
     PUT_LIT(l, "\r\n");
+}
+
+/* The most the lines write_tail() writes take: Content-Length with 20
+ * digits (or Transfer-Encoding: chunked), Connection: keep-alive and the
+ * blank line. */
+#define TAIL_MAX (sizeof("Content-Length: 18446744073709551615\r\n") - 1 + \
+                  sizeof("Connection: keep-alive\r\n") - 1 + 2)
+
+#define WRITE_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* Writes the decimal digits of v at p; the end. */
+static char *write_uint(char *p, size_t v)
+{
+    size_t n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : 4;
+
+    for (size_t t = v / 10000; t > 0; t /= 10)
+        n++;
+    for (char *e = p + n; e > p; v /= 10)
+        *--e = (char)('0' + v % 10);
+    return p + n;
+}
+
+/*
+ * Writes a head's last lines at p, at most TAIL_MAX bytes: Content-Length
+ * (length >= 0, when the status has a body) or, for length -1,
+ * Transfer-Encoding: chunked when `chunked`; the Connection header when the
+ * default does not say it; the blank line.  The end.
+ */
+static char *write_tail(char *p, const struct kiln_req *req, int status, long long length,
+                        int chunked)
+{
+    if (length >= 0) {
+        if (status_has_body(status)) {
+            p = WRITE_LIT(p, "Content-Length: ");
+            p = write_uint(p, (size_t)length);
+            p = WRITE_LIT(p, "\r\n");
+        }
+    } else if (chunked) {
+        p = WRITE_LIT(p, "Transfer-Encoding: chunked\r\n");
+    }
+    if (!req->keep_alive)
+        p = WRITE_LIT(p, "Connection: close\r\n");
+    else if (req->http_major == 1 && req->http_minor == 0)
+        p = WRITE_LIT(p, "Connection: keep-alive\r\n");
+    return WRITE_LIT(p, "\r\n");
+}
+
+/* Appends n bytes at p; the end. */
+static char *write_bytes(char *p, const void *data, size_t n)
+{
+    if (n > 0)
+        memcpy(p, data, n);
+    return p + n;
 }
 
 /* ---- responses ----------------------------------------------------------------- */
@@ -230,41 +293,34 @@ static int response_status(const struct kiln_req *req)
 
 /*
  * Sets req->status to the status actually sent (for the access log), then
- * appends the response with one reservation and four appends; the body may
+ * writes the response in place after one reservation; the body may
  * go out gzipped (compress.c decides, and adds its headers).
  */
 int response_serialize(struct kiln_req *req, struct buf *out)
 {
-    struct line head, tail;         /* .s written up to .n only: not cleared */
+    struct line scratch;            /* .s written up to .n only: not cleared */
+    const struct line *head;
     int status = response_status(req), no_length;
     const struct buf *hdrs = req->resp_headers,
                      *body = compress_body(req, status, &no_length);
     size_t hlen = hdrs ? hdrs->len : 0, blen = body ? body->len : 0;
-
-    head.n = tail.n = 0;
+    long long length = no_length ? -1 : (long long)blen;
+    char *p;
 
     if (req->resp_body != NULL && body == NULL)
         return -1;
     req->status = status;
-    put_head(&head, status);
-    if (!no_length)
-        put_length(&tail, status, blen);
-    if (!req->keep_alive)
-        PUT_LIT(&tail, "Connection: close\r\n");
-    else if (req->http_major == 1 && req->http_minor == 0)
-        PUT_LIT(&tail, "Connection: keep-alive\r\n");
-    PUT_LIT(&tail, "\r\n");
+    head = head_lines(&scratch, status);
     if (req->is_head || !status_has_body(status))
         blen = 0;
     req->mw.body_out = blen;
-    if (buf_reserve(out, head.n + hlen + tail.n + blen) != 0)
+    if (buf_reserve(out, head->n + hlen + TAIL_MAX + blen) != 0)
         return -1;
-    buf_append(out, head.s, head.n);
-    if (hlen > 0)
-        buf_append(out, hdrs->data, hlen);
-    buf_append(out, tail.s, tail.n);
-    if (blen > 0)
-        buf_append(out, body->data, blen);
+    p = write_bytes(out->data + out->len, head->s, head->n);
+    p = write_bytes(p, hdrs ? hdrs->data : NULL, hlen);
+    p = write_tail(p, req, status, length, 0);
+    p = write_bytes(p, body ? body->data : NULL, blen);
+    out->len = (size_t)(p - out->data);
     if (body != req->resp_body)
         compress_done();
     return 0;
@@ -278,29 +334,19 @@ int response_serialize(struct kiln_req *req, struct buf *out)
 int response_stream_head(struct kiln_req *req, struct buf *out, int status,
                          long long length, int chunked)
 {
-    struct line head, tail;         /* .s written up to .n only: not cleared */
+    struct line scratch;            /* .s written up to .n only: not cleared */
+    const struct line *head = head_lines(&scratch, status);
     const struct buf *hdrs = req->resp_headers;
     size_t hlen = hdrs ? hdrs->len : 0;
-
-    head.n = tail.n = 0;
+    char *p;
 
     req->status = status;
-    put_head(&head, status);
-    if (length >= 0)
-        put_length(&tail, status, (size_t)length);
-    else if (chunked)
-        PUT_LIT(&tail, "Transfer-Encoding: chunked\r\n");
-    if (!req->keep_alive)
-        PUT_LIT(&tail, "Connection: close\r\n");
-    else if (req->http_major == 1 && req->http_minor == 0)
-        PUT_LIT(&tail, "Connection: keep-alive\r\n");
-    PUT_LIT(&tail, "\r\n");
-    if (buf_reserve(out, head.n + hlen + tail.n) != 0)
+    if (buf_reserve(out, head->n + hlen + TAIL_MAX) != 0)
         return -1;
-    buf_append(out, head.s, head.n);
-    if (hlen > 0)
-        buf_append(out, hdrs->data, hlen);
-    buf_append(out, tail.s, tail.n);
+    p = write_bytes(out->data + out->len, head->s, head->n);
+    p = write_bytes(p, hdrs ? hdrs->data : NULL, hlen);
+    p = write_tail(p, req, status, length, chunked);
+    out->len = (size_t)(p - out->data);
     return 0;
 }
 

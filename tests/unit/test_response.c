@@ -98,6 +98,77 @@ static void test_handler_responses(void)
     buf_free(&body);
 }
 
+/* Content-Length at every count of digits, each response appended after
+ * what the buffer held (pipelined answers share it). */
+static void test_lengths(void)
+{
+    static const size_t lens[] = { 0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000,
+                                   99999, 100000, 123456, 1048576 };
+    struct buf out, body;
+    char want[64];
+
+    buf_init(&out);
+    buf_init(&body);
+    buf_append_str(&out, "earlier");
+    for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+        struct kiln_req r;
+        size_t from = out.len;
+
+        body.len = 0;
+        buf_reserve(&body, lens[i]);
+        memset(body.data, 'x', lens[i]);
+        body.len = lens[i];
+        r = req_with(NULL, &body, 200);
+        CHECK(response_serialize(&r, &out) == 0, "serializes");
+        snprintf(want, sizeof want, "\r\nContent-Length: %zu\r\n\r\n", lens[i]);
+        CHECK(out.len - from > lens[i] && memcmp(out.data + out.len - lens[i] - strlen(want),
+                                                  want, strlen(want)) == 0,
+              "the length's digits, then the body");
+        CHECK(r.mw.body_out == lens[i], "the body bytes written are recorded");
+    }
+    CHECK(memcmp(out.data, "earlierHTTP/1.1 200 OK\r\n", 24) == 0, "appended, not replaced");
+    buf_free(&out);
+    buf_free(&body);
+}
+
+/* The heads of streamed responses: a length, chunked, neither. */
+static void test_stream_heads(void)
+{
+    struct buf out, hdrs;
+    struct kiln_req r;
+
+    buf_init(&out);
+    buf_init(&hdrs);
+    buf_append_str(&hdrs, "Content-Type: text/event-stream\r\n");
+    r = req_with(&hdrs, NULL, 0);
+    CHECK(response_stream_head(&r, &out, 200, -1, 1) == 0, "a stream's head");
+    CHECK_STR(text(&out), "HTTP/1.1 200 OK\r\nServer: kiln\r\nDate: " DATE "\r\n"
+              "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+              "chunked, kept alive");
+    CHECK(r.status == 200, "its status recorded");
+    buf_reset(&out);
+    r = req_with(NULL, NULL, 0);
+    r.keep_alive = 0;
+    response_stream_head(&r, &out, 206, 4096, 0);
+    CHECK_STR(text(&out), "HTTP/1.1 206 Partial Content\r\nServer: kiln\r\nDate: " DATE
+              "\r\nContent-Length: 4096\r\nConnection: close\r\n\r\n",
+              "a length; close");
+    buf_reset(&out);
+    r = req_with(NULL, NULL, 0);
+    r.http_minor = 0;
+    response_stream_head(&r, &out, 200, -1, 0);
+    CHECK_STR(text(&out), "HTTP/1.1 200 OK\r\nServer: kiln\r\nDate: " DATE
+              "\r\nConnection: keep-alive\r\n\r\n",
+              "HTTP/1.0 kept alive: said; neither length nor chunks");
+    buf_reset(&out);
+    r = req_with(NULL, NULL, 0);
+    response_stream_head(&r, &out, 304, 10, 0);
+    CHECK_STR(text(&out), "HTTP/1.1 304 Not Modified\r\nServer: kiln\r\nDate: " DATE
+              "\r\n\r\n", "304: no length");
+    buf_free(&out);
+    buf_free(&hdrs);
+}
+
 static void test_errors(void)
 {
     struct buf out;
@@ -120,6 +191,8 @@ int main(void)
 {
     test_reasons_and_date();
     test_handler_responses();
+    test_lengths();
+    test_stream_heads();
     test_errors();
     return unit_done();
 }
