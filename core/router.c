@@ -124,6 +124,8 @@ static const struct node *find_lit(const struct node *n, const char *seg)
     size_t i;
     int found;
 
+    if (n->nlits == 0)
+        return NULL;
     if (n->tab == NULL) {
         i = lit_pos(n, seg, &found);
         return found ? n->lits[i] : NULL;
