@@ -98,6 +98,16 @@ static int on_message_begin(http_parser *p)
     return 0;
 }
 
+/* The length of a method's name, worked out once per method. */
+static size_t method_len(unsigned method)
+{
+    static unsigned char len[256];  /* http_parser's method is 8 bits */
+
+    if (len[method & 0xff] == 0)
+        len[method & 0xff] = (unsigned char)strlen(http_method_str(method));
+    return len[method & 0xff];
+}
+
 static int on_url(http_parser *p, const char *at, size_t len)
 {
     struct conn *c = p->data;
@@ -106,7 +116,7 @@ static int on_url(http_parser *p, const char *at, size_t len)
         c->rq->have_url = 1;
         c->rq->url_off = (size_t)(at - c->rq->in.data);
         /* the method and one space precede the target */
-        c->rq->msg_off = c->rq->url_off - strlen(http_method_str(p->method)) - 1;
+        c->rq->msg_off = c->rq->url_off - method_len(p->method) - 1;
     }
     c->rq->url_len += len;
     if (c->rq->url_len > c->w->cfg->max_uri_size)
@@ -218,12 +228,25 @@ static void note_framing(struct conn *c, size_t i, size_t len)
     }
 }
 
-/* Copies the request line and header fields out of c->rq->in into the pool. */
+/* Copies s[0..n) to *at, NUL-terminated, and moves *at past it; the copy. */
+static char *copy_out(char **at, const char *s, size_t n)
+{
+    char *d = *at;
+
+    memcpy(d, s, n);
+    d[n] = '\0';
+    *at = d + n + 1;
+    return d;
+}
+
+/* Copies the request line and header fields out of c->rq->in into the pool,
+ * the target and every name and value into one allocation. */
 static int req_materialize(struct conn *c)
 {
     struct kiln_req *r = &c->rq->req;
     const char *in = c->rq->in.data;
-    size_t i;
+    size_t i, room = c->rq->url_len + 1;
+    char *at;
 
     r->conn = c;
     r->pool = &c->rq->pool;
@@ -232,10 +255,13 @@ static int req_materialize(struct conn *c)
     r->method = http_method_str(c->rq->parser->method);
     r->http_major = c->rq->parser->http_major;
     r->http_minor = c->rq->parser->http_minor;
-    r->target = pool_strndup(&c->rq->pool, in + c->rq->url_off, c->rq->url_len);
+    for (i = 0; i < c->rq->nhdrs; i++)     /* spans of the read buffer: no overflow */
+        room += c->rq->hdrs[i].name_len + c->rq->hdrs[i].val_len + 2;
     r->headers = pool_alloc(&c->rq->pool, (c->rq->nhdrs + 1) * sizeof(*r->headers));
-    if (!r->target || !r->headers)
+    at = pool_alloc(&c->rq->pool, room);
+    if (!r->headers || !at)
         return -1;
+    r->target = copy_out(&at, in + c->rq->url_off, c->rq->url_len);
     for (i = 0; i < c->rq->nhdrs; i++) {
         const struct hdr_span *h = &c->rq->hdrs[i];
         size_t vl = h->val_len;
@@ -243,10 +269,8 @@ static int req_materialize(struct conn *c)
         while (vl > 0 && (in[h->val_off + vl - 1] == ' ' ||
                           in[h->val_off + vl - 1] == '\t'))
             vl--;
-        r->headers[i].name = pool_strndup(&c->rq->pool, in + h->name_off, h->name_len);
-        r->headers[i].value = pool_strndup(&c->rq->pool, in + h->val_off, vl);
-        if (!r->headers[i].name || !r->headers[i].value)
-            return -1;
+        r->headers[i].name = copy_out(&at, in + h->name_off, h->name_len);
+        r->headers[i].value = copy_out(&at, in + h->val_off, vl);
         note_framing(c, i, h->name_len);
     }
     r->nheaders = c->rq->nhdrs;
