@@ -169,7 +169,8 @@ static void conn_linger(struct conn *c)
 /* Called when c->rq->out has been written completely. */
 static void conn_drained(struct conn *c)
 {
-    ev_io_stop(c->w->loop, &c->rq->wio);
+    if (ev_is_active(&c->rq->wio) || ev_is_pending(&c->rq->wio))
+        ev_io_stop(c->w->loop, &c->rq->wio);    /* most answers never waited */
     if (c->rq->out.cap > BIG_BUF)
         buf_free(&c->rq->out);      /* a big response does not stay pinned */
     if (c->rq->stream) {
