@@ -16,6 +16,9 @@
 # section for it goes in CONF: CONF='[routesbench]; count = 500').
 # The access log on: PLUGIN_SO="$B/plugins/hello/.libs/hello.so $B/plugins/accesslog/.libs/accesslog.so"
 # CONF="[accesslog]; path = /tmp/access.log".
+# TOP=N: also the N functions with the most instructions of their own per
+# request (the difference of the two runs, by callgrind_annotate), to see
+# where a request's instructions go.
 set -euo pipefail
 ME=instructions.sh
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,12 +26,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=$(cd "${KILN_BUILD:-.}" && pwd)
 N1=${N1:-2000}
 N2=${N2:-6000}
+TOP=${TOP:-0}
 CONF=${CONF:-}
 HEADERS=${HEADERS:-}
 PLUGIN_SO=${PLUGIN_SO:-$BUILD/plugins/hello/.libs/hello.so}
 REQ_PATH=${REQ_PATH:-/Ann}
 WANT=${WANT:-Hello, Ann}
 WORKERS=1
+[[ $TOP =~ ^[0-9]+$ ]] || die "TOP must be a number"
 [ -x "$BUILD/kiln" ] || die "$BUILD/kiln not built"
 for so in $PLUGIN_SO; do [ -f "$so" ] || die "$so not built"; done
 command -v valgrind > /dev/null || die "valgrind not found (apt-get install valgrind)"
@@ -88,6 +93,7 @@ count() {
         [ "$pid" = "$master" ] && continue
         grep -q "^cmd:" "$f" || continue
         out=$(awk '/^summary:/ { print $2 }' "$f")
+        cp "$f" "$TMP/worker.$n"
     done
     [ "${VERBOSE:-0}" = 0 ] || grep -H "^summary:\|^cmd:\|^pid:" "$TMP"/run/cg.* >&2
     [ -n "$out" ] || die "no callgrind output of the worker (see $TMP/run/valgrind.log)"
@@ -97,4 +103,31 @@ count() {
 i1=$(count "$N1")
 i2=$(count "$N2")
 echo "instructions per keep-alive request: $(( (i2 - i1) / (N2 - N1) ))  ($N1 requests: $i1, $N2 requests: $i2)"
+if [ "$TOP" -gt 0 ]; then
+    command -v callgrind_annotate > /dev/null || die "callgrind_annotate not found (valgrind)"
+    for n in "$N1" "$N2"; do
+        callgrind_annotate --auto=no --inclusive=no --threshold=100 "$TMP/worker.$n" \
+            > "$TMP/self.$n" || die "callgrind_annotate failed on $TMP/worker.$n"
+    done
+    python3 - "$TMP/self.$N1" "$TMP/self.$N2" $((N2 - N1)) "$TOP" <<'PY'
+import re, sys
+# "1,632,004 ( 3.92%)  /path/http.c:on_headers_complete [/path/kiln]"
+line = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(\S+?):(\S+)(?: \[([^]]*)\])?$")
+def self_costs(path):
+    costs = {}
+    for l in open(path):
+        m = line.match(l)
+        if m:
+            where = m.group(2) if m.group(2) != "???" else (m.group(4) or "?").rsplit("/", 1)[-1]
+            key = "%s  (%s)" % (m.group(3), where)
+            costs[key] = costs.get(key, 0) + int(m.group(1).replace(",", ""))
+    return costs
+a, b = self_costs(sys.argv[1]), self_costs(sys.argv[2])
+n, top = int(sys.argv[3]), int(sys.argv[4])
+rows = sorted(((b.get(k, 0) - a.get(k, 0)) / n, k) for k in set(a) | set(b))
+print("instructions of their own per request, by function:")
+for per, name in list(reversed(rows))[:top]:
+    print("  %8.1f  %s" % (per, name))
+PY
+fi
 result instructions kiln $(( (i2 - i1) / (N2 - N1) )) instr/req
