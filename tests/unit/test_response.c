@@ -98,17 +98,65 @@ static void test_handler_responses(void)
     buf_free(&body);
 }
 
-/* Content-Length at every count of digits, each response appended after
- * what the buffer held (pipelined answers share it). */
+/* A buffer holding `prefix` with one byte less free room than `need`. */
+static void buf_short_of(struct buf *b, const char *prefix, size_t need)
+{
+    size_t n = strlen(prefix);
+
+    b->cap = n + need - 1;
+    b->data = malloc(b->cap);
+    memcpy(b->data, prefix, n);
+    b->len = n;
+}
+
+/*
+ * Serializes a copy of r again into a buffer one byte short of the answer
+ * `want`: the serializer's reservation must make it grow, and a reservation
+ * short of what is written shows as a length past the capacity (and an
+ * overrun under AddressSanitizer).
+ */
+static int same_when_short(struct kiln_req r, const struct buf *want)
+{
+    struct buf out;
+    int ok;
+
+    buf_short_of(&out, "earlier", want->len);
+    ok = response_serialize(&r, &out) == 0 && out.len <= out.cap &&
+         out.len == 7 + want->len && memcmp(out.data + 7, want->data, want->len) == 0;
+    buf_free(&out);
+    return ok;
+}
+
+/* The same for a streamed head. */
+static int stream_same_when_short(struct kiln_req r, int status, long long length, int chunked,
+                                  const struct buf *want)
+{
+    struct buf out;
+    int ok;
+
+    buf_short_of(&out, "earlier", want->len);
+    ok = response_stream_head(&r, &out, status, length, chunked) == 0 && out.len <= out.cap &&
+         out.len == 7 + want->len && memcmp(out.data + 7, want->data, want->len) == 0;
+    buf_free(&out);
+    return ok;
+}
+
+/* Content-Length at every count of digits a body can have here (a streamed
+ * response's, up to 19), each answer appended after what the buffer held
+ * (pipelined answers share it). */
 static void test_lengths(void)
 {
     static const size_t lens[] = { 0, 1, 9, 10, 99, 100, 999, 1000, 9999, 10000,
                                    99999, 100000, 123456, 1048576 };
-    struct buf out, body;
+    static const long long big[] = { 9999999, 10000000, 12345678, 4294967296LL,
+                                     999999999999LL, 1000000000000000000LL,
+                                     9223372036854775807LL };
+    struct buf out, body, alone;
     char want[64];
 
     buf_init(&out);
     buf_init(&body);
+    buf_init(&alone);
     buf_append_str(&out, "earlier");
     for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
         struct kiln_req r;
@@ -125,11 +173,33 @@ static void test_lengths(void)
         CHECK(out.len - from > lens[i] && memcmp(out.data + out.len - lens[i] - strlen(want),
                                                   want, strlen(want)) == 0,
               "the length's digits, then the body");
+        CHECK(lens[i] == 0 || (out.data[out.len - lens[i]] == 'x' && out.data[out.len - 1] == 'x' &&
+                               memcmp(out.data + out.len - lens[i], body.data, lens[i]) == 0),
+              "the body, whole");
         CHECK(r.mw.body_out == lens[i], "the body bytes written are recorded");
+        alone.len = 0;
+        buf_append(&alone, out.data + from, out.len - from);
+        CHECK(same_when_short(req_with(NULL, &body, 200), &alone),
+              "what is written fits what was reserved");
     }
     CHECK(memcmp(out.data, "earlierHTTP/1.1 200 OK\r\n", 24) == 0, "appended, not replaced");
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        struct kiln_req r = req_with(NULL, NULL, 0);
+
+        out.len = 0;
+        r.keep_alive = 0;
+        CHECK(response_stream_head(&r, &out, 200, big[i], 0) == 0, "a streamed head");
+        snprintf(want, sizeof want, "\r\nContent-Length: %lld\r\nConnection: close\r\n\r\n",
+                 big[i]);
+        CHECK(out.len > strlen(want) &&
+              memcmp(out.data + out.len - strlen(want), want, strlen(want)) == 0,
+              "a length of 7 to 19 digits");
+        CHECK(stream_same_when_short(r, 200, big[i], 0, &out),
+              "what is written fits what was reserved");
+    }
     buf_free(&out);
     buf_free(&body);
+    buf_free(&alone);
 }
 
 /* The heads of streamed responses: a length, chunked, neither. */
