@@ -26,13 +26,12 @@
  *
  * One thread, one epoll set.  Frames are masked with the all-zero key
  * (RFC 6455 lets a client pick any key; this one leaves the payload as it
- * is).  Built by bench/fanout.sh with `cc -O2`; not part of the make graph.
+ * is).  Connecting and the opening handshake are bench/wsclient.c's, shared
+ * with wsload.c.  Built by bench/fanout.sh with `cc -O2 fanout.c wsclient.c`;
+ * not part of the make graph.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +40,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "wsclient.h"
 
 #define MAX_CONNS     60000
 #define MAX_PUBS      64
@@ -79,26 +80,12 @@ static uint64_t delivered, disorder, errors, overflow, nsynced;
 static uint32_t *hist;
 static double last_delivery;
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t now_ns(void)
 {
     struct timespec ts;
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(2);
 }
 
 static void conn_kill(struct conn *c)
@@ -159,7 +146,7 @@ static void send_frame(struct conn *c, int op, const void *p, size_t len)
         c->wcap = need * 2;
         c->wbuf = realloc(c->wbuf, c->wcap);
         if (!c->wbuf)
-            die("realloc");
+            wsc_die("realloc");
     }
     f = c->wbuf + c->wlen;
     f[0] = (unsigned char)(0x80 | op);
@@ -193,28 +180,10 @@ static void publish(struct conn *c)
 
 static void conn_start(struct conn *c)
 {
-    struct sockaddr_in sa;
-    struct epoll_event ev;
-    int one = 1;
-
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        die("socket");
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        die("inet_pton");
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
-        die("connect");
+    c->fd = wsc_connect(epfd, host, port, c);
     c->state = C_CONNECTING;
     c->wantout = 1;
     connecting++;
-    ev.events = EPOLLOUT | EPOLLIN;
-    ev.data.ptr = c;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-        die("epoll_ctl");
 }
 
 static void start_more(void)
@@ -225,22 +194,13 @@ static void start_more(void)
 
 static void on_connected(struct conn *c)
 {
-    char req[1024];
-    int err = 0, n;
-    socklen_t l = sizeof(err);
-
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err) {
+    if (!wsc_connected(c->fd)) {
         conn_kill(c);
         return;
     }
     connecting--;
     c->state = C_HANDSHAKE;
-    n = snprintf(req, sizeof(req),
-                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n\r\n", path, host, port);
-    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    if (wsc_send_handshake(c->fd, host, port, path, "") < 0) {
         conn_kill(c);
         return;
     }
@@ -249,24 +209,14 @@ static void on_connected(struct conn *c)
 
 static void on_handshake(struct conn *c)
 {
-    char *end;
+    int done = wsc_handshake_done(c->rbuf, &c->rlen, RBUF, HANDSHAKE_MAX, NULL);
 
-    c->rbuf[c->rlen < RBUF ? c->rlen : RBUF - 1] = '\0';
-    end = strstr((char *)c->rbuf, "\r\n\r\n");
-    if (!end) {
-        if (c->rlen >= HANDSHAKE_MAX)
-            conn_kill(c);
-        return;
-    }
-    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0) {
+    if (done < 0) {
         conn_kill(c);
-        return;
+    } else if (done > 0) {
+        c->state = C_OPEN;
+        opened++;
     }
-    end += 4;
-    c->rlen -= (size_t)(end - (char *)c->rbuf);
-    memmove(c->rbuf, end, c->rlen);
-    c->state = C_OPEN;
-    opened++;
 }
 
 static void record(uint64_t sent_ns)
@@ -305,7 +255,7 @@ static void on_message(struct conn *c, const char *m, size_t len)
     }
     c->next[pub] = seq + 1;
     delivered++;
-    last_delivery = now();
+    last_delivery = wsc_now();
     record(ns);
 }
 
@@ -394,7 +344,7 @@ static void poll_once(int ms)
     int i, n = epoll_wait(epfd, evs, 256, ms);
 
     if (n < 0 && errno != EINTR)
-        die("epoll_wait");
+        wsc_die("epoll_wait");
     for (i = 0; i < n; i++)
         on_event(evs[i].data.ptr, evs[i].events);
 }
@@ -466,14 +416,14 @@ static double percentile(double q)
 /* Publishers say "s" every 100 ms until each subscriber heard it. */
 static void sync_room(void)
 {
-    double deadline = now() + SYNC_LIMIT, next = 0;
+    double deadline = wsc_now() + SYNC_LIMIT, next = 0;
     int p;
 
-    while (nsynced < (uint64_t)nsubs && now() < deadline) {
-        if (now() >= next) {
+    while (nsynced < (uint64_t)nsubs && wsc_now() < deadline) {
+        if (wsc_now() >= next) {
             for (p = 0; p < npubs; p++)
                 send_frame(&conns[nsubs + p], 1, "s", 1);
-            next = now() + 0.1;
+            next = wsc_now() + 0.1;
         }
         poll_once(20);
     }
@@ -482,10 +432,10 @@ static void sync_room(void)
 /* Waits until every subscriber has every message sent, or DRAIN seconds. */
 static void drain(void)
 {
-    double deadline = now() + DRAIN;
+    double deadline = wsc_now() + DRAIN;
     uint64_t want = total_sent();
 
-    while (now() < deadline) {
+    while (wsc_now() < deadline) {
         if (delivered >= want * (uint64_t)alive_subs())
             return;
         poll_once(20);
@@ -524,12 +474,12 @@ static void setup(void)
     hist = calloc(HIST_N, sizeof(*hist));
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || !hist || epfd < 0)
-        die("setup");
+        wsc_die("setup");
     for (i = 0; i < nconns; i++) {
         conns[i].pub = i >= nsubs ? i - nsubs : -1;
         conns[i].next = calloc((size_t)npubs, sizeof(uint64_t));
         if (!conns[i].next)
-            die("calloc");
+            wsc_die("calloc");
     }
 }
 
@@ -541,8 +491,8 @@ int main(int argc, char **argv)
     parse_args(argc, argv);
     setup();
     start_more();
-    deadline = now() + 60;          /* opening is bounded too */
-    while (opened + (int)errors < nconns && now() < deadline)
+    deadline = wsc_now() + 60;          /* opening is bounded too */
+    while (opened + (int)errors < nconns && wsc_now() < deadline)
         poll_once(100);
     sync_room();
     if (nsynced < (uint64_t)nsubs) {
@@ -550,9 +500,9 @@ int main(int argc, char **argv)
                 (unsigned long long)nsynced, nsubs, SYNC_LIMIT);
         errors += (uint64_t)nsubs - nsynced;
     }
-    t0 = now();
+    t0 = wsc_now();
     last_delivery = t0;
-    while ((t = now()) < t0 + secs) {
+    while ((t = wsc_now()) < t0 + secs) {
         publish_due(t0, t);
         poll_once(1);
     }

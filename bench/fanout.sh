@@ -105,7 +105,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---- the load client, the kiln plugin, the Node.js peer's packages ----------------
-cc -O2 -o "$TMP/fanout" "$HERE/fanout.c" || die "building fanout.c failed"
+cc -O2 -o "$TMP/fanout" "$HERE/fanout.c" "$HERE/wsclient.c" || die "building fanout.c failed"
 if has kiln "${SERVER_LIST[@]}" || has kiln-redis "${SERVER_LIST[@]}"; then
     cc -O2 -shared -fPIC -I"$SRC/include" -o "$TMP/fanoutbench.so" "$HERE/fanout_plugin.c" ||
         die "building fanout_plugin.c failed"

@@ -90,7 +90,7 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
 }
 
 # ---- the load client and the Node.js server's package --------------------------
-cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" "$HERE/wsload_z.c" -lz || die "building wsload failed"
+cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" "$HERE/wsload_z.c" "$HERE/wsclient.c" -lz || die "building wsload failed"
 cc -O2 -shared -fPIC -I"$HERE/../include" -o "$TMP/wsdeflate.so" "$HERE/wsdeflate_plugin.c" ||
     die "building bench/wsdeflate_plugin.c failed"
 mkdir -p "$TMP/node"

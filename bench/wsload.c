@@ -21,24 +21,22 @@
  *
  * One thread, one epoll set.  Client frames are masked with a per-connection
  * key; the payload is masked once, up front, so sending costs no copying.
- * Built by bench/ws.sh with `cc -O2 wsload.c wsload_z.c -lz`; not part of
- * the make graph.
+ * Connecting and the opening handshake are bench/wsclient.c's, shared with
+ * fanout.c.  Built by bench/ws.sh with `cc -O2 wsload.c wsload_z.c
+ * wsclient.c -lz`; not part of the make graph.
  */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "wsclient.h"
 #include "wsload_z.h"
 
 #define MAX_CONNS      60000
@@ -81,20 +79,6 @@ static unsigned char *zmsg;         /* the message, deflated */
 static size_t zmsg_len;
 static unsigned char *plain;        /* an inflated answer */
 
-static double now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void die(const char *what)
-{
-    perror(what);
-    exit(2);
-}
-
 /* A masked text frame carrying `size` bytes of 'x' (with `deflate`: the
  * deflated message, RSV1 set), with mask key `key`. */
 static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
@@ -103,7 +87,7 @@ static unsigned char *make_frame(size_t size, uint32_t key, size_t *len)
     size_t h = 2, i;
 
     if (!f)
-        die("malloc");
+        wsc_die("malloc");
     memcpy(k, &key, 4);
     if (deflate_on)
         size = zmsg_len;
@@ -145,28 +129,9 @@ static void conn_kill(struct conn *c)
 /* Starts the next connect(); non-blocking. */
 static void conn_start(struct conn *c)
 {
-    struct sockaddr_in sa;
-    struct epoll_event ev;
-    int one = 1;
-
-    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (c->fd < 0)
-        die("socket");
-    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-        die("inet_pton");
-    if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
-        errno != EINPROGRESS)
-        die("connect");
+    c->fd = wsc_connect(epfd, host, port, c);
     c->state = C_CONNECTING;
     connecting++;
-    ev.events = EPOLLOUT | EPOLLIN;
-    ev.data.ptr = c;
-    if (epoll_ctl(epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0)
-        die("epoll_ctl");
 }
 
 static void start_more(void)
@@ -206,32 +171,23 @@ static void send_message(struct conn *c)
 {
     c->wsent = 0;
     c->waiting = 1;
-    c->sent_at = now();
+    c->sent_at = wsc_now();
     if (send_frame(c) < 0)
         conn_kill(c);
 }
 
 static void on_connected(struct conn *c)
 {
-    char req[1024];
-    int err = 0, n;
-    socklen_t l = sizeof(err);
-
-    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-    if (err) {
+    if (!wsc_connected(c->fd)) {
         conn_kill(c);
         return;
     }
     connecting--;
     c->state = C_HANDSHAKE;
-    n = snprintf(req, sizeof(req),
-                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                 "Connection: Upgrade\r\n"
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                 "Sec-WebSocket-Version: 13\r\n%s\r\n", path, host, port,
-                 deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate; "
-                              "client_no_context_takeover; server_no_context_takeover\r\n" : "");
-    if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    if (wsc_send_handshake(c->fd, host, port, path,
+                           deflate_on ? "Sec-WebSocket-Extensions: permessage-deflate; "
+                                        "client_no_context_takeover; "
+                                        "server_no_context_takeover\r\n" : "") < 0) {
         conn_kill(c);
         return;
     }
@@ -241,25 +197,15 @@ static void on_connected(struct conn *c)
 /* The 101 arrived (or not): opens the connection and sends the first message. */
 static void on_handshake(struct conn *c)
 {
-    char *end;
+    int done = wsc_handshake_done(c->rbuf, &c->rlen, rbuf_size, HANDSHAKE_MAX,
+                                  deflate_on ? "permessage-deflate" : NULL);
 
-    c->rbuf[c->rlen < rbuf_size ? c->rlen : rbuf_size - 1] = '\0';
-    end = strstr((char *)c->rbuf, "\r\n\r\n");
-    if (!end) {
-        if (c->rlen >= HANDSHAKE_MAX)
-            conn_kill(c);
-        return;
-    }
-    if (strncmp((char *)c->rbuf, "HTTP/1.1 101", 12) != 0 ||
-        (deflate_on && !strcasestr((char *)c->rbuf, "permessage-deflate"))) {
+    if (done < 0) {
         conn_kill(c);
-        return;
+    } else if (done > 0) {
+        c->state = C_OPEN;
+        opened++;
     }
-    end += 4;
-    c->rlen -= (size_t)(end - (char *)c->rbuf);
-    memmove(c->rbuf, end, c->rlen);
-    c->state = C_OPEN;
-    opened++;
 }
 
 /* Length of the first whole frame in rbuf (its header's in *hlen), or 0 if
@@ -326,7 +272,7 @@ static void keep_compressed(struct conn *c, const unsigned char *p, size_t n)
         c->zcap = (c->zlen + n + 4) * 2;
         c->zbuf = realloc(c->zbuf, c->zcap);
         if (!c->zbuf)
-            die("realloc");
+            wsc_die("realloc");
     }
     memcpy(c->zbuf + c->zlen, p, n);
     c->zlen += n;
@@ -372,7 +318,7 @@ static void on_answer_frame(struct conn *c, int op, int fin, size_t hlen,
     if (c->wrong || c->got != ECHO_PREFIX_LEN + msg_size) {
         bad++;
     } else {
-        record(now() - c->sent_at);
+        record(wsc_now() - c->sent_at);
     }
     c->waiting = 0;
     if (running)
@@ -445,7 +391,7 @@ static void loop(double until, int running)
     int i, n;
 
     for (;;) {
-        double left = until > 0 ? until - now() : 1.0;
+        double left = until > 0 ? until - wsc_now() : 1.0;
 
         if (until > 0 && left <= 0)
             return;
@@ -453,7 +399,7 @@ static void loop(double until, int running)
             return;
         n = epoll_wait(epfd, evs, 256, (int)(left * 1000) + 1);
         if (n < 0 && errno != EINTR)
-            die("epoll_wait");
+            wsc_die("epoll_wait");
         for (i = 0; i < n; i++)
             on_event(evs[i].data.ptr, evs[i].events, running);
     }
@@ -516,7 +462,7 @@ static void setup_deflate(void)
     zmsg_len = wz_deflate_x(msg_size, &zmsg);
     plain = malloc(ECHO_PREFIX_LEN + msg_size + 64);
     if (!zmsg_len || !plain)
-        die("deflate");
+        wsc_die("deflate");
 }
 
 /* Allocates the connections, their buffers and frames, and the epoll set. */
@@ -530,14 +476,14 @@ static void setup(void)
     hist = calloc(HIST_US, sizeof(*hist));
     epfd = epoll_create1(EPOLL_CLOEXEC);
     if (!conns || !hist || epfd < 0)
-        die("setup");
+        wsc_die("setup");
     srand((unsigned)getpid());
     rbuf_size = msg_size + ECHO_PREFIX_LEN + 1024 > HANDSHAKE_MAX ?
                 msg_size + ECHO_PREFIX_LEN + 1024 : HANDSHAKE_MAX;
     for (i = 0; i < nconns; i++) {
         conns[i].rbuf = malloc(rbuf_size);
         if (!conns[i].rbuf)
-            die("malloc");
+            wsc_die("malloc");
         if (mode_echo)
             conns[i].frame = make_frame(msg_size, (uint32_t)rand(),
                                         &conns[i].framelen);
@@ -551,7 +497,7 @@ static void run_idle(double secs)
 
     printf("open %d errors %llu\n", opened, (unsigned long long)errors);
     fflush(stdout);
-    loop(now() + secs, 0);
+    loop(wsc_now() + secs, 0);
     for (i = 0; i < nconns; i++)
         if (conns[i].state != C_DEAD)
             close(conns[i].fd);
@@ -567,10 +513,10 @@ static void run_echo(double secs)
     for (i = 0; i < nconns; i++)
         if (conns[i].state == C_OPEN)
             send_message(&conns[i]);
-    t0 = now();
+    t0 = wsc_now();
     loop(t0 + secs, 1);
     printf("msgs %llu rate %.0f p50_us %.0f p99_us %.0f errors %llu bad %llu open %d "
-           "uncompressed %llu\n", (unsigned long long)msgs, (double)msgs / (now() - t0),
+           "uncompressed %llu\n", (unsigned long long)msgs, (double)msgs / (wsc_now() - t0),
            percentile(0.50), percentile(0.99), (unsigned long long)errors,
            (unsigned long long)bad, opened, (unsigned long long)plain_answers);
 }
@@ -581,9 +527,9 @@ int main(int argc, char **argv)
 
     setup();
     start_more();
-    deadline = now() + 60;          /* opening is bounded too */
-    while (opened + (int)errors < nconns && now() < deadline)
-        loop(now() + 0.5, 0);
+    deadline = wsc_now() + 60;          /* opening is bounded too */
+    while (opened + (int)errors < nconns && wsc_now() < deadline)
+        loop(wsc_now() + 0.5, 0);
     if (mode_echo)
         run_echo(secs);
     else
