@@ -156,17 +156,24 @@ static void put_str(struct line *l, const char *s)
     put(l, s, strlen(s));
 }
 
+/* Writes the decimal digits of v at p; the end. */
+static inline char *write_uint(char *p, size_t v)
+{
+    size_t n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : 4;
+
+    for (size_t t = v / 10000; t > 0; t /= 10)
+        n++;
+    for (char *e = p + n; e > p; v /= 10)
+        *--e = (char)('0' + v % 10);
+    return p + n;
+}
+
 /* Appends the decimal digits of v. */
 static void put_uint(struct line *l, size_t v)
 {
-    char tmp[24];
-    size_t i = sizeof(tmp);
+    char tmp[20];                   /* SIZE_MAX's digits */
 
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    put(l, tmp + i, sizeof(tmp) - i);
+    put(l, tmp, (size_t)(write_uint(tmp, v) - tmp));
 }
 
 /* 1xx, 204 and 304 carry neither a body nor a Content-Length. */
@@ -233,18 +240,6 @@ static void put_length(struct line *l, int status, size_t len)
                   sizeof("Connection: keep-alive\r\n") - 1 + 2)
 
 #define WRITE_LIT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
-
-/* Writes the decimal digits of v at p; the end. */
-static char *write_uint(char *p, size_t v)
-{
-    size_t n = v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : 4;
-
-    for (size_t t = v / 10000; t > 0; t /= 10)
-        n++;
-    for (char *e = p + n; e > p; v /= 10)
-        *--e = (char)('0' + v % 10);
-    return p + n;
-}
 
 /*
  * Writes a head's last lines at p, at most TAIL_MAX bytes: Content-Length
