@@ -1,4 +1,5 @@
 /* pool.c -- the per-connection bump arena and the growable byte buffer. */
+#define _GNU_SOURCE                 /* strchrnul */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -246,9 +247,9 @@ int buf_grow(struct buf *b, size_t n)
 }
 
 /*
- * Appends a format of text, %s and %% only (NULL for %s is "(null)", as
- * glibc prints it), in one pass.  0; 1 at another directive, -1 on OOM,
- * nothing appended either way.
+ * Appends a format of text, %s, %.*s and %% only (NULL for %s is "(null)",
+ * as glibc prints it; a NULL for %.*s is left to vsnprintf), in one pass.
+ * 0; 1 at another directive, -1 on OOM, nothing appended either way.
  */
 static int append_plain(struct buf *b, const char *fmt, va_list ap)
 {
@@ -261,12 +262,23 @@ static int append_plain(struct buf *b, const char *fmt, va_list ap)
     for (;;) {
         const char *s;
 
-        for (pct = p; *pct != '\0' && *pct != '%'; pct++)
-            ;
+        pct = strchrnul(p, '%');
         if (buf_append(b, p, (size_t)(pct - p)) < 0)
             goto fail;
         if (*pct == '\0')
             break;
+        if (pct[1] == '.' && pct[2] == '*' && pct[3] == 's') {
+            int prec = va_arg(aq, int);
+
+            if ((s = va_arg(aq, const char *)) == NULL) {
+                rc = 1;
+                goto fail;
+            }
+            if (buf_append(b, s, prec < 0 ? strlen(s) : strnlen(s, (size_t)prec)) < 0)
+                goto fail;
+            p = pct + 4;
+            continue;
+        }
         if (pct[1] != 's' && pct[1] != '%') {
             rc = 1;
             goto fail;
@@ -285,10 +297,10 @@ fail:
 }
 
 /*
- * Appends formatted text.  A format of text, %s and %% only (a handler's
- * "Hello, %s") is copied by hand, at a fraction of vsnprintf's cost; any
- * other is formatted into the free space first and, when the text does
- * not fit, again after growing the buffer.  0, or -1 on error.
+ * Appends formatted text.  A format of text, %s, %.*s and %% only (a
+ * handler's "Hello, %s") is copied by hand, at a fraction of vsnprintf's
+ * cost; any other is formatted into the free space first and, when the
+ * text does not fit, again after growing the buffer.  0, or -1 on error.
  */
 int buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {

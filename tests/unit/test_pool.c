@@ -156,6 +156,39 @@ static void test_plain_formats(void)
     buf_free(&b);
 }
 
+/* %.*s takes the copying path too: what vsnprintf prints, for precisions
+ * below, at and past the string's length, none (negative), and a NULL
+ * string (left to vsnprintf: "(null)" from 6 on, nothing below, in glibc). */
+static void test_precision_formats(void)
+{
+    static const int precs[] = { -1, 0, 1, 2, 3, 4, 5, 6, 7, 299, 300, 1000 };
+    const char *strs[] = { "Ann", "", NULL, NULL };
+    char want[1024], big[300];
+    struct buf b;
+
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    strs[2] = big;
+    for (size_t i = 0; i < sizeof precs / sizeof precs[0]; i++)
+        for (size_t j = 0; j < sizeof strs / sizeof strs[0]; j++) {
+            const char *s = strs[j];
+            int p = precs[i];
+
+            buf_init(&b);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-overflow"
+#pragma GCC diagnostic ignored "-Wformat"
+            snprintf(want, sizeof want, "Hello, %.*s and %s: %.*s%%", p, s, "x", p, s);
+            CHECK(buf_printf(&b, "ab") == 0 &&
+                  buf_printf(&b, "Hello, %.*s and %s: %.*s%%", p, s, "x", p, s) == 0 &&
+                  b.len == 2 + strlen(want) && memcmp(b.data, "ab", 2) == 0 &&
+                  memcmp(b.data + 2, want, b.len - 2) == 0,
+                  "\"%%.*s\" of precision %d, string %zu", p, j);
+#pragma GCC diagnostic pop
+            buf_free(&b);
+        }
+}
+
 int main(void)
 {
     test_alignment();
@@ -163,5 +196,6 @@ int main(void)
     test_reset();
     test_buf();
     test_plain_formats();
+    test_precision_formats();
     return unit_done();
 }
