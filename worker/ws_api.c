@@ -1,5 +1,4 @@
 /* ws_api.c -- what a plugin calls for WebSocket routes: kiln_add_websocket() and the kiln_ws_* functions. */
-#define _GNU_SOURCE                 /* vasprintf */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,12 +10,15 @@
 #include "kiln.h"
 #include "log.h"
 #include "plugin.h"
+#include "pool.h"
 #include "pubsub.h"
 #include "pubsub_frame.h"
 #include "router.h"
 #include "worker.h"
 #include "ws.h"
 #include "ws_private.h"
+
+#define WS_TEXT_KEEP ((size_t)64 << 10) /* kiln_ws_send_text's buffer kept up to this */
 
 /* A subprotocol name: a non-empty HTTP token. */
 static int proto_name_ok(const char *s)
@@ -170,19 +172,34 @@ KILN_EXPORT int kiln_ws_send(kiln_ws *ws, int binary, const void *msg,
     return ws_session_queue(ws, binary, msg, len);
 }
 
+/*
+ * The text is formatted into one buffer of the worker's, kept from message
+ * to message (no allocation each, and "%s" or "%.*s" copied without
+ * vsnprintf: buf_vprintf), given back when a message left it larger than
+ * WS_TEXT_KEEP.  kiln_ws_send copies the text before anything can call a
+ * plugin back; a send from inside one still formats into a buffer of its own.
+ */
 KILN_EXPORT int kiln_ws_send_text(kiln_ws *ws, const char *fmt, ...)
 {
+    static struct buf kept;
+    static int in_use;
+    struct buf own, *b = in_use ? &own : &kept;
     va_list ap;
-    char *s;
-    int n, rc;
+    int rc;
 
+    if (b == &own)
+        buf_init(&own);
+    b->len = 0;
     va_start(ap, fmt);
-    n = vasprintf(&s, fmt, ap);
+    rc = buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return -1;
-    rc = kiln_ws_send(ws, 0, s, (size_t)n);
-    free(s);
+    if (rc == 0) {
+        in_use++;
+        rc = kiln_ws_send(ws, 0, b->data, b->len);
+        in_use--;
+    }
+    if (b == &own || b->cap > WS_TEXT_KEEP)
+        buf_free(b);
     return rc;
 }
 

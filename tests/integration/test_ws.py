@@ -119,6 +119,23 @@ def test_one_mib_binary(server):
     assert run(go()) == data
 
 
+def test_text_answers_large_and_small_in_turn(server):
+    # kiln_ws_send_text formats into a buffer it keeps between messages and
+    # gives back past 64 KiB: small, large, small, large again, and text
+    # that looks like a format, each answered whole.
+    texts = ["a", "é" * 150000, "%s %d %.*s 100%", "b" * 70000, "", "c" * 10]
+
+    async def go():
+        got = []
+        async with connect(server, "/echo") as ws:
+            for t in texts:
+                await ws.send(t)
+                got.append(await ws.recv())
+        return got
+
+    assert run(go()) == ["Hello, " + t for t in texts]
+
+
 def test_fragmented_messages(server):
     async def parts(items):
         for p in items:
