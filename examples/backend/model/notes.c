@@ -3,7 +3,7 @@
  * db.py queries) and a note row read back as JSON.  Each statement is one
  * (a CTE where it writes and reads), as kiln's pool wants, and every note
  * comes back with the same columns: id, user_id, owner, title, body,
- * updated.
+ * updated (to the microsecond: what orders two versions of a note).
  */
 #include <stdio.h>
 #include <string.h>
@@ -11,7 +11,7 @@
 
 #define COLUMNS \
     "n.id, n.user_id, u.name AS owner, n.title, n.body," \
-    " to_char(n.updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS updated"
+    " to_char(n.updated AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS updated"
 
 /* One page, newest first, and how many notes there are in all: a row with
  * the total and NULL note columns when the page is past the end.  $1 is

@@ -114,7 +114,7 @@ def test_notes_crud(backend):
             assert h["Location"] == "/api/notes/%d" % note["id"]
             assert (note["title"], note["body"], note["owner"]) == \
                 ("Tea", "green, then black", "alice")
-            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", note["updated"]), note
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", note["updated"]), note
             st, _, got = await call(s, backend, "GET", h["Location"])
             assert (st, got) == (200, note)
             st, _, changed = await call(s, backend, "PUT", h["Location"], {"body": "oolong"})

@@ -84,6 +84,13 @@ def test_a_note_added_in_one_tab_appears_in_the_other(backend):
                 await click(two, "#note-save")
                 await shows(one, "Edited in tab two")
                 await shows(one, "Written in tab one", present=False)
+                # an answer read late (tab one's POST, on its own connection)
+                # is an older version of the note: it does not undo the edit
+                await one.evaluate(
+                    "show({id: Number(document.querySelector('#notes li').dataset.id),"
+                    " title: 'Written in tab one', body: '', owner: 'alice',"
+                    " updated: '2000-01-01T00:00:00.000000Z'}, false)")
+                got["one_after_stale"] = await titles(one)
                 # a deletion in tab one reaches tab two
                 await click(one, "#notes li .delete")
                 await shows(two, "Edited in tab two", present=False)
@@ -104,4 +111,5 @@ def test_a_note_added_in_one_tab_appears_in_the_other(backend):
     assert got["document_cookie"] == ""
     assert got["two_after_add"][0] == "Written in tab one", got
     assert got["body_in_two"] == "and read in tab two"
+    assert got["one_after_stale"][0] == "Edited in tab two", got
     assert sorted(got["two_at_end"]) == sorted(got["one_at_end"]) == ["Reading", "Shopping"]
