@@ -124,18 +124,8 @@ route_path() {
 }
 
 # ---- the Node.js peer's packages, cached outside the tree ----------------------
-node_versions() {
-    NODE_PATH=$NODE_CACHE/node_modules node -p \
-        'require("pg/package.json").version + " " + require("ioredis/package.json").version' \
-        2>/dev/null || true
-}
-if has node "${SERVER_LIST[@]}" && [ "$(node_versions)" != "$NPM_PG $NPM_IOREDIS" ]; then
-    echo "npm: installing pg@$NPM_PG ioredis@$NPM_IOREDIS into $NODE_CACHE"
-    mkdir -p "$NODE_CACHE"
-    (cd "$NODE_CACHE" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
-        --no-package-lock "pg@$NPM_PG" "ioredis@$NPM_IOREDIS" >"$TMP/npm.log" 2>&1) ||
-        { cat "$TMP/npm.log" >&2; die "npm install pg ioredis failed"; }
-    [ "$(node_versions)" = "$NPM_PG $NPM_IOREDIS" ] || die "npm did not install pg@$NPM_PG ioredis@$NPM_IOREDIS"
+if has node "${SERVER_LIST[@]}"; then
+    npm_ensure "$NODE_CACHE" "$NPM_LIMIT" "$TMP/npm.log" "pg@$NPM_PG" "ioredis@$NPM_IOREDIS"
 fi
 
 # ---- PostgreSQL and Redis ----------------------------------------------------------

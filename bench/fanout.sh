@@ -110,18 +110,8 @@ if has kiln "${SERVER_LIST[@]}" || has kiln-redis "${SERVER_LIST[@]}"; then
     cc -O2 -shared -fPIC -I"$SRC/include" -o "$TMP/fanoutbench.so" "$HERE/fanout_plugin.c" ||
         die "building fanout_plugin.c failed"
 fi
-node_versions() {
-    NODE_PATH=$NODE_CACHE/node_modules node -p \
-        'require("ws/package.json").version + " " + require("ioredis/package.json").version' \
-        2>/dev/null || true
-}
-if has node "${SERVER_LIST[@]}" && [ "$(node_versions)" != "$NPM_WS $NPM_IOREDIS" ]; then
-    echo "npm: installing ws@$NPM_WS ioredis@$NPM_IOREDIS into $NODE_CACHE"
-    mkdir -p "$NODE_CACHE"
-    (cd "$NODE_CACHE" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
-        --no-package-lock "ws@$NPM_WS" "ioredis@$NPM_IOREDIS" >"$TMP/npm.log" 2>&1) ||
-        { cat "$TMP/npm.log" >&2; die "npm install ws ioredis failed"; }
-    [ "$(node_versions)" = "$NPM_WS $NPM_IOREDIS" ] || die "npm did not install ws@$NPM_WS ioredis@$NPM_IOREDIS"
+if has node "${SERVER_LIST[@]}"; then
+    npm_ensure "$NODE_CACHE" "$NPM_LIMIT" "$TMP/npm.log" "ws@$NPM_WS" "ioredis@$NPM_IOREDIS"
 fi
 
 # ---- Redis (scripts/services also starts a PostgreSQL, unused here) ----------------

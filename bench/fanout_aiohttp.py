@@ -8,13 +8,14 @@ python3-aiohttp, python3-uvloop, python3-redis.
 
 import asyncio
 import os
-import signal
 import sys
-import traceback
 
 import redis.asyncio as aioredis
 import uvloop
 from aiohttp import web
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+from prefork import run_workers  # noqa: E402
 
 CHANNEL = "room:aiohttp"
 
@@ -74,34 +75,7 @@ def serve(port):
 
 
 def main():
-    port = int(sys.argv[1])
-    kids = []
-    for _ in range(int(os.environ.get("WORKERS", "2"))):
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                serve(port)
-            except BaseException:
-                traceback.print_exc()
-                code = 1
-            finally:
-                os._exit(code)
-        kids.append(pid)
-
-    def stop(signum, frame):
-        for pid in kids:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    failed = 0
-    for pid in kids:
-        _, status = os.waitpid(pid, 0)
-        failed += os.waitstatus_to_exitcode(status) != 0
-    sys.exit(1 if failed else 0)
+    run_workers(serve, int(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-# bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server, kiln's config.
+# bench/lib.sh -- helpers the benchmark scripts share: stopping what they started, free ports, CPU and readiness of a server, kiln's config, the Node.js peers' npm packages.
 #
 # Sourced by bench/*.sh after they set ME (their name, for messages).
 # BENCH_RESULTS (a file) and ROUND_SHIFT (a number added to the round, so that
@@ -21,6 +21,26 @@ stop_pid() {  # stop_pid PID SIGNAL: signal, wait up to 10 s, then SIGKILL
         kill -KILL "$pid" 2>/dev/null || true
     fi
     wait "$pid" 2>/dev/null || true
+}
+
+npm_have() {  # npm_have DIR PKG@VERSION...: "PKG@V " for each package, V as installed in DIR/node_modules (empty: none)
+    local dir=$1 p
+    shift
+    for p in "$@"; do
+        printf '%s@%s ' "${p%@*}" \
+            "$(NODE_PATH=$dir/node_modules node -p "require('${p%@*}/package.json').version" 2>/dev/null || true)"
+    done
+}
+
+npm_ensure() {  # npm_ensure DIR LIMIT LOG PKG@VERSION...: those versions in DIR/node_modules (npm install within LIMIT s, its output in LOG, when one is missing or another)
+    local dir=$1 limit=$2 log=$3
+    shift 3
+    [ "$(npm_have "$dir" "$@")" = "$(printf '%s ' "$@")" ] && return 0
+    echo "npm: installing $* into $dir"
+    mkdir -p "$dir"
+    (cd "$dir" && timeout "$limit" npm install --no-audit --no-fund --silent --no-package-lock "$@" >"$log" 2>&1) ||
+        { cat "$log" >&2; die "npm install $* failed"; }
+    [ "$(npm_have "$dir" "$@")" = "$(printf '%s ' "$@")" ] || die "npm did not install $*"
 }
 
 remove_tmp() {  # remove_tmp: removes $TMP, or keeps it (and says where) with KEEP_TMP=1

@@ -94,14 +94,7 @@ cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" "$HERE/wsload_z.c" "$HERE/wsclient.c" -
 cc -O2 -shared -fPIC -I"$HERE/../include" -o "$TMP/wsdeflate.so" "$HERE/wsdeflate_plugin.c" ||
     die "building bench/wsdeflate_plugin.c failed"
 mkdir -p "$TMP/node"
-if [ "$(NODE_PATH=$NODE_CACHE/node_modules node -p 'require("ws/package.json").version' \
-        2>/dev/null || true)" != "$NPM_WS" ]; then
-    echo "npm: installing ws@$NPM_WS into $NODE_CACHE"
-    mkdir -p "$NODE_CACHE"
-    (cd "$NODE_CACHE" && timeout "$NPM_LIMIT" npm install --no-audit --no-fund --silent \
-        --no-package-lock "ws@$NPM_WS" >"$TMP/node/npm.log" 2>&1) ||
-        { cat "$TMP/node/npm.log" >&2; die "npm install ws failed"; }
-fi
+npm_ensure "$NODE_CACHE" "$NPM_LIMIT" "$TMP/node/npm.log" "ws@$NPM_WS"
 
 # ---- kiln ----------------------------------------------------------------------
 KILN_PORT=$(free_port)
