@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compares kiln's echo plugin with a Node.js `ws` server (cluster workers): echo messages/s, p99 round trip, server CPU per message, plain and with permessage-deflate, and RSS per idle WebSocket.
+# Compares kiln's echo plugin with a Node.js `ws` server (cluster workers): echo messages/s, p99 round trip, server CPU per message, plain and with permessage-deflate, and RSS per idle WebSocket; the plain echo also against a bare epoll server, the machine's floor.
 #
 # Usage: bench/ws.sh            (after building kiln; see bench/README.md)
 # Environment: KILN_BUILD (build dir, default: the repo root), CONNS (64),
@@ -12,6 +12,10 @@
 # either way) on /echo-deflate (kiln: bench/wsdeflate_plugin.c; Node: a
 # threshold of 0, so that every answer is compressed on both sides) and
 # the client sends the message deflated.
+# FLOOR (1; 0: leave it out): the plain echo also runs against
+# bench/wsfloor.c, a bare epoll server doing one recv and one send per
+# message and nothing else: what the machine's kernel costs per message,
+# below which no server goes.
 # Every echo is checked ("Hello, " and the message); failed connections and
 # bad echoes are counted apart from the rate, shown in the tables, and make
 # the script exit 1.
@@ -32,6 +36,7 @@ WORKERS=${WORKERS:-2}
 WS_PATH=${WS_PATH:-/echo}
 MODES=${MODES:-echo deflate idle}
 DEFLATE_SIZE=${DEFLATE_SIZE:-1024}
+FLOOR=${FLOOR:-1}
 NODE_CACHE=${NODE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kiln-bench/ws-node}
 NPM_WS=8.23.1            # the Node.js peer's package, pinned
 NPM_LIMIT=180            # seconds npm may take to fetch `ws`
@@ -50,6 +55,7 @@ command -v curl >/dev/null || die "curl not found"
 [[ $DURATION =~ ^[1-9][0-9]?$ ]] || die "DURATION must be 1..99 (seconds)"
 if ! [[ $IDLE =~ ^[0-9]+$ ]] || [ "$IDLE" -gt 50000 ]; then die "IDLE must be 0..50000"; fi
 [[ $HOLD =~ ^[1-9][0-9]?$ ]] || die "HOLD must be 1..99 (seconds)"
+[[ $FLOOR =~ ^[01]$ ]] || die "FLOOR must be 0 or 1"
 for m in $MODES; do
     case $m in echo|deflate|idle) ;; *) die "MODES: unknown mode \"$m\" (echo, deflate, idle)" ;; esac
 done
@@ -67,6 +73,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/kiln-wsbench.XXXXXX")
 KILN_PID=
 NODE_PID=
 NODE_KIDS=
+FLOOR_PID=
 LOAD_PID=
 
 cleanup() {
@@ -75,6 +82,7 @@ cleanup() {
     stop_pid "$KILN_PID" TERM
     stop_pid "$NODE_PID" TERM
     for p in $NODE_KIDS; do stop_pid "$p" TERM; done
+    stop_pid "$FLOOR_PID" TERM
     remove_tmp
 }
 trap cleanup EXIT
@@ -91,6 +99,7 @@ worker_rss_kb() {  # worker_rss_kb PID: summed VmRSS of PID's children (the work
 
 # ---- the load client and the Node.js server's package --------------------------
 cc -O2 -o "$TMP/wsload" "$HERE/wsload.c" "$HERE/wsload_z.c" "$HERE/wsclient.c" -lz || die "building wsload failed"
+cc -O2 -o "$TMP/wsfloor" "$HERE/wsfloor.c" || die "building wsfloor failed"
 cc -O2 -shared -fPIC -I"$HERE/../include" -o "$TMP/wsdeflate.so" "$HERE/wsdeflate_plugin.c" ||
     die "building bench/wsdeflate_plugin.c failed"
 mkdir -p "$TMP/node"
@@ -118,15 +127,26 @@ NODE_PID=$!
 wait_http "$NODE_PORT" || { cat "$TMP/node/node.out" >&2 || true; die "node did not answer"; }
 NODE_KIDS=$(children "$NODE_PID" | tr '\n' ' ')
 
-echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $NPM_WS) pid $NODE_PID port $NODE_PORT"
+# ---- the floor: bench/wsfloor.c, WORKERS processes ----------------------------------
+FLOOR_PORT=
+if [ "$FLOOR" = 1 ] && [[ " $MODES " == *" echo "* ]]; then
+    FLOOR_PORT=$(free_port)
+    "$TMP/wsfloor" "$FLOOR_PORT" "$WORKERS" >"$TMP/floor.out" 2>&1 </dev/null &
+    FLOOR_PID=$!
+    wait_http "$FLOOR_PORT" || { cat "$TMP/floor.out" >&2 || true; die "wsfloor did not answer"; }
+fi
+
+echo "kiln pid $KILN_PID port $KILN_PORT; node ($(node --version), ws $NPM_WS) pid $NODE_PID port $NODE_PORT${FLOOR_PID:+; floor (bench/wsfloor.c) pid $FLOOR_PID port $FLOOR_PORT}"
 echo "$WORKERS workers each; echo: $CONNS connections, $SIZE-byte text, ${DURATION}s x $ROUNDS; idle: $IDLE connections"
 echo
 
 RESULTS=$TMP/results.txt
 : >"$RESULTS"
 
-server_pid() { if [ "$1" = kiln ]; then echo "$KILN_PID"; else echo "$NODE_PID"; fi; }
-server_port() { if [ "$1" = kiln ]; then echo "$KILN_PORT"; else echo "$NODE_PORT"; fi; }
+server_pid() { case $1 in kiln) echo "$KILN_PID" ;; node) echo "$NODE_PID" ;; *) echo "$FLOOR_PID" ;; esac; }
+server_port() { case $1 in kiln) echo "$KILN_PORT" ;; node) echo "$NODE_PORT" ;; *) echo "$FLOOR_PORT" ;; esac; }
+# echo_servers MODE: who answers in MODE (the floor speaks plain echo only)
+echo_servers() { if [ "$1" = echo ] && [ -n "$FLOOR_PID" ]; then echo kiln node floor; else echo kiln node; fi; }
 
 # run_echo SERVER MODE: one measured echo run (MODE echo or deflate); appends
 # "MODE SERVER rate p50 p99 cpu_us errors bad user_us" (rate and the CPU over
@@ -197,7 +217,8 @@ if [ "$IDLE" -gt 0 ]; then
 fi
 # Warm-up, not measured (its errors show in the measured runs).
 for m in $ECHO_MODES; do
-    for port in "$KILN_PORT" "$NODE_PORT"; do
+    for s in $(echo_servers "$m"); do
+        port=$(server_port "$s")
         if [ "$m" = echo ]; then
             "$TMP/wsload" echo 127.0.0.1 "$port" "$WS_PATH" "$CONNS" 1 "$SIZE" >/dev/null || true
         else
@@ -209,7 +230,8 @@ done
 
 for round in $(seq "$ROUNDS"); do
     for m in $ECHO_MODES; do
-        for s in $(rotate "$round" kiln node); do run_echo "$s" "$m"; done
+        # shellcheck disable=SC2046
+        for s in $(rotate "$round" $(echo_servers "$m")); do run_echo "$s" "$m"; done
     done
 done
 for m in $ECHO_MODES; do
@@ -223,16 +245,21 @@ for m in $ECHO_MODES; do
     awk -v m="$m" '$1 == m { printf "  %-6s %12.0f %10s %10s %14s %7s %9s%s\n", $2, $3, $4, $5, $6, $7, $8,
                                    ($7 + $8 > 0 ? "  FAILED" : "") }' "$RESULTS"
     echo
-    echo "medians over $ROUNDS round(s), and kiln/node"
+    echo "medians over $ROUNDS round(s), and their ratios"
     python3 - "$RESULTS" "$m" <<'PY'
 import statistics, sys
 rows = [l.split() for l in open(sys.argv[1]) if l.split()[0] == sys.argv[2]]
+servers = [s for s in ("kiln", "node", "floor") if any(r[1] == s for r in rows)]
 med = {s: [statistics.median(float(r[i]) for r in rows if r[1] == s) for i in (2, 4, 5, 8)]
-       for s in ("kiln", "node")}
-print("  %-12s %12s %12s %10s" % ("", "kiln", "node", "kiln/node"))
+       for s in servers}
+pairs = [(a, b) for a, b in (("kiln", "node"), ("kiln", "floor"), ("floor", "node"))
+         if a in servers and b in servers]
+print("  %-12s" % "" + "".join("%12s" % s for s in servers) +
+      "".join("%12s" % (a + "/" + b) for a, b in pairs))
 for i, name in enumerate(("msgs/s", "p99 us", "cpu us/msg", "user us/msg")):
-    k, n = med["kiln"][i], med["node"][i]
-    print("  %-12s %12.1f %12.1f %10.2f" % (name, k, n, k / n if n else float("nan")))
+    ratio = lambda a, b: med[a][i] / med[b][i] if med[b][i] else float("nan")
+    print("  %-12s" % name + "".join("%12.1f" % med[s][i] for s in servers) +
+          "".join("%12.2f" % ratio(a, b) for a, b in pairs))
 PY
     echo
 done
