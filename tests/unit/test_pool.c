@@ -187,6 +187,10 @@ static void test_precision_formats(void)
 #pragma GCC diagnostic pop
             buf_free(&b);
         }
+    buf_init(&b);
+    CHECK(buf_printf(&b, "[%.*s]", 5, "ab\0cd") == 0 && b.len == 4 && memcmp(b.data, "[ab]", 4) == 0,
+          "%%.*s stops at a NUL within its precision, as vsnprintf does");
+    buf_free(&b);
 }
 
 int main(void)
