@@ -12,8 +12,8 @@
  * text, as kiln's echo plugin answers), unmasking the payload on the way;
  * no library, no allocation, no timers.  It speaks only as much of RFC 6455
  * as bench/wsload does: the opening handshake of its fixed key (answered
- * with that key's fixed accept value), unfragmented frames of up to 65535
- * bytes, and a close, echoed.  GET without an upgrade gets "Hello,
+ * with that key's fixed accept value), unfragmented text frames of up to
+ * 65535 bytes, and a close, echoed.  GET without an upgrade gets "Hello,
  * Anonymous" (bench/lib.sh's wait_http).  Not a server to use: a figure.
  */
 #define _GNU_SOURCE                 /* accept4, memmem */
@@ -92,8 +92,9 @@ static size_t answer(size_t o, const unsigned char *m, const unsigned char *p, s
     return o;
 }
 
-/* Answers the whole frames read, in one send: 0, or -1 when the
- * connection is done with (a close, echoed, or a frame it does not take). */
+/* Answers the whole text frames read, in one send: 0, or -1 when the
+ * connection is done with (a close, echoed, a frame it does not take, or a
+ * send the socket did not take whole). */
 static int frames(struct client *c)
 {
     size_t pos = 0, o = 0;
@@ -109,8 +110,8 @@ static int frames(struct client *c)
             len = (size_t)f[2] << 8 | f[3];
             hl = 8;
         }
-        if (len > 65535 - 7 || !(f[1] & 0x80) || !(f[0] & 0x80)) {
-            rc = -1;                /* 64-bit length, unmasked, fragmented */
+        if (len == 127 || len > 65535 - 7 || !(f[1] & 0x80) || !(f[0] & 0x80)) {
+            rc = -1;                /* 64-bit length, too long, unmasked, fragmented */
             break;
         }
         if (c->have - pos < hl + len)
@@ -121,14 +122,16 @@ static int frames(struct client *c)
             rc = -1;
             break;
         }
-        if ((f[0] & 0x0f) != 1 && (f[0] & 0x0f) != 2) {
-            rc = -1;                /* a ping or another opcode: not spoken here */
+        if ((f[0] & 0x0f) != 1) {
+            rc = -1;                /* binary, a ping, another opcode: not spoken here */
             break;
         }
         o = answer(o, f + hl - 4, f + hl, len);
         pos += hl + len;
     }
-    if (o > 0 && send(c->fd, out, o, MSG_NOSIGNAL) < 0 && errno != EAGAIN)
+    /* Nothing is kept to send later: a short send closes the connection
+     * (the client counts it) rather than cut a frame. */
+    if (o > 0 && send(c->fd, out, o, MSG_NOSIGNAL) != (ssize_t)o)
         rc = -1;
     c->have -= pos;
     memmove(c->in, c->in + pos, c->have);
@@ -212,7 +215,7 @@ static void serve(int lfd)
 int main(int argc, char **argv)
 {
     int port = argc == 3 ? atoi(argv[1]) : 0, workers = argc == 3 ? atoi(argv[2]) : 0;
-    int started = 0, sig;
+    int started = 0, sig = 0;
     pid_t kids[64];
     sigset_t stop;
 
@@ -223,6 +226,7 @@ int main(int argc, char **argv)
     sigemptyset(&stop);
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGCHLD);
     sigprocmask(SIG_BLOCK, &stop, NULL);    /* the parent waits for them below */
     while (started < workers) {
         int lfd = listener(port);   /* bound before the fork: ready when it returns */
@@ -244,10 +248,10 @@ int main(int argc, char **argv)
         kids[started++] = pid;
     }
     if (started == workers)
-        sigwait(&stop, &sig);       /* SIGTERM or SIGINT: the workers go too */
+        sigwait(&stop, &sig);       /* SIGTERM or SIGINT, or a worker died: all go */
     for (int i = 0; i < started; i++)
         kill(kids[i], SIGTERM);
     while (wait(NULL) > 0)
         ;
-    return started == workers ? 0 : 1;
+    return started == workers && sig != SIGCHLD ? 0 : 1;
 }
