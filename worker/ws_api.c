@@ -177,29 +177,22 @@ KILN_EXPORT int kiln_ws_send(kiln_ws *ws, int binary, const void *msg,
  * to message (no allocation each, and "%s" or "%.*s" copied without
  * vsnprintf: buf_vprintf), given back when a message left it larger than
  * WS_TEXT_KEEP.  kiln_ws_send copies the text before anything can call a
- * plugin back; a send from inside one still formats into a buffer of its own.
+ * plugin back, so a send from such a callback may format into it again.
  */
 KILN_EXPORT int kiln_ws_send_text(kiln_ws *ws, const char *fmt, ...)
 {
     static struct buf kept;
-    static int in_use;
-    struct buf own, *b = in_use ? &own : &kept;
     va_list ap;
     int rc;
 
-    if (b == &own)
-        buf_init(&own);
-    b->len = 0;
+    kept.len = 0;
     va_start(ap, fmt);
-    rc = buf_vprintf(b, fmt, ap);
+    rc = buf_vprintf(&kept, fmt, ap);
     va_end(ap);
-    if (rc == 0) {
-        in_use++;
-        rc = kiln_ws_send(ws, 0, b->data, b->len);
-        in_use--;
-    }
-    if (b == &own || b->cap > WS_TEXT_KEEP)
-        buf_free(b);
+    if (rc == 0)
+        rc = kiln_ws_send(ws, 0, kept.data, kept.len);
+    if (kept.cap > WS_TEXT_KEEP)
+        buf_free(&kept);
     return rc;
 }
 
